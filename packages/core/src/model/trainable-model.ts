@@ -1,0 +1,172 @@
+import { TrainingError } from "../errors/training-error.js";
+import { ValidationError } from "../errors/validation-error.js";
+import { DEFAULT_HANDLE, validateId } from "../ids/validate-id.js";
+import type { CheckpointMetadata, CheckpointRef } from "../ports/checkpoint-ref.js";
+import type { CheckpointStore, TransferProgress } from "../ports/checkpoint-store.js";
+import type { ModelCache } from "../ports/model-cache.js";
+import type { InvocableResponse } from "../schemas/invocable-response.js";
+import type { PluginRequest } from "../schemas/plugin-request.js";
+import type { TrainPluginInput } from "../schemas/train-plugin-input.js";
+import type { TrainPluginOutput } from "../schemas/train-plugin-output.js";
+import type { TrainContext } from "./train-context.js";
+
+export interface SaveRemoteOptions {
+  store: CheckpointStore;
+  pluginInstanceId: string;
+  /** Defaults to `default`. */
+  handle?: string;
+  /** Also move `default` to this checkpoint. Defaults to true. */
+  setAsDefault?: boolean;
+  metadata?: CheckpointMetadata;
+  /** Compare-and-swap on `handle`: the digest it must point at now, `null` for absent. */
+  expectedDigest?: string | null;
+  /** Tell this cache about the new version at once. */
+  cache?: ModelCache | false;
+  signal?: AbortSignal;
+  onProgress?: (progress: TransferProgress) => void;
+}
+
+export interface SaveRemoteResult {
+  /** The blob key of the checkpoint (the original's `archive_path`). */
+  archivePath: string;
+  ref: CheckpointRef;
+  defaultRef?: CheckpointRef;
+  uploadedBytes: number;
+}
+
+export interface LoadRemoteOptions<Config> {
+  store: CheckpointStore;
+  pluginInstanceId: string;
+  /** Defaults to `default`. */
+  handle?: string;
+  /** A model cache. Without one (or with `false`) every call loads afresh. */
+  cache?: ModelCache | false;
+  /** The plugin instance config, handed to `receiveConfig` before loading. */
+  config?: Config;
+  signal?: AbortSignal;
+  onProgress?: (progress: TransferProgress) => void;
+}
+
+/** A concrete model class, as `loadRemote`'s `this`. */
+export type TrainableModelClass<M> = (new () => M) & { readonly name: string };
+
+/**
+ * A model whose whole state lives in a folder. Subclasses implement `saveToFolder`,
+ * `loadFromFolder` and `train` (plus `trainStatus` for asynchronous, external jobs).
+ *
+ * `saveRemote` stores that folder as a named checkpoint of a plugin instance; the static
+ * `loadRemote` builds a model from one, through a cache when given.
+ */
+export abstract class TrainableModel<Config = unknown> {
+  /** The plugin instance config, set by `receiveConfig`. */
+  config?: Config;
+
+  /** Stores the plugin instance config, so it is available on load and train. */
+  receiveConfig(config: Config): void {
+    this.config = config;
+  }
+
+  /** Writes 100% of this model's state into `dir` (an empty folder). */
+  abstract saveToFolder(dir: string): Promise<void>;
+
+  /** Reads 100% of this model's state from `dir`. Must not modify `dir`. */
+  abstract loadFromFolder(dir: string): Promise<void>;
+
+  /** Trains or fine-tunes, parameterized by the `TrainPluginInput`. */
+  abstract train(
+    request: PluginRequest<TrainPluginInput>,
+    context: TrainContext,
+  ): Promise<InvocableResponse<TrainPluginOutput>>;
+
+  /**
+   * Checks on a training job running elsewhere. Synchronous models finish in `train` and
+   * never get here; the default says so clearly.
+   */
+  async trainStatus(
+    _request: PluginRequest<TrainPluginInput>,
+    _context: TrainContext,
+  ): Promise<InvocableResponse<TrainPluginOutput>> {
+    throw new TrainingError(
+      `[core] ${this.constructor.name} trains synchronously and has no trainStatus: its train() must return a finished task (state "succeeded")`,
+    );
+  }
+
+  /** Optional: release resources (connections, native memory) when evicted from a cache. */
+  dispose?(): void | Promise<void>;
+
+  /** Builds a model from a local checkpoint folder. */
+  static async loadFromLocalCheckpoint<M extends TrainableModel<C>, C>(
+    this: TrainableModelClass<M>,
+    options: { folder: string; config?: C },
+  ): Promise<M> {
+    const model = new this();
+    if (options.config !== undefined) model.receiveConfig(options.config);
+    await model.loadFromFolder(options.folder);
+    return model;
+  }
+
+  /** Saves this model's folder as checkpoint `handle` of a plugin instance. */
+  async saveRemote(options: SaveRemoteOptions): Promise<SaveRemoteResult> {
+    const pluginInstanceId = validateId(options.pluginInstanceId, "pluginInstanceId");
+    const handle = validateId(options.handle ?? DEFAULT_HANDLE, "handle");
+    const result = await options.store.save({
+      pluginInstanceId,
+      handle,
+      write: (dir) => this.saveToFolder(dir),
+      setAsDefault: options.setAsDefault ?? true,
+      metadata: { modelClass: this.constructor.name, ...options.metadata },
+      expectedDigest: options.expectedDigest,
+      signal: options.signal,
+      onProgress: options.onProgress,
+    });
+    if (options.cache) {
+      options.cache.notifySaved?.({ pluginInstanceId, ref: result.ref });
+      if (result.defaultRef) options.cache.notifySaved?.({ pluginInstanceId, ref: result.defaultRef });
+    }
+    return {
+      archivePath: result.ref.archivePath,
+      ref: result.ref,
+      defaultRef: result.defaultRef,
+      uploadedBytes: result.uploadedBytes,
+    };
+  }
+
+  /** Loads checkpoint `handle` (default `default`) of a plugin instance as an instance of this class. */
+  static async loadRemote<M extends TrainableModel<C>, C>(
+    this: TrainableModelClass<M>,
+    options: LoadRemoteOptions<C>,
+  ): Promise<M> {
+    const pluginInstanceId = validateId(options.pluginInstanceId, "pluginInstanceId");
+    const handle = validateId(options.handle ?? DEFAULT_HANDLE, "handle");
+    const build = async (dir: string): Promise<M> => {
+      const model = new this();
+      if (options.config !== undefined) model.receiveConfig(options.config);
+      await model.loadFromFolder(dir);
+      return model;
+    };
+    const cache = options.cache;
+    if (cache) {
+      if (cache.store !== options.store) {
+        throw ValidationError.forField(
+          "core",
+          "cache",
+          "the cache was created for a different store than the one passed to loadRemote",
+        );
+      }
+      return cache.getOrLoad({
+        pluginInstanceId,
+        handle,
+        kind: this.name,
+        load: (dir) => build(dir),
+        signal: options.signal,
+      });
+    }
+    return options.store.withCheckpoint({
+      pluginInstanceId,
+      handle,
+      signal: options.signal,
+      onProgress: options.onProgress,
+      use: (dir) => build(dir),
+    });
+  }
+}

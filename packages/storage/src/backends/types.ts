@@ -1,0 +1,65 @@
+import type { Readable } from "node:stream";
+
+/** What a backend can do beyond plain put/get; the checkpoint store picks its strategy from these. */
+export interface BackendCapabilities {
+  /** `put(..., { ifNoneMatch: "*" })` fails atomically with `PreconditionFailed` when the key exists. */
+  createOnly: boolean;
+  /** `put(..., { ifMatch: etag })` replaces atomically only when the current ETag matches. */
+  compareAndSwap: boolean;
+  /** `get(..., { range })` returns only the requested bytes. */
+  rangeReads: boolean;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** An opaque version tag (normalized: no quotes). */
+  etag: string;
+  lastModified?: Date;
+}
+
+export interface PutOptions {
+  /** `"*"`: only create; fail with a `PreconditionFailedError` when the key exists. */
+  ifNoneMatch?: "*";
+  /** Only replace when the current ETag equals this one (needs `compareAndSwap`). */
+  ifMatch?: string;
+  /** Size in bytes when known (lets backends choose single PUT vs multipart). */
+  contentLength?: number;
+  contentType?: string;
+  signal?: AbortSignal;
+  /** Called as bytes are sent. */
+  onProgress?: (sentBytes: number) => void;
+}
+
+export interface GetOptions {
+  /** Inclusive byte range. */
+  range?: { start: number; end?: number };
+  signal?: AbortSignal;
+}
+
+/**
+ * The small interface every storage backend implements (file, s3, memory). Keys are
+ * `/`-separated relative paths made by the checkpoint store; backends never see user input raw.
+ *
+ * Errors: a missing key is a `NotFoundError`; a failed precondition a `PreconditionFailedError`;
+ * transport failures a `RemoteError` (with `retryable`).
+ */
+export interface RemoteBackend {
+  /** Driver name: "file", "s3", "memory". */
+  readonly name: string;
+  readonly capabilities: BackendCapabilities;
+  /** A URL-ish description without credentials, for messages. */
+  readonly description: string;
+  /** Stores `body` under `key`. Bodies are streamed, never buffered whole. Returns the new object's info. */
+  put(key: string, body: Readable | Uint8Array, options?: PutOptions): Promise<ObjectInfo>;
+  /** Streams an object. */
+  get(key: string, options?: GetOptions): Promise<{ body: Readable; info: ObjectInfo }>;
+  /** Object info, or `undefined` when absent. */
+  head(key: string, options?: { signal?: AbortSignal }): Promise<ObjectInfo | undefined>;
+  /** Every key under `prefix` (recursive), in lexicographic order. */
+  list(prefix: string, options?: { signal?: AbortSignal }): AsyncIterable<ObjectInfo>;
+  /** Deletes a key; deleting a missing key is not an error. */
+  delete(key: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /** Releases clients and sockets. */
+  close?(): Promise<void>;
+}
