@@ -1,9 +1,11 @@
 import { defineConfig } from "vitest/config";
+import { reporters } from "../../vitest.shared";
 
 export default defineConfig({
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     typecheck: { enabled: true, include: ["src/**/*.test-d.ts"] },
     testTimeout: 60_000,
+    reporters: reporters("plugin-runtime"),
   },
 });

@@ -37,7 +37,10 @@ export const CheckpointRef = z.object({
   compression: z.enum(["none", "gzip"]),
   archivePath: z.string().min(1).max(2048),
   files: z.array(CheckpointFile).max(1_000_000),
+  /** Empty directories of the folder (directories holding files are implied). */
+  directories: z.array(z.string().min(1).max(4096)).max(1_000_000).optional(),
   createdAt: z.iso.datetime({ offset: true }),
+  /** The digest this handle pointed at before this ref was written, if any. */
   parent: z.string().nullable().optional(),
   metadata: CheckpointMetadata,
 });

@@ -1,0 +1,74 @@
+import { type CheckpointRef, IntegrityError, NotFoundError } from "@trainable/core";
+import type { RemoteBackend } from "../backends/types.js";
+import { blobPrefix, parseRefVersionKey, refsPrefix, type Scope } from "./keys.js";
+
+export interface GcOptions {
+  pluginInstanceId: string;
+  /**
+   * Blobs younger than this are never deleted, so a save that has uploaded its blob but not
+   * yet written its ref keeps it. Default one hour.
+   */
+  minAgeMs?: number;
+  dryRun?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface GcResult {
+  deleted: string[];
+  bytesFreed: number;
+  liveBlobs: number;
+  dryRun: boolean;
+}
+
+/**
+ * Deletes blobs that no ref version (current or kept history) points at. Blobs are listed
+ * before refs, so a blob written after the listing is never a candidate, and a blob younger
+ * than `minAgeMs` is kept whatever the refs say. A malformed ref stops the collection: with
+ * an unknown live set, nothing is deleted.
+ */
+export async function garbageCollect(
+  options: GcOptions & {
+    backend: RemoteBackend;
+    scope: Scope;
+    now: () => Date;
+    readRefAt: (backend: RemoteBackend, key: string, signal?: AbortSignal) => Promise<CheckpointRef>;
+  },
+): Promise<GcResult> {
+  const { backend, scope, signal } = options;
+  const minAgeMs = options.minAgeMs ?? 60 * 60 * 1000;
+  const blobs: { key: string; size: number; lastModified?: Date }[] = [];
+  for await (const info of backend.list(blobPrefix(scope), { signal })) {
+    if (/\.tar(\.gz)?$/.test(info.key)) blobs.push(info);
+  }
+  const live = new Set<string>();
+  const prefix = refsPrefix(scope);
+  for await (const info of backend.list(prefix, { signal })) {
+    if (!parseRefVersionKey(info.key, prefix)) continue;
+    try {
+      live.add((await options.readRefAt(backend, info.key, signal)).archivePath);
+    } catch (error) {
+      if (IntegrityError.isInstance(error)) {
+        throw new IntegrityError(
+          `[storage] Garbage collection stopped: ${error.message}. Fix or delete that ref first.`,
+          { cause: error },
+        );
+      }
+      // A version deleted since the listing no longer counts.
+      if (!NotFoundError.isInstance(error)) throw error;
+    }
+  }
+  const cutoff = options.now().getTime() - minAgeMs;
+  const deleted: string[] = [];
+  let bytesFreed = 0;
+  for (const blob of blobs) {
+    if (live.has(blob.key)) continue;
+    if (!blob.lastModified || blob.lastModified.getTime() > cutoff) continue;
+    if (!options.dryRun) {
+      await backend.delete(blob.key, { signal });
+      await backend.delete(`${blob.key}.json`, { signal });
+    }
+    deleted.push(blob.key);
+    bytesFreed += blob.size;
+  }
+  return { deleted, bytesFreed, liveBlobs: live.size, dryRun: options.dryRun ?? false };
+}

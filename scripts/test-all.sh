@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole check, as the README's test command and CI run it:
+# lint, typecheck, build, every test suite (against a real S3 server on 127.0.0.1),
+# the packaging checks (publint, attw) of every package and the pack-and-install smoke test.
+#
+# S3: when TRAINABLE_TEST_S3_ENDPOINT (+ _ACCESS_KEY, _SECRET_KEY, _REGION) is set, that server
+# is used (MinIO, AWS...). Otherwise a throw-away Ceph radosgw is installed (apt, Debian) when
+# missing and started on 127.0.0.1:${TRAINABLE_TEST_S3_PORT:-7480}, and stopped at the end if
+# this script started it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if command -v pnpm >/dev/null 2>&1; then PNPM=(pnpm); else PNPM=(npx -y pnpm@10.34.9); fi
+
+if [ -z "${TRAINABLE_TEST_S3_ENDPOINT:-}" ]; then
+  port="${TRAINABLE_TEST_S3_PORT:-7480}"
+  was_up=0
+  if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; then was_up=1; fi
+  s3_env="$(bash scripts/s3/start-radosgw.sh "$port")"
+  eval "$s3_env"
+  export TRAINABLE_TEST_S3_ENDPOINT="$S3_ENDPOINT" TRAINABLE_TEST_S3_ACCESS_KEY="$S3_ACCESS_KEY" \
+    TRAINABLE_TEST_S3_SECRET_KEY="$S3_SECRET_KEY" TRAINABLE_TEST_S3_REGION="$S3_REGION"
+  if [ "$was_up" = 0 ] && [ "${TRAINABLE_KEEP_S3:-0}" != 1 ]; then
+    trap 'bash scripts/s3/stop-radosgw.sh "'"$port"'" || true' EXIT
+  fi
+fi
+
+rm -rf .vitest-results
+"${PNPM[@]}" run lint
+"${PNPM[@]}" exec turbo run build typecheck --concurrency=2
+"${PNPM[@]}" exec turbo run test --concurrency=1
+"${PNPM[@]}" exec turbo run test:build --concurrency=2
+"${PNPM[@]}" run test:smoke
+node scripts/test-summary.mjs
