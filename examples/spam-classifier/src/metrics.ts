@@ -69,5 +69,13 @@ export function evaluate(
   const precision = tp + fp === 0 ? 0 : tp / (tp + fp);
   const recall = tp + fn === 0 ? 0 : tp / (tp + fn);
   const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
-  return { total, accuracy: total === 0 ? 0 : (tp + tn) / total, precision, recall, f1, confusion, groups };
+  return {
+    total,
+    accuracy: total === 0 ? 0 : (tp + tn) / total,
+    precision,
+    recall,
+    f1,
+    confusion,
+    groups,
+  };
 }

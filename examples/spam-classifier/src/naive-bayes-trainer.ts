@@ -61,7 +61,8 @@ export class NaiveBayesTrainer {
       stats[label] += weight;
     }
     if (!reinforce) {
-      for (const token of this.config.binary ? counted : new Set(tokens)) this.#stats.get(token)!.df += 1;
+      for (const token of this.config.binary ? counted : new Set(tokens))
+        this.#stats.get(token)!.df += 1;
     }
   }
 

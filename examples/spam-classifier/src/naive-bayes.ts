@@ -25,14 +25,14 @@ export interface NaiveBayesModelJson {
 }
 
 /** The on-disk form produced by {@link NaiveBayesClassifier.toFiles}. */
-export interface NaiveBayesModelFiles {
+export type NaiveBayesModelFiles = {
   /** Format, version, config, document counts and the binary layout. */
   "config.json": string;
   /** JSON array of tokens; index i is row i of each likelihood array. */
   "vocabulary.json": string;
   /** Little-endian float64: `[logPriorHam, logPriorSpam, ...logLikHam[V], ...logLikSpam[V]]`. */
   "parameters.bin": Buffer;
-}
+};
 
 const MODEL_FORMAT = "spam-classifier/multinomial-naive-bayes";
 const MODEL_VERSION = 1;
@@ -84,7 +84,8 @@ export class NaiveBayesClassifier {
     this.logLikelihoodsSpam = Float64Array.from(init.logLikelihoodsSpam);
     this.#index = new Map();
     this.vocabulary.forEach((token, i) => {
-      if (this.#index.has(token)) throw new Error(`duplicate vocabulary token ${JSON.stringify(token)}`);
+      if (this.#index.has(token))
+        throw new Error(`duplicate vocabulary token ${JSON.stringify(token)}`);
       this.#index.set(token, i);
     });
   }
@@ -160,7 +161,11 @@ export class NaiveBayesClassifier {
         file: "parameters.bin",
         dtype: "float64",
         byteOrder: "little-endian",
-        layout: ["logPriors[2]", "logLikelihoods.ham[vocabularySize]", "logLikelihoods.spam[vocabularySize]"],
+        layout: [
+          "logPriors[2]",
+          "logLikelihoods.ham[vocabularySize]",
+          "logLikelihoods.spam[vocabularySize]",
+        ],
       },
     };
     return {
@@ -186,10 +191,13 @@ export class NaiveBayesClassifier {
     }
     const size = vocabulary.length;
     if (size !== meta.vocabularySize) {
-      throw new Error(`vocabulary.json has ${size} tokens, config.json says ${meta.vocabularySize}`);
+      throw new Error(
+        `vocabulary.json has ${size} tokens, config.json says ${meta.vocabularySize}`,
+      );
     }
     const raw = files["parameters.bin"];
-    if (raw === undefined || typeof raw === "string") throw new Error("parameters.bin must be bytes");
+    if (raw === undefined || typeof raw === "string")
+      throw new Error("parameters.bin must be bytes");
     if (raw.byteLength !== (2 + 2 * size) * 8) {
       throw new Error(`parameters.bin is ${raw.byteLength} bytes, expected ${(2 + 2 * size) * 8}`);
     }
@@ -215,7 +223,9 @@ export class NaiveBayesClassifier {
       throw new Error(`not a ${MODEL_FORMAT} model (format ${JSON.stringify(meta.format)})`);
     }
     if (meta.version !== MODEL_VERSION) {
-      throw new Error(`unsupported model version ${JSON.stringify(meta.version)} (expected ${MODEL_VERSION})`);
+      throw new Error(
+        `unsupported model version ${JSON.stringify(meta.version)} (expected ${MODEL_VERSION})`,
+      );
     }
   }
 }

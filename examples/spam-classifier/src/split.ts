@@ -26,7 +26,8 @@ export function stratifiedSplit<T extends { label: string }>(
   options: SplitOptions,
 ): Split<T> {
   const { holdout, seed } = options;
-  if (!(holdout >= 0 && holdout < 1)) throw new RangeError(`holdout must be in [0, 1), got ${holdout}`);
+  if (!(holdout >= 0 && holdout < 1))
+    throw new RangeError(`holdout must be in [0, 1), got ${holdout}`);
   if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
   const random = mulberry32(seed);
   const byLabel = new Map<string, T[]>();

@@ -13,7 +13,8 @@ const MAX_WORD = 24;
 
 const HEADER_LINE = /^(?:From |[A-Za-z][A-Za-z0-9-]*:)/;
 const ENCODED_WORD = /=\?([^?]+)\?([BbQq])\?([^?]*)\?=/g;
-const URL_PATTERN = /\b(?:https?|ftp):\/\/([a-z0-9.-]+)[^\s"'<>()]*|\bwww\.([a-z0-9-]+(?:\.[a-z0-9-]+)+)/gi;
+const URL_PATTERN =
+  /\b(?:https?|ftp):\/\/([a-z0-9.-]+)[^\s"'<>()]*|\bwww\.([a-z0-9-]+(?:\.[a-z0-9-]+)+)/gi;
 const EMAIL_PATTERN = /[a-z0-9._%+-]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)/gi;
 const BASE64_BLOCK = /(?:^[A-Za-z0-9+/]{40,}={0,2}\r?\n){3,}(?:^[A-Za-z0-9+/]*={0,2}$)?/gm;
 const HTML_COMMENT = /<!--[\s\S]*?-->/g;
@@ -30,7 +31,9 @@ function decodeHeader(value: string): string {
     if (encoding.toUpperCase() === "B") return Buffer.from(data, "base64").toString("latin1");
     return data
       .replace(/_/g, " ")
-      .replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+      .replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) =>
+        String.fromCharCode(Number.parseInt(hex, 16)),
+      );
   });
 }
 
@@ -117,7 +120,7 @@ function headerTokens(headers: Map<string, string>, out: string[]): void {
     if (/\$\s?\d/.test(decoded)) out.push("subject:__money__");
     const letters = decoded.replace(/[^A-Za-z]/g, "");
     if (letters.length >= 6 && letters === letters.toUpperCase()) out.push("subject:__caps__");
-  } else {
+  } else if (headers.size > 0) {
     out.push("subject:__none__");
   }
   const from = headers.get("from");

@@ -46,7 +46,8 @@ export async function trainNaiveBayes(
   options: TrainNaiveBayesOptions = {},
 ): Promise<NaiveBayesClassifier> {
   const { epochs = 1, chunkSize = 500, signal, onProgress, ...config } = options;
-  if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`epochs must be a positive integer`);
+  if (!Number.isInteger(epochs) || epochs < 1)
+    throw new RangeError(`epochs must be a positive integer`);
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError(`chunkSize must be >= 1`);
   const trainer = new NaiveBayesTrainer(config);
   const total = examples.length;

@@ -1,1 +1,3 @@
-export const VERSION = "0.0.0";
+export { CliContext, type GlobalOptions } from "./context.js";
+export type { CliIo } from "./io.js";
+export { CLI_VERSION, EXIT, main } from "./main.js";

@@ -1,0 +1,167 @@
+import { isAbsolute, resolve } from "node:path";
+import { type CheckpointRef, DEFAULT_HANDLE, validateId } from "@trainable/core";
+import type { Command } from "commander";
+import { type CliContext, parseIntFlag } from "../context.js";
+
+function summary(ref: CheckpointRef) {
+  return {
+    handle: ref.handle,
+    digest: ref.digest,
+    size: ref.size,
+    files: ref.files.length,
+    createdAt: ref.createdAt,
+    archivePath: ref.archivePath,
+    trainingResults: ref.metadata.trainingResults,
+  };
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n");
+}
+
+function metrics(ref: CheckpointRef): string {
+  const r = ref.metadata.trainingResults ?? {};
+  return Object.entries(r)
+    .filter(([, v]) => typeof v === "number")
+    .slice(0, 4)
+    .map(([k, v]) => `${k}=${Number((v as number).toFixed(4))}`)
+    .join(" ");
+}
+
+/** `trainable checkpoints list|show|pull|delete|prune`. */
+export function registerCheckpoints(program: Command, ctx: () => CliContext): void {
+  const cmd = program
+    .command("checkpoints")
+    .description("list, show, pull, delete and prune the checkpoints of a plugin instance");
+
+  cmd
+    .command("list")
+    .description("list the handles of an instance with their checkpoints")
+    .requiredOption("--instance <id>", "plugin instance id")
+    .action(async (o: { instance: string }) => {
+      const c = ctx();
+      const store = await c.store();
+      const refs = await store.list({ pluginInstanceId: validateId(o.instance, "--instance") });
+      c.print(refs.map(summary), () => {
+        if (refs.length === 0) return `no checkpoints for instance "${o.instance}" in ${c.remote}`;
+        return table([
+          ["HANDLE", "DIGEST", "SIZE", "CREATED", "METRICS"],
+          ...refs.map((r) => [r.handle, r.digest.slice(7, 19), String(r.size), r.createdAt, metrics(r)]),
+        ]);
+      });
+    });
+
+  cmd
+    .command("show")
+    .description("show one checkpoint's ref (files, metadata, digest)")
+    .requiredOption("--instance <id>", "plugin instance id")
+    .option("--handle <name>", "checkpoint handle", DEFAULT_HANDLE)
+    .action(async (o: { instance: string; handle: string }) => {
+      const c = ctx();
+      const store = await c.store();
+      const ref = await store.resolve({
+        pluginInstanceId: validateId(o.instance, "--instance"),
+        handle: validateId(o.handle, "--handle"),
+      });
+      c.print(ref, () =>
+        [
+          `handle:      ${ref.handle}`,
+          `digest:      ${ref.digest}`,
+          `archive:     ${ref.archivePath} (${ref.size} bytes, ${ref.compression})`,
+          `created:     ${ref.createdAt}`,
+          `parent:      ${ref.parent ?? "-"}`,
+          `metadata:    ${JSON.stringify(ref.metadata)}`,
+          `files (${ref.files.length}):`,
+          ...ref.files.slice(0, 50).map((f) => `  ${f.path}  ${f.size}  ${f.sha256.slice(0, 12)}`),
+          ...(ref.files.length > 50 ? [`  … ${ref.files.length - 50} more`] : []),
+        ].join("\n"),
+      );
+    });
+
+  cmd
+    .command("pull")
+    .description("download and verify a checkpoint into a new folder")
+    .requiredOption("--instance <id>", "plugin instance id")
+    .option("--handle <name>", "checkpoint handle", DEFAULT_HANDLE)
+    .requiredOption("--out <dir>", "folder to create (must not exist)")
+    .action(async (o: { instance: string; handle: string; out: string }) => {
+      const c = ctx();
+      const store = await c.store();
+      const target = isAbsolute(o.out) ? o.out : resolve(c.io.cwd, o.out);
+      const ref = await store.fetch({
+        pluginInstanceId: validateId(o.instance, "--instance"),
+        handle: validateId(o.handle, "--handle"),
+        target,
+        onProgress: c.progress.transfer,
+      });
+      c.print({ ...summary(ref), path: target }, () => `pulled ${ref.handle} (${ref.digest.slice(0, 19)}…, ${ref.files.length} files) into ${target}`);
+    });
+
+  cmd
+    .command("delete")
+    .description("delete a handle (its blob stays while another handle points at it)")
+    .requiredOption("--instance <id>", "plugin instance id")
+    .requiredOption("--handle <name>", "checkpoint handle")
+    .action(async (o: { instance: string; handle: string }) => {
+      const c = ctx();
+      const store = await c.store();
+      await store.delete({
+        pluginInstanceId: validateId(o.instance, "--instance"),
+        handle: validateId(o.handle, "--handle"),
+      });
+      c.print({ deleted: o.handle }, () => `deleted handle ${o.handle}`);
+    });
+
+  cmd
+    .command("prune")
+    .description("delete handles outside a retention policy (default is always kept), then collect unused blobs")
+    .requiredOption("--instance <id>", "plugin instance id")
+    .option("--keep-last <n>", "keep the N newest checkpoints")
+    .option("--keep-best <n>", "keep the N best checkpoints by --metric")
+    .option("--metric <name>", "metric in trainingResults for --keep-best")
+    .option("--min", "lower metric is better (default: higher)")
+    .option("--protect <handles>", "comma-separated handles never deleted")
+    .option("--dry-run", "only report what would be deleted")
+    .option(
+      "--gc-min-age-ms <ms>",
+      "collect unused blobs older than this (younger ones may belong to a save in progress)",
+      "3600000",
+    )
+    .action(
+      async (o: {
+        instance: string;
+        keepLast?: string;
+        keepBest?: string;
+        metric?: string;
+        min?: boolean;
+        protect?: string;
+        dryRun?: boolean;
+        gcMinAgeMs: string;
+      }) => {
+        const c = ctx();
+        const store = await c.store();
+        const pluginInstanceId = validateId(o.instance, "--instance");
+        const result = await store.prune({
+          pluginInstanceId,
+          keepLast: o.keepLast === undefined ? undefined : parseIntFlag(o.keepLast, "--keep-last"),
+          keepBest: o.keepBest === undefined ? undefined : parseIntFlag(o.keepBest, "--keep-best"),
+          metric: o.metric,
+          mode: o.min ? "min" : "max",
+          protect: o.protect?.split(",").filter(Boolean).map((h) => validateId(h.trim(), "--protect")),
+          dryRun: o.dryRun,
+        });
+        const gc = o.dryRun ? undefined : await store.gc({
+              pluginInstanceId,
+              minAgeMs: parseIntFlag(o.gcMinAgeMs, "--gc-min-age-ms"),
+            });
+        c.print({ ...result, gc }, () =>
+          [
+            `${o.dryRun ? "would delete" : "deleted"}: ${result.deleted.join(", ") || "nothing"}`,
+            `kept: ${result.kept.join(", ") || "nothing"}`,
+            ...(gc ? [`blobs freed: ${gc.deleted.length} (${gc.bytesFreed} bytes)`] : []),
+          ].join("\n"),
+        );
+      },
+    );
+}

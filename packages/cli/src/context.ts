@@ -1,0 +1,72 @@
+import { isAbsolute, join, resolve } from "node:path";
+import { ValidationError, validateId } from "@trainable/core";
+import { type CheckpointStoreImpl, createCheckpointStore } from "@trainable/storage";
+import type { CliIo } from "./io.js";
+import { ProgressReporter } from "./progress.js";
+
+export interface GlobalOptions {
+  remote?: string;
+  workspace?: string;
+  json?: boolean;
+  debug?: boolean;
+  dataDir?: string;
+}
+
+/** Resolved global settings shared by every command. */
+export class CliContext {
+  readonly remote: string;
+  readonly workspace: string;
+  readonly json: boolean;
+  readonly debug: boolean;
+  /** Local state of the engine (tasks, instances): `./.trainable/engine` by default. */
+  readonly dataDir: string;
+  readonly progress: ProgressReporter;
+  private storePromise?: Promise<CheckpointStoreImpl>;
+
+  constructor(
+    readonly io: CliIo,
+    options: GlobalOptions,
+  ) {
+    this.remote =
+      options.remote ?? io.env.TRAINABLE_REMOTE ?? `file://${join(io.cwd, ".trainable", "store")}`;
+    this.workspace = validateId(options.workspace ?? io.env.TRAINABLE_WORKSPACE ?? "local", "--workspace");
+    this.json = options.json ?? false;
+    this.debug = options.debug ?? false;
+    const dataDir = options.dataDir ?? io.env.TRAINABLE_DATA_DIR ?? join(io.cwd, ".trainable", "engine");
+    this.dataDir = isAbsolute(dataDir) ? dataDir : resolve(io.cwd, dataDir);
+    this.progress = new ProgressReporter(io, !this.json);
+  }
+
+  store(): Promise<CheckpointStoreImpl> {
+    this.storePromise ??= createCheckpointStore({ url: this.remote, workspace: this.workspace });
+    return this.storePromise;
+  }
+
+  /** Prints a result: JSON with `--json`, else the human text. */
+  print(result: unknown, human: () => string): void {
+    this.progress.done();
+    if (this.json) this.io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else this.io.stdout.write(`${human()}\n`);
+  }
+
+  async close(): Promise<void> {
+    if (this.storePromise) await (await this.storePromise.catch(() => undefined))?.close();
+  }
+}
+
+/** Parses an integer flag, naming the flag in the error. */
+export function parseIntFlag(value: string, flag: string, min = 0): number {
+  if (!/^-?\d+$/.test(value.trim())) throw ValidationError.forField("cli", flag, `expected an integer, got "${value}"`);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min) throw ValidationError.forField("cli", flag, `must be an integer >= ${min}, got ${value}`);
+  return n;
+}
+
+/** Parses a number flag, naming the flag in the error. */
+export function parseNumberFlag(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
+    throw ValidationError.forField("cli", flag, `must be a number from ${min} to ${max}, got "${value}"`);
+  }
+  return n;
+}

@@ -1,0 +1,411 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { BigIntStats } from "node:fs";
+import { type FileHandle, link, mkdir, open, readdir, rename, rmdir, stat, unlink } from "node:fs/promises";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { addAbortSignal, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { pathToFileURL } from "node:url";
+import {
+  CancelledError,
+  NotFoundError,
+  RemoteError,
+  TrainableError,
+  ValidationError,
+} from "@trainable/core";
+import { withFileLock } from "./file-lock.js";
+import { normalizeEtag } from "./normalize-etag.js";
+import { optionError, requiredOptionError } from "./option-error.js";
+import { PreconditionFailedError } from "./precondition-failed-error.js";
+import type {
+  BackendCapabilities,
+  GetOptions,
+  ObjectInfo,
+  PutOptions,
+  RemoteBackend,
+} from "./types.js";
+import { RESERVED_SEGMENT_PREFIX, validateKey, validatePrefix } from "./validate-key.js";
+import { rangeNotSatisfiable, validateRange } from "./validate-range.js";
+import { validatePutOptions } from "./validate-put-options.js";
+
+export const FILE_BACKEND_NAME = "file";
+
+export interface FileBackendOptions {
+  /** Absolute path of the folder holding the objects (created on the first write). */
+  root: string;
+  /**
+   * `fsync` each written file and its folder before a put resolves (default `true`). Turn off
+   * only for throw-away stores: without it a crash can leave a key naming an empty file.
+   */
+  fsync?: boolean;
+  /** A per-key lock older than this is broken as stale (default 60 000 ms). */
+  lockStaleMs?: number;
+  /** How long a write waits for a key's lock before a retryable `RemoteError` (default 30 000 ms). */
+  lockTimeoutMs?: number;
+}
+
+const COMPONENT = "file";
+const TEMP_PREFIX = `${RESERVED_SEGMENT_PREFIX}tmp.`;
+const LOCK_PREFIX = `${RESERVED_SEGMENT_PREFIX}lock.`;
+
+/**
+ * The ETag of a file: inode, size and modification time (ns). Every write creates a new file
+ * (a temp file renamed or linked into place) whose mtime is set with sub-millisecond random
+ * jitter, so a replaced object never gets its predecessor's tag back.
+ */
+function etagOf(st: BigIntStats): string {
+  return `${st.ino.toString(16)}-${st.size.toString(16)}-${st.mtimeNs.toString(16)}`;
+}
+
+function infoOf(key: string, st: BigIntStats): ObjectInfo {
+  return { key, size: Number(st.size), etag: etagOf(st), lastModified: new Date(Number(st.mtimeMs)) };
+}
+
+function errno(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function isAbort(error: unknown, signal?: AbortSignal): boolean {
+  return (error as Error | undefined)?.name === "AbortError" || signal?.aborted === true;
+}
+
+const RETRYABLE_CODES = new Set(["EMFILE", "ENFILE", "EAGAIN", "EBUSY", "EINTR", "ETIMEDOUT"]);
+
+/** Maps a filesystem error to the storage error family (already-mapped errors pass through). */
+function mapError(error: unknown, op: string, key: string, signal?: AbortSignal): Error {
+  if (TrainableError.isInstance(error)) return error;
+  if (isAbort(error, signal)) {
+    return new CancelledError(`[storage] [${COMPONENT}] ${op} "${key}" cancelled`, { cause: error });
+  }
+  const code = errno(error);
+  if (code === "ENAMETOOLONG") {
+    return new ValidationError(`[storage] [${COMPONENT}] Key "${key}" is too long for this filesystem`, {
+      cause: error,
+      issues: [{ path: "key", message: "is too long for this filesystem" }],
+    });
+  }
+  if (code === "ENOTDIR" || code === "EISDIR" || code === "EEXIST") {
+    return new RemoteError(
+      `[storage] [${COMPONENT}] ${op} "${key}" failed: a key and a key prefix collide (${code}); on a filesystem "a" and "a/b" cannot both exist`,
+      { cause: error, retryable: false },
+    );
+  }
+  const what = code ?? (error as Error | undefined)?.name ?? "unknown error";
+  return new RemoteError(`[storage] [${COMPONENT}] ${op} "${key}" failed: ${what}`, {
+    cause: error,
+    retryable: code !== undefined && RETRYABLE_CODES.has(code),
+  });
+}
+
+function isReadable(body: unknown): body is Readable {
+  return (
+    typeof body === "object" &&
+    body !== null &&
+    typeof (body as Readable).pipe === "function" &&
+    Symbol.asyncIterator in body
+  );
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A filesystem backend: each key is a file under `root`.
+ *
+ * - `put` streams into a temp file in the key's folder, fsyncs it, then moves it into place
+ *   atomically. Readers see the old object or the new one, never a partial one.
+ * - Create-only (`ifNoneMatch: "*"`) uses `link(temp, final)`, which fails with `EEXIST`
+ *   atomically across processes: exactly one concurrent creator wins.
+ * - Compare-and-swap (`ifMatch`), plain overwrites and deletes hold a per-key lock file
+ *   (`O_EXCL`, stale when its holder's pid is gone or it is older than `lockStaleMs`) around a
+ *   `stat` + `rename`, so they are linearizable across processes on one machine.
+ *   Create-only needs no lock: `link` never replaces.
+ * - Hard links and `O_EXCL` must work on the filesystem (any local Linux/macOS filesystem).
+ */
+export function createFileBackend(options: FileBackendOptions): RemoteBackend {
+  if (options == null || typeof options !== "object") throw requiredOptionError(COMPONENT, "root");
+  if (options.root === undefined || options.root === "") throw requiredOptionError(COMPONENT, "root");
+  if (typeof options.root !== "string" || !isAbsolute(options.root)) {
+    throw optionError(COMPONENT, "root", "must be an absolute path");
+  }
+  for (const field of ["lockStaleMs", "lockTimeoutMs"] as const) {
+    const value = options[field];
+    if (value !== undefined && (!Number.isFinite(value) || value <= 0)) {
+      throw optionError(COMPONENT, field, "must be a positive number of milliseconds");
+    }
+  }
+  const root = resolve(options.root);
+  const doFsync = options.fsync ?? true;
+  const lockOptions = { staleMs: options.lockStaleMs, timeoutMs: options.lockTimeoutMs };
+  const capabilities: BackendCapabilities = {
+    createOnly: true,
+    compareAndSwap: true,
+    rangeReads: true,
+  };
+
+  const pathOf = (key: string) => join(root, ...key.split("/"));
+  const lockPathOf = (file: string) => {
+    const base = file.slice(dirname(file).length + 1);
+    const name =
+      Buffer.byteLength(base) > 200 ? `#${createHash("sha256").update(base).digest("hex")}` : base;
+    return join(dirname(file), `${LOCK_PREFIX}${name}`);
+  };
+
+  async function statFile(file: string): Promise<BigIntStats | undefined> {
+    try {
+      const st = await stat(file, { bigint: true });
+      return st.isFile() ? st : undefined;
+    } catch (error) {
+      if (errno(error) === "ENOENT" || errno(error) === "ENOTDIR") return undefined;
+      throw error;
+    }
+  }
+
+  /** Writes `body` to a new temp file in `dir`; returns its path and final stats. */
+  async function writeTemp(
+    dir: string,
+    body: Readable | Uint8Array,
+    options: PutOptions,
+  ): Promise<{ temp: string; st: BigIntStats }> {
+    let handle: FileHandle | undefined;
+    let temp = "";
+    for (let attempt = 0; handle === undefined; attempt++) {
+      await mkdir(dir, { recursive: true });
+      temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
+      try {
+        handle = await open(temp, "wx", 0o644);
+      } catch (error) {
+        // A concurrent delete may remove the (empty) folder between mkdir and open: retry.
+        if (errno(error) !== "ENOENT" || attempt >= 5) throw error;
+      }
+    }
+    try {
+      let written = 0;
+      if (body instanceof Uint8Array) {
+        CancelledError.throwIfAborted(options.signal, `[storage] [${COMPONENT}] put`);
+        await handle.writeFile(body);
+        written = body.byteLength;
+        options.onProgress?.(written);
+      } else {
+        const file = handle;
+        await pipeline(
+          body,
+          async (source: AsyncIterable<Buffer | string>) => {
+            for await (const chunk of source) {
+              const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+              await file.write(bytes);
+              written += bytes.byteLength;
+              options.onProgress?.(written);
+            }
+          },
+          { signal: options.signal },
+        );
+      }
+      if (options.contentLength !== undefined && options.contentLength !== written) {
+        throw new ValidationError(
+          `[storage] [${COMPONENT}] Body has ${written} bytes but contentLength said ${options.contentLength}`,
+          { issues: [{ path: "contentLength", message: "does not match the body" }] },
+        );
+      }
+      // A unique mtime (ms + random sub-ms jitter) keeps ETags from ever repeating.
+      const mtime = (Date.now() + Math.random()) / 1000;
+      await handle.utimes(mtime, mtime);
+      if (doFsync) await handle.sync();
+      const st = await handle.stat({ bigint: true });
+      return { temp, st };
+    } catch (error) {
+      await handle.close().catch(() => {});
+      handle = undefined;
+      await unlink(temp).catch(() => {});
+      throw error;
+    } finally {
+      await handle?.close();
+    }
+  }
+
+  async function removeEmptyParents(file: string): Promise<void> {
+    for (let dir = dirname(file); dir.length > root.length && dir.startsWith(root); ) {
+      try {
+        await rmdir(dir);
+      } catch {
+        return;
+      }
+      dir = dirname(dir);
+    }
+  }
+
+  async function* walk(
+    dirKey: string,
+    namePrefix: string,
+    signal?: AbortSignal,
+  ): AsyncGenerator<ObjectInfo> {
+    CancelledError.throwIfAborted(signal, `[storage] [${COMPONENT}] list`);
+    let entries: import("node:fs").Dirent[];
+    try {
+      entries = await readdir(dirKey === "" ? root : pathOf(dirKey.slice(0, -1)), {
+        withFileTypes: true,
+      });
+    } catch (error) {
+      if (errno(error) === "ENOENT" || errno(error) === "ENOTDIR") return;
+      throw error;
+    }
+    // Sorting folders as "name/" yields keys in global lexicographic order ("a-b" < "a/c").
+    const sorted = entries
+      .filter((e) => !e.name.startsWith(RESERVED_SEGMENT_PREFIX) && e.name.startsWith(namePrefix))
+      .filter((e) => e.isFile() || e.isDirectory())
+      .map((e) => ({ entry: e, sortKey: e.isDirectory() ? `${e.name}/` : e.name }))
+      .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+    for (const { entry } of sorted) {
+      const key = `${dirKey}${entry.name}`;
+      if (entry.isDirectory()) {
+        yield* walk(`${key}/`, "", signal);
+      } else {
+        const st = await statFile(pathOf(key));
+        if (st) yield infoOf(key, st);
+      }
+    }
+  }
+
+  return {
+    name: FILE_BACKEND_NAME,
+    capabilities,
+    description: pathToFileURL(root).href,
+
+    async put(key, body, putOptions: PutOptions = {}) {
+      const { signal } = putOptions;
+      try {
+        validateKey(COMPONENT, key);
+        validatePutOptions(COMPONENT, body, putOptions);
+        CancelledError.throwIfAborted(signal, `[storage] [${COMPONENT}] put "${key}"`);
+        const file = pathOf(key);
+        const { temp, st } = await writeTemp(dirname(file), body, putOptions);
+        try {
+          if (putOptions.ifNoneMatch === "*") {
+            try {
+              await link(temp, file);
+            } catch (error) {
+              if (errno(error) === "EEXIST") throw new PreconditionFailedError(key);
+              throw error;
+            }
+            await unlink(temp);
+          } else {
+            await withFileLock(
+              lockPathOf(file),
+              async () => {
+                if (putOptions.ifMatch !== undefined) {
+                  const current = await statFile(file);
+                  if (current === undefined || etagOf(current) !== normalizeEtag(putOptions.ifMatch)) {
+                    throw new PreconditionFailedError(key);
+                  }
+                }
+                await rename(temp, file);
+              },
+              { ...lockOptions, component: COMPONENT, what: `"${key}"`, signal },
+            );
+          }
+        } catch (error) {
+          await unlink(temp).catch(() => {});
+          throw error;
+        }
+        if (doFsync) await fsyncDir(dirname(file));
+        return infoOf(key, st);
+      } catch (error) {
+        if (!(body instanceof Uint8Array) && isReadable(body) && !body.destroyed) body.destroy();
+        throw mapError(error, "put", key, signal);
+      }
+    },
+
+    async get(key, getOptions: GetOptions = {}) {
+      const { signal, range } = getOptions;
+      let handle: FileHandle | undefined;
+      try {
+        validateKey(COMPONENT, key);
+        validateRange(COMPONENT, range);
+        CancelledError.throwIfAborted(signal, `[storage] [${COMPONENT}] get "${key}"`);
+        try {
+          handle = await open(pathOf(key), "r");
+        } catch (error) {
+          const code = errno(error);
+          if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") {
+            throw new NotFoundError(`[storage] [${COMPONENT}] No object at "${key}"`, { cause: error });
+          }
+          throw error;
+        }
+        const st = await handle.stat({ bigint: true });
+        if (!st.isFile()) throw new NotFoundError(`[storage] [${COMPONENT}] No object at "${key}"`);
+        const info = infoOf(key, st);
+        let start = 0;
+        let end = info.size - 1;
+        if (range) {
+          if (range.start >= info.size) throw rangeNotSatisfiable(COMPONENT, key, range.start, info.size);
+          start = range.start;
+          end = Math.min(range.end ?? end, end);
+        }
+        // An empty file: a stream with start 0 / end -1 is not allowed, so read nothing explicitly.
+        const body =
+          info.size === 0
+            ? handle.createReadStream({ start: 0, end: Number.POSITIVE_INFINITY })
+            : handle.createReadStream({ start, end });
+        handle = undefined; // the stream owns it now (autoClose)
+        if (signal) addAbortSignal(signal, body);
+        return { body, info };
+      } catch (error) {
+        await handle?.close().catch(() => {});
+        throw mapError(error, "get", key, signal);
+      }
+    },
+
+    async head(key, headOptions = {}) {
+      try {
+        validateKey(COMPONENT, key);
+        CancelledError.throwIfAborted(headOptions.signal, `[storage] [${COMPONENT}] head "${key}"`);
+        const st = await statFile(pathOf(key));
+        return st ? infoOf(key, st) : undefined;
+      } catch (error) {
+        throw mapError(error, "head", key, headOptions.signal);
+      }
+    },
+
+    async *list(prefix, listOptions = {}) {
+      try {
+        validatePrefix(COMPONENT, prefix);
+        const cut = prefix.lastIndexOf("/") + 1;
+        yield* walk(prefix.slice(0, cut), prefix.slice(cut), listOptions.signal);
+      } catch (error) {
+        throw mapError(error, "list", prefix, listOptions.signal);
+      }
+    },
+
+    async delete(key, deleteOptions = {}) {
+      const { signal } = deleteOptions;
+      try {
+        validateKey(COMPONENT, key);
+        CancelledError.throwIfAborted(signal, `[storage] [${COMPONENT}] delete "${key}"`);
+        const file = pathOf(key);
+        if ((await statFile(file)) === undefined) return;
+        try {
+          await withFileLock(
+            lockPathOf(file),
+            async () => {
+              await unlink(file).catch((error) => {
+                if (errno(error) !== "ENOENT") throw error;
+              });
+            },
+            { ...lockOptions, component: COMPONENT, what: `"${key}"`, signal },
+          );
+        } catch (error) {
+          // The folder vanished (a concurrent delete emptied it): the key is gone too.
+          if (errno(error) !== "ENOENT") throw error;
+        }
+        await removeEmptyParents(file);
+      } catch (error) {
+        throw mapError(error, "delete", key, signal);
+      }
+    },
+  };
+}
