@@ -3,7 +3,16 @@
 //   B many-files:    5,000 text files of 1-64 KiB (~150 MiB)
 //   C tiny:          a 10 KiB model
 import { randomFillSync } from "node:crypto";
-import { existsSync, mkdirSync, openSync, writeFileSync, writeSync, closeSync, renameSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 
 export const DATA_DIR = join(import.meta.dirname, ".data");
@@ -19,7 +28,10 @@ function mulberry32(seed) {
   };
 }
 
-const WORDS = "the of and to in is that for it as with was on be by weight layer model token gradient epoch loss tensor batch vocabulary embedding attention".split(" ");
+const WORDS =
+  "the of and to in is that for it as with was on be by weight layer model token gradient epoch loss tensor batch vocabulary embedding attention".split(
+    " ",
+  );
 
 function make(name, build) {
   const dir = join(DATA_DIR, name);
@@ -45,7 +57,10 @@ export function datasetA(sizeBytes = 1024 ** 3) {
     }
     closeSync(fd);
     for (let i = 0; i < 20; i++) {
-      writeFileSync(join(dir, `config-${i}.json`), JSON.stringify({ layer: i, hidden: 4096, heads: 32, note: "x".repeat(200) }));
+      writeFileSync(
+        join(dir, `config-${i}.json`),
+        JSON.stringify({ layer: i, hidden: 4096, heads: 32, note: "x".repeat(200) }),
+      );
     }
   });
 }

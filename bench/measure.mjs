@@ -24,7 +24,10 @@ export function measure(cmd, args = [], options = {}) {
   if (r.status !== 0) throw new Error(`measure wrapper failed for ${cmd}: ${r.stderr ?? ""}`);
   const res = JSON.parse(r.stdout.trim().split("\n").at(-1));
   if (res.code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${res.code}\n${res.stdout}`);
-  const lines = res.stdout.trim().split("\n").filter((l) => l.startsWith("{"));
+  const lines = res.stdout
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"));
   return {
     seconds: res.seconds,
     maxRssMiB: res.maxRssKiB / 1024,

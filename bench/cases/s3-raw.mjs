@@ -11,13 +11,21 @@ const client = new S3Client({
   endpoint: process.env.S3_ENDPOINT,
   region: process.env.S3_REGION ?? "us-east-1",
   forcePathStyle: true,
-  credentials: { accessKeyId: process.env.S3_ACCESS_KEY, secretAccessKey: process.env.S3_SECRET_KEY },
+  credentials: {
+    accessKeyId: process.env.S3_ACCESS_KEY,
+    secretAccessKey: process.env.S3_SECRET_KEY,
+  },
   requestChecksumCalculation: "WHEN_REQUIRED",
   responseChecksumValidation: "WHEN_REQUIRED",
 });
 const t0 = performance.now();
 if (op === "put") {
-  await new Upload({ client, params: { Bucket, Key, Body: createReadStream(file, { highWaterMark: 1 << 20 }) }, partSize: 8 << 20, queueSize: 4 }).done();
+  await new Upload({
+    client,
+    params: { Bucket, Key, Body: createReadStream(file, { highWaterMark: 1 << 20 }) },
+    partSize: 8 << 20,
+    queueSize: 4,
+  }).done();
 } else {
   const r = await client.send(new GetObjectCommand({ Bucket, Key }));
   await pipeline(r.Body, createWriteStream(file));

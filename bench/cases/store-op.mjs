@@ -8,7 +8,12 @@ const store = await createCheckpointStore({ url, workspace: "bench" });
 const t0 = performance.now();
 const out = { op };
 if (op === "save") {
-  const r = await store.save({ pluginInstanceId: "model", handle, folder: path, setAsDefault: false });
+  const r = await store.save({
+    pluginInstanceId: "model",
+    handle,
+    folder: path,
+    setAsDefault: false,
+  });
   out.uploadedBytes = r.uploadedBytes;
   out.size = r.ref.size;
 } else if (op === "load") {

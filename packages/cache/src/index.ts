@@ -1,1 +1,6 @@
-export const VERSION = "0.0.0";
+export type { CacheLogger } from "./cache/cache-logger.js";
+export { createModelCache, type ModelCacheImpl } from "./cache/create-model-cache.js";
+export type { CreateModelCacheOptions } from "./cache/create-model-cache-options.js";
+export type { ModelCacheStats } from "./cache/model-cache-stats.js";
+export { defaultCacheDir } from "./disk/default-cache-dir.js";
+export type { VerifyLevel } from "./disk/verify-entry.js";

@@ -6,7 +6,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error) => {
-    process.stderr.write(`trainable: error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `trainable: error: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     process.exitCode = 1;
   },
 );

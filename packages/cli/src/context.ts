@@ -29,10 +29,14 @@ export class CliContext {
   ) {
     this.remote =
       options.remote ?? io.env.TRAINABLE_REMOTE ?? `file://${join(io.cwd, ".trainable", "store")}`;
-    this.workspace = validateId(options.workspace ?? io.env.TRAINABLE_WORKSPACE ?? "local", "--workspace");
+    this.workspace = validateId(
+      options.workspace ?? io.env.TRAINABLE_WORKSPACE ?? "local",
+      "--workspace",
+    );
     this.json = options.json ?? false;
     this.debug = options.debug ?? false;
-    const dataDir = options.dataDir ?? io.env.TRAINABLE_DATA_DIR ?? join(io.cwd, ".trainable", "engine");
+    const dataDir =
+      options.dataDir ?? io.env.TRAINABLE_DATA_DIR ?? join(io.cwd, ".trainable", "engine");
     this.dataDir = isAbsolute(dataDir) ? dataDir : resolve(io.cwd, dataDir);
     this.progress = new ProgressReporter(io, !this.json);
   }
@@ -56,9 +60,11 @@ export class CliContext {
 
 /** Parses an integer flag, naming the flag in the error. */
 export function parseIntFlag(value: string, flag: string, min = 0): number {
-  if (!/^-?\d+$/.test(value.trim())) throw ValidationError.forField("cli", flag, `expected an integer, got "${value}"`);
+  if (!/^-?\d+$/.test(value.trim()))
+    throw ValidationError.forField("cli", flag, `expected an integer, got "${value}"`);
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < min) throw ValidationError.forField("cli", flag, `must be an integer >= ${min}, got ${value}`);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw ValidationError.forField("cli", flag, `must be an integer >= ${min}, got ${value}`);
   return n;
 }
 
@@ -66,7 +72,11 @@ export function parseIntFlag(value: string, flag: string, min = 0): number {
 export function parseNumberFlag(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
-    throw ValidationError.forField("cli", flag, `must be a number from ${min} to ${max}, got "${value}"`);
+    throw ValidationError.forField(
+      "cli",
+      flag,
+      `must be a number from ${min} to ${max}, got "${value}"`,
+    );
   }
   return n;
 }

@@ -1,5 +1,5 @@
-import { Command, CommanderError } from "commander";
 import { TrainableError } from "@trainable/core";
+import { Command, CommanderError } from "commander";
 import { registerCheckpoints } from "./commands/checkpoints.js";
 import { registerRun } from "./commands/run.js";
 import { registerServe } from "./commands/serve.js";
@@ -26,9 +26,15 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   const program = new Command("trainable")
     .description("Train, serve and manage checkpoints of trainable plugins.")
     .version(CLI_VERSION)
-    .option("--remote <url>", "checkpoint store URL: file:///abs, s3://bucket/prefix?endpoint=…, memory:// (env TRAINABLE_REMOTE; default file: under ./.trainable/store)")
-    .option("--workspace <id>", "workspace id (env TRAINABLE_WORKSPACE; default \"local\")")
-    .option("--data-dir <dir>", "engine state: tasks and instances (env TRAINABLE_DATA_DIR; default ./.trainable/engine)")
+    .option(
+      "--remote <url>",
+      "checkpoint store URL: file:///abs, s3://bucket/prefix?endpoint=…, memory:// (env TRAINABLE_REMOTE; default file: under ./.trainable/store)",
+    )
+    .option("--workspace <id>", 'workspace id (env TRAINABLE_WORKSPACE; default "local")')
+    .option(
+      "--data-dir <dir>",
+      "engine state: tasks and instances (env TRAINABLE_DATA_DIR; default ./.trainable/engine)",
+    )
     .option("--json", "machine-readable output on stdout")
     .option("--debug", "print stack traces on errors")
     .showHelpAfterError("(run with --help for usage)")
@@ -55,7 +61,12 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     return EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return EXIT.ok;
+      if (
+        error.code === "commander.helpDisplayed" ||
+        error.code === "commander.version" ||
+        error.code === "commander.help"
+      )
+        return EXIT.ok;
       if (error.exitCode === 0) return EXIT.ok;
       return EXIT.usage; // commander already printed a one-line message
     }
@@ -64,7 +75,9 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     if (debug && error instanceof Error) io.stderr.write(`${error.stack}\n`);
     const prefix = TrainableError.isInstance(error) ? `error [${error.code}]` : "error";
     io.stderr.write(`trainable: ${prefix}: ${oneLine(error)}\n`);
-    return TrainableError.isInstance(error) && error.code === "VALIDATION" ? EXIT.usage : EXIT.failure;
+    return TrainableError.isInstance(error) && error.code === "VALIDATION"
+      ? EXIT.usage
+      : EXIT.failure;
   } finally {
     await context?.close();
   }

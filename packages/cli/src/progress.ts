@@ -71,7 +71,9 @@ export class ProgressReporter {
     const quarter = fraction === undefined ? -1 : Math.floor(fraction * 4);
     if (this.lastQuarter.get(key) === quarter && fraction !== undefined) return;
     this.lastQuarter.set(key, quarter);
-    this.io.stderr.write(`${fraction === undefined ? "" : `${(fraction * 100).toFixed(0)}% `}${label}\n`);
+    this.io.stderr.write(
+      `${fraction === undefined ? "" : `${(fraction * 100).toFixed(0)}% `}${label}\n`,
+    );
   }
 
   private clear(): void {

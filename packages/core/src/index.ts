@@ -2,6 +2,7 @@ export * from "./errors/index.js";
 export { DEFAULT_HANDLE, ID_PATTERN, isValidId, validateId } from "./ids/validate-id.js";
 export type { TrainContext } from "./model/train-context.js";
 export {
+  type ConfigOf,
   type LoadRemoteOptions,
   type SaveRemoteOptions,
   type SaveRemoteResult,

@@ -17,7 +17,14 @@ function summary(ref: CheckpointRef) {
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 function metrics(ref: CheckpointRef): string {
@@ -47,7 +54,13 @@ export function registerCheckpoints(program: Command, ctx: () => CliContext): vo
         if (refs.length === 0) return `no checkpoints for instance "${o.instance}" in ${c.remote}`;
         return table([
           ["HANDLE", "DIGEST", "SIZE", "CREATED", "METRICS"],
-          ...refs.map((r) => [r.handle, r.digest.slice(7, 19), String(r.size), r.createdAt, metrics(r)]),
+          ...refs.map((r) => [
+            r.handle,
+            r.digest.slice(7, 19),
+            String(r.size),
+            r.createdAt,
+            metrics(r),
+          ]),
         ]);
       });
     });
@@ -95,7 +108,11 @@ export function registerCheckpoints(program: Command, ctx: () => CliContext): vo
         target,
         onProgress: c.progress.transfer,
       });
-      c.print({ ...summary(ref), path: target }, () => `pulled ${ref.handle} (${ref.digest.slice(0, 19)}…, ${ref.files.length} files) into ${target}`);
+      c.print(
+        { ...summary(ref), path: target },
+        () =>
+          `pulled ${ref.handle} (${ref.digest.slice(0, 19)}…, ${ref.files.length} files) into ${target}`,
+      );
     });
 
   cmd
@@ -115,7 +132,9 @@ export function registerCheckpoints(program: Command, ctx: () => CliContext): vo
 
   cmd
     .command("prune")
-    .description("delete handles outside a retention policy (default is always kept), then collect unused blobs")
+    .description(
+      "delete handles outside a retention policy (default is always kept), then collect unused blobs",
+    )
     .requiredOption("--instance <id>", "plugin instance id")
     .option("--keep-last <n>", "keep the N newest checkpoints")
     .option("--keep-best <n>", "keep the N best checkpoints by --metric")
@@ -148,10 +167,15 @@ export function registerCheckpoints(program: Command, ctx: () => CliContext): vo
           keepBest: o.keepBest === undefined ? undefined : parseIntFlag(o.keepBest, "--keep-best"),
           metric: o.metric,
           mode: o.min ? "min" : "max",
-          protect: o.protect?.split(",").filter(Boolean).map((h) => validateId(h.trim(), "--protect")),
+          protect: o.protect
+            ?.split(",")
+            .filter(Boolean)
+            .map((h) => validateId(h.trim(), "--protect")),
           dryRun: o.dryRun,
         });
-        const gc = o.dryRun ? undefined : await store.gc({
+        const gc = o.dryRun
+          ? undefined
+          : await store.gc({
               pluginInstanceId,
               minAgeMs: parseIntFlag(o.gcMinAgeMs, "--gc-min-age-ms"),
             });

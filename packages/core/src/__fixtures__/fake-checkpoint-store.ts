@@ -65,7 +65,10 @@ export class FakeCheckpointStore implements CheckpointStore {
   ) {}
 
   static async create(workspace = "test-ws"): Promise<FakeCheckpointStore> {
-    return new FakeCheckpointStore(await mkdtemp(join(tmpdir(), "trainable-core-store-")), workspace);
+    return new FakeCheckpointStore(
+      await mkdtemp(join(tmpdir(), "trainable-core-store-")),
+      workspace,
+    );
   }
 
   async destroy(): Promise<void> {
@@ -85,7 +88,11 @@ export class FakeCheckpointStore implements CheckpointStore {
     return this.calls.map((c) => c.method);
   }
 
-  private async writeHandle(pluginInstanceId: string, ref: CheckpointRef, from: string): Promise<void> {
+  private async writeHandle(
+    pluginInstanceId: string,
+    ref: CheckpointRef,
+    from: string,
+  ): Promise<void> {
     const dir = this.handleDir(pluginInstanceId, ref.handle);
     if (dir !== from) {
       await rm(dir, { recursive: true, force: true });
@@ -147,9 +154,14 @@ export class FakeCheckpointStore implements CheckpointStore {
     }
   }
 
-  private async readRef(pluginInstanceId: string, handle: string): Promise<CheckpointRef | undefined> {
+  private async readRef(
+    pluginInstanceId: string,
+    handle: string,
+  ): Promise<CheckpointRef | undefined> {
     try {
-      return JSON.parse(await readFile(this.refPath(pluginInstanceId, handle), "utf8")) as CheckpointRef;
+      return JSON.parse(
+        await readFile(this.refPath(pluginInstanceId, handle), "utf8"),
+      ) as CheckpointRef;
     } catch {
       return undefined;
     }
@@ -215,7 +227,10 @@ export class FakeCheckpointStore implements CheckpointStore {
   async delete(options: { pluginInstanceId: string; handle: string }): Promise<void> {
     this.calls.push({ method: "delete", options: { ...options } });
     await rm(this.refPath(options.pluginInstanceId, options.handle), { force: true });
-    await rm(this.handleDir(options.pluginInstanceId, options.handle), { recursive: true, force: true });
+    await rm(this.handleDir(options.pluginInstanceId, options.handle), {
+      recursive: true,
+      force: true,
+    });
   }
 }
 

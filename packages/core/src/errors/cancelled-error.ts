@@ -5,7 +5,7 @@ const symbol = Symbol.for(marker);
 
 /** The operation was cancelled through its AbortSignal. */
 export class CancelledError extends TrainableError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
 
   constructor(message = "Operation cancelled", options: TrainableErrorOptions = {}) {
     super("CANCELLED", message, options);

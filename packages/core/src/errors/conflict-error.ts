@@ -5,7 +5,7 @@ const symbol = Symbol.for(marker);
 
 /** A compare-and-swap lost: the handle moved since the caller read it. */
 export class ConflictError extends TrainableError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
   readonly expected?: string | null;
   readonly actual?: string | null;
 

@@ -182,7 +182,10 @@ describe("error classes", () => {
     const plain = new RemoteError("[storage] [s3] denied");
     expect(plain.retryable).toBe(false);
     expect(plain.status).toBeUndefined();
-    const conflict = new ConflictError("moved", { expected: null, actual: `sha256:${"a".repeat(64)}` });
+    const conflict = new ConflictError("moved", {
+      expected: null,
+      actual: `sha256:${"a".repeat(64)}`,
+    });
     expect(conflict.expected).toBeNull();
     expect(conflict.actual).toBe(`sha256:${"a".repeat(64)}`);
     const noIssues = new ValidationError("bad");

@@ -5,7 +5,7 @@ const symbol = Symbol.for(marker);
 
 /** Stored data is corrupt, truncated, tampered with or hostile: a digest, size or archive check failed. */
 export class IntegrityError extends TrainableError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
 
   constructor(message: string, options: TrainableErrorOptions = {}) {
     super("INTEGRITY", message, options);

@@ -5,7 +5,7 @@ const symbol = Symbol.for(marker);
 
 /** A handle, checkpoint, instance or cache entry does not exist. */
 export class NotFoundError extends TrainableError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
 
   constructor(message: string, options: TrainableErrorOptions = {}) {
     super("NOT_FOUND", message, options);

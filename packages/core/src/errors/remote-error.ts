@@ -5,7 +5,7 @@ const symbol = Symbol.for(marker);
 
 /** A remote store or service failed. `retryable` says whether trying again may help. */
 export class RemoteError extends TrainableError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
   readonly retryable: boolean;
   readonly status?: number;
 

@@ -5,7 +5,7 @@ const symbol = Symbol.for(marker);
 
 /** An operation (e.g. an external training job) did not finish in the time allowed. */
 export class TimeoutError extends TrainableError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
 
   constructor(message: string, options: TrainableErrorOptions = {}) {
     super("TIMEOUT", message, options);

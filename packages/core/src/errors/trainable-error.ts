@@ -26,7 +26,7 @@ export interface TrainableErrorOptions {
  * sibling classes.
  */
 export class TrainableError extends Error {
-  private readonly [baseSymbol] = true;
+  readonly [baseSymbol] = true;
   readonly code: TrainableErrorCode;
   override readonly cause?: unknown;
 

@@ -5,7 +5,7 @@ const symbol = Symbol.for(marker);
 
 /** Training failed, or a training operation is not supported by this model. */
 export class TrainingError extends TrainableError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
 
   constructor(message: string, options: TrainableErrorOptions = {}) {
     super("TRAINING", message, options);

@@ -26,10 +26,13 @@ export function formatIssuePath(path: ReadonlyArray<PropertyKey>): string {
 
 /** Input was rejected before anything was done. `issues` lists every bad field. */
 export class ValidationError extends TrainableError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
   readonly issues: ValidationIssue[];
 
-  constructor(message: string, options: TrainableErrorOptions & { issues?: ValidationIssue[] } = {}) {
+  constructor(
+    message: string,
+    options: TrainableErrorOptions & { issues?: ValidationIssue[] } = {},
+  ) {
     super("VALIDATION", message, options);
     this.name = "ValidationError";
     this.issues = options.issues ?? [];

@@ -7,7 +7,8 @@ export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export const DEFAULT_HANDLE = "default";
 
 function describe(value: unknown): string {
-  if (typeof value !== "string") return `expected a string, got ${value === null ? "null" : typeof value}`;
+  if (typeof value !== "string")
+    return `expected a string, got ${value === null ? "null" : typeof value}`;
   if (value.length === 0) return "must not be empty";
   if (value.length > 128) return `must be at most 128 characters (got ${value.length})`;
   const preview = JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);

@@ -47,22 +47,30 @@ const config: MyConfig = { labels: ["spam"], threshold: 0.5 };
 
 describe("TrainableModel types", () => {
   it("loadRemote resolves to the class it is called on", () => {
-    expectTypeOf(MyModel.loadRemote({ store, pluginInstanceId: "p" })).toEqualTypeOf<Promise<MyModel>>();
+    expectTypeOf(MyModel.loadRemote({ store, pluginInstanceId: "p" })).toEqualTypeOf<
+      Promise<MyModel>
+    >();
     expectTypeOf(
       MyModel.loadRemote({ store, pluginInstanceId: "p", handle: "v1", cache, config }),
     ).toEqualTypeOf<Promise<MyModel>>();
-    expectTypeOf(SubModel.loadRemote({ store, pluginInstanceId: "p" })).toEqualTypeOf<Promise<SubModel>>();
-    expectTypeOf(Unconfigured.loadRemote({ store, pluginInstanceId: "p", cache: false })).toEqualTypeOf<
-      Promise<Unconfigured>
+    expectTypeOf(SubModel.loadRemote({ store, pluginInstanceId: "p" })).toEqualTypeOf<
+      Promise<SubModel>
     >();
+    expectTypeOf(
+      Unconfigured.loadRemote({ store, pluginInstanceId: "p", cache: false }),
+    ).toEqualTypeOf<Promise<Unconfigured>>();
   });
 
   it("loadFromLocalCheckpoint resolves to the class it is called on", () => {
-    expectTypeOf(MyModel.loadFromLocalCheckpoint({ folder: "/tmp/x" })).toEqualTypeOf<Promise<MyModel>>();
+    expectTypeOf(MyModel.loadFromLocalCheckpoint({ folder: "/tmp/x" })).toEqualTypeOf<
+      Promise<MyModel>
+    >();
     expectTypeOf(MyModel.loadFromLocalCheckpoint({ folder: "/tmp/x", config })).toEqualTypeOf<
       Promise<MyModel>
     >();
-    expectTypeOf(SubModel.loadFromLocalCheckpoint({ folder: "/tmp/x" })).toEqualTypeOf<Promise<SubModel>>();
+    expectTypeOf(SubModel.loadFromLocalCheckpoint({ folder: "/tmp/x" })).toEqualTypeOf<
+      Promise<SubModel>
+    >();
   });
 
   it("the abstract base cannot be loaded", () => {
@@ -79,6 +87,7 @@ describe("TrainableModel types", () => {
     expectTypeOf(new Unconfigured().config).toEqualTypeOf<unknown>();
 
     // A config of the wrong shape is refused.
+    // biome-ignore format: @ts-expect-error must sit right above the offending line
     // @ts-expect-error threshold must be a number
     void MyModel.loadRemote({ store, pluginInstanceId: "p", config: { labels: [], threshold: "high" } });
     // @ts-expect-error labels must be strings

@@ -62,7 +62,10 @@ class KeywordTagger extends TrainableModel<TaggerConfig> {
       context.postUpdate({ trainingProgress: { epoch, of: epochs } });
     }
     return {
-      data: { trainingResults: { words: words.length }, inferenceParams: request.data?.inferenceParams },
+      data: {
+        trainingResults: { words: words.length },
+        inferenceParams: request.data?.inferenceParams,
+      },
       status: { state: "succeeded" },
     };
   }
@@ -160,19 +163,27 @@ describe("saveRemote", () => {
     expect(result.archivePath).toMatch(/^test-ws\/my-tagger\/blobs\/sha256\/[a-f0-9]{64}$/);
     expect(result.uploadedBytes).toBeGreaterThan(0);
     expect(
-      JSON.parse(await readFile(join(store.handleDir("my-tagger", "default"), "model.json"), "utf8")),
+      JSON.parse(
+        await readFile(join(store.handleDir("my-tagger", "default"), "model.json"), "utf8"),
+      ),
     ).toEqual({ weights: { free: 2, winner: 3 } });
   });
 
   it("setAsDefault defaults to true: both the handle and `default` are written", async () => {
-    const result = await trained().saveRemote({ store, pluginInstanceId: "my-tagger", handle: "v1" });
+    const result = await trained().saveRemote({
+      store,
+      pluginInstanceId: "my-tagger",
+      handle: "v1",
+    });
     expect(store.calls.filter((c) => c.method === "save")).toHaveLength(1);
     expect(store.calls[0]?.options.setAsDefault).toBe(true);
     expect(result.ref.handle).toBe("v1");
     expect(result.defaultRef?.handle).toBe("default");
     expect(result.defaultRef?.digest).toBe(result.ref.digest);
     for (const handle of ["v1", "default"]) {
-      const ref = JSON.parse(await readFile(store.refPath("my-tagger", handle), "utf8")) as CheckpointRef;
+      const ref = JSON.parse(
+        await readFile(store.refPath("my-tagger", handle), "utf8"),
+      ) as CheckpointRef;
       expect(ref.handle).toBe(handle);
       expect(ref.digest).toBe(result.ref.digest);
       expect((await readdir(store.handleDir("my-tagger", handle))).sort()).toEqual([
@@ -194,7 +205,11 @@ describe("saveRemote", () => {
     expect(result.defaultRef).toBeUndefined();
     const model = await KeywordTagger.loadRemote({ store, pluginInstanceId: "my-tagger" });
     expect(model.weights).toEqual({ old: 1 });
-    const v2 = await KeywordTagger.loadRemote({ store, pluginInstanceId: "my-tagger", handle: "v2" });
+    const v2 = await KeywordTagger.loadRemote({
+      store,
+      pluginInstanceId: "my-tagger",
+      handle: "v2",
+    });
     expect(v2.weights).toEqual({ new: 1 });
   });
 
@@ -244,7 +259,12 @@ describe("saveRemote", () => {
 
   it("tells the cache about the new handle and the moved default", async () => {
     const cache = new FakeModelCache(store);
-    const result = await trained().saveRemote({ store, pluginInstanceId: "p", handle: "v1", cache });
+    const result = await trained().saveRemote({
+      store,
+      pluginInstanceId: "p",
+      handle: "v1",
+      cache,
+    });
     expect(cache.notified).toEqual([
       { pluginInstanceId: "p", ref: result.ref },
       { pluginInstanceId: "p", ref: result.defaultRef },
@@ -317,7 +337,11 @@ describe("loadRemote", () => {
   it("loads a named handle", async () => {
     await trained({ a: 1 }).saveRemote({ store, pluginInstanceId: "p", handle: "epoch_1" });
     await trained({ b: 2 }).saveRemote({ store, pluginInstanceId: "p", handle: "epoch_2" });
-    const first = await KeywordTagger.loadRemote({ store, pluginInstanceId: "p", handle: "epoch_1" });
+    const first = await KeywordTagger.loadRemote({
+      store,
+      pluginInstanceId: "p",
+      handle: "epoch_1",
+    });
     expect(first.weights).toEqual({ a: 1 });
     const latest = await KeywordTagger.loadRemote({ store, pluginInstanceId: "p" });
     expect(latest.weights).toEqual({ b: 2 });
@@ -356,8 +380,16 @@ describe("loadRemote", () => {
       expect(use?.signal).toBe(controller.signal);
       expect(use?.onProgress).toBe(onProgress);
       expect(typeof use?.use).toBe("function");
-      const a = await KeywordTagger.loadRemote({ store, pluginInstanceId: "p", cache: cacheOption });
-      const b = await KeywordTagger.loadRemote({ store, pluginInstanceId: "p", cache: cacheOption });
+      const a = await KeywordTagger.loadRemote({
+        store,
+        pluginInstanceId: "p",
+        cache: cacheOption,
+      });
+      const b = await KeywordTagger.loadRemote({
+        store,
+        pluginInstanceId: "p",
+        cache: cacheOption,
+      });
       expect(a).not.toBe(b);
     },
   );
@@ -390,7 +422,12 @@ describe("loadRemote", () => {
     const again = await KeywordTagger.loadRemote({ store, pluginInstanceId: "p", cache });
     expect(again).toBe(model);
 
-    const strict = await StrictTagger.loadRemote({ store, pluginInstanceId: "p", cache, handle: "v1" });
+    const strict = await StrictTagger.loadRemote({
+      store,
+      pluginInstanceId: "p",
+      cache,
+      handle: "v1",
+    });
     expect(cache.loads.at(-1)).toMatchObject({ kind: "StrictTagger", handle: "v1" });
     expect(strict).toBeInstanceOf(StrictTagger);
     expect(strict).not.toBe(model);

@@ -47,6 +47,9 @@ export interface LoadRemoteOptions<Config> {
   onProgress?: (progress: TransferProgress) => void;
 }
 
+/** The Config type parameter of a model class. */
+export type ConfigOf<M> = M extends TrainableModel<infer C> ? C : never;
+
 /** A concrete model class, as `loadRemote`'s `this`. */
 export type TrainableModelClass<M> = (new () => M) & { readonly name: string };
 
@@ -95,9 +98,9 @@ export abstract class TrainableModel<Config = unknown> {
   dispose?(): void | Promise<void>;
 
   /** Builds a model from a local checkpoint folder. */
-  static async loadFromLocalCheckpoint<M extends TrainableModel<C>, C>(
+  static async loadFromLocalCheckpoint<M extends TrainableModel<unknown>>(
     this: TrainableModelClass<M>,
-    options: { folder: string; config?: C },
+    options: { folder: string; config?: ConfigOf<M> },
   ): Promise<M> {
     const model = new this();
     if (options.config !== undefined) model.receiveConfig(options.config);
@@ -109,6 +112,13 @@ export abstract class TrainableModel<Config = unknown> {
   async saveRemote(options: SaveRemoteOptions): Promise<SaveRemoteResult> {
     const pluginInstanceId = validateId(options.pluginInstanceId, "pluginInstanceId");
     const handle = validateId(options.handle ?? DEFAULT_HANDLE, "handle");
+    if (options.cache && options.cache.store !== options.store) {
+      throw ValidationError.forField(
+        "core",
+        "cache",
+        "the cache was created for a different store than the one passed to saveRemote",
+      );
+    }
     const result = await options.store.save({
       pluginInstanceId,
       handle,
@@ -121,7 +131,8 @@ export abstract class TrainableModel<Config = unknown> {
     });
     if (options.cache) {
       options.cache.notifySaved?.({ pluginInstanceId, ref: result.ref });
-      if (result.defaultRef) options.cache.notifySaved?.({ pluginInstanceId, ref: result.defaultRef });
+      if (result.defaultRef)
+        options.cache.notifySaved?.({ pluginInstanceId, ref: result.defaultRef });
     }
     return {
       archivePath: result.ref.archivePath,
@@ -132,9 +143,9 @@ export abstract class TrainableModel<Config = unknown> {
   }
 
   /** Loads checkpoint `handle` (default `default`) of a plugin instance as an instance of this class. */
-  static async loadRemote<M extends TrainableModel<C>, C>(
+  static async loadRemote<M extends TrainableModel<unknown>>(
     this: TrainableModelClass<M>,
-    options: LoadRemoteOptions<C>,
+    options: LoadRemoteOptions<ConfigOf<M>>,
   ): Promise<M> {
     const pluginInstanceId = validateId(options.pluginInstanceId, "pluginInstanceId");
     const handle = validateId(options.handle ?? DEFAULT_HANDLE, "handle");

@@ -26,7 +26,9 @@ describe("CheckpointRef schema", () => {
     expect(CheckpointRef.parse(ref)).toEqual(ref);
     const { parent: _parent, ...noParent } = ref;
     expect(CheckpointRef.parse(noParent)).toEqual(noParent);
-    expect(CheckpointRef.parse({ ...ref, parent: `sha256:${hex("e")}` }).parent).toBe(`sha256:${hex("e")}`);
+    expect(CheckpointRef.parse({ ...ref, parent: `sha256:${hex("e")}` }).parent).toBe(
+      `sha256:${hex("e")}`,
+    );
   });
 
   it("lists every bad field of a ref", () => {
@@ -72,8 +74,18 @@ describe("CheckpointRef schema", () => {
 
   it("CheckpointFile and CheckpointMetadata on their own", () => {
     expect(CheckpointFile.parse(ref.files[0])).toEqual(ref.files[0]);
-    expectIssuePaths(CheckpointFile, { path: "a", size: -1, sha256: hex("g") }, ["size", "sha256"], "file");
+    expectIssuePaths(
+      CheckpointFile,
+      { path: "a", size: -1, sha256: hex("g") },
+      ["size", "sha256"],
+      "file",
+    );
     expect(CheckpointMetadata.parse({ anything: { x: 1 } })).toEqual({ anything: { x: 1 } });
-    expectIssuePaths(CheckpointMetadata, { trainPluginInput: [], packageVersion: 1 }, ["trainPluginInput", "packageVersion"], "metadata");
+    expectIssuePaths(
+      CheckpointMetadata,
+      { trainPluginInput: [], packageVersion: 1 },
+      ["trainPluginInput", "packageVersion"],
+      "metadata",
+    );
   });
 });

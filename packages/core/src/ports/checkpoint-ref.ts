@@ -2,7 +2,9 @@ import { z } from "zod";
 import { Id } from "../schemas/id.js";
 import { JsonObject } from "../schemas/json-object.js";
 
-const Sha256Hex = z.string().regex(/^[a-f0-9]{64}$/, "must be 64 lowercase hex characters (sha256)");
+const Sha256Hex = z
+  .string()
+  .regex(/^[a-f0-9]{64}$/, "must be 64 lowercase hex characters (sha256)");
 
 /** One file of a checkpoint folder, as recorded in its ref. */
 export const CheckpointFile = z.object({

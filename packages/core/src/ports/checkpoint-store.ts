@@ -82,5 +82,9 @@ export interface CheckpointStore {
   /** Points a handle at an existing checkpoint (writes a ref only). */
   setHandle(options: SetHandleOptions): Promise<CheckpointRef>;
   list(options: { pluginInstanceId: string; signal?: AbortSignal }): Promise<CheckpointRef[]>;
-  delete(options: { pluginInstanceId: string; handle: string; signal?: AbortSignal }): Promise<void>;
+  delete(options: {
+    pluginInstanceId: string;
+    handle: string;
+    signal?: AbortSignal;
+  }): Promise<void>;
 }

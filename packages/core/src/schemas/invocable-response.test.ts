@@ -25,7 +25,11 @@ describe("invocableResponseSchema(TrainPluginOutput)", () => {
   it("drops a stack that leaks into an error", () => {
     const response = parse({
       status: { state: "failed" },
-      error: { code: "INTERNAL", message: "boom", stack: "Error: boom\n    at x (/srv/app.js:1:1)" },
+      error: {
+        code: "INTERNAL",
+        message: "boom",
+        stack: "Error: boom\n    at x (/srv/app.js:1:1)",
+      },
     });
     expect(response.error).toEqual({ code: "INTERNAL", message: "boom" });
     expect(JSON.stringify(response)).not.toContain("stack");
@@ -43,7 +47,9 @@ describe("invocableResponseSchema(TrainPluginOutput)", () => {
   });
 
   it("parses a running task carrying remoteStatusInput", () => {
-    const response = parse({ status: { state: "running", remoteStatusInput: { jobId: "j-1" }, retryAfterMs: 500 } });
+    const response = parse({
+      status: { state: "running", remoteStatusInput: { jobId: "j-1" }, retryAfterMs: 500 },
+    });
     expect(response.status?.remoteStatusInput).toEqual({ jobId: "j-1" });
   });
 

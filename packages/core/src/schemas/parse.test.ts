@@ -9,7 +9,11 @@ describe("parseWith", () => {
   it("returns the parsed output (unknown keys stripped, transforms applied)", () => {
     const schema = z.object({ n: z.string().transform((s) => Number(s)) });
     expect(parseWith(schema, { n: "42", extra: true }, "thing")).toEqual({ n: 42 });
-    const input = parseWith(TrainPluginInput, { pluginInstance: "x", modelName: "old" }, "TrainPluginInput");
+    const input = parseWith(
+      TrainPluginInput,
+      { pluginInstance: "x", modelName: "old" },
+      "TrainPluginInput",
+    );
     expect(input).toEqual({ pluginInstance: "x" });
   });
 

@@ -57,7 +57,10 @@ describe("pluginRequestSchema(TrainPluginInput)", () => {
   });
 
   it("lists every bad field across data, context, status and isStatusCheck", () => {
-    const body = readFixture("status-check-request.json") as Record<string, Record<string, unknown>>;
+    const body = readFixture("status-check-request.json") as Record<
+      string,
+      Record<string, unknown>
+    >;
     expectIssuePaths(
       TrainRequest,
       {
@@ -88,7 +91,12 @@ describe("pluginRequestSchema(TrainPluginInput)", () => {
   });
 
   it("rejects a status without a state", () => {
-    expectIssuePaths(TrainRequest, { isStatusCheck: true, status: { retryAfterMs: 5 } }, ["status.state"], "train request");
+    expectIssuePaths(
+      TrainRequest,
+      { isStatusCheck: true, status: { retryAfterMs: 5 } },
+      ["status.state"],
+      "train request",
+    );
   });
 
   it("works with any data schema", () => {

@@ -48,7 +48,8 @@ describe("Task schema", () => {
       "2024-05-01T12:00:00-07:30",
       "2024-02-29T23:59:59Z",
     ])("accepts %s in every timestamp field", (ts) => {
-      for (const field of fields) expect(Task.parse({ state: "waiting", [field]: ts })[field]).toBe(ts);
+      for (const field of fields)
+        expect(Task.parse({ state: "waiting", [field]: ts })[field]).toBe(ts);
     });
 
     it.each([
@@ -63,13 +64,20 @@ describe("Task schema", () => {
       ["Date object", new Date("2024-05-01T12:00:00Z")],
       ["null", null],
     ])("rejects %s in every timestamp field, naming the field", (_label, ts) => {
-      for (const field of fields) expectIssuePaths(Task, { state: "running", [field]: ts }, [field], "Task");
+      for (const field of fields)
+        expectIssuePaths(Task, { state: "running", [field]: ts }, [field], "Task");
     });
 
     it("lists every bad timestamp at once", () => {
       expectIssuePaths(
         Task,
-        { state: "succeeded", createdAt: "x", updatedAt: "2024-05-01", startedAt: 0, finishedAt: "later" },
+        {
+          state: "succeeded",
+          createdAt: "x",
+          updatedAt: "2024-05-01",
+          startedAt: 0,
+          finishedAt: "later",
+        },
         ["createdAt", "updatedAt", "startedAt", "finishedAt"],
         "Task",
       );
@@ -89,7 +97,9 @@ describe("Task schema", () => {
 
   it("accepts retryAfterMs bounds", () => {
     expect(Task.parse({ state: "running", retryAfterMs: 0 }).retryAfterMs).toBe(0);
-    expect(Task.parse({ state: "running", retryAfterMs: 86_400_000 }).retryAfterMs).toBe(86_400_000);
+    expect(Task.parse({ state: "running", retryAfterMs: 86_400_000 }).retryAfterMs).toBe(
+      86_400_000,
+    );
   });
 
   it("lists every bad field of a task", () => {
@@ -119,7 +129,15 @@ describe("Task schema", () => {
     );
   });
 
-  it.each([null, "job-1", 42, []])("rejects a non-object remoteStatusInput %j", (remoteStatusInput) => {
-    expectIssuePaths(Task, { state: "running", remoteStatusInput }, ["remoteStatusInput"], "Task");
-  });
+  it.each([null, "job-1", 42, []])(
+    "rejects a non-object remoteStatusInput %j",
+    (remoteStatusInput) => {
+      expectIssuePaths(
+        Task,
+        { state: "running", remoteStatusInput },
+        ["remoteStatusInput"],
+        "Task",
+      );
+    },
+  );
 });

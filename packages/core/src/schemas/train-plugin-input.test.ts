@@ -29,7 +29,9 @@ describe("TrainPluginInput schema", () => {
       trainingEpochs: 0,
       testingHoldoutPercent: 0,
     });
-    expect(parse({ ...full, trainingEpochs: 1_000_000, testingHoldoutPercent: 1, testSplitSeed: -7 })).toMatchObject({
+    expect(
+      parse({ ...full, trainingEpochs: 1_000_000, testingHoldoutPercent: 1, testSplitSeed: -7 }),
+    ).toMatchObject({
       trainingEpochs: 1_000_000,
       testingHoldoutPercent: 1,
       testSplitSeed: -7,
@@ -37,7 +39,12 @@ describe("TrainPluginInput schema", () => {
   });
 
   it("ignores the extra fields older engines send", () => {
-    const parsed = parse({ ...full, modelName: "DistilBERT", exportPluginInput: { query: "all" }, trainTaskId: "t" });
+    const parsed = parse({
+      ...full,
+      modelName: "DistilBERT",
+      exportPluginInput: { query: "all" },
+      trainTaskId: "t",
+    });
     expect(parsed).toEqual(full);
   });
 
@@ -49,15 +56,35 @@ describe("TrainPluginInput schema", () => {
     ["fractional trainingEpochs", { pluginInstance: "x", trainingEpochs: 2.5 }, ["trainingEpochs"]],
     ["huge trainingEpochs", { pluginInstance: "x", trainingEpochs: 1_000_001 }, ["trainingEpochs"]],
     ["string trainingEpochs", { pluginInstance: "x", trainingEpochs: "3" }, ["trainingEpochs"]],
-    ["holdout above 1", { pluginInstance: "x", testingHoldoutPercent: 1.5 }, ["testingHoldoutPercent"]],
-    ["negative holdout", { pluginInstance: "x", testingHoldoutPercent: -0.1 }, ["testingHoldoutPercent"]],
-    ["holdout as percent string", { pluginInstance: "x", testingHoldoutPercent: "20%" }, ["testingHoldoutPercent"]],
+    [
+      "holdout above 1",
+      { pluginInstance: "x", testingHoldoutPercent: 1.5 },
+      ["testingHoldoutPercent"],
+    ],
+    [
+      "negative holdout",
+      { pluginInstance: "x", testingHoldoutPercent: -0.1 },
+      ["testingHoldoutPercent"],
+    ],
+    [
+      "holdout as percent string",
+      { pluginInstance: "x", testingHoldoutPercent: "20%" },
+      ["testingHoldoutPercent"],
+    ],
     ["fractional seed", { pluginInstance: "x", testSplitSeed: 0.5 }, ["testSplitSeed"]],
     ["unsafe integer seed", { pluginInstance: "x", testSplitSeed: 2 ** 60 }, ["testSplitSeed"]],
     ["array trainingParams", { pluginInstance: "x", trainingParams: [1, 2] }, ["trainingParams"]],
-    ["string inferenceParams", { pluginInstance: "x", inferenceParams: "t=1" }, ["inferenceParams"]],
+    [
+      "string inferenceParams",
+      { pluginInstance: "x", inferenceParams: "t=1" },
+      ["inferenceParams"],
+    ],
     ["empty trainingDataUrl", { pluginInstance: "x", trainingDataUrl: "" }, ["trainingDataUrl"]],
-    ["huge trainingDataUrl", { pluginInstance: "x", trainingDataUrl: "u".repeat(4097) }, ["trainingDataUrl"]],
+    [
+      "huge trainingDataUrl",
+      { pluginInstance: "x", trainingDataUrl: "u".repeat(4097) },
+      ["trainingDataUrl"],
+    ],
   ])("rejects %s", (_label, input, paths) => {
     expectIssuePaths(TrainPluginInput, input, paths, "TrainPluginInput");
   });

@@ -28,7 +28,13 @@ describe("TrainPluginOutput schema", () => {
   it("lists every bad field at once", () => {
     expectIssuePaths(
       TrainPluginOutput,
-      { pluginInstanceId: false, archivePath: {}, inferenceParams: 1, trainingProgress: [], trainingResults: "x" },
+      {
+        pluginInstanceId: false,
+        archivePath: {},
+        inferenceParams: 1,
+        trainingProgress: [],
+        trainingResults: "x",
+      },
       ["pluginInstanceId", "archivePath", "inferenceParams", "trainingProgress", "trainingResults"],
       "TrainPluginOutput",
     );

@@ -14,27 +14,38 @@ describe("TrainingParameterPluginInput schema", () => {
     inferenceParams: { threshold: 0.5 },
   };
 
-  it("accepts a wrapped TrainPluginInput", () => {
-    expect(TrainingParameterPluginInput.parse({ trainPluginInput })).toEqual({ trainPluginInput });
+  it("accepts the flat TrainPluginInput fields plus exportPluginInput", () => {
+    const input = { ...trainPluginInput, exportPluginInput: { query: "all" } };
+    expect(TrainingParameterPluginInput.parse(input)).toEqual(input);
   });
 
-  it("lists each bad field of the wrapped input", () => {
+  it("lists each bad field", () => {
     expectIssuePaths(
       TrainingParameterPluginInput,
-      { trainPluginInput: { ...trainPluginInput, pluginInstance: "../x", trainingEpochs: -3, testingHoldoutPercent: 1.5 } },
-      ["trainPluginInput.pluginInstance", "trainPluginInput.trainingEpochs", "trainPluginInput.testingHoldoutPercent"],
+      {
+        ...trainPluginInput,
+        pluginInstance: "../x",
+        trainingEpochs: -3,
+        testingHoldoutPercent: 1.5,
+      },
+      ["pluginInstance", "trainingEpochs", "testingHoldoutPercent"],
       "TrainingParameterPluginInput",
     );
   });
 
-  it("rejects a missing or non-object trainPluginInput", () => {
-    expectIssuePaths(TrainingParameterPluginInput, { trainPluginInput: "x" }, ["trainPluginInput"], "TrainingParameterPluginInput");
+  it("rejects a non-object exportPluginInput", () => {
+    expectIssuePaths(
+      TrainingParameterPluginInput,
+      { ...trainPluginInput, exportPluginInput: "x" },
+      ["exportPluginInput"],
+      "TrainingParameterPluginInput",
+    );
   });
 
   // The original engine's TrainingParameterPluginInput is flat: `{ pluginInstance,
   // exportPluginInput, trainingEpochs, testingHoldoutPercent, testSplitSeed, trainingParams,
   // inferenceParams }` (steamship python-client, plugin/inputs/training_parameter_plugin_input.py).
-  // A getTrainingParameters body from that engine must parse. FAILS until the schema accepts it.
+  // A getTrainingParameters body from that engine must parse.
   it("parses a getTrainingParameters request in the original engine's flat shape", () => {
     const body = readFixture("training-parameters-request.json");
     const request = parseWith(

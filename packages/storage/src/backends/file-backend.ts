@@ -1,6 +1,16 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { BigIntStats } from "node:fs";
-import { type FileHandle, link, mkdir, open, readdir, rename, rmdir, stat, unlink } from "node:fs/promises";
+import {
+  type FileHandle,
+  link,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rmdir,
+  stat,
+  unlink,
+} from "node:fs/promises";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -24,8 +34,8 @@ import type {
   RemoteBackend,
 } from "./types.js";
 import { RESERVED_SEGMENT_PREFIX, validateKey, validatePrefix } from "./validate-key.js";
-import { rangeNotSatisfiable, validateRange } from "./validate-range.js";
 import { validatePutOptions } from "./validate-put-options.js";
+import { rangeNotSatisfiable, validateRange } from "./validate-range.js";
 
 export const FILE_BACKEND_NAME = "file";
 
@@ -57,7 +67,12 @@ function etagOf(st: BigIntStats): string {
 }
 
 function infoOf(key: string, st: BigIntStats): ObjectInfo {
-  return { key, size: Number(st.size), etag: etagOf(st), lastModified: new Date(Number(st.mtimeMs)) };
+  return {
+    key,
+    size: Number(st.size),
+    etag: etagOf(st),
+    lastModified: new Date(Number(st.mtimeMs)),
+  };
 }
 
 function errno(error: unknown): string | undefined {
@@ -74,14 +89,19 @@ const RETRYABLE_CODES = new Set(["EMFILE", "ENFILE", "EAGAIN", "EBUSY", "EINTR",
 function mapError(error: unknown, op: string, key: string, signal?: AbortSignal): Error {
   if (TrainableError.isInstance(error)) return error;
   if (isAbort(error, signal)) {
-    return new CancelledError(`[storage] [${COMPONENT}] ${op} "${key}" cancelled`, { cause: error });
+    return new CancelledError(`[storage] [${COMPONENT}] ${op} "${key}" cancelled`, {
+      cause: error,
+    });
   }
   const code = errno(error);
   if (code === "ENAMETOOLONG") {
-    return new ValidationError(`[storage] [${COMPONENT}] Key "${key}" is too long for this filesystem`, {
-      cause: error,
-      issues: [{ path: "key", message: "is too long for this filesystem" }],
-    });
+    return new ValidationError(
+      `[storage] [${COMPONENT}] Key "${key}" is too long for this filesystem`,
+      {
+        cause: error,
+        issues: [{ path: "key", message: "is too long for this filesystem" }],
+      },
+    );
   }
   if (code === "ENOTDIR" || code === "EISDIR" || code === "EEXIST") {
     return new RemoteError(
@@ -129,7 +149,8 @@ async function fsyncDir(dir: string): Promise<void> {
  */
 export function createFileBackend(options: FileBackendOptions): RemoteBackend {
   if (options == null || typeof options !== "object") throw requiredOptionError(COMPONENT, "root");
-  if (options.root === undefined || options.root === "") throw requiredOptionError(COMPONENT, "root");
+  if (options.root === undefined || options.root === "")
+    throw requiredOptionError(COMPONENT, "root");
   if (typeof options.root !== "string" || !isAbsolute(options.root)) {
     throw optionError(COMPONENT, "root", "must be an absolute path");
   }
@@ -299,7 +320,10 @@ export function createFileBackend(options: FileBackendOptions): RemoteBackend {
               async () => {
                 if (putOptions.ifMatch !== undefined) {
                   const current = await statFile(file);
-                  if (current === undefined || etagOf(current) !== normalizeEtag(putOptions.ifMatch)) {
+                  if (
+                    current === undefined ||
+                    etagOf(current) !== normalizeEtag(putOptions.ifMatch)
+                  ) {
                     throw new PreconditionFailedError(key);
                   }
                 }
@@ -332,7 +356,9 @@ export function createFileBackend(options: FileBackendOptions): RemoteBackend {
         } catch (error) {
           const code = errno(error);
           if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") {
-            throw new NotFoundError(`[storage] [${COMPONENT}] No object at "${key}"`, { cause: error });
+            throw new NotFoundError(`[storage] [${COMPONENT}] No object at "${key}"`, {
+              cause: error,
+            });
           }
           throw error;
         }
@@ -342,7 +368,8 @@ export function createFileBackend(options: FileBackendOptions): RemoteBackend {
         let start = 0;
         let end = info.size - 1;
         if (range) {
-          if (range.start >= info.size) throw rangeNotSatisfiable(COMPONENT, key, range.start, info.size);
+          if (range.start >= info.size)
+            throw rangeNotSatisfiable(COMPONENT, key, range.start, info.size);
           start = range.start;
           end = Math.min(range.end ?? end, end);
         }

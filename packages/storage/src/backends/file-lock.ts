@@ -124,7 +124,10 @@ export async function withFileLock<T>(
   const content = JSON.stringify({ pid: process.pid, host: HOST, nonce });
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
-    CancelledError.throwIfAborted(options.signal, `[storage] [${options.component}] Waiting for the lock`);
+    CancelledError.throwIfAborted(
+      options.signal,
+      `[storage] [${options.component}] Waiting for the lock`,
+    );
     if (await tryCreate(lockPath, content)) break;
     const current = await inspect(lockPath, staleMs);
     if (current?.stale) {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { addAbortSignal, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { CancelledError, NotFoundError, TrainableError, ValidationError } from "@trainable/core";
+import { CancelledError, NotFoundError, ValidationError } from "@trainable/core";
 import { normalizeEtag } from "./normalize-etag.js";
 import { PreconditionFailedError } from "./precondition-failed-error.js";
 import type { GetOptions, ObjectInfo, PutOptions, RemoteBackend } from "./types.js";
@@ -88,7 +88,10 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): RemoteB
         if (putOptions.signal?.aborted) throw cancelled("put", key, putOptions.signal.reason);
         const data = await readBody(key, body, putOptions);
         if (putOptions.signal?.aborted) throw cancelled("put", key, putOptions.signal.reason);
-        if (putOptions.contentLength !== undefined && putOptions.contentLength !== data.byteLength) {
+        if (
+          putOptions.contentLength !== undefined &&
+          putOptions.contentLength !== data.byteLength
+        ) {
           throw new ValidationError(
             `[storage] [${COMPONENT}] Body has ${data.byteLength} bytes but contentLength said ${putOptions.contentLength}`,
             { issues: [{ path: "contentLength", message: "does not match the body" }] },
@@ -150,11 +153,9 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): RemoteB
 
     async delete(key, deleteOptions = {}) {
       validateKey(COMPONENT, key);
-      if (deleteOptions.signal?.aborted) throw cancelled("delete", key, deleteOptions.signal.reason);
+      if (deleteOptions.signal?.aborted)
+        throw cancelled("delete", key, deleteOptions.signal.reason);
       objects.delete(key);
     },
   };
 }
-
-/** True when `error` is one of ours (for callers that wrap backends). */
-export const isStorageError = (error: unknown): boolean => TrainableError.isInstance(error);

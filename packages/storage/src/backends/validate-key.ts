@@ -9,7 +9,11 @@ export const RESERVED_SEGMENT_PREFIX = ".~";
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
-function problemWithSegment(segment: string, isLast: boolean, partialLast: boolean): string | undefined {
+function problemWithSegment(
+  segment: string,
+  isLast: boolean,
+  partialLast: boolean,
+): string | undefined {
   if (segment === "") return isLast && partialLast ? undefined : "has an empty path segment";
   if (segment === "." || segment === "..") return `has a "${segment}" segment`;
   if (segment.startsWith(RESERVED_SEGMENT_PREFIX)) {
@@ -21,7 +25,8 @@ function problemWithSegment(segment: string, isLast: boolean, partialLast: boole
 function problemWith(value: string, partialLast: boolean): string | undefined {
   if (typeof value !== "string") return "is not a string";
   if (!partialLast && value === "") return "is empty";
-  if (Buffer.byteLength(value, "utf8") > MAX_KEY_BYTES) return `is longer than ${MAX_KEY_BYTES} bytes`;
+  if (Buffer.byteLength(value, "utf8") > MAX_KEY_BYTES)
+    return `is longer than ${MAX_KEY_BYTES} bytes`;
   if (value.startsWith("/")) return "is absolute";
   if (value.includes("\\")) return "contains a backslash";
   if (CONTROL_CHARS.test(value)) return "contains a control character";
@@ -42,9 +47,12 @@ function problemWith(value: string, partialLast: boolean): string | undefined {
 export function validateKey(component: string, key: string): string {
   const problem = problemWith(key, false);
   if (problem) {
-    throw new ValidationError(`[storage] [${component}] Invalid key ${JSON.stringify(key)}: ${problem}`, {
-      issues: [{ path: "key", message: problem }],
-    });
+    throw new ValidationError(
+      `[storage] [${component}] Invalid key ${JSON.stringify(key)}: ${problem}`,
+      {
+        issues: [{ path: "key", message: problem }],
+      },
+    );
   }
   return key;
 }

@@ -19,7 +19,10 @@ export function validatePutOptions(
   if (options.ifNoneMatch !== undefined && options.ifNoneMatch !== "*") {
     throw optionError(component, "ifNoneMatch", 'must be "*" (create only)');
   }
-  if (options.ifMatch !== undefined && (typeof options.ifMatch !== "string" || options.ifMatch === "")) {
+  if (
+    options.ifMatch !== undefined &&
+    (typeof options.ifMatch !== "string" || options.ifMatch === "")
+  ) {
     throw optionError(component, "ifMatch", "must be a non-empty ETag string");
   }
   if (options.ifMatch !== undefined && options.ifNoneMatch !== undefined) {
@@ -34,6 +37,10 @@ export function validatePutOptions(
     body instanceof Uint8Array &&
     body.byteLength !== contentLength
   ) {
-    throw optionError(component, "contentLength", `is ${contentLength} but the body has ${body.byteLength} bytes`);
+    throw optionError(
+      component,
+      "contentLength",
+      `is ${contentLength} but the body has ${body.byteLength} bytes`,
+    );
   }
 }

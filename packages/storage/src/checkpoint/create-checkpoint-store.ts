@@ -33,8 +33,15 @@ import { PreconditionFailedError } from "../backends/precondition-failed-error.j
 import type { RemoteBackend } from "../backends/types.js";
 import { mapLimit } from "../util/map-limit.js";
 import { readSmallObject } from "../util/read-small-object.js";
-import { blobKey, blobPrefix, parseRefVersionKey, refsPrefix, refVersionKey, type Scope } from "./keys.js";
-import { garbageCollect, type GcOptions, type GcResult } from "./garbage-collect.js";
+import { type GcOptions, type GcResult, garbageCollect } from "./garbage-collect.js";
+import {
+  blobKey,
+  blobPrefix,
+  parseRefVersionKey,
+  refsPrefix,
+  refVersionKey,
+  type Scope,
+} from "./keys.js";
 import { type PruneOptions, type PruneResult, selectPrunable } from "./prune.js";
 import { appendRef, listRefSeqs, readLatestRef, readRefAt } from "./ref-log.js";
 import { VerifyingStream } from "./verifying-stream.js";
@@ -66,7 +73,11 @@ export interface CreateCheckpointStoreOptions {
 export interface CheckpointStoreImpl extends CheckpointStore {
   readonly backend: RemoteBackend;
   /** Previous versions of a handle, newest first (the log of where it pointed). */
-  history(options: { pluginInstanceId: string; handle: string; signal?: AbortSignal }): Promise<CheckpointRef[]>;
+  history(options: {
+    pluginInstanceId: string;
+    handle: string;
+    signal?: AbortSignal;
+  }): Promise<CheckpointRef[]>;
   prune(options: PruneOptions): Promise<PruneResult>;
   gc(options: GcOptions): Promise<GcResult>;
   close(): Promise<void>;
@@ -98,7 +109,11 @@ export async function createCheckpointStore(
   }
   const compression = options.compression ?? DEFAULT_COMPRESSION;
   if (compression !== "none" && compression !== "gzip") {
-    throw ValidationError.forField("storage", "compression", `must be "none" or "gzip", got ${JSON.stringify(compression)}`);
+    throw ValidationError.forField(
+      "storage",
+      "compression",
+      `must be "none" or "gzip", got ${JSON.stringify(compression)}`,
+    );
   }
   const gzipLevel = options.gzipLevel ?? 1;
   if (!Number.isInteger(gzipLevel) || gzipLevel < 1 || gzipLevel > 9) {
@@ -121,9 +136,13 @@ export async function createCheckpointStore(
 
   async function readBlobInfo(key: string, signal?: AbortSignal): Promise<BlobInfo | undefined> {
     try {
-      const bytes = await readSmallObject(backend, `${key}.json`, { maxBytes: MAX_SIDECAR_BYTES, signal });
+      const bytes = await readSmallObject(backend, `${key}.json`, {
+        maxBytes: MAX_SIDECAR_BYTES,
+        signal,
+      });
       const info = JSON.parse(bytes.toString("utf8")) as BlobInfo;
-      if (typeof info.size !== "number" || !/^[a-f0-9]{64}$/.test(info.archiveSha256)) return undefined;
+      if (typeof info.size !== "number" || !/^[a-f0-9]{64}$/.test(info.archiveSha256))
+        return undefined;
       return info;
     } catch (error) {
       if (NotFoundError.isInstance(error) || error instanceof SyntaxError) return undefined;
@@ -134,7 +153,11 @@ export async function createCheckpointStore(
   async function writeBlobInfo(key: string, info: BlobInfo, signal?: AbortSignal) {
     const body = Buffer.from(JSON.stringify(info));
     try {
-      await backend.put(`${key}.json`, body, { ifNoneMatch: "*", contentLength: body.length, signal });
+      await backend.put(`${key}.json`, body, {
+        ifNoneMatch: "*",
+        contentLength: body.length,
+        signal,
+      });
     } catch (error) {
       if (!PreconditionFailedError.isInstance(error)) throw error;
     }
@@ -165,7 +188,8 @@ export async function createCheckpointStore(
       }
       throw error;
     }
-    if (verify.sha256 === undefined) throw new IntegrityError("[storage] upload ended before the archive did");
+    if (verify.sha256 === undefined)
+      throw new IntegrityError("[storage] upload ended before the archive did");
     const info = { size: verify.bytes, archiveSha256: verify.sha256, compression };
     await writeBlobInfo(key, info, save.signal);
     return { info, uploaded: verify.bytes };
@@ -186,7 +210,10 @@ export async function createCheckpointStore(
     return { size: verify.bytes, archiveSha256: verify.sha256 as string, compression };
   }
 
-  async function saveFolder(folder: string, save: SaveCheckpointOptions): Promise<SaveCheckpointResult> {
+  async function saveFolder(
+    folder: string,
+    save: SaveCheckpointOptions,
+  ): Promise<SaveCheckpointResult> {
     const scope = scopeOf(save.pluginInstanceId);
     const handle = validateId(save.handle, "handle");
     CancelledError.throwIfAborted(save.signal, "[storage] save");
@@ -205,7 +232,10 @@ export async function createCheckpointStore(
     }
     if (!info) ({ info, uploaded } = await uploadBlob(folder, scan, key, save));
 
-    const metadata: CheckpointMetadata = { packageVersion: options.packageVersion ?? STORE_VERSION, ...save.metadata };
+    const metadata: CheckpointMetadata = {
+      packageVersion: options.packageVersion ?? STORE_VERSION,
+      ...save.metadata,
+    };
     const base: CheckpointRef = {
       schemaVersion: 1,
       handle,
@@ -226,10 +256,15 @@ export async function createCheckpointStore(
     });
     let defaultRef: CheckpointRef | undefined;
     if ((save.setAsDefault ?? true) && handle !== DEFAULT_HANDLE) {
-      defaultRef = await appendRef(backend, scope, { ...base, handle: DEFAULT_HANDLE }, {
-        history: refHistory,
-        signal: save.signal,
-      });
+      defaultRef = await appendRef(
+        backend,
+        scope,
+        { ...base, handle: DEFAULT_HANDLE },
+        {
+          history: refHistory,
+          signal: save.signal,
+        },
+      );
     }
     // A garbage collection racing with a deduplicated save may have removed the blob between
     // our HEAD and the ref write: put it back, so the ref never points at nothing for long.
@@ -245,7 +280,9 @@ export async function createCheckpointStore(
     const handle = validateId(locator.handle ?? DEFAULT_HANDLE, "handle");
     const latest = await readLatestRef(backend, scope, handle, locator.signal);
     if (!latest) {
-      throw new NotFoundError(`[storage] No checkpoint at ${describe(scope, handle)} (in ${backend.description})`);
+      throw new NotFoundError(
+        `[storage] No checkpoint at ${describe(scope, handle)} (in ${backend.description})`,
+      );
     }
     return latest.ref;
   }
@@ -254,10 +291,14 @@ export async function createCheckpointStore(
     const scope = scopeOf(fetch.pluginInstanceId);
     const ref = await resolve(fetch);
     if (!ref.archivePath.startsWith(blobPrefix(scope))) {
-      throw new IntegrityError(`[storage] Ref ${describe(scope, ref.handle)} points outside its scope: refusing it`);
+      throw new IntegrityError(
+        `[storage] Ref ${describe(scope, ref.handle)} points outside its scope: refusing it`,
+      );
     }
     if (manifestDigest(ref.files) !== ref.digest) {
-      throw new IntegrityError(`[storage] Ref ${describe(scope, ref.handle)} lists files that do not match its digest ${ref.digest}`);
+      throw new IntegrityError(
+        `[storage] Ref ${describe(scope, ref.handle)} lists files that do not match its digest ${ref.digest}`,
+      );
     }
     await mkdir(dirname(fetch.target), { recursive: true });
     let body: Awaited<ReturnType<RemoteBackend["get"]>>["body"];
@@ -306,7 +347,11 @@ export async function createCheckpointStore(
 
     async save(save) {
       if ((save.folder ? 1 : 0) + (save.write ? 1 : 0) !== 1) {
-        throw ValidationError.forField("storage", "folder", 'pass exactly one of "folder" or "write"');
+        throw ValidationError.forField(
+          "storage",
+          "folder",
+          'pass exactly one of "folder" or "write"',
+        );
       }
       scopeOf(save.pluginInstanceId);
       validateId(save.handle, "handle");
@@ -342,26 +387,40 @@ export async function createCheckpointStore(
       const scope = scopeOf(opts.pluginInstanceId);
       const handle = validateId(opts.handle, "handle");
       if (!opts.ref.archivePath.startsWith(blobPrefix(scope))) {
-        throw ValidationError.forField("storage", "ref", `belongs to another scope than ${scope.workspace}/${scope.pluginInstanceId}`);
+        throw ValidationError.forField(
+          "storage",
+          "ref",
+          `belongs to another scope than ${scope.workspace}/${scope.pluginInstanceId}`,
+        );
       }
       if (!(await backend.head(opts.ref.archivePath, { signal: opts.signal }))) {
-        throw new NotFoundError(`[storage] The blob of that ref is missing (${opts.ref.archivePath})`);
+        throw new NotFoundError(
+          `[storage] The blob of that ref is missing (${opts.ref.archivePath})`,
+        );
       }
-      return appendRef(backend, scope, { ...opts.ref, handle }, {
-        expectedDigest: opts.expectedDigest,
-        history: refHistory,
-        signal: opts.signal,
-      });
+      return appendRef(
+        backend,
+        scope,
+        { ...opts.ref, handle },
+        {
+          expectedDigest: opts.expectedDigest,
+          history: refHistory,
+          signal: opts.signal,
+        },
+      );
     },
 
     async list({ pluginInstanceId, signal }) {
       const scope = scopeOf(pluginInstanceId);
-      const handles = [...(await listHandles(scope, signal)).entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+      const handles = [...(await listHandles(scope, signal)).entries()].sort(([a], [b]) =>
+        a < b ? -1 : 1,
+      );
       const refs = await mapLimit(handles, 8, async ([handle, seq]) => {
         try {
           return await readRefAt(backend, refVersionKey(scope, handle, seq), signal);
         } catch (error) {
-          if (NotFoundError.isInstance(error)) return (await readLatestRef(backend, scope, handle, signal))?.ref;
+          if (NotFoundError.isInstance(error))
+            return (await readLatestRef(backend, scope, handle, signal))?.ref;
           throw error;
         }
       });
@@ -393,18 +452,35 @@ export async function createCheckpointStore(
     },
 
     async prune(opts) {
-      const refs = await store.list({ pluginInstanceId: opts.pluginInstanceId, signal: opts.signal });
+      const refs = await store.list({
+        pluginInstanceId: opts.pluginInstanceId,
+        signal: opts.signal,
+      });
       const { keep, remove } = selectPrunable(refs, opts);
       if (!opts.dryRun) {
         for (const ref of remove) {
-          await store.delete({ pluginInstanceId: opts.pluginInstanceId, handle: ref.handle, signal: opts.signal });
+          await store.delete({
+            pluginInstanceId: opts.pluginInstanceId,
+            handle: ref.handle,
+            signal: opts.signal,
+          });
         }
       }
-      return { kept: keep.map((r) => r.handle), deleted: remove.map((r) => r.handle), dryRun: opts.dryRun ?? false };
+      return {
+        kept: keep.map((r) => r.handle),
+        deleted: remove.map((r) => r.handle),
+        dryRun: opts.dryRun ?? false,
+      };
     },
 
     async gc(opts) {
-      return garbageCollect({ backend, scope: scopeOf(opts.pluginInstanceId), now, readRefAt, ...opts });
+      return garbageCollect({
+        backend,
+        scope: scopeOf(opts.pluginInstanceId),
+        now,
+        readRefAt,
+        ...opts,
+      });
     },
 
     async close() {

@@ -31,7 +31,11 @@ export async function garbageCollect(
     backend: RemoteBackend;
     scope: Scope;
     now: () => Date;
-    readRefAt: (backend: RemoteBackend, key: string, signal?: AbortSignal) => Promise<CheckpointRef>;
+    readRefAt: (
+      backend: RemoteBackend,
+      key: string,
+      signal?: AbortSignal,
+    ) => Promise<CheckpointRef>;
   },
 ): Promise<GcResult> {
   const { backend, scope, signal } = options;

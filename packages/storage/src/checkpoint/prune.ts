@@ -46,9 +46,16 @@ export function selectPrunable(
     );
   }
   if (keepBest > 0 && !options.metric) {
-    throw ValidationError.forField("storage", "metric", "keepBest needs the name of a metric in trainingResults");
+    throw ValidationError.forField(
+      "storage",
+      "metric",
+      "keepBest needs the name of a metric in trainingResults",
+    );
   }
-  const protect = new Set([DEFAULT_HANDLE, ...(options.protect ?? []).map((h) => validateId(h, "protect"))]);
+  const protect = new Set([
+    DEFAULT_HANDLE,
+    ...(options.protect ?? []).map((h) => validateId(h, "protect")),
+  ]);
   const keep = new Set<string>();
   for (const ref of refs) if (protect.has(ref.handle)) keep.add(ref.handle);
   const candidates = refs.filter((r) => !protect.has(r.handle));
@@ -61,7 +68,10 @@ export function selectPrunable(
     const sign = options.mode === "min" ? 1 : -1;
     const scored = candidates
       .map((ref) => ({ ref, value: ref.metadata.trainingResults?.[metric] }))
-      .filter((s): s is { ref: CheckpointRef; value: number } => typeof s.value === "number" && Number.isFinite(s.value))
+      .filter(
+        (s): s is { ref: CheckpointRef; value: number } =>
+          typeof s.value === "number" && Number.isFinite(s.value),
+      )
       .sort((a, b) => sign * (a.value - b.value));
     for (const { ref } of scored.slice(0, keepBest)) keep.add(ref.handle);
   }

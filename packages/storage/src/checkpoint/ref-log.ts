@@ -5,8 +5,8 @@ import {
   IntegrityError,
   NotFoundError,
 } from "@trainable/core";
-import type { RemoteBackend } from "../backends/types.js";
 import { PreconditionFailedError } from "../backends/precondition-failed-error.js";
+import type { RemoteBackend } from "../backends/types.js";
 import { readSmallObject } from "../util/read-small-object.js";
 import { parseRefVersionKey, refPrefix, refVersionKey, type Scope } from "./keys.js";
 

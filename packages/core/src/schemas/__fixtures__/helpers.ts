@@ -17,7 +17,8 @@ export function rejectionOf(schema: z.ZodType, input: unknown, what = "input"): 
   } catch (error) {
     caught = error;
   }
-  if (caught === undefined) throw new Error(`expected ${what} to be rejected: ${JSON.stringify(input)}`);
+  if (caught === undefined)
+    throw new Error(`expected ${what} to be rejected: ${JSON.stringify(input)}`);
   expect(ValidationError.isInstance(caught)).toBe(true);
   return caught as ValidationError;
 }

@@ -1,0 +1,41 @@
+/** Counters since the cache was created. Every field only grows. */
+export interface ModelCacheStats {
+  /** `getOrLoad` calls served from memory, including calls that joined a load in flight. */
+  hits: number;
+  /** `getOrLoad` calls that started a load (memory miss). */
+  misses: number;
+  /** Memory misses served from a verified disk entry (no download). */
+  diskHits: number;
+  /** Checkpoint downloads started (`store.fetch` calls). */
+  downloads: number;
+  /** Archive bytes downloaded (the ref's `size` per completed download). */
+  bytesDownloaded: number;
+  /** `load` (e.g. `loadFromFolder`) calls. */
+  loads: number;
+  /** `load` calls that threw (never cached). */
+  loadErrors: number;
+  /** Models dropped from memory to stay within `maxEntries` / `maxBytes`. */
+  evictions: number;
+  /** Disk entries removed to stay within `diskMaxBytes`. */
+  diskEvictions: number;
+  /** Partial, corrupt or tampered disk entries detected and removed. */
+  repairs: number;
+  /** Handle resolutions sent to the store (or, offline, to the disk). */
+  revalidations: number;
+}
+
+export function emptyStats(): ModelCacheStats {
+  return {
+    hits: 0,
+    misses: 0,
+    diskHits: 0,
+    downloads: 0,
+    bytesDownloaded: 0,
+    loads: 0,
+    loadErrors: 0,
+    evictions: 0,
+    diskEvictions: 0,
+    repairs: 0,
+    revalidations: 0,
+  };
+}

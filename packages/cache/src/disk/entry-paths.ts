@@ -1,0 +1,88 @@
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { IntegrityError, validateId } from "@trainable/core";
+
+/** The on-disk layout version; a new layout gets a new folder, never a migration in place. */
+export const LAYOUT_VERSION = "v1";
+
+/**
+ * Where one cached checkpoint lives:
+ *
+ *   <root>/v1/<workspace>/<pluginInstanceId>/<hex>/                 the extracted folder
+ *   <root>/v1/<workspace>/<pluginInstanceId>/<hex>.complete.json    completion marker (written last)
+ *   <root>/v1/<workspace>/<pluginInstanceId>/<hex>.lock             download lock (O_EXCL)
+ *   <root>/v1/<workspace>/<pluginInstanceId>/<hex>.pins/            one file per live user
+ *   <root>/v1/<workspace>/<pluginInstanceId>/handles/<handle>.json  last known digest of a handle
+ *   <root>/v1/<workspace>/<pluginInstanceId>/.tmp/                  downloads in progress, trash
+ */
+export interface EntryPaths {
+  /** `<workspace>/<pluginInstanceId>/<hex>`: a key for in-process bookkeeping. */
+  key: string;
+  hex: string;
+  instanceDir: string;
+  dir: string;
+  marker: string;
+  lock: string;
+  pins: string;
+  tmp: string;
+}
+
+export function instanceDir(root: string, workspace: string, pluginInstanceId: string): string {
+  return join(
+    root,
+    LAYOUT_VERSION,
+    validateId(workspace, "workspace"),
+    validateId(pluginInstanceId, "pluginInstanceId"),
+  );
+}
+
+export function digestHex(digest: string): string {
+  const match = /^sha256:([a-f0-9]{64})$/.exec(digest);
+  if (!match) throw new IntegrityError(`[cache] Malformed checkpoint digest ${JSON.stringify(digest)}`);
+  return match[1] as string;
+}
+
+export function entryPaths(options: {
+  root: string;
+  workspace: string;
+  pluginInstanceId: string;
+  digest: string;
+}): EntryPaths {
+  const hex = digestHex(options.digest);
+  const base = instanceDir(options.root, options.workspace, options.pluginInstanceId);
+  return {
+    key: `${options.workspace}/${options.pluginInstanceId}/${hex}`,
+    hex,
+    instanceDir: base,
+    dir: join(base, hex),
+    marker: join(base, `${hex}.complete.json`),
+    lock: join(base, `${hex}.lock`),
+    pins: join(base, `${hex}.pins`),
+    tmp: join(base, ".tmp"),
+  };
+}
+
+export function handlePath(options: {
+  root: string;
+  workspace: string;
+  pluginInstanceId: string;
+  handle: string;
+}): string {
+  const base = instanceDir(options.root, options.workspace, options.pluginInstanceId);
+  return join(base, "handles", `${validateId(options.handle, "handle")}.json`);
+}
+
+/** This machine's name, reduced to characters safe in a file name. */
+export const HOST = hostname().replace(/[^A-Za-z0-9-]/g, "-").slice(0, 64) || "host";
+
+/** `<prefix>.<host>.<pid>.<random>`: names a temp or pin file and says who made it. */
+export function ownedName(prefix: string): string {
+  return `${prefix}.${HOST}.${process.pid}.${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/** Parses a name made by {@link ownedName}. */
+export function parseOwnedName(name: string): { prefix: string; host: string; pid: number } | undefined {
+  const match = /^(.+)\.([A-Za-z0-9-]+)\.(\d+)\.[a-z0-9]+$/.exec(name);
+  if (!match) return undefined;
+  return { prefix: match[1] as string, host: match[2] as string, pid: Number(match[3]) };
+}

@@ -1,0 +1,97 @@
+import { CancelledError } from "@trainable/core";
+
+interface Flight<V> {
+  promise: Promise<V>;
+  controller: AbortController;
+  waiters: number;
+}
+
+/**
+ * Shares one run of `work` between every concurrent caller of the same key.
+ *
+ * Each caller may pass its own `AbortSignal`: aborting it rejects that caller's wait with a
+ * `CancelledError` at once, and the shared work itself is aborted only when every caller
+ * waiting for it has gone. A settled run (success or failure) is forgotten, so a failure is
+ * never cached.
+ */
+export class SingleFlight<V> {
+  readonly #flights = new Map<string, Flight<V>>();
+
+  /** Number of runs in flight. */
+  get size(): number {
+    return this.#flights.size;
+  }
+
+  has(key: string): boolean {
+    return this.#flights.has(key);
+  }
+
+  /** Runs `work` for `key`, or joins the run already in flight. */
+  run(
+    key: string,
+    work: (signal: AbortSignal) => Promise<V>,
+    options: { signal?: AbortSignal; what?: string; onJoin?: () => void } = {},
+  ): Promise<V> {
+    const { signal } = options;
+    CancelledError.throwIfAborted(signal, options.what ?? "[cache] load");
+    let flight = this.#flights.get(key);
+    if (flight) {
+      options.onJoin?.();
+    } else {
+      const controller = new AbortController();
+      const created: Flight<V> = {
+        controller,
+        waiters: 0,
+        promise: Promise.resolve().then(() => work(controller.signal)),
+      };
+      created.promise
+        .catch(() => {})
+        .finally(() => {
+          if (this.#flights.get(key) === created) this.#flights.delete(key);
+        });
+      this.#flights.set(key, created);
+      flight = created;
+    }
+    return this.#wait(key, flight, signal, options.what);
+  }
+
+  #wait(key: string, flight: Flight<V>, signal: AbortSignal | undefined, what?: string): Promise<V> {
+    flight.waiters++;
+    if (!signal) {
+      return flight.promise.finally(() => {
+        flight.waiters--;
+      });
+    }
+    return new Promise<V>((resolve, reject) => {
+      let done = false;
+      const onAbort = () => {
+        if (done) return;
+        done = true;
+        flight.waiters--;
+        if (flight.waiters === 0) {
+          // Nobody wants the result any more: stop the work, and let new callers start afresh.
+          if (this.#flights.get(key) === flight) this.#flights.delete(key);
+          flight.controller.abort(signal.reason);
+        }
+        reject(new CancelledError(`${what ?? "[cache] load"} cancelled`, { cause: signal.reason }));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      flight.promise.then(
+        (value) => {
+          if (done) return;
+          done = true;
+          flight.waiters--;
+          signal.removeEventListener("abort", onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (done) return;
+          done = true;
+          flight.waiters--;
+          signal.removeEventListener("abort", onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+}

@@ -1,0 +1,263 @@
+import {
+  type CheckpointStore,
+  type ModelCache,
+  NotFoundError,
+  type PluginRequest,
+  parseWith,
+  pluginRequestSchema,
+  TrainableError,
+  TrainingError,
+  TrainingParameterPluginInput,
+  TrainingParameterPluginOutput,
+  ValidationError,
+  validateId,
+} from "@trainable/core";
+import type { z } from "zod";
+import { type InstanceSource, toInstanceLookup } from "../service/instance-lookup.js";
+import type { PluginInstance } from "../service/plugin-instance.js";
+import type { PluginService } from "../service/plugin-service.js";
+import { TrainablePluginService } from "../service/trainable-plugin-service.js";
+import {
+  createTrainingCoordinator,
+  type TrainingCoordinator,
+} from "../training/create-training-coordinator.js";
+import { TrainRequest } from "../training/train-request.js";
+import type { ClientRunOptions, ClientTrainOptions, PluginClient } from "./plugin-client.js";
+
+export interface LocalPluginClientOptions {
+  /** The store models are loaded from and trainings saved to. */
+  store: CheckpointStore;
+  /** The model cache `run` loads through (and that saves notify). */
+  cache?: ModelCache | false;
+  /**
+   * The instances served, besides those added with `registerInstance`. Omitted: any valid
+   * instance id is served, with the config `configSchema` makes of `{}`.
+   */
+  instances?: InstanceSource;
+  /** Keeps in-training model folders under `{stateRoot}/{taskId}` (see the coordinator). */
+  stateRoot?: string;
+  /** Parent of training scratch folders. Default: the OS temp dir. */
+  scratchRoot?: string;
+  now?: () => Date;
+}
+
+/** Options of the in-process client's calls: `prevalidated` skips parsing a request already parsed. */
+export interface LocalCallOptions {
+  prevalidated?: boolean;
+}
+
+/** A plugin driven in-process: the engine's way, and what `createPluginApp` serves. */
+export interface LocalPluginClient extends PluginClient {
+  readonly kind: "in-process";
+  // biome-ignore lint/suspicious/noExplicitAny: any plugin
+  readonly service: PluginService<any, any>;
+  readonly trainable: boolean;
+  /** The zod schemas requests are parsed with (also used by the HTTP app). */
+  readonly schemas: {
+    run: z.ZodType<PluginRequest<unknown>>;
+    train: typeof TrainRequest;
+    trainingParameters: z.ZodType<PluginRequest<TrainingParameterPluginInput>>;
+  };
+  /** The instance a request names: registered ones first, then `instances`. */
+  resolveInstance(id: string | undefined): Promise<PluginInstance | undefined>;
+  run(
+    request: PluginRequest<unknown>,
+    options?: ClientRunOptions & LocalCallOptions,
+  ): Promise<unknown>;
+  getTrainingParameters(
+    request: PluginRequest<TrainingParameterPluginInput>,
+    options?: { signal?: AbortSignal } & LocalCallOptions,
+  ): Promise<TrainingParameterPluginOutput>;
+  train(
+    request: TrainRequest,
+    options?: ClientTrainOptions & LocalCallOptions,
+  ): ReturnType<PluginClient["train"]>;
+  cancelTraining(
+    request: TrainRequest,
+    options?: ClientTrainOptions & LocalCallOptions,
+  ): ReturnType<PluginClient["cancelTraining"]>;
+}
+
+/** Wraps a plugin service for in-process calls (validation, instances, training, saving). */
+export function createLocalPluginClient(
+  // biome-ignore lint/suspicious/noExplicitAny: any plugin
+  service: PluginService<any, any>,
+  options: LocalPluginClientOptions,
+): LocalPluginClient {
+  if (!options?.store) {
+    throw ValidationError.forField("runtime", "store", "is required (a CheckpointStore)");
+  }
+  const { store } = options;
+  const cache = options.cache ?? false;
+  const trainable = TrainablePluginService.isInstance(service) ? service : undefined;
+  const name = service.pluginName;
+  const lookup = options.instances ? toInstanceLookup(options.instances) : undefined;
+  const registered = new Map<string, PluginInstance>();
+  const parsedConfigs = new WeakMap<object, unknown>();
+  const coordinator: TrainingCoordinator | undefined = trainable
+    ? createTrainingCoordinator({
+        service: trainable,
+        store,
+        cache,
+        stateRoot: options.stateRoot,
+        scratchRoot: options.scratchRoot,
+        now: options.now,
+      })
+    : undefined;
+
+  const runSchema = pluginRequestSchema(service.inputSchema).extend({ data: service.inputSchema });
+  const trainingParametersSchema = pluginRequestSchema(TrainingParameterPluginInput).extend({
+    data: TrainingParameterPluginInput,
+  });
+  const trainSchema = TrainRequest;
+
+  const parseConfig = (config: unknown): unknown => {
+    if (!trainable) return config;
+    if (config !== null && typeof config === "object") {
+      if (parsedConfigs.has(config)) return parsedConfigs.get(config);
+      const parsed = trainable.parseConfig(config);
+      parsedConfigs.set(config, parsed);
+      return parsed;
+    }
+    return trainable.parseConfig(config);
+  };
+
+  const requireTrainable = (what: string) => {
+    if (!trainable || !coordinator) {
+      throw new TrainableError(
+        "NOT_SUPPORTED",
+        `[runtime] ${name} is not trainable: it has no ${what} (extend TrainablePluginService)`,
+      );
+    }
+    return { trainable, coordinator };
+  };
+
+  const checkWorkspace = (request: PluginRequest<unknown>) => {
+    const workspace = request.context?.workspace;
+    if (workspace !== undefined && workspace !== store.workspace) {
+      throw ValidationError.forField(
+        "runtime",
+        "context.workspace",
+        `"${workspace}" is not served here (this plugin serves workspace "${store.workspace}")`,
+      );
+    }
+  };
+
+  async function resolveInstance(id: string | undefined): Promise<PluginInstance | undefined> {
+    if (id === undefined) {
+      if (trainable) {
+        throw ValidationError.forField("runtime", "context.pluginInstanceId", "is required");
+      }
+      return undefined;
+    }
+    const instanceId = validateId(id, "context.pluginInstanceId");
+    const known = registered.get(instanceId);
+    if (known) return known;
+    if (!lookup) return { id: instanceId, config: parseConfig({}) };
+    const found = await lookup.get(instanceId);
+    if (!found) {
+      throw new NotFoundError(
+        `[runtime] Unknown plugin instance "${instanceId}": create it first (known instances come from the "instances" option or registerInstance)`,
+      );
+    }
+    return { ...found, id: instanceId, config: parseConfig(found.config) };
+  }
+
+  const instanceIdOf = (request: PluginRequest<unknown>, fallback?: string) =>
+    request.context?.pluginInstanceId ?? fallback;
+
+  return {
+    kind: "in-process",
+    name,
+    service,
+    trainable: trainable !== undefined,
+    schemas: { run: runSchema, train: trainSchema, trainingParameters: trainingParametersSchema },
+    resolveInstance,
+
+    async registerInstance(instance) {
+      const id = validateId(instance?.id, "id");
+      const handle =
+        instance.handle === undefined ? undefined : validateId(instance.handle, "handle");
+      const parsed: PluginInstance = { id, config: parseConfig(instance.config) };
+      if (handle !== undefined) parsed.handle = handle;
+      registered.set(id, parsed);
+      return parsed;
+    },
+
+    async run(request, runOptions = {}) {
+      const parsed = runOptions.prevalidated
+        ? request
+        : parseWith(runSchema, request, `${name} run request`, "runtime");
+      checkWorkspace(parsed);
+      const instance = await resolveInstance(instanceIdOf(parsed));
+      const handle =
+        runOptions.handle === undefined ? undefined : validateId(runOptions.handle, "handle");
+      const output: unknown = await service.run(parsed, {
+        store,
+        cache,
+        instance,
+        handle,
+        signal: runOptions.signal,
+      });
+      if (service.outputSchema) {
+        const checked = service.outputSchema.safeParse(output);
+        if (!checked.success) {
+          const problems = ValidationError.fromZod("runtime", `${name} output`, checked.error);
+          throw new TrainableError(
+            "INTERNAL",
+            `[runtime] ${name}.run returned an invalid output: ${problems.message}`,
+          );
+        }
+        return checked.data;
+      }
+      return output;
+    },
+
+    async getTrainingParameters(request, callOptions = {}) {
+      const plugin = requireTrainable("getTrainingParameters").trainable;
+      const parsed = callOptions.prevalidated
+        ? request
+        : parseWith(trainingParametersSchema, request, `${name} getTrainingParameters request`, "runtime");
+      checkWorkspace(parsed);
+      await resolveInstance(instanceIdOf(parsed, parsed.data?.trainPluginInput.pluginInstance));
+      const answer = await plugin.getTrainingParameters(parsed);
+      const checked = TrainingParameterPluginOutput.safeParse(answer ?? {});
+      if (!checked.success) {
+        const problems = ValidationError.fromZod("runtime", "TrainingParameterPluginOutput", checked.error);
+        throw new TrainingError(
+          `[runtime] ${name}.getTrainingParameters returned an invalid answer: ${problems.message}`,
+        );
+      }
+      return checked.data;
+    },
+
+    async train(request, callOptions = {}) {
+      const { coordinator: c } = requireTrainable("train");
+      const parsed = callOptions.prevalidated
+        ? request
+        : parseWith(trainSchema, request, `${name} train request`, "runtime");
+      checkWorkspace(parsed);
+      const instance = await resolveInstance(instanceIdOf(parsed, parsed.data?.pluginInstance));
+      return c.train(parsed, {
+        instance: instance as PluginInstance,
+        signal: callOptions.signal,
+        onUpdate: callOptions.onUpdate,
+        stateDir: callOptions.stateDir,
+      });
+    },
+
+    async cancelTraining(request, callOptions = {}) {
+      const { coordinator: c } = requireTrainable("cancelTraining");
+      const parsed = callOptions.prevalidated
+        ? request
+        : parseWith(trainSchema, request, `${name} cancelTraining request`, "runtime");
+      checkWorkspace(parsed);
+      const instance = await resolveInstance(instanceIdOf(parsed, parsed.data?.pluginInstance));
+      return c.cancel(parsed, {
+        instance: instance as PluginInstance,
+        signal: callOptions.signal,
+        stateDir: callOptions.stateDir,
+      });
+    },
+  };
+}

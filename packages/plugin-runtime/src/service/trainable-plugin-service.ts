@@ -1,0 +1,145 @@
+import {
+  DEFAULT_HANDLE,
+  type InvocableResponse,
+  type PluginRequest,
+  parseWith,
+  type TrainableModel,
+  type TrainContext,
+  type TrainingParameterPluginInput,
+  type TrainingParameterPluginOutput,
+  type TrainPluginInput,
+  type TrainPluginOutput,
+  ValidationError,
+  validateId,
+} from "@trainable/core";
+import type { z } from "zod";
+import type { AnyTrainablePluginService } from "./any-trainable-plugin-service.js";
+import type { ModelClass } from "./model-class.js";
+import type { PluginRunContext } from "./plugin-run-context.js";
+import { PluginService } from "./plugin-service.js";
+
+const marker = Symbol.for("trainable.runtime.TrainablePluginService");
+
+/**
+ * A plugin whose behaviour comes from a trained {@link TrainableModel}.
+ *
+ * - `run` loads the instance's model (checkpoint `default` unless a handle is asked) with
+ *   `modelClass.loadRemote` through the cache, and calls `runWithModel`.
+ * - `getTrainingParameters`, `train`, `trainStatus` and `cancelTraining` are the training
+ *   lifecycle hooks; the defaults echo the user's parameters and delegate to the model.
+ */
+export abstract class TrainablePluginService<
+  In,
+  Out,
+  Config,
+  Model extends TrainableModel<Config>,
+> extends PluginService<In, Out> {
+  private readonly [marker] = true;
+
+  /** The zod schema of a plugin instance's config, checked when an instance is created. */
+  abstract readonly configSchema: z.ZodType<Config>;
+  /** The model class `run` and training instantiate. */
+  abstract readonly modelClass: ModelClass<Model>;
+
+  /** Answers a request with a loaded model. */
+  abstract runWithModel(
+    request: PluginRequest<In>,
+    model: Model,
+    context: PluginRunContext<Config>,
+  ): Promise<Out>;
+
+  /** True when `value` is a `TrainablePluginService` (works across two copies of the package). */
+  static isInstance(value: unknown): value is AnyTrainablePluginService {
+    return (
+      value != null &&
+      typeof value === "object" &&
+      marker in value &&
+      (value as Record<symbol, unknown>)[marker] === true
+    );
+  }
+
+  /** Validates an instance config with `configSchema`; throws a `ValidationError` naming bad fields. */
+  parseConfig(config: unknown): Config {
+    return parseWith(this.configSchema, config, `${this.pluginName} config`, "runtime");
+  }
+
+  /** A fresh, untrained model that has received `config`. */
+  createModel(config: Config): Model {
+    const model = new this.modelClass();
+    model.receiveConfig(config);
+    return model;
+  }
+
+  /** Loads the model `run` serves, through the cache when one is given. */
+  async loadModel(request: PluginRequest<In>, context: PluginRunContext<Config>): Promise<Model> {
+    const store = context.store;
+    if (!store) {
+      throw new ValidationError(
+        `[runtime] ${this.pluginName} needs a checkpoint store to load its model: pass "store"`,
+      );
+    }
+    const pluginInstanceId = validateId(
+      context.instance?.id ?? request.context?.pluginInstanceId,
+      "context.pluginInstanceId",
+    );
+    return this.modelClass.loadRemote<Model, Config>({
+      store,
+      pluginInstanceId,
+      handle: context.handle ?? context.instance?.handle ?? DEFAULT_HANDLE,
+      cache: context.cache ?? false,
+      config: context.instance?.config,
+      signal: context.signal,
+    });
+  }
+
+  /** Loads the model and calls `runWithModel`. */
+  async run(request: PluginRequest<In>, context: PluginRunContext<Config>): Promise<Out> {
+    const model = await this.loadModel(request, context);
+    return this.runWithModel(request, model, context);
+  }
+
+  /**
+   * Decides the training parameters. The default echoes the user's; override to amend them
+   * (e.g. pick epochs or a learning rate). The engine merges the answer into the input.
+   */
+  async getTrainingParameters(
+    request: PluginRequest<TrainingParameterPluginInput>,
+  ): Promise<TrainingParameterPluginOutput> {
+    const input = request.data?.trainPluginInput;
+    if (!input) {
+      throw ValidationError.forField("runtime", "data.trainPluginInput", "is required");
+    }
+    return {
+      trainingEpochs: input.trainingEpochs,
+      testingHoldoutPercent: input.testingHoldoutPercent,
+      testSplitSeed: input.testSplitSeed,
+      trainingParams: input.trainingParams,
+      inferenceParams: input.inferenceParams,
+    };
+  }
+
+  /** Trains `model` (fresh, config received). The default calls `model.train`. */
+  async train(
+    request: PluginRequest<TrainPluginInput>,
+    model: Model,
+    context: TrainContext,
+  ): Promise<InvocableResponse<TrainPluginOutput>> {
+    return model.train(request, context);
+  }
+
+  /** Checks on a running training. The default calls `model.trainStatus`. */
+  async trainStatus(
+    request: PluginRequest<TrainPluginInput>,
+    model: Model,
+    context: TrainContext,
+  ): Promise<InvocableResponse<TrainPluginOutput>> {
+    return model.trainStatus(request, context);
+  }
+
+  /** Optional: stops an external job when its training is cancelled or times out. */
+  cancelTraining?(
+    request: PluginRequest<TrainPluginInput>,
+    model: Model,
+    context: TrainContext,
+  ): Promise<void>;
+}

@@ -1,0 +1,305 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { access, mkdir, rename, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  CancelledError,
+  type CheckpointStore,
+  invocableResponseSchema,
+  type InvocableResponse,
+  isFinalTaskState,
+  type ModelCache,
+  RemoteError,
+  type Task,
+  type TrainableModel,
+  type TrainContext,
+  TrainingError,
+  TrainPluginOutput,
+  ValidationError,
+  validateId,
+} from "@trainable/core";
+import type { PluginInstance } from "../service/plugin-instance.js";
+import type { AnyTrainablePluginService } from "../service/any-trainable-plugin-service.js";
+import { raceSignal } from "../util/race-signal.js";
+import { generateHandle } from "./generate-handle.js";
+import type { TrainRequest } from "./train-request.js";
+
+/** A training response whose `status` is always set. */
+export type TrainResponse = InvocableResponse<TrainPluginOutput> & { status: Task };
+
+export interface TrainingCoordinatorOptions {
+  service: AnyTrainablePluginService;
+  /** Where finished trainings are saved. */
+  store: CheckpointStore;
+  /** Told about each save, so the next `run` serves the new model at once. */
+  cache?: ModelCache | false;
+  /** Parent of per-training scratch folders. Default: the OS temp dir. */
+  scratchRoot?: string;
+  /**
+   * Keeps each in-training model's folder under `{stateRoot}/{taskId}` between calls, so a
+   * status check after a restart of this process can rebuild the model. Per-call
+   * `stateDir` wins. Without either, a status check after a restart gets a fresh model that
+   * must rebuild itself from `status.remoteStatusInput` (the original's stateless way).
+   */
+  stateRoot?: string;
+  /** In-training models kept in memory between calls. Default 1000 (oldest dropped first). */
+  maxLiveModels?: number;
+  now?: () => Date;
+}
+
+export interface TrainCallOptions<Config> {
+  /** The instance being trained (config validated). */
+  instance: PluginInstance<Config>;
+  signal?: AbortSignal;
+  /** Receives each `postUpdate` of the model (progress, metrics). */
+  onUpdate?: (update: Partial<TrainPluginOutput>) => void;
+  /** Where this training's in-training model folder is kept between calls. */
+  stateDir?: string;
+}
+
+/**
+ * Runs one plugin's side of the training lifecycle, the same way in-process and behind HTTP:
+ * `train` and `trainStatus` with a model that lives across calls, and — when a training
+ * succeeds — `model.saveRemote` to the handle the request asks (moving `default` unless told
+ * not to). Whoever hosts the coordinator saves: the engine's process for in-process
+ * plugins, the plugin server's process for plugins served over HTTP.
+ */
+export interface TrainingCoordinator {
+  /** `train` (or `trainStatus` when `request.isStatusCheck`), then save on success. */
+  train(request: TrainRequest, options: TrainCallOptions<unknown>): Promise<TrainResponse>;
+  /** Aborts an in-flight call for the task, calls the plugin's `cancelTraining`, forgets the model. */
+  cancel(request: TrainRequest, options: TrainCallOptions<unknown>): Promise<TrainResponse>;
+}
+
+interface LiveTraining {
+  model: TrainableModel<unknown>;
+  controllers: Set<AbortController>;
+}
+
+const ResponseSchema = invocableResponseSchema(TrainPluginOutput);
+
+export function createTrainingCoordinator(
+  options: TrainingCoordinatorOptions,
+): TrainingCoordinator {
+  const { service, store } = options;
+  const cache = options.cache ?? false;
+  const now = options.now ?? (() => new Date());
+  const scratchRoot = options.scratchRoot ?? tmpdir();
+  const maxLive = options.maxLiveModels ?? 1000;
+  const live = new Map<string, LiveTraining>();
+  const pluginName = service.pluginName;
+
+  const stateDirOf = (taskId: string, callOptions: TrainCallOptions<unknown>) =>
+    callOptions.stateDir ?? (options.stateRoot ? join(options.stateRoot, taskId) : undefined);
+
+  const remember = (taskId: string, entry: LiveTraining) => {
+    live.delete(taskId);
+    live.set(taskId, entry);
+    while (live.size > maxLive) {
+      const oldest = live.keys().next().value as string;
+      live.delete(oldest);
+    }
+  };
+
+  async function modelFor(
+    taskId: string,
+    callOptions: TrainCallOptions<unknown>,
+  ): Promise<LiveTraining> {
+    const existing = live.get(taskId);
+    if (existing) return existing;
+    const model = service.createModel(callOptions.instance.config);
+    const stateDir = stateDirOf(taskId, callOptions);
+    if (stateDir && (await exists(stateDir))) await model.loadFromFolder(stateDir);
+    const entry: LiveTraining = { model, controllers: new Set() };
+    remember(taskId, entry);
+    return entry;
+  }
+
+  async function persistModel(model: TrainableModel<unknown>, stateDir: string): Promise<void> {
+    const tmp = `${stateDir}.${randomBytes(6).toString("hex")}.tmp`;
+    await mkdir(tmp, { recursive: true });
+    try {
+      await model.saveToFolder(tmp);
+      await rm(stateDir, { recursive: true, force: true });
+      await rename(tmp, stateDir);
+    } catch (error) {
+      await rm(tmp, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  async function cleanup(taskId: string, callOptions: TrainCallOptions<unknown>): Promise<void> {
+    live.delete(taskId);
+    const stateDir = stateDirOf(taskId, callOptions);
+    await Promise.all([
+      stateDir ? rm(stateDir, { recursive: true, force: true }) : undefined,
+      rm(scratchDirOf(taskId), { recursive: true, force: true }),
+    ]);
+  }
+
+  const scratchDirOf = (taskId: string) => join(scratchRoot, `trainable-train-${taskId}`);
+
+  function checkRequest(request: TrainRequest, callOptions: TrainCallOptions<unknown>) {
+    if (!request.data) throw ValidationError.forField("runtime", "data", "is required");
+    if (request.data.pluginInstance !== callOptions.instance.id) {
+      throw ValidationError.forField(
+        "runtime",
+        "data.pluginInstance",
+        `"${request.data.pluginInstance}" does not match the plugin instance "${callOptions.instance.id}" the request is for`,
+      );
+    }
+    const taskId = request.isStatusCheck
+      ? request.status?.taskId
+      : (request.status?.taskId ?? randomUUID());
+    if (taskId === undefined) {
+      throw ValidationError.forField("runtime", "status.taskId", "is required for a status check");
+    }
+    return validateId(taskId, "status.taskId");
+  }
+
+  function normalize(raw: unknown, taskId: string, what: string, startedAt?: string): TrainResponse {
+    const result = ResponseSchema.safeParse(raw ?? {});
+    if (!result.success) {
+      const problems = ValidationError.fromZod("runtime", `${pluginName}.${what} response`, result.error);
+      throw new TrainingError(`[runtime] ${pluginName}.${what} returned an invalid response: ${problems.message}`);
+    }
+    const response = result.data as InvocableResponse<TrainPluginOutput>;
+    const state = response.status?.state ?? (response.error ? "failed" : "succeeded");
+    const at = now().toISOString();
+    const status: Task = { ...response.status, taskId, state, updatedAt: at };
+    if (startedAt && !status.startedAt) status.startedAt = startedAt;
+    if (state === "failed") {
+      status.statusMessage ??= response.error?.message ?? `[runtime] ${pluginName} training failed`;
+      status.statusCode ??= response.error?.code ?? "TRAINING";
+    }
+    if (isFinalTaskState(state)) status.finishedAt ??= at;
+    return { ...response, status };
+  }
+
+  async function save(
+    request: TrainRequest,
+    response: TrainResponse,
+    model: TrainableModel<unknown>,
+    callOptions: TrainCallOptions<unknown>,
+    signal: AbortSignal,
+  ): Promise<TrainResponse> {
+    const data: TrainPluginOutput = { ...response.data, pluginInstanceId: callOptions.instance.id };
+    // A plugin that saved by itself (the original's style) reports its archivePath: keep it.
+    if (data.archivePath) return { ...response, data };
+    CancelledError.throwIfAborted(signal, "[runtime] Training");
+    const handle = request.save?.handle ?? generateHandle(now());
+    const saved = await model.saveRemote({
+      store,
+      pluginInstanceId: callOptions.instance.id,
+      handle,
+      setAsDefault: request.save?.setAsDefault ?? true,
+      metadata: {
+        trainPluginInput: request.data,
+        trainingResults: data.trainingResults,
+        ...(data.inferenceParams ? { inferenceParams: data.inferenceParams } : {}),
+      },
+      cache,
+      signal,
+    });
+    data.archivePath = saved.archivePath;
+    return {
+      ...response,
+      data,
+      status: {
+        ...response.status,
+        output: { handle, digest: saved.ref.digest, archivePath: saved.archivePath, setAsDefault: saved.defaultRef !== undefined },
+      },
+    };
+  }
+
+  function contextFor(
+    taskId: string,
+    signal: AbortSignal,
+    callOptions: TrainCallOptions<unknown>,
+  ): TrainContext {
+    return {
+      signal,
+      scratchDir: scratchDirOf(taskId),
+      postUpdate(update) {
+        try {
+          callOptions.onUpdate?.(update);
+        } catch {
+          // postUpdate never throws into the model.
+        }
+      },
+    };
+  }
+
+  return {
+    async train(request, callOptions) {
+      const taskId = checkRequest(request, callOptions);
+      const statusCheck = request.isStatusCheck === true;
+      const what = statusCheck ? "trainStatus" : "train";
+      const entry = statusCheck
+        ? await modelFor(taskId, callOptions)
+        : { model: service.createModel(callOptions.instance.config), controllers: new Set<AbortController>() };
+      if (!statusCheck) remember(taskId, entry);
+      const controller = new AbortController();
+      const signal = callOptions.signal
+        ? AbortSignal.any([callOptions.signal, controller.signal])
+        : controller.signal;
+      entry.controllers.add(controller);
+      const startedAt = statusCheck ? request.status?.startedAt : now().toISOString();
+      try {
+        await mkdir(scratchDirOf(taskId), { recursive: true });
+        const context = contextFor(taskId, signal, callOptions);
+        const raw = statusCheck
+          ? service.trainStatus(request, entry.model, context)
+          : service.train(request, entry.model, context);
+        let response = normalize(await raceSignal(raw, signal, "Training"), taskId, what, startedAt);
+        const state = response.status.state;
+        if (state === "succeeded") {
+          response = await save(request, response, entry.model, callOptions, signal);
+        } else if (!isFinalTaskState(state)) {
+          const stateDir = stateDirOf(taskId, callOptions);
+          if (!statusCheck && stateDir) await persistModel(entry.model, stateDir);
+          return response;
+        }
+        await cleanup(taskId, callOptions);
+        return response;
+      } catch (error) {
+        // A status check that failed transiently keeps the model, so the caller can retry.
+        const retryable = statusCheck && RemoteError.isInstance(error) && error.retryable;
+        if (!retryable) await cleanup(taskId, callOptions);
+        throw error;
+      } finally {
+        entry.controllers.delete(controller);
+      }
+    },
+
+    async cancel(request, callOptions) {
+      const taskId = validateId(request.status?.taskId, "status.taskId");
+      const existing = live.get(taskId);
+      for (const controller of existing?.controllers ?? []) {
+        controller.abort(new CancelledError("[runtime] Training cancelled"));
+      }
+      try {
+        if (service.cancelTraining && request.status && !isFinalTaskState(request.status.state)) {
+          const entry = await modelFor(taskId, callOptions);
+          const signal = callOptions.signal ?? new AbortController().signal;
+          await service.cancelTraining(request, entry.model, contextFor(taskId, signal, callOptions));
+        }
+      } finally {
+        await cleanup(taskId, callOptions);
+      }
+      const at = now().toISOString();
+      return {
+        status: { ...request.status, taskId, state: "cancelled", updatedAt: at, finishedAt: at },
+      };
+    },
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

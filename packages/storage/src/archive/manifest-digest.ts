@@ -1,0 +1,53 @@
+import { createHash } from "node:crypto";
+import { type CheckpointFile, ValidationError } from "@trainable/core";
+import { checkpointFileProblem } from "./checkpoint-file-problem.js";
+import { comparePaths } from "./compare-paths.js";
+
+/**
+ * The content digest of a checkpoint: `"sha256:" + hex(SHA-256(canonical))`. It depends only on
+ * the files' paths, sizes and sha256s, so it is known before any upload starts and identical
+ * folders give identical digests whatever the archive compression. Empty directories do not
+ * take part (a ref records only files).
+ *
+ * The canonical form, hashed as its UTF-8 bytes:
+ * - a JSON array with no whitespace anywhere, one object per file;
+ * - objects sorted by `path` in ascending UTF-8 byte order (paths are unique);
+ * - each object has exactly three keys in this order: `path` (a JSON string, `/` separators, no
+ *   leading `./`), `size` (a base-10 integer, no sign/exponent/fraction), `sha256` (64 lowercase
+ *   hex characters);
+ * - strings are written as ECMAScript `JSON.stringify` writes them: `"` and `\` escaped with a
+ *   backslash, U+0000–U+001F as `\b \t \n \f \r` or `\u00xx` (lowercase hex), everything else
+ *   (including non-ASCII and `/`) verbatim.
+ *
+ * Example: `[{"path":"a/b.bin","size":3,"sha256":"ba7816bf…"},{"path":"c.json","size":0,…}]`.
+ * An empty folder is `[]`.
+ */
+export function manifestDigest(files: readonly CheckpointFile[]): string {
+  const sorted = [...files].sort((a, b) => comparePaths(a.path, b.path));
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const file = sorted[i]!;
+    checkFile(file);
+    if (i > 0 && sorted[i - 1]!.path === file.path) {
+      throw new ValidationError(
+        `[storage] [archive] Invalid manifest: path ${JSON.stringify(file.path)} is listed twice`,
+        { issues: [{ path: "files", message: `duplicate path ${JSON.stringify(file.path)}` }] },
+      );
+    }
+    parts.push(
+      `{"path":${JSON.stringify(file.path)},"size":${file.size},"sha256":${JSON.stringify(file.sha256)}}`,
+    );
+  }
+  const canonical = `[${parts.join(",")}]`;
+  return `sha256:${createHash("sha256").update(canonical, "utf8").digest("hex")}`;
+}
+
+function checkFile(file: CheckpointFile): void {
+  const problem = checkpointFileProblem(file);
+  if (problem !== undefined) {
+    throw new ValidationError(
+      `[storage] [archive] Invalid manifest entry ${JSON.stringify(file?.path)}: ${problem}`,
+      { issues: [{ path: "files", message: problem }] },
+    );
+  }
+}
