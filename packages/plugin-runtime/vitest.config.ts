@@ -1,7 +1,15 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 import { reporters } from "../../vitest.shared";
 
 export default defineConfig({
+  resolve: {
+    // Test fixtures (plain .mjs, shared with the crash test's child process) import the
+    // package by name: in vitest that is the source.
+    alias: {
+      "@trainable/plugin-runtime": fileURLToPath(new URL("./src/index.ts", import.meta.url)),
+    },
+  },
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     typecheck: { enabled: true, include: ["src/**/*.test-d.ts"] },

@@ -22,9 +22,13 @@ export interface S3Response {
 }
 
 const encode = (value: string) =>
-  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
-const hmac = (key: string | Buffer, data: string) => createHmac("sha256", key).update(data).digest();
+const hmac = (key: string | Buffer, data: string) =>
+  createHmac("sha256", key).update(data).digest();
 
 /**
  * One path-style S3 request signed with AWS Signature V4, on `node:http` only, so the test
@@ -40,13 +44,18 @@ export async function signedS3Request(options: S3RequestOptions): Promise<S3Resp
     .join("&");
   const body = options.body ?? Buffer.alloc(0);
   const now = new Date();
-  const amzDate = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const amzDate = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
   const day = amzDate.slice(0, 8);
   const headers: Record<string, string> = {
     host: url.host,
     "x-amz-content-sha256": sha256(body),
     "x-amz-date": amzDate,
-    ...Object.fromEntries(Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+    ...Object.fromEntries(
+      Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+    ),
   };
   const names = Object.keys(headers).sort();
   const canonical = [
@@ -79,7 +88,9 @@ export async function signedS3Request(options: S3RequestOptions): Promise<S3Resp
         res.on("error", reject);
       },
     );
-    req.on("timeout", () => req.destroy(new Error(`timed out after ${options.timeoutMs ?? 30_000} ms`)));
+    req.on("timeout", () =>
+      req.destroy(new Error(`timed out after ${options.timeoutMs ?? 30_000} ms`)),
+    );
     req.on("error", reject);
     req.end(body);
   });

@@ -1,1 +1,79 @@
+export {
+  createHttpPluginClient,
+  type HttpPluginClientOptions,
+} from "./client/create-http-plugin-client.js";
+export {
+  createLocalPluginClient,
+  type LocalCallOptions,
+  type LocalPluginClient,
+  type LocalPluginClientOptions,
+} from "./client/create-local-plugin-client.js";
+export type { ClientRunOptions, ClientTrainOptions, PluginClient } from "./client/plugin-client.js";
+export { type Clock, systemClock } from "./engine/clock.js";
+export {
+  createLocalEngine,
+  type EngineLogger,
+  type LocalEngineOptions,
+} from "./engine/create-local-engine.js";
+export { EngineInstance } from "./engine/engine-instance.js";
+export type {
+  CreateInstanceOptions,
+  EngineTrainInput,
+  EngineTrainOptions,
+  LocalEngine,
+  ResumeResult,
+  TrainingRun,
+} from "./engine/local-engine.js";
+export {
+  DEFAULT_POLL_POLICY,
+  nextPollDelay,
+  type PollPolicy,
+  resolvePollPolicy,
+} from "./engine/poll-policy.js";
+export type { TaskEvent } from "./engine/task-event.js";
+export { TrainingTask, TrainingUpdate } from "./engine/training-task.js";
+export {
+  createPluginApp,
+  DEFAULT_BODY_LIMIT,
+  type PluginAppLogger,
+  type PluginAppOptions,
+} from "./http/create-plugin-app.js";
+export { type ErrorBody, errorBody, INTERNAL_ERROR_MESSAGE } from "./http/error-body.js";
+export { errorFromBody } from "./http/error-from-body.js";
+export { type ServedPlugin, type ServePluginOptions, servePlugin } from "./http/serve-plugin.js";
+export { ClassifierInput } from "./plugin-types/classifier/classifier-input.js";
+export { ClassifierOutput, LabelScore } from "./plugin-types/classifier/classifier-output.js";
+export { ClassifierPluginService } from "./plugin-types/classifier/classifier-plugin-service.js";
+export { TrainableClassifierPluginService } from "./plugin-types/classifier/trainable-classifier-plugin-service.js";
+export { Block } from "./plugin-types/tagger/block.js";
+export { Tag } from "./plugin-types/tagger/tag.js";
+export { TaggerFile } from "./plugin-types/tagger/tagger-file.js";
+export { TaggerInput } from "./plugin-types/tagger/tagger-input.js";
+export { TaggerOutput } from "./plugin-types/tagger/tagger-output.js";
+export { TaggerPluginService } from "./plugin-types/tagger/tagger-plugin-service.js";
+export { TrainableTaggerPluginService } from "./plugin-types/tagger/trainable-tagger-plugin-service.js";
+export type { AnyTrainablePluginService } from "./service/any-trainable-plugin-service.js";
+export {
+  type InstanceEntry,
+  type InstanceLookup,
+  type InstanceSource,
+  toInstanceLookup,
+} from "./service/instance-lookup.js";
+export type { ModelClass } from "./service/model-class.js";
+export { type PluginInstance, PluginInstanceSpec } from "./service/plugin-instance.js";
+export type { PluginRunContext } from "./service/plugin-run-context.js";
+export { PluginService } from "./service/plugin-service.js";
+export { TrainablePluginService } from "./service/trainable-plugin-service.js";
+export {
+  createTrainingCoordinator,
+  type TrainCallOptions,
+  type TrainingCoordinator,
+  type TrainingCoordinatorOptions,
+  type TrainResponse,
+} from "./training/create-training-coordinator.js";
+export { generateHandle } from "./training/generate-handle.js";
+export { mergeTrainingParameters } from "./training/merge-training-parameters.js";
+export { SaveOptions } from "./training/save-options.js";
+export { TrainRequest } from "./training/train-request.js";
+
 export const VERSION = "0.0.0";

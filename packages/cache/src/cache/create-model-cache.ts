@@ -134,7 +134,11 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
     return ref;
   }
 
-  function resolveHandle(pluginInstanceId: string, handle: string, signal?: AbortSignal): Promise<CheckpointRef> {
+  function resolveHandle(
+    pluginInstanceId: string,
+    handle: string,
+    signal?: AbortSignal,
+  ): Promise<CheckpointRef> {
     const key = `${pluginInstanceId}/${handle}`;
     const known = handles.get(key);
     if (known && now() - known.resolvedAt < o.revalidateMs) return Promise.resolve(known.ref);
@@ -154,7 +158,9 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
           throw error;
         }
         if (!ref || typeof ref.digest !== "string" || !DIGEST.test(ref.digest)) {
-          throw new IntegrityError(`[cache] The store resolved ${describe(pluginInstanceId, handle)} to a malformed ref`);
+          throw new IntegrityError(
+            `[cache] The store resolved ${describe(pluginInstanceId, handle)} to a malformed ref`,
+          );
         }
         if (epoch !== startEpoch) return handles.get(key)?.ref ?? ref;
         handles.set(key, { ref, resolvedAt: startedAt });
@@ -210,7 +216,11 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
     return model;
   }
 
-  async function rememberHandle(pluginInstanceId: string, handle: string, digest: string): Promise<void> {
+  async function rememberHandle(
+    pluginInstanceId: string,
+    handle: string,
+    digest: string,
+  ): Promise<void> {
     if (!disk || o.offline) return;
     const key = `${pluginInstanceId}/${handle}`;
     if (written.get(key) === digest) return;
@@ -234,10 +244,12 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
 
     async getOrLoad<M>(load: CacheLoadOptions<M>): Promise<M> {
       assertOpen();
-      if (!load || typeof load !== "object") throw ValidationError.forField("cache", "options", "expected an object");
+      if (!load || typeof load !== "object")
+        throw ValidationError.forField("cache", "options", "expected an object");
       const pluginInstanceId = validateId(load.pluginInstanceId, "pluginInstanceId");
       const handle = validateId(load.handle ?? DEFAULT_HANDLE, "handle");
-      if (typeof load.load !== "function") throw ValidationError.forField("cache", "load", "must be a function");
+      if (typeof load.load !== "function")
+        throw ValidationError.forField("cache", "load", "must be a function");
       if (load.kind !== undefined && typeof load.kind !== "string") {
         throw ValidationError.forField("cache", "kind", "must be a string");
       }
@@ -249,11 +261,15 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
         counters.hits++;
         model = hit.model as M;
       } else {
-        model = (await loading.run(key, (signal) => loadVersion(key, pluginInstanceId, ref, load.load, signal), {
-          signal: load.signal,
-          what: `[cache] loading ${describe(pluginInstanceId, handle)}`,
-          onJoin: () => counters.hits++,
-        })) as M;
+        model = (await loading.run(
+          key,
+          (signal) => loadVersion(key, pluginInstanceId, ref, load.load, signal),
+          {
+            signal: load.signal,
+            what: `[cache] loading ${describe(pluginInstanceId, handle)}`,
+            onJoin: () => counters.hits++,
+          },
+        )) as M;
       }
       await rememberHandle(pluginInstanceId, handle, ref.digest);
       return model;
@@ -274,7 +290,11 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
     notifySaved({ pluginInstanceId, ref }) {
       validateId(pluginInstanceId, "pluginInstanceId");
       if (!ref || typeof ref.digest !== "string" || !DIGEST.test(ref.digest)) {
-        throw ValidationError.forField("cache", "ref", "expected a CheckpointRef with a sha256 digest");
+        throw ValidationError.forField(
+          "cache",
+          "ref",
+          "expected a CheckpointRef with a sha256 digest",
+        );
       }
       const handle = validateId(ref.handle, "ref.handle");
       epoch++;

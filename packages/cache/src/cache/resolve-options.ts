@@ -57,7 +57,10 @@ export function resolveOptions(options: CreateModelCacheOptions): ResolvedOption
     typeof store.resolve !== "function" ||
     typeof store.fetch !== "function"
   ) {
-    throw bad("store", "expected a CheckpointStore (from @trainable/storage's createCheckpointStore)");
+    throw bad(
+      "store",
+      "expected a CheckpointStore (from @trainable/storage's createCheckpointStore)",
+    );
   }
   const maxEntries = positiveInteger(options.maxEntries, "maxEntries", DEFAULT_MAX_ENTRIES);
   const maxBytes =
@@ -66,7 +69,8 @@ export function resolveOptions(options: CreateModelCacheOptions): ResolvedOption
   let diskDir: string | undefined;
   if (options.diskDir === false) diskDir = undefined;
   else if (options.diskDir === undefined) diskDir = defaultCacheDir();
-  else if (typeof options.diskDir === "string" && options.diskDir.length > 0) diskDir = resolve(options.diskDir);
+  else if (typeof options.diskDir === "string" && options.diskDir.length > 0)
+    diskDir = resolve(options.diskDir);
   else throw bad("diskDir", "must be a folder path or false");
   const diskMaxBytes = nonNegative(options.diskMaxBytes, "diskMaxBytes", DEFAULT_DISK_MAX_BYTES);
   if (options.offline !== undefined && typeof options.offline !== "boolean") {
@@ -74,7 +78,10 @@ export function resolveOptions(options: CreateModelCacheOptions): ResolvedOption
   }
   const offline = options.offline ?? false;
   if (offline && diskDir === undefined) {
-    throw bad("offline", "offline mode serves models from the disk cache: diskDir must not be false");
+    throw bad(
+      "offline",
+      "offline mode serves models from the disk cache: diskDir must not be false",
+    );
   }
   const verify = options.verify ?? "full";
   if (verify !== "full" && verify !== "size") {
@@ -85,7 +92,10 @@ export function resolveOptions(options: CreateModelCacheOptions): ResolvedOption
   if (options.now !== undefined && typeof options.now !== "function") {
     throw bad("now", "must be a function returning milliseconds");
   }
-  if (options.logger !== undefined && (options.logger === null || typeof options.logger !== "object")) {
+  if (
+    options.logger !== undefined &&
+    (options.logger === null || typeof options.logger !== "object")
+  ) {
     throw bad("logger", "must be an object with optional debug/info/warn/error methods");
   }
   return {

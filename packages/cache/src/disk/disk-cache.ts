@@ -40,6 +40,13 @@ import {
 import { tryLock } from "./file-lock.js";
 import { type VerifyLevel, verifyEntry } from "./verify-entry.js";
 
+/**
+ * Leases per entry folder held by this process, shared by every cache of the process (two
+ * caches on one folder must not evict each other's entries): such entries are never evicted.
+ * Pin files on disk tell other processes the same.
+ */
+const leases = new Map<string, number>();
+
 /** Pins and temp folders of other hosts are trusted this long (their pids cannot be checked). */
 const FOREIGN_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -61,10 +68,7 @@ export interface DiskLease {
   release(): void;
 }
 
-type Check =
-  | { state: "ok" }
-  | { state: "missing" }
-  | { state: "bad"; reason: string };
+type Check = { state: "ok" } | { state: "missing" } | { state: "bad"; reason: string };
 
 function sameFiles(a: readonly CheckpointFile[], b: readonly CheckpointFile[]): boolean {
   if (a.length !== b.length) return false;
@@ -103,8 +107,6 @@ export class DiskCache {
   readonly root: string;
   readonly #o: DiskCacheOptions;
   readonly #ensure = new SingleFlight<void>();
-  /** Leases per entry key held by this process: such entries are never evicted. */
-  readonly #refs = new Map<string, number>();
   /** Marker tokens whose files this process has hashed (or downloaded) itself. */
   readonly #verified = new Set<string>();
   readonly #pending = new Set<Promise<unknown>>();
@@ -118,7 +120,9 @@ export class DiskCache {
 
   #track(promise: Promise<unknown>): void {
     const p = promise.catch((error: unknown) => {
-      this.#o.logger.warn?.(`[cache] disk bookkeeping failed: ${(error as Error)?.message ?? error}`);
+      this.#o.logger.warn?.(
+        `[cache] disk bookkeeping failed: ${(error as Error)?.message ?? error}`,
+      );
     });
     this.#pending.add(p);
     p.finally(() => this.#pending.delete(p));
@@ -145,7 +149,8 @@ export class DiskCache {
     try {
       await this.#ensure.run(
         p.key,
-        (signal) => this.#ensureEntry(p, options.pluginInstanceId, options.ref, options.offline, signal),
+        (signal) =>
+          this.#ensureEntry(p, options.pluginInstanceId, options.ref, options.offline, signal),
         { signal: options.signal, what: "[cache] checkpoint download" },
       );
     } catch (error) {
@@ -166,7 +171,7 @@ export class DiskCache {
   }
 
   async #pin(p: EntryPaths): Promise<string> {
-    this.#refs.set(p.key, (this.#refs.get(p.key) ?? 0) + 1);
+    leases.set(p.dir, (leases.get(p.dir) ?? 0) + 1);
     const file = join(p.pins, ownedName("pin"));
     try {
       await mkdir(p.pins, { recursive: true });
@@ -179,9 +184,9 @@ export class DiskCache {
   }
 
   #unpin(p: EntryPaths, pinFile: string | undefined): void {
-    const left = (this.#refs.get(p.key) ?? 1) - 1;
-    if (left <= 0) this.#refs.delete(p.key);
-    else this.#refs.set(p.key, left);
+    const left = (leases.get(p.dir) ?? 1) - 1;
+    if (left <= 0) leases.delete(p.dir);
+    else leases.set(p.dir, left);
     if (pinFile) this.#track(unlink(pinFile).catch(() => {}));
     this.#touch(p);
   }
@@ -195,14 +200,20 @@ export class DiskCache {
     this.#track(utimes(p.marker, now, now).catch(() => {}));
   }
 
-  async #check(p: EntryPaths, ref: CheckpointRef, offline: boolean, signal?: AbortSignal): Promise<Check> {
+  async #check(
+    p: EntryPaths,
+    ref: CheckpointRef,
+    offline: boolean,
+    signal?: AbortSignal,
+  ): Promise<Check> {
     const read = await readMarker(p.marker, ref.digest);
     if (read.state !== "ok") return read;
     const { marker } = read;
     if (!offline && !sameFiles(marker.ref.files, ref.files)) {
       return { state: "bad", reason: "its manifest differs from the ref's" };
     }
-    const level: VerifyLevel = this.#o.verify === "full" && !this.#verified.has(marker.token) ? "full" : "size";
+    const level: VerifyLevel =
+      this.#o.verify === "full" && !this.#verified.has(marker.token) ? "full" : "size";
     const result = await verifyEntry({ dir: p.dir, files: marker.ref.files, level, signal });
     if (!result.ok) return { state: "bad", reason: result.reason };
     if (level === "full") this.#verified.add(marker.token);
@@ -228,7 +239,8 @@ export class DiskCache {
       await mkdir(p.instanceDir, { recursive: true });
       const lock = await tryLock(p.lock, {
         staleMs: this.#o.lockStaleMs,
-        onBreak: (_info, reason) => logger.warn?.(`[cache] Broke the stale lock ${p.lock}: ${reason}`),
+        onBreak: (_info, reason) =>
+          logger.warn?.(`[cache] Broke the stale lock ${p.lock}: ${reason}`),
       });
       if (!lock) {
         // Another process is downloading this version: wait for its marker.
@@ -245,13 +257,18 @@ export class DiskCache {
         if (check.state === "bad") {
           stats.repairs++;
           logger.warn?.(`[cache] Removing damaged cache entry ${p.dir}: ${check.reason}`);
+        } else if (await exists(p.dir)) {
+          stats.repairs++;
+          logger.warn?.(`[cache] Removing incomplete cache entry ${p.dir} (no completion marker)`);
         }
         await this.#removeEntry(p);
         await this.#sweepTmp(p.tmp, p.hex);
         if (offline) {
           throw new NotFoundError(
             `[cache] Offline: checkpoint ${ref.digest} of ${p.key.split("/").slice(0, 2).join("/")} is not in the disk cache (${this.root})` +
-              (check.state === "bad" ? `; the cached copy was damaged (${check.reason}) and removed` : ""),
+              (check.state === "bad"
+                ? `; the cached copy was damaged (${check.reason}) and removed`
+                : ""),
           );
         }
         if (await this.#download(p, pluginInstanceId, ref, signal)) return;
@@ -289,7 +306,9 @@ export class DiskCache {
       stats.bytesDownloaded += ref.size;
       counted = true;
       if (fetched.digest !== ref.digest) {
-        throw new IntegrityError(`[cache] The store returned ${fetched.digest} when asked for ${ref.digest}`);
+        throw new IntegrityError(
+          `[cache] The store returned ${fetched.digest} when asked for ${ref.digest}`,
+        );
       }
       try {
         await rename(join(work, "checkpoint"), p.dir);
@@ -338,13 +357,15 @@ export class DiskCache {
 
   /** True when another process (or a lease of ours) may be using the entry. */
   async #inUse(p: EntryPaths): Promise<boolean> {
-    if ((this.#refs.get(p.key) ?? 0) > 0) return true;
+    if ((leases.get(p.dir) ?? 0) > 0) return true;
     for (const name of await readdirSafe(p.pins)) {
       const owner = parseOwnedName(name);
       if (!owner) continue;
       const file = join(p.pins, name);
       if (owner.host === HOST) {
-        if (owner.pid !== process.pid && isProcessAlive(owner.pid)) return true;
+        // This process's own pins are counted in `leases` (a leftover one is being removed).
+        if (owner.pid === process.pid) continue;
+        if (isProcessAlive(owner.pid)) return true;
         await unlink(file).catch(() => {});
       } else if (!(await olderThan(file, FOREIGN_TTL_MS))) {
         return true;
@@ -362,7 +383,7 @@ export class DiskCache {
     const run = async () => {
       do {
         this.#evictAgain = false;
-        await this.evict();
+        await this.#evictPass();
       } while (this.#evictAgain);
     };
     this.#evicting = run().finally(() => {
@@ -378,6 +399,11 @@ export class DiskCache {
    * Returns the number of entries evicted.
    */
   async evict(): Promise<number> {
+    while (this.#evicting) await this.#evicting.catch(() => {});
+    return this.#evictPass();
+  }
+
+  async #evictPass(): Promise<number> {
     const { stats, logger } = this.#o;
     const entries: Array<{ p: EntryPaths; bytes: number; usedAt: number }> = [];
     const base = join(this.root, LAYOUT_VERSION);
@@ -390,7 +416,9 @@ export class DiskCache {
           continue; // not a valid id: not ours
         }
         await this.#sweepTmp(join(base, workspace, pluginInstanceId, ".tmp"));
-        const markers = new Set(names.filter((n) => /^[a-f0-9]{64}\.complete\.json$/.test(n)).map((n) => n.slice(0, 64)));
+        const markers = new Set(
+          names.filter((n) => /^[a-f0-9]{64}\.complete\.json$/.test(n)).map((n) => n.slice(0, 64)),
+        );
         for (const name of names) {
           if (!/^[a-f0-9]{64}$/.test(name)) continue;
           const p = this.#paths(workspace, pluginInstanceId, `sha256:${name}`);
@@ -439,7 +467,7 @@ export class DiskCache {
 
   /** A folder without a marker and without a live writer is a leftover: remove it. */
   async #removeOrphan(p: EntryPaths): Promise<void> {
-    if ((this.#refs.get(p.key) ?? 0) > 0 || this.#ensure.has(p.key)) return;
+    if ((leases.get(p.dir) ?? 0) > 0 || this.#ensure.has(p.key)) return;
     const lock = await tryLock(p.lock, { staleMs: this.#o.lockStaleMs });
     if (!lock) return;
     try {
@@ -458,7 +486,9 @@ export class DiskCache {
     try {
       const text = await readFile(handlePath({ root: this.root, ...options }), "utf8");
       const digest = (JSON.parse(text) as { digest?: unknown }).digest;
-      return typeof digest === "string" && /^sha256:[a-f0-9]{64}$/.test(digest) ? digest : undefined;
+      return typeof digest === "string" && /^sha256:[a-f0-9]{64}$/.test(digest)
+        ? digest
+        : undefined;
     } catch (error) {
       if (errno(error) === "ENOENT" || error instanceof SyntaxError) return undefined;
       throw error;

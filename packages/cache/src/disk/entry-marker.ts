@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { CheckpointRef } from "@trainable/core";
 import { errno } from "../util/errno.js";
 import { ownedName } from "./entry-paths.js";
+import { manifestDigest } from "./manifest-digest.js";
 
 /**
  * The completion marker `<hex>.complete.json`, written last: an entry without one is
@@ -60,9 +61,8 @@ export async function readMarker(path: string, digest: string): Promise<MarkerRe
   if (!raw || typeof raw !== "object" || raw.schemaVersion !== 1) {
     return { state: "bad", reason: "its completion marker has an unknown format" };
   }
-  const parsed = CheckpointRef.safeParse(raw.ref);
-  if (!parsed.success) return { state: "bad", reason: "its completion marker holds a malformed ref" };
   if (
+    !raw.ref ||
     typeof raw.digest !== "string" ||
     typeof raw.bytes !== "number" ||
     typeof raw.token !== "string" ||
@@ -71,15 +71,26 @@ export async function readMarker(path: string, digest: string): Promise<MarkerRe
   ) {
     return { state: "bad", reason: "its completion marker is missing fields" };
   }
-  const marker = { ...(raw as EntryMarker), ref: parsed.data };
-  if (checksum(marker) !== marker.sha256) {
+  // The checksum covers the ref as written (before parsing, which may drop unknown fields).
+  if (checksum(raw as EntryMarker) !== raw.sha256) {
     return { state: "bad", reason: "its completion marker fails its checksum" };
   }
+  const parsed = CheckpointRef.safeParse(raw.ref);
+  if (!parsed.success)
+    return { state: "bad", reason: "its completion marker holds a malformed ref" };
+  const marker = { ...(raw as EntryMarker), ref: parsed.data };
   if (marker.digest !== digest || marker.ref.digest !== digest) {
     return { state: "bad", reason: `its completion marker is for ${marker.digest}, not ${digest}` };
   }
+  if (manifestDigest(marker.ref.files) !== digest) {
+    return {
+      state: "bad",
+      reason: "its completion marker lists files that do not match the digest",
+    };
+  }
   const bytes = marker.ref.files.reduce((sum, file) => sum + file.size, 0);
-  if (bytes !== marker.bytes) return { state: "bad", reason: "its completion marker miscounts its bytes" };
+  if (bytes !== marker.bytes)
+    return { state: "bad", reason: "its completion marker miscounts its bytes" };
   return { state: "ok", marker };
 }
 

@@ -38,7 +38,8 @@ export function instanceDir(root: string, workspace: string, pluginInstanceId: s
 
 export function digestHex(digest: string): string {
   const match = /^sha256:([a-f0-9]{64})$/.exec(digest);
-  if (!match) throw new IntegrityError(`[cache] Malformed checkpoint digest ${JSON.stringify(digest)}`);
+  if (!match)
+    throw new IntegrityError(`[cache] Malformed checkpoint digest ${JSON.stringify(digest)}`);
   return match[1] as string;
 }
 
@@ -73,7 +74,10 @@ export function handlePath(options: {
 }
 
 /** This machine's name, reduced to characters safe in a file name. */
-export const HOST = hostname().replace(/[^A-Za-z0-9-]/g, "-").slice(0, 64) || "host";
+export const HOST =
+  hostname()
+    .replace(/[^A-Za-z0-9-]/g, "-")
+    .slice(0, 64) || "host";
 
 /** `<prefix>.<host>.<pid>.<random>`: names a temp or pin file and says who made it. */
 export function ownedName(prefix: string): string {
@@ -81,7 +85,9 @@ export function ownedName(prefix: string): string {
 }
 
 /** Parses a name made by {@link ownedName}. */
-export function parseOwnedName(name: string): { prefix: string; host: string; pid: number } | undefined {
+export function parseOwnedName(
+  name: string,
+): { prefix: string; host: string; pid: number } | undefined {
   const match = /^(.+)\.([A-Za-z0-9-]+)\.(\d+)\.[a-z0-9]+$/.exec(name);
   if (!match) return undefined;
   return { prefix: match[1] as string, host: match[2] as string, pid: Number(match[3]) };

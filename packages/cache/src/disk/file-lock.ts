@@ -67,7 +67,12 @@ async function staleness(
  */
 export async function tryLock(path: string, options: LockOptions): Promise<FileLock | undefined> {
   for (let attempt = 0; attempt < 2; attempt++) {
-    const info: LockInfo = { pid: process.pid, host: HOST, token: randomUUID(), createdAt: Date.now() };
+    const info: LockInfo = {
+      pid: process.pid,
+      host: HOST,
+      token: randomUUID(),
+      createdAt: Date.now(),
+    };
     try {
       const handle = await open(path, "wx");
       try {

@@ -41,7 +41,8 @@ export async function verifyEntry(options: {
 }): Promise<VerifyResult> {
   const { dir, files, level } = options;
   for (const file of files) {
-    if (!isSafeRelativePath(file.path)) return { ok: false, reason: `unsafe path ${JSON.stringify(file.path)}` };
+    if (!isSafeRelativePath(file.path))
+      return { ok: false, reason: `unsafe path ${JSON.stringify(file.path)}` };
   }
   try {
     const info = await lstat(dir);
@@ -54,7 +55,8 @@ export async function verifyEntry(options: {
     try {
       const info = await lstat(join(dir, file.path.split("/").join(sep)));
       if (!info.isFile()) return `${file.path} is not a regular file`;
-      if (info.size !== file.size) return `${file.path} has ${info.size} bytes, expected ${file.size}`;
+      if (info.size !== file.size)
+        return `${file.path} has ${info.size} bytes, expected ${file.size}`;
       return undefined;
     } catch (error) {
       if (errno(error) === "ENOENT" || errno(error) === "ENOTDIR") return `${file.path} is missing`;
@@ -67,11 +69,15 @@ export async function verifyEntry(options: {
 
   const expected = new Set(files.map((f) => f.path));
   for (const path of await walkFiles(dir)) {
-    if (path.startsWith("\0")) return { ok: false, reason: `${path.slice(1)} is not a regular file` };
+    if (path.startsWith("\0"))
+      return { ok: false, reason: `${path.slice(1)} is not a regular file` };
     if (!expected.has(path)) return { ok: false, reason: `${path} is not part of the checkpoint` };
   }
   const hashProblems = await mapLimit(files, 2, async (file) => {
-    const { sha256, size } = await sha256File(join(dir, file.path.split("/").join(sep)), options.signal);
+    const { sha256, size } = await sha256File(
+      join(dir, file.path.split("/").join(sep)),
+      options.signal,
+    );
     if (size !== file.size) return `${file.path} changed size while being read`;
     if (sha256 !== file.sha256) return `${file.path} does not match its sha256`;
     return undefined;

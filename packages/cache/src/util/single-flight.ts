@@ -55,7 +55,12 @@ export class SingleFlight<V> {
     return this.#wait(key, flight, signal, options.what);
   }
 
-  #wait(key: string, flight: Flight<V>, signal: AbortSignal | undefined, what?: string): Promise<V> {
+  #wait(
+    key: string,
+    flight: Flight<V>,
+    signal: AbortSignal | undefined,
+    what?: string,
+  ): Promise<V> {
     flight.waiters++;
     if (!signal) {
       return flight.promise.finally(() => {

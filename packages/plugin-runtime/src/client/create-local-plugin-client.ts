@@ -219,7 +219,7 @@ export function createLocalPluginClient(
         ? request
         : parseWith(trainingParametersSchema, request, `${name} getTrainingParameters request`, "runtime");
       checkWorkspace(parsed);
-      await resolveInstance(instanceIdOf(parsed, parsed.data?.trainPluginInput.pluginInstance));
+      await resolveInstance(instanceIdOf(parsed, parsed.data?.pluginInstance));
       const answer = await plugin.getTrainingParameters(parsed);
       const checked = TrainingParameterPluginOutput.safeParse(answer ?? {});
       if (!checked.success) {

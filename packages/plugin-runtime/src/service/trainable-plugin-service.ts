@@ -1,4 +1,5 @@
 import {
+  type ConfigOf,
   DEFAULT_HANDLE,
   type InvocableResponse,
   type PluginRequest,
@@ -82,12 +83,12 @@ export abstract class TrainablePluginService<
       context.instance?.id ?? request.context?.pluginInstanceId,
       "context.pluginInstanceId",
     );
-    return this.modelClass.loadRemote<Model, Config>({
+    return this.modelClass.loadRemote<Model>({
       store,
       pluginInstanceId,
       handle: context.handle ?? context.instance?.handle ?? DEFAULT_HANDLE,
       cache: context.cache ?? false,
-      config: context.instance?.config,
+      config: context.instance?.config as ConfigOf<Model> | undefined,
       signal: context.signal,
     });
   }
@@ -105,10 +106,8 @@ export abstract class TrainablePluginService<
   async getTrainingParameters(
     request: PluginRequest<TrainingParameterPluginInput>,
   ): Promise<TrainingParameterPluginOutput> {
-    const input = request.data?.trainPluginInput;
-    if (!input) {
-      throw ValidationError.forField("runtime", "data.trainPluginInput", "is required");
-    }
+    const input = request.data;
+    if (!input) throw ValidationError.forField("runtime", "data", "is required");
     return {
       trainingEpochs: input.trainingEpochs,
       testingHoldoutPercent: input.testingHoldoutPercent,

@@ -263,9 +263,11 @@ export function createTrainingCoordinator(
         await cleanup(taskId, callOptions);
         return response;
       } catch (error) {
-        // A status check that failed transiently keeps the model, so the caller can retry.
-        const retryable = statusCheck && RemoteError.isInstance(error) && error.retryable;
-        if (!retryable) await cleanup(taskId, callOptions);
+        // A status check that failed transiently, or was interrupted, keeps the model: the
+        // caller may retry, resume later or cancel (which cleans up).
+        const keep =
+          statusCheck && (signal.aborted || (RemoteError.isInstance(error) && error.retryable));
+        if (!keep) await cleanup(taskId, callOptions);
         throw error;
       } finally {
         entry.controllers.delete(controller);

@@ -72,6 +72,8 @@ export async function extractArchive(options: ExtractArchiveOptions): Promise<vo
   if (typeof options.target !== "string" || options.target === "") {
     throw invalidOption("target", "must be a non-empty string");
   }
+  // Nothing may flow past us while we prepare (a stream in flowing mode would drop data).
+  source.pause();
   const limits = resolveLimits(options.limits);
   const expected = expectedFileMap(options.expectedFiles);
   const expectedDirectories = expectedDirectorySet(options.expectedDirectories);
@@ -99,8 +101,8 @@ export async function extractArchive(options: ExtractArchiveOptions): Promise<vo
     const error = new CancelledError("[storage] [archive] Extraction cancelled", {
       cause: signal?.reason,
     });
-    input.destroy(error);
-    source.destroy(error);
+    if (!input.destroyed) input.destroy(error);
+    if (!source.destroyed) source.destroy(error);
   };
   signal?.addEventListener("abort", onAbort, { once: true });
   try {

@@ -1,5 +1,3 @@
-export { checkpointFileProblem } from "./checkpoint-file-problem.js";
-export { comparePaths } from "./compare-paths.js";
 export {
   type ArchiveCompression,
   type Compression,
@@ -7,7 +5,6 @@ export {
   DEFAULT_GZIP_LEVEL,
 } from "./default-compression.js";
 export { DEFAULT_EXTRACT_LIMITS, type ExtractLimits } from "./default-extract-limits.js";
-export { entryPathProblem } from "./entry-path-problem.js";
 export { type ExtractArchiveOptions, extractArchive } from "./extract-archive.js";
 export { manifestDigest } from "./manifest-digest.js";
 export { type PackFolderOptions, packFolder } from "./pack-folder.js";

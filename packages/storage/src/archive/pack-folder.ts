@@ -52,7 +52,10 @@ export function packFolder(options: PackFolderOptions): Readable {
     throw invalidOption("folder", "must be a non-empty string");
   }
   if (compression !== "none" && compression !== "gzip") {
-    throw invalidOption("compression", `must be "none" or "gzip", got ${JSON.stringify(compression)}`);
+    throw invalidOption(
+      "compression",
+      `must be "none" or "gzip", got ${JSON.stringify(compression)}`,
+    );
   }
   const gzipLevel = options.gzipLevel ?? DEFAULT_GZIP_LEVEL;
   if (!Number.isInteger(gzipLevel) || gzipLevel < 0 || gzipLevel > 9) {
@@ -76,7 +79,9 @@ export function packFolder(options: PackFolderOptions): Readable {
       : tar;
   if (signal !== undefined) {
     const onAbort = (): void => {
-      output.destroy(new CancelledError("[storage] [archive] Packing cancelled", { cause: signal.reason }));
+      output.destroy(
+        new CancelledError("[storage] [archive] Packing cancelled", { cause: signal.reason }),
+      );
     };
     signal.addEventListener("abort", onAbort, { once: true });
     output.once("close", () => signal.removeEventListener("abort", onAbort));

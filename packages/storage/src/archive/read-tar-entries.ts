@@ -42,22 +42,22 @@ const USTAR_MAGIC = "ustar\u000000";
 
 /** Friendly names of the entry types we refuse, by typeflag. */
 const TYPE_NAMES: Record<string, string> = {
-  "1": "hard link",
-  "2": "symbolic link",
-  "3": "character device",
-  "4": "block device",
-  "6": "FIFO",
-  "7": "contiguous file",
-  g: "global extended header",
-  K: "GNU long link name",
-  N: "old GNU long name",
-  X: "old extended header",
-  D: "GNU dump directory",
-  M: "multi-volume continuation",
-  S: "GNU sparse file",
-  V: "tape volume header",
-  A: "Solaris ACL",
-  I: "inode-only entry",
+  "1": "a hard link",
+  "2": "a symbolic link",
+  "3": "a character device",
+  "4": "a block device",
+  "6": "a FIFO",
+  "7": "a contiguous file",
+  g: "a global extended header",
+  K: "a GNU long link name",
+  N: "an old GNU long name",
+  X: "an old extended header",
+  D: "a GNU dump directory",
+  M: "a multi-volume continuation",
+  S: "a GNU sparse file",
+  V: "a tape volume header",
+  A: "a Solaris ACL",
+  I: "an inode-only entry",
 };
 
 /**
@@ -123,8 +123,8 @@ export async function* readTarEntries(
 
       const entryPath = meta.path ?? ustarPath(header, block, offset);
       if (typeflag !== "0" && typeflag !== "5") {
-        const kind = TYPE_NAMES[typeflag] ?? `entry of unknown type ${JSON.stringify(typeflag)}`;
-        throw refused(entryPath, `it is a ${kind}; only regular files and directories are allowed`);
+        const kind = TYPE_NAMES[typeflag] ?? `an entry of unknown type ${JSON.stringify(typeflag)}`;
+        throw refused(entryPath, `it is ${kind}; only regular files and directories are allowed`);
       }
       if (meta.sparse) throw refused(entryPath, "it is a GNU sparse file");
       if (meta.linkpath || (header.linkpath ?? "") !== "") {

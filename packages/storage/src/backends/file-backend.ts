@@ -59,8 +59,8 @@ const LOCK_PREFIX = `${RESERVED_SEGMENT_PREFIX}lock.`;
 
 /**
  * The ETag of a file: inode, size and modification time (ns). Every write creates a new file
- * (a temp file renamed or linked into place) whose mtime is set with sub-millisecond random
- * jitter, so a replaced object never gets its predecessor's tag back.
+ * (a temp file renamed or linked into place, so a new inode while the old one still exists)
+ * whose mtime carries random sub-millisecond jitter.
  */
 function etagOf(st: BigIntStats): string {
   return `${st.ino.toString(16)}-${st.size.toString(16)}-${st.mtimeNs.toString(16)}`;
@@ -149,8 +149,9 @@ async function fsyncDir(dir: string): Promise<void> {
  */
 export function createFileBackend(options: FileBackendOptions): RemoteBackend {
   if (options == null || typeof options !== "object") throw requiredOptionError(COMPONENT, "root");
-  if (options.root === undefined || options.root === "")
+  if (options.root === undefined || options.root === "") {
     throw requiredOptionError(COMPONENT, "root");
+  }
   if (typeof options.root !== "string" || !isAbsolute(options.root)) {
     throw optionError(COMPONENT, "root", "must be an absolute path");
   }
@@ -219,7 +220,9 @@ export function createFileBackend(options: FileBackendOptions): RemoteBackend {
           async (source: AsyncIterable<Buffer | string>) => {
             for await (const chunk of source) {
               const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-              await file.write(bytes);
+              for (let offset = 0; offset < bytes.byteLength; ) {
+                offset += (await file.write(bytes, offset)).bytesWritten;
+              }
               written += bytes.byteLength;
               options.onProgress?.(written);
             }
@@ -233,7 +236,9 @@ export function createFileBackend(options: FileBackendOptions): RemoteBackend {
           { issues: [{ path: "contentLength", message: "does not match the body" }] },
         );
       }
-      // A unique mtime (ms + random sub-ms jitter) keeps ETags from ever repeating.
+      // The ETag is inode-size-mtime. An inode freed by a replace can be reused by a later
+      // write of the same size within the same clock tick; random sub-millisecond jitter in
+      // the mtime makes such a repeated ETag (an ABA for compare-and-swap) vanishingly unlikely.
       const mtime = (Date.now() + Math.random()) / 1000;
       await handle.utimes(mtime, mtime);
       if (doFsync) await handle.sync();
@@ -304,6 +309,10 @@ export function createFileBackend(options: FileBackendOptions): RemoteBackend {
         validatePutOptions(COMPONENT, body, putOptions);
         CancelledError.throwIfAborted(signal, `[storage] [${COMPONENT}] put "${key}"`);
         const file = pathOf(key);
+        // Cheap early refusal; the `link` below is what makes create-only atomic.
+        if (putOptions.ifNoneMatch === "*" && (await statFile(file))) {
+          throw new PreconditionFailedError(key);
+        }
         const { temp, st } = await writeTemp(dirname(file), body, putOptions);
         try {
           if (putOptions.ifNoneMatch === "*") {

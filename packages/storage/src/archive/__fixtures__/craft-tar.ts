@@ -79,7 +79,12 @@ export function fileEntry(
 
 /** A directory entry (name gets a trailing "/"). */
 export function dirEntry(name: string, extra: Partial<RawHeaderInput> = {}): Buffer {
-  return rawHeader({ name: name.endsWith("/") ? name : `${name}/`, type: "5", mode: 0o755, ...extra });
+  return rawHeader({
+    name: name.endsWith("/") ? name : `${name}/`,
+    type: "5",
+    mode: 0o755,
+    ...extra,
+  });
 }
 
 /** A pax extended header (`x`) carrying these records, raw: values may hold anything. */
@@ -89,7 +94,8 @@ export function paxHeader(records: Array<[string, string]>): Buffer {
     const rest = ` ${key}=${value}\n`;
     const restBytes = Buffer.byteLength(rest);
     let length = restBytes + String(restBytes).length;
-    if (String(length).length !== String(restBytes).length) length = restBytes + String(length).length;
+    if (String(length).length !== String(restBytes).length)
+      length = restBytes + String(length).length;
     text += `${length}${rest}`;
   }
   return entry({ name: "././@PaxHeader", type: "x" }, Buffer.from(text, "utf8"));
@@ -97,7 +103,10 @@ export function paxHeader(records: Array<[string, string]>): Buffer {
 
 /** A GNU long-name header (`L`): the next entry's path, NUL-terminated as GNU tar writes it. */
 export function gnuLongName(name: string | Buffer): Buffer {
-  const body = Buffer.concat([Buffer.isBuffer(name) ? name : Buffer.from(name, "utf8"), Buffer.alloc(1)]);
+  const body = Buffer.concat([
+    Buffer.isBuffer(name) ? name : Buffer.from(name, "utf8"),
+    Buffer.alloc(1),
+  ]);
   return entry({ name: "././@LongLink", type: "L", magic: "gnu" }, body);
 }
 

@@ -1,0 +1,3 @@
+import { describeCacheSuite } from "./suites/cache-suite.js";
+
+describeCacheSuite("s3");

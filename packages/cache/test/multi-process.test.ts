@@ -1,0 +1,3 @@
+import { describeMultiProcessSuite } from "./suites/multi-process-suite.js";
+
+describeMultiProcessSuite("file");

@@ -1,0 +1,595 @@
+import { spawn, spawnSync } from "node:child_process";
+import {
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  truncate,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  CancelledError,
+  type CheckpointRef,
+  type CheckpointStore,
+  NotFoundError,
+  ValidationError,
+} from "@trainable/core";
+import type { CheckpointStoreImpl } from "@trainable/storage";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { HOST } from "../../src/disk/entry-paths.js";
+import {
+  type CreateModelCacheOptions,
+  createModelCache,
+  type ModelCacheImpl,
+} from "../../src/index.js";
+import { CounterModel, loadCounter } from "../helpers/counter-model.js";
+import {
+  type BackendKind,
+  createStoreLocation,
+  forbiddenStore,
+  type StoreLocation,
+} from "../helpers/stores.js";
+
+const WS = "ws";
+const quiet = { warn: () => {} };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The behaviours of the cache, against one kind of backend. */
+export function describeCacheSuite(kind: BackendKind): void {
+  describe(`createModelCache on the ${kind} backend`, () => {
+    let loc: StoreLocation;
+    let store: CheckpointStoreImpl;
+    /** Another store instance on the same data: saves through it are unknown to the cache. */
+    let writer: CheckpointStoreImpl;
+    let diskDir: string;
+    let caches: ModelCacheImpl[];
+    let n = 0;
+    let id: string;
+
+    beforeAll(async () => {
+      loc = await createStoreLocation(kind);
+      store = await loc.open({ workspace: WS });
+      writer = await loc.open({ workspace: WS });
+    });
+    afterAll(async () => {
+      await store?.close();
+      await writer?.close();
+      await loc?.cleanup();
+    });
+    beforeEach(async () => {
+      CounterModel.reset();
+      diskDir = await mkdtemp(join(tmpdir(), "trainable-cache-disk-"));
+      caches = [];
+      id = `inst-${process.pid}-${++n}-${Date.now().toString(36)}`;
+    });
+    afterEach(async () => {
+      for (const cache of caches) await cache.close();
+      await rm(diskDir, { recursive: true, force: true });
+    });
+
+    function newCache(options: Partial<CreateModelCacheOptions> = {}): ModelCacheImpl {
+      const cache = createModelCache({ store, diskDir, logger: quiet, ...options });
+      caches.push(cache);
+      return cache;
+    }
+
+    async function save(
+      version: string,
+      options: {
+        handle?: string;
+        setAsDefault?: boolean;
+        payloadBytes?: number;
+        via?: CheckpointStore;
+      } = {},
+    ): Promise<CheckpointRef> {
+      const model = CounterModel.withVersion(version, options.payloadBytes ?? 0);
+      const result = await model.saveRemote({
+        store: options.via ?? writer,
+        pluginInstanceId: id,
+        handle: options.handle,
+        setAsDefault: options.setAsDefault,
+      });
+      return result.ref;
+    }
+
+    const load = (cache: ModelCacheImpl, handle?: string) =>
+      CounterModel.loadRemote({ store: cache.store, pluginInstanceId: id, handle, cache });
+
+    function entryDir(ref: CheckpointRef): string {
+      return join(diskDir, "v1", WS, id, ref.digest.slice(7));
+    }
+
+    describe("memory", () => {
+      it("loads once, then serves the same instance from memory", async () => {
+        await save("v1");
+        const cache = newCache();
+        const a = await load(cache);
+        const b = await load(cache);
+        expect(a.version).toBe("v1");
+        expect(b).toBe(a);
+        expect(cache.stats()).toMatchObject({
+          hits: 1,
+          misses: 1,
+          loads: 1,
+          downloads: 1,
+          diskHits: 0,
+        });
+        expect(CounterModel.loads).toBe(1);
+      });
+
+      it("16 concurrent loadRemote calls of an uncached version: one download, one load, one instance", async () => {
+        const ref = await save("v1", { payloadBytes: 256 * 1024 });
+        const cache = newCache();
+        CounterModel.loadDelayMs = 30;
+        const models = await Promise.all(Array.from({ length: 16 }, () => load(cache)));
+        expect(new Set(models).size).toBe(1);
+        expect(models[0]?.version).toBe("v1");
+        expect(cache.stats()).toMatchObject({
+          downloads: 1,
+          loads: 1,
+          misses: 1,
+          hits: 15,
+          revalidations: 1,
+          bytesDownloaded: ref.size,
+        });
+        expect(CounterModel.loads).toBe(1);
+      });
+
+      it("keys by version and kind: the same checkpoint under two handles is one model", async () => {
+        const ref = await save("v1", { handle: "v1" }); // also moves default
+        const cache = newCache();
+        const viaHandle = await load(cache, "v1");
+        const viaDefault = await load(cache);
+        expect(viaDefault).toBe(viaHandle);
+        const other = await cache.getOrLoad({
+          pluginInstanceId: id,
+          kind: "Other",
+          load: loadCounter,
+        });
+        expect(other).not.toBe(viaHandle);
+        expect(other.loadedDigest).toBe(ref.digest);
+        expect(cache.stats()).toMatchObject({ loads: 2, downloads: 1 });
+      });
+
+      it("a failed load is not cached and does not poison later loads", async () => {
+        await save("v1");
+        const cache = newCache();
+        CounterModel.failNextLoads = 1;
+        CounterModel.loadDelayMs = 20;
+        const results = await Promise.allSettled(Array.from({ length: 4 }, () => load(cache)));
+        expect(results.every((r) => r.status === "rejected")).toBe(true);
+        expect(String((results[0] as PromiseRejectedResult).reason)).toContain(
+          "load failed on purpose",
+        );
+        const model = await load(cache);
+        expect(model.version).toBe("v1");
+        expect(cache.stats()).toMatchObject({ loads: 2, loadErrors: 1, downloads: 1, diskHits: 1 });
+        expect(await load(cache)).toBe(model);
+      });
+
+      it("evicts by count, least recently used first, and disposes the evicted model", async () => {
+        for (const v of ["a", "b", "c"]) await save(v, { handle: v, setAsDefault: false });
+        const cache = newCache({ maxEntries: 2 });
+        const a = await load(cache, "a");
+        const b = await load(cache, "b");
+        expect(await load(cache, "a")).toBe(a); // a is now more recent than b
+        const c = await load(cache, "c");
+        expect(b.disposed).toBe(true);
+        expect(a.disposed).toBe(false);
+        expect(c.disposed).toBe(false);
+        expect(cache.stats().evictions).toBe(1);
+        expect(CounterModel.disposals).toBe(1);
+        const b2 = await load(cache, "b");
+        expect(b2).not.toBe(b);
+        expect(b2.version).toBe("b");
+        expect(cache.stats()).toMatchObject({ loads: 4, downloads: 3, diskHits: 1, evictions: 2 });
+      });
+
+      it("evicts by bytes (checkpoint sizes), and serves a model larger than maxBytes without keeping it", async () => {
+        const refs: CheckpointRef[] = [];
+        for (const v of ["a", "b", "c"])
+          refs.push(await save(v, { handle: v, setAsDefault: false, payloadBytes: 20_000 }));
+        const size = refs[0]!.size;
+        const cache = newCache({ maxBytes: 2 * size + 1 });
+        const a = await load(cache, "a");
+        await load(cache, "b");
+        await load(cache, "c");
+        expect(a.disposed).toBe(true);
+        expect(cache.stats().evictions).toBe(1);
+
+        const tiny = newCache({ maxBytes: Math.floor(size / 2) });
+        const x = await load(tiny, "a");
+        const y = await load(tiny, "a");
+        expect(y).not.toBe(x);
+        expect(tiny.stats()).toMatchObject({ loads: 2, hits: 0 });
+      });
+
+      it("clear() and close() dispose every model; a closed cache refuses work", async () => {
+        await save("v1");
+        const cache = newCache();
+        const a = await load(cache);
+        cache.clear();
+        expect(a.disposed).toBe(true);
+        const b = await load(cache);
+        expect(b).not.toBe(a);
+        await cache.close();
+        expect(b.disposed).toBe(true);
+        await expect(load(cache)).rejects.toThrow(/closed/);
+      });
+
+      it("validates inputs before any I/O", async () => {
+        const cache = newCache({ store: forbiddenStore(WS) as CheckpointStoreImpl });
+        await expect(
+          cache.getOrLoad({ pluginInstanceId: "../etc", load: loadCounter }),
+        ).rejects.toSatisfy(
+          (e) => ValidationError.isInstance(e) && /pluginInstanceId/.test((e as Error).message),
+        );
+        await expect(
+          cache.getOrLoad({ pluginInstanceId: "ok", handle: "a/b", load: loadCounter }),
+        ).rejects.toSatisfy(
+          (e) => ValidationError.isInstance(e) && /handle/.test((e as Error).message),
+        );
+        await expect(
+          cache.getOrLoad({ pluginInstanceId: "ok", load: undefined as never }),
+        ).rejects.toSatisfy(
+          (e) => ValidationError.isInstance(e) && /load/.test((e as Error).message),
+        );
+      });
+    });
+
+    describe("revalidation", () => {
+      it("a retrain moves default: the new model is served once revalidateMs has passed (injected clock)", async () => {
+        const r1 = await save("v1");
+        let t = 1_000_000;
+        const cache = newCache({ revalidateMs: 1000, now: () => t });
+        const a = await load(cache);
+        expect(a.version).toBe("v1");
+        const r2 = await save("v2"); // through another store instance: the cache is not told
+        expect(r2.digest).not.toBe(r1.digest);
+        t += 999;
+        expect(await load(cache)).toBe(a);
+        t += 1;
+        const b = await load(cache);
+        expect(b.version).toBe("v2");
+        expect(a.disposed).toBe(false); // in-flight users of v1 finish on it
+        expect(cache.stats()).toMatchObject({ revalidations: 2, loads: 2, downloads: 2 });
+      });
+
+      it("a retrain moves default: seen after a real revalidateMs wait, and versions never mix", async () => {
+        const versionOf = new Map<string, string>();
+        const r1 = await save("v1", { payloadBytes: 64 * 1024 });
+        versionOf.set(r1.digest, "v1");
+        const cache = newCache({ revalidateMs: 50 });
+        const seen: Array<{ version: string; digest?: string }> = [];
+        let stop = false;
+        const readers = Array.from({ length: 4 }, async () => {
+          while (!stop) {
+            const m = await cache.getOrLoad({
+              pluginInstanceId: id,
+              kind: "CounterModel",
+              load: loadCounter,
+            });
+            seen.push({ version: m.version, digest: m.loadedDigest });
+            await sleep(2);
+          }
+        });
+        for (const v of ["v2", "v3", "v4"]) {
+          await sleep(30);
+          const ref = await save(v, { payloadBytes: 64 * 1024 });
+          versionOf.set(ref.digest, v);
+        }
+        await sleep(80);
+        const after = await cache.getOrLoad({
+          pluginInstanceId: id,
+          kind: "CounterModel",
+          load: loadCounter,
+        });
+        stop = true;
+        await Promise.all(readers);
+        expect(after.version).toBe("v4");
+        expect(seen.length).toBeGreaterThan(10);
+        for (const s of seen) expect(versionOf.get(s.digest ?? "")).toBe(s.version);
+      });
+
+      it("revalidateMs 0 resolves on every call; loads stay single", async () => {
+        await save("v1");
+        const cache = newCache({ revalidateMs: 0 });
+        for (let i = 0; i < 3; i++) await load(cache);
+        expect(cache.stats()).toMatchObject({ revalidations: 3, loads: 1, hits: 2 });
+      });
+
+      it("a save through this process (saveRemote with the cache) is seen at once", async () => {
+        await save("v1");
+        const cache = newCache({ revalidateMs: 3_600_000 });
+        expect((await load(cache)).version).toBe("v1");
+        await CounterModel.withVersion("v2").saveRemote({ store, pluginInstanceId: id, cache });
+        expect((await load(cache)).version).toBe("v2");
+        expect(cache.stats().revalidations).toBe(1);
+      });
+
+      it("invalidate() forgets a handle's digest", async () => {
+        await save("v1");
+        const cache = newCache({ revalidateMs: 3_600_000 });
+        expect((await load(cache)).version).toBe("v1");
+        await save("v2");
+        expect((await load(cache)).version).toBe("v1");
+        cache.invalidate({ pluginInstanceId: id, handle: "default" });
+        expect((await load(cache)).version).toBe("v2");
+        await save("v3");
+        cache.invalidate({ pluginInstanceId: id });
+        expect((await load(cache)).version).toBe("v3");
+      });
+
+      it("a missing handle is a NotFoundError, and is not remembered", async () => {
+        const cache = newCache();
+        await expect(load(cache, "nope")).rejects.toSatisfy((e) => NotFoundError.isInstance(e));
+        await save("v1", { handle: "nope" });
+        expect((await load(cache, "nope")).version).toBe("v1");
+      });
+
+      it("one caller's abort does not cancel the others' shared load", async () => {
+        await save("v1");
+        const cache = newCache();
+        CounterModel.loadDelayMs = 200;
+        const controller = new AbortController();
+        const aborted = cache.getOrLoad({
+          pluginInstanceId: id,
+          load: loadCounter,
+          signal: controller.signal,
+        });
+        const kept = cache.getOrLoad({ pluginInstanceId: id, load: loadCounter });
+        setTimeout(() => controller.abort(), 20);
+        await expect(aborted).rejects.toSatisfy((e) => CancelledError.isInstance(e));
+        expect((await kept).version).toBe("v1");
+        expect(cache.stats().loads).toBe(1);
+      });
+    });
+
+    describe("disk", () => {
+      it("a fresh cache on the same folder serves from disk, verified, without downloading", async () => {
+        const ref = await save("v1");
+        await load(newCache());
+        const marker = JSON.parse(await readFile(`${entryDir(ref)}.complete.json`, "utf8"));
+        expect(marker).toMatchObject({ schemaVersion: 1, digest: ref.digest });
+        const fresh = newCache();
+        expect((await load(fresh)).version).toBe("v1");
+        expect(fresh.stats()).toMatchObject({ downloads: 0, diskHits: 1, repairs: 0 });
+        const handleFile = JSON.parse(
+          await readFile(join(diskDir, "v1", WS, id, "handles", "default.json"), "utf8"),
+        );
+        expect(handleFile.digest).toBe(ref.digest);
+      });
+
+      it("a corrupt cached file (one flipped byte) is detected by a fresh cache and replaced", async () => {
+        const ref = await save("v1", { payloadBytes: 100_000 });
+        await load(newCache());
+        const file = join(entryDir(ref), "weights", "payload.bin");
+        const handle = await open(file, "r+");
+        const byte = Buffer.alloc(1);
+        await handle.read(byte, 0, 1, 50_000);
+        byte[0] = (byte[0] as number) ^ 0xff;
+        await handle.write(byte, 0, 1, 50_000);
+        await handle.close();
+
+        const fresh = newCache();
+        expect((await load(fresh)).version).toBe("v1");
+        expect(fresh.stats()).toMatchObject({ repairs: 1, downloads: 1, diskHits: 0 });
+        const again = newCache();
+        await load(again);
+        expect(again.stats()).toMatchObject({ repairs: 0, downloads: 0, diskHits: 1 });
+      });
+
+      it('a truncated file is caught even with verify: "size"', async () => {
+        const ref = await save("v1", { payloadBytes: 10_000 });
+        await load(newCache());
+        await truncate(join(entryDir(ref), "weights", "payload.bin"), 5000);
+        const fresh = newCache({ verify: "size" });
+        expect((await load(fresh)).version).toBe("v1");
+        expect(fresh.stats()).toMatchObject({ repairs: 1, downloads: 1 });
+      });
+
+      it("an extra file, a missing marker or a tampered marker is never served", async () => {
+        const ref = await save("v1");
+        await load(newCache());
+        await writeFile(join(entryDir(ref), "extra.bin"), "injected");
+        const c1 = newCache();
+        await load(c1);
+        expect(c1.stats()).toMatchObject({ repairs: 1, downloads: 1 });
+        expect(await readdir(entryDir(ref))).not.toContain("extra.bin");
+
+        await rm(`${entryDir(ref)}.complete.json`); // as if killed between rename and marker
+        const c2 = newCache();
+        await load(c2);
+        expect(c2.stats()).toMatchObject({ repairs: 1, downloads: 1 });
+
+        const markerPath = `${entryDir(ref)}.complete.json`;
+        const marker = JSON.parse(await readFile(markerPath, "utf8"));
+        marker.ref.files[0].sha256 = "0".repeat(64);
+        await writeFile(markerPath, JSON.stringify(marker));
+        const c3 = newCache();
+        await load(c3);
+        expect(c3.stats()).toMatchObject({ repairs: 1, downloads: 1 });
+      });
+
+      it("a stale lock from a dead process is broken at once", async () => {
+        const ref = await save("v1");
+        const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+        const lock = `${entryDir(ref)}.lock`;
+        await mkdir(join(diskDir, "v1", WS, id), { recursive: true });
+        await writeFile(
+          lock,
+          JSON.stringify({ pid: dead, host: HOST, token: "t", createdAt: Date.now() }),
+        );
+        const cache = newCache({ lockStaleMs: 600_000 });
+        const started = Date.now();
+        expect((await load(cache)).version).toBe("v1");
+        expect(Date.now() - started).toBeLessThan(10_000);
+        await expect(stat(lock)).rejects.toThrow(/ENOENT/);
+      });
+
+      it("a lock not refreshed for lockStaleMs (another host) is broken; a live one is waited for", async () => {
+        const ref = await save("v1");
+        const lock = `${entryDir(ref)}.lock`;
+        await mkdir(join(diskDir, "v1", WS, id), { recursive: true });
+        await writeFile(
+          lock,
+          JSON.stringify({ pid: 1, host: "elsewhere", token: "t", createdAt: 0 }),
+        );
+        const old = new Date(Date.now() - 60_000);
+        await utimes(lock, old, old);
+        expect((await load(newCache({ lockStaleMs: 30_000 }))).version).toBe("v1");
+
+        // A live holder (this very process, from another cache): the load waits until it is gone.
+        const r2 = await save("v2");
+        const lock2 = `${entryDir(r2)}.lock`;
+        await writeFile(
+          lock2,
+          JSON.stringify({ pid: process.pid, host: HOST, token: "u", createdAt: Date.now() }),
+        );
+        const waiting = newCache({ pollMs: 20 });
+        let settled = false;
+        const pending = load(waiting).finally(() => {
+          settled = true;
+        });
+        await sleep(300);
+        expect(settled).toBe(false);
+        await rm(lock2);
+        expect((await pending).version).toBe("v2");
+      });
+
+      it("evicts least recently used entries over diskMaxBytes, never one in use", async () => {
+        const refs: CheckpointRef[] = [];
+        for (const v of ["a", "b", "c"])
+          refs.push(await save(v, { handle: v, setAsDefault: false, payloadBytes: 10_000 }));
+        const bytes = (ref: CheckpointRef) => ref.files.reduce((s, f) => s + f.size, 0);
+        // Memory keeps one model: the older entries are unpinned once it moves on.
+        const cache = newCache({ maxEntries: 1, diskMaxBytes: bytes(refs[0]!) * 2 + 100 });
+        await load(cache, "a");
+        await sleep(20);
+        await load(cache, "b");
+        await sleep(20);
+        await load(cache, "c");
+        await cache.evictDisk();
+        const present = async (ref: CheckpointRef) =>
+          (await stat(entryDir(ref)).catch(() => undefined)) !== undefined;
+        expect(await present(refs[0]!)).toBe(false);
+        expect(await present(refs[1]!)).toBe(true);
+        expect(await present(refs[2]!)).toBe(true);
+        expect(cache.stats().diskEvictions).toBe(1);
+
+        // Everything in use: nothing goes, however small the budget.
+        const pinned = newCache({ diskMaxBytes: 1 });
+        await load(pinned, "b");
+        await load(pinned, "c");
+        expect(await pinned.evictDisk()).toBe(0);
+        // Another cache of this process, with no model of its own, does not evict them either.
+        expect(await newCache({ diskMaxBytes: 1 }).evictDisk()).toBe(0);
+        expect(await present(refs[1]!)).toBe(true);
+        expect(await present(refs[2]!)).toBe(true);
+      });
+
+      it("an entry pinned by another live process is not evicted", async () => {
+        const ref = await save("a", { payloadBytes: 10_000 });
+        const cache = newCache({ maxEntries: 1, diskMaxBytes: 1 });
+        await load(cache);
+        cache.clear(); // unpinned here
+        const child = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], {
+          stdio: "ignore",
+        });
+        try {
+          await writeFile(join(`${entryDir(ref)}.pins`, `pin.${HOST}.${child.pid}.abc`), "");
+          expect(await cache.evictDisk()).toBe(0);
+        } finally {
+          child.kill("SIGKILL");
+          await new Promise((r) => child.once("exit", r));
+        }
+        expect(await cache.evictDisk()).toBe(1);
+        await expect(stat(entryDir(ref))).rejects.toThrow(/ENOENT/);
+      });
+
+      it("diskDir: false downloads into a temp folder per memory miss", async () => {
+        await save("v1");
+        const cache = newCache({ diskDir: false });
+        const a = await load(cache);
+        expect(await load(cache)).toBe(a);
+        expect(cache.stats()).toMatchObject({ downloads: 1, loads: 1 });
+        expect(cache.diskDir).toBeUndefined();
+      });
+    });
+
+    describe("offline", () => {
+      it("serves the last known version from disk without any store call", async () => {
+        await save("v1", { handle: "first" });
+        const online = newCache();
+        await load(online, "first");
+        await load(online);
+        await save("v2");
+        online.invalidate({ pluginInstanceId: id });
+        expect((await load(online)).version).toBe("v2");
+
+        const none = forbiddenStore(WS);
+        const offline = newCache({ store: none as CheckpointStoreImpl, offline: true });
+        const m = await CounterModel.loadRemote({
+          store: none,
+          pluginInstanceId: id,
+          cache: offline,
+        });
+        expect(m.version).toBe("v2");
+        const first = await CounterModel.loadRemote({
+          store: none,
+          pluginInstanceId: id,
+          handle: "first",
+          cache: offline,
+        });
+        expect(first.version).toBe("v1");
+        expect(offline.stats()).toMatchObject({ downloads: 0, diskHits: 2 });
+      });
+
+      it("fails with a NotFoundError naming the handle and instance when it is not cached", async () => {
+        const none = forbiddenStore(WS);
+        const offline = newCache({ store: none as CheckpointStoreImpl, offline: true });
+        const error = await CounterModel.loadRemote({
+          store: none,
+          pluginInstanceId: id,
+          handle: "h1",
+          cache: offline,
+        }).catch((e: unknown) => e);
+        expect(NotFoundError.isInstance(error)).toBe(true);
+        expect((error as Error).message).toContain(`handle "h1" of ${WS}/${id}`);
+        expect((error as Error).message).toMatch(/not cached/);
+
+        // Known handle whose entry was evicted meanwhile.
+        const ref = await save("v1");
+        await load(newCache());
+        await rm(`${entryDir(ref)}.complete.json`);
+        const later = newCache({ store: none as CheckpointStoreImpl, offline: true });
+        await expect(
+          CounterModel.loadRemote({ store: none, pluginInstanceId: id, cache: later }),
+        ).rejects.toSatisfy(
+          (e) => NotFoundError.isInstance(e) && /no longer on disk/.test((e as Error).message),
+        );
+      });
+
+      it("a damaged entry is removed, not served, offline", async () => {
+        const ref = await save("v1");
+        await load(newCache());
+        await writeFile(join(entryDir(ref), "version.txt"), "vX");
+        const none = forbiddenStore(WS);
+        const offline = newCache({ store: none as CheckpointStoreImpl, offline: true });
+        await expect(
+          CounterModel.loadRemote({ store: none, pluginInstanceId: id, cache: offline }),
+        ).rejects.toSatisfy(
+          (e) => NotFoundError.isInstance(e) && /damaged/.test((e as Error).message),
+        );
+        expect(offline.stats().repairs).toBe(1);
+        await expect(stat(entryDir(ref))).rejects.toThrow(/ENOENT/);
+      });
+    });
+  });
+}

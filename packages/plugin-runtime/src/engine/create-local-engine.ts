@@ -1,0 +1,731 @@
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { rm } from "node:fs/promises";
+import { isAbsolute, resolve } from "node:path";
+import {
+  CancelledError,
+  type CheckpointStore,
+  ConflictError,
+  isFinalTaskState,
+  type ModelCache,
+  NotFoundError,
+  parseWith,
+  RemoteError,
+  TimeoutError,
+  TrainableError,
+  TrainPluginInput,
+  type TrainPluginOutput,
+  ValidationError,
+  validateId,
+} from "@trainable/core";
+import { createLocalPluginClient } from "../client/create-local-plugin-client.js";
+import type { PluginClient } from "../client/plugin-client.js";
+import type { PluginService } from "../service/plugin-service.js";
+import type { TrainResponse } from "../training/create-training-coordinator.js";
+import { generateHandle } from "../training/generate-handle.js";
+import { mergeTrainingParameters } from "../training/merge-training-parameters.js";
+import type { TrainRequest } from "../training/train-request.js";
+import { abortError, raceSignal } from "../util/race-signal.js";
+import { type Clock, systemClock } from "./clock.js";
+import { createEngineStore } from "./create-engine-store.js";
+import type { EngineInstance } from "./engine-instance.js";
+import type {
+  CreateInstanceOptions,
+  EngineTrainInput,
+  EngineTrainOptions,
+  LocalEngine,
+  ResumeResult,
+  TrainingRun,
+} from "./local-engine.js";
+import { nextPollDelay, type PollPolicy, resolvePollPolicy } from "./poll-policy.js";
+import type { TaskEvent } from "./task-event.js";
+import type { TrainingTask } from "./training-task.js";
+
+export interface EngineLogger {
+  warn(message: string, error?: unknown): void;
+  error(message: string, error?: unknown): void;
+}
+
+export interface LocalEngineOptions {
+  /** Where checkpoints are saved and loaded (for in-process plugins). */
+  store: CheckpointStore;
+  /** The model cache in-process plugins serve through; saves notify it. */
+  cache?: ModelCache | false;
+  /** The engine's own state: instances, tasks, in-training model folders. */
+  dataDir: string;
+  /** Time source, for tests. */
+  clock?: Clock;
+  /** Pacing of status checks. */
+  pollPolicy?: Partial<PollPolicy>;
+  /** Overall timeout of a training when `train` is given none. Default 24 h. */
+  defaultTimeoutMs?: number;
+  /** Post-updates kept per task (older ones are dropped). Default 100. */
+  maxUpdatesPerTask?: number;
+  logger?: EngineLogger;
+}
+
+interface Active {
+  controller: AbortController;
+  done: Promise<TrainingTask>;
+}
+
+const CLOSING = Symbol("engine closing");
+const DEFAULT_TIMEOUT_MS = 24 * 60 * 60_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Creates a local engine on `dataDir`: registers plugins, keeps plugin instances, and runs
+ * the training lifecycle — getTrainingParameters → merge → train → (while `running`)
+ * trainStatus with the last status, paced by `retryAfterMs`/backoff, under an overall
+ * timeout → `succeeded` (saved, `default` moved, `archivePath` recorded), `failed` or
+ * `cancelled`. Tasks are written atomically to `{dataDir}/tasks/{taskId}/task.json` as they
+ * change, so an engine created later on the same `dataDir` lists them and `resume()`s the
+ * unfinished ones.
+ *
+ * Who saves: the process that holds the model. For an in-process plugin that is this
+ * engine (it also keeps the in-training model's folder at `{dataDir}/tasks/{taskId}/model`
+ * so status checks survive a restart); for a plugin served over HTTP it is the plugin
+ * server, and the engine records the `archivePath` it answers.
+ */
+export async function createLocalEngine(options: LocalEngineOptions): Promise<LocalEngine> {
+  if (!options?.store) throw ValidationError.forField("runtime", "store", "is required");
+  if (typeof options.dataDir !== "string" || options.dataDir === "") {
+    throw ValidationError.forField("runtime", "dataDir", "is required (a folder path)");
+  }
+  const store = options.store;
+  const cache = options.cache ?? false;
+  const dataDir = isAbsolute(options.dataDir) ? options.dataDir : resolve(options.dataDir);
+  const clock = options.clock ?? systemClock;
+  const policy = resolvePollPolicy(options.pollPolicy);
+  const defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  checkTimeout(defaultTimeoutMs, "defaultTimeoutMs");
+  const maxUpdates = options.maxUpdatesPerTask ?? 100;
+  const logger: EngineLogger = options.logger ?? {
+    warn: (message, error) => console.warn(message, error ?? ""),
+    error: (message, error) => console.error(message, error ?? ""),
+  };
+  const engineStore = await createEngineStore(dataDir, (message, error) =>
+    logger.error(message, error),
+  );
+
+  const plugins = new Map<string, PluginClient>();
+  const instances = new Map<string, EngineInstance>();
+  const tasks = new Map<string, TrainingTask>();
+  const active = new Map<string, Active>();
+  const registrations = new Map<string, Promise<void>>();
+  const emitter = new EventEmitter();
+  emitter.setMaxListeners(0);
+  let closed = false;
+
+  const loadedInstances = await engineStore.loadInstances();
+  for (const instance of loadedInstances.instances) instances.set(instance.id, instance);
+  const loadedTasks = await engineStore.loadTasks();
+  for (const task of loadedTasks.tasks) tasks.set(task.taskId, task);
+  for (const problem of [...loadedInstances.problems, ...loadedTasks.problems]) {
+    logger.warn(`[runtime] Skipped an unreadable engine file: ${problem}`);
+  }
+
+  const nowIso = () => clock.now().toISOString();
+  const snapshot = (task: TrainingTask) => structuredClone(task);
+  const emit = (type: TaskEvent["type"], task: TrainingTask, update?: TaskEvent["update"]) => {
+    const event: TaskEvent = { type, taskId: task.taskId, task: snapshot(task) };
+    if (update !== undefined) event.update = update;
+    emitter.emit("task", event);
+  };
+  const record = (task: TrainingTask, type?: TaskEvent["type"], update?: TaskEvent["update"]) => {
+    task.updatedAt = nowIso();
+    const written = engineStore.writeTask(task);
+    if (type) emit(type, task, update);
+    return written;
+  };
+
+  const assertOpen = () => {
+    if (closed) throw new TrainableError("INTERNAL", "[runtime] The engine is closed");
+  };
+
+  const pluginOf = (name: string): PluginClient => {
+    const plugin = plugins.get(name);
+    if (!plugin) {
+      throw new NotFoundError(
+        `[runtime] Unknown plugin "${name}": register it with engine.registerPlugin("${name}", …) first`,
+      );
+    }
+    return plugin;
+  };
+
+  const instanceOf = (id: string): EngineInstance => {
+    const instanceId = validateId(id, "instanceId");
+    const instance = instances.get(instanceId);
+    if (!instance) {
+      throw new NotFoundError(
+        `[runtime] Unknown plugin instance "${instanceId}": create it with engine.createInstance first`,
+      );
+    }
+    return instance;
+  };
+
+  /** Makes sure the plugin knows the instance (once per engine process and plugin). */
+  const ensureRegistered = (client: PluginClient, instance: EngineInstance): Promise<void> => {
+    const key = `${instance.plugin}\u0000${instance.id}`;
+    let pending = registrations.get(key);
+    if (!pending) {
+      pending = client
+        .registerInstance({ id: instance.id, handle: instance.handle, config: instance.config })
+        .then(() => undefined);
+      pending.catch(() => registrations.delete(key));
+      registrations.set(key, pending);
+    }
+    return pending;
+  };
+
+  const contextOf = (instanceId: string) => ({
+    pluginInstanceId: instanceId,
+    workspace: store.workspace,
+  });
+
+  function errorInfo(error: unknown, plugin: string): { code: string; message: string } {
+    if (TrainableError.isInstance(error)) return { code: error.code, message: error.message };
+    const detail = error instanceof Error ? error.message : String(error);
+    return { code: "INTERNAL", message: `[runtime] Plugin "${plugin}" failed: ${detail}` };
+  }
+
+  async function finish(
+    task: TrainingTask,
+    state: "succeeded" | "failed" | "cancelled",
+    details: { response?: TrainResponse; error?: { code: string; message: string } },
+  ): Promise<TrainingTask> {
+    const at = nowIso();
+    task.state = state;
+    task.finishedAt = at;
+    const response = details.response;
+    if (state === "succeeded" && response) {
+      task.output = response.data ?? {};
+      if (task.output.trainingProgress) task.progress = task.output.trainingProgress;
+      const saved = response.status.output as
+        | { handle?: string; digest?: string; archivePath?: string; setAsDefault?: boolean }
+        | undefined;
+      const archivePath = task.output.archivePath ?? saved?.archivePath;
+      if (archivePath) {
+        task.checkpoint = {
+          handle: saved?.handle ?? task.save.handle,
+          archivePath,
+          ...(saved?.digest ? { digest: saved.digest } : {}),
+          ...(saved?.setAsDefault !== undefined ? { setAsDefault: saved.setAsDefault } : {}),
+        };
+      }
+      task.statusMessage = response.status.statusMessage ?? "Training succeeded";
+      task.error = undefined;
+    } else {
+      const error = details.error ?? {
+        code: response?.status.statusCode ?? (state === "cancelled" ? "CANCELLED" : "TRAINING"),
+        message:
+          response?.status.statusMessage ??
+          (state === "cancelled" ? "[runtime] Training cancelled" : "[runtime] Training failed"),
+      };
+      task.error = error;
+      task.statusMessage = error.message;
+      if (response?.status) task.remoteStatus = response.status;
+    }
+    await rm(engineStore.modelDir(task.taskId), { recursive: true, force: true }).catch(() => {});
+    await record(task, "finished");
+    return snapshot(task);
+  }
+
+  /** Asks the plugin to stop a training's external job; failures are logged, not thrown. */
+  async function stopRemote(task: TrainingTask, client: PluginClient, instance: EngineInstance) {
+    const request: TrainRequest = {
+      data: task.trainPluginInput ?? task.input,
+      context: contextOf(instance.id),
+      status: task.remoteStatus ?? { taskId: task.taskId, state: "running" },
+      save: task.save,
+    };
+    try {
+      await client.cancelTraining(request, {
+        stateDir: engineStore.modelDir(task.taskId),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (error) {
+      logger.warn(`[runtime] Could not stop the plugin's job of task ${task.taskId}`, error);
+    }
+  }
+
+  function isTransient(error: unknown): boolean {
+    return RemoteError.isInstance(error) && error.retryable;
+  }
+
+  /** Drives one training from wherever it is to a final state. */
+  async function drive(
+    task: TrainingTask,
+    client: PluginClient,
+    instance: EngineInstance,
+    controller: AbortController,
+  ): Promise<TrainingTask> {
+    const signal = controller.signal;
+    const stateDir = engineStore.modelDir(task.taskId);
+    const onUpdate = (update: Partial<TrainPluginOutput>) => {
+      if (isFinalTaskState(task.state)) return;
+      task.updates.push({ at: nowIso(), update });
+      if (task.updates.length > maxUpdates) task.updates.splice(0, task.updates.length - maxUpdates);
+      if (update.trainingProgress) task.progress = update.trainingProgress;
+      void record(task, "update", update);
+    };
+    const finished = new AbortController();
+    const remaining = Date.parse(task.deadline) - clock.now().getTime();
+    clock.sleep(Math.max(0, remaining), finished.signal).then(
+      () =>
+        controller.abort(
+          new TimeoutError(
+            `[runtime] Training ${task.taskId} timed out: it did not finish by ${task.deadline}`,
+          ),
+        ),
+      () => {},
+    );
+
+    try {
+      await ensureRegistered(client, instance);
+      let response: TrainResponse;
+      let resumed = false;
+      if (task.remoteStatus && !isFinalTaskState(task.remoteStatus.state)) {
+        response = { status: task.remoteStatus };
+        resumed = true;
+      } else {
+        task.state = "running";
+        task.startedAt ??= nowIso();
+        await record(task, "started");
+        const params = await raceSignal(
+          client.getTrainingParameters(
+            { data: task.input, context: contextOf(instance.id) },
+            { signal },
+          ),
+          signal,
+          "Training",
+        );
+        const merged = parseWith(
+          TrainPluginInput,
+          mergeTrainingParameters(task.input, params),
+          "training parameters merged with the plugin's answer",
+          "runtime",
+        );
+        task.trainingParameters = params;
+        task.trainPluginInput = merged;
+        await record(task, "parameters");
+        response = await raceSignal(
+          client.train(
+            {
+              data: merged,
+              context: contextOf(instance.id),
+              status: { taskId: task.taskId, state: "waiting" },
+              isStatusCheck: false,
+              save: task.save,
+            },
+            { signal, onUpdate, stateDir },
+          ),
+          signal,
+          "Training",
+        );
+      }
+
+      let attempt = 0;
+      let errors = 0;
+      for (;;) {
+        const state = response.status.state;
+        if (state === "succeeded" || state === "failed" || state === "cancelled") {
+          return await finish(task, state, { response });
+        }
+        if (!resumed || attempt > 0) {
+          task.remoteStatus = response.status;
+          if (response.status.statusMessage) task.statusMessage = response.status.statusMessage;
+          await record(task, "status");
+        }
+        const wait =
+          resumed && attempt === 0 && errors === 0
+            ? 0
+            : nextPollDelay(policy, errors > 0 ? errors : attempt, errors > 0 ? undefined : response.status.retryAfterMs);
+        if (wait > 0) await clock.sleep(wait, signal);
+        try {
+          response = await raceSignal(
+            client.train(
+              {
+                data: task.trainPluginInput ?? task.input,
+                context: contextOf(instance.id),
+                status: task.remoteStatus ?? response.status,
+                isStatusCheck: true,
+                save: task.save,
+              },
+              { signal, onUpdate, stateDir },
+            ),
+            signal,
+            "Training",
+          );
+          task.statusChecks++;
+          errors = 0;
+          attempt++;
+        } catch (error) {
+          if (signal.aborted || !isTransient(error) || errors + 1 >= policy.maxConsecutiveErrors) {
+            throw error;
+          }
+          errors++;
+          task.statusChecks++;
+          logger.warn(`[runtime] Status check of task ${task.taskId} failed; retrying`, error);
+        }
+      }
+    } catch (error) {
+      if (signal.aborted) {
+        const reason: unknown = signal.reason;
+        if (reason === CLOSING) return snapshot(task);
+        await stopRemote(task, client, instance);
+        if (TimeoutError.isInstance(reason)) {
+          return finish(task, "failed", { error: { code: reason.code, message: reason.message } });
+        }
+        const cancelled = CancelledError.isInstance(reason)
+          ? reason
+          : abortError(signal, "[runtime] Training");
+        return finish(task, "cancelled", { error: errorInfo(cancelled, task.plugin) });
+      }
+      if (!TrainableError.isInstance(error)) {
+        logger.error(`[runtime] Training ${task.taskId} failed unexpectedly`, error);
+      }
+      return finish(task, "failed", { error: errorInfo(error, task.plugin) });
+    } finally {
+      finished.abort();
+    }
+  }
+
+  function launch(task: TrainingTask, client: PluginClient, instance: EngineInstance, external?: AbortSignal) {
+    const controller = new AbortController();
+    if (external) {
+      if (external.aborted) controller.abort(external.reason ?? new CancelledError("[runtime] Training cancelled"));
+      else
+        external.addEventListener(
+          "abort",
+          () => controller.abort(external.reason ?? new CancelledError("[runtime] Training cancelled")),
+          { once: true },
+        );
+    }
+    const done = drive(task, client, instance, controller)
+      .catch(async (error: unknown) => {
+        logger.error(`[runtime] Training ${task.taskId} could not be recorded`, error);
+        return snapshot(task);
+      })
+      .finally(() => active.delete(task.taskId));
+    active.set(task.taskId, { controller, done });
+    return done;
+  }
+
+  function uniqueHandle(instanceId: string): string {
+    const base = generateHandle(clock.now());
+    const taken = new Set(
+      [...tasks.values()].filter((t) => t.instanceId === instanceId).map((t) => t.save.handle),
+    );
+    if (!taken.has(base)) return base;
+    let n = 2;
+    while (taken.has(`${base}-${n}`)) n++;
+    return `${base}-${n}`;
+  }
+
+  const engine: LocalEngine = {
+    store,
+    cache,
+    dataDir,
+    instances: {
+      get(id) {
+        const instance = instances.get(id);
+        if (!instance) return undefined;
+        return { id: instance.id, handle: instance.handle, config: instance.config };
+      },
+    },
+
+    registerPlugin(name, plugin) {
+      assertOpen();
+      const pluginName = validateId(name, "plugin name");
+      const client: PluginClient =
+        "registerInstance" in plugin && "kind" in plugin
+          ? (plugin as PluginClient)
+          : createLocalPluginClient(plugin as PluginService, { store, cache });
+      plugins.set(pluginName, client);
+      for (const key of registrations.keys()) {
+        if (key.startsWith(`${pluginName}\u0000`)) registrations.delete(key);
+      }
+    },
+
+    async createInstance(spec) {
+      assertOpen();
+      const id = validateId(spec?.id, "id");
+      const plugin = validateId(spec.plugin, "plugin");
+      const handle = spec.handle === undefined ? undefined : validateId(spec.handle, "handle");
+      const client = pluginOf(plugin);
+      const registered = await client.registerInstance({ id, handle, config: spec.config });
+      const existing = instances.get(id);
+      const at = nowIso();
+      const instance: EngineInstance = {
+        schemaVersion: 1,
+        id,
+        plugin,
+        ...(handle !== undefined ? { handle } : {}),
+        config: registered.config,
+        createdAt: existing?.createdAt ?? at,
+        updatedAt: at,
+      };
+      if (existing) {
+        const same =
+          existing.plugin === plugin &&
+          existing.handle === handle &&
+          JSON.stringify(existing.config) === JSON.stringify(instance.config);
+        if (same) return structuredClone(existing);
+        if (!spec.replace) {
+          // Put the plugin's registration back the way it was.
+          if (existing.plugin === plugin) {
+            await client
+              .registerInstance({ id, handle: existing.handle, config: existing.config })
+              .catch(() => registrations.delete(`${plugin}\u0000${id}`));
+          }
+          throw new ConflictError(
+            `[runtime] Plugin instance "${id}" already exists with a different plugin, handle or config: pass replace: true to replace it`,
+          );
+        }
+      }
+      await engineStore.writeInstance(instance);
+      instances.set(id, instance);
+      registrations.set(`${plugin}\u0000${id}`, Promise.resolve());
+      return structuredClone(instance);
+    },
+
+    getInstance(id) {
+      const instance = instances.get(id);
+      return instance ? structuredClone(instance) : undefined;
+    },
+
+    listInstances() {
+      return [...instances.values()].map((instance) => structuredClone(instance));
+    },
+
+    async startTraining(instanceId, input, trainOptions = {}) {
+      assertOpen();
+      const instance = instanceOf(instanceId);
+      const client = pluginOf(instance.plugin);
+      if (client.kind === "in-process" && (client as { trainable?: boolean }).trainable === false) {
+        throw new TrainableError(
+          "NOT_SUPPORTED",
+          `[runtime] Plugin "${instance.plugin}" is not trainable (extend TrainablePluginService)`,
+        );
+      }
+      const parsedInput = parseWith(
+        TrainPluginInput,
+        { ...input, pluginInstance: input?.pluginInstance ?? instance.id },
+        "TrainPluginInput",
+        "runtime",
+      );
+      if (parsedInput.pluginInstance !== instance.id) {
+        throw ValidationError.forField(
+          "runtime",
+          "pluginInstance",
+          `"${parsedInput.pluginInstance}" does not match the instance "${instance.id}" being trained`,
+        );
+      }
+      const timeoutMs = trainOptions.timeoutMs ?? defaultTimeoutMs;
+      checkTimeout(timeoutMs, "timeoutMs");
+      const handle =
+        trainOptions.handle === undefined
+          ? uniqueHandle(instance.id)
+          : validateId(trainOptions.handle, "handle");
+      const now = clock.now();
+      const task: TrainingTask = {
+        schemaVersion: 1,
+        taskId: randomUUID(),
+        instanceId: instance.id,
+        plugin: instance.plugin,
+        state: "waiting",
+        createdAt: now.toISOString(),
+        updatedAt: now.toISOString(),
+        deadline: new Date(now.getTime() + timeoutMs).toISOString(),
+        input: parsedInput,
+        save: { handle, setAsDefault: trainOptions.setAsDefault ?? true },
+        statusChecks: 0,
+        updates: [],
+      };
+      tasks.set(task.taskId, task);
+      await record(task, "created");
+      const done = launch(task, client, instance, trainOptions.signal);
+      return { taskId: task.taskId, task: snapshot(task), done };
+    },
+
+    async train(instanceId, input, trainOptions) {
+      const run = await engine.startTraining(instanceId, input, trainOptions);
+      return run.done;
+    },
+
+    async cancel(taskId) {
+      const task = tasks.get(taskId);
+      if (!task) throw new NotFoundError(`[runtime] Unknown task "${taskId}"`);
+      const running = active.get(taskId);
+      if (running) {
+        running.controller.abort(new CancelledError("[runtime] Training cancelled"));
+        return running.done;
+      }
+      if (isFinalTaskState(task.state)) return snapshot(task);
+      // Not driven by this engine (e.g. not resumed yet): stop the plugin's job if possible.
+      const instance = instances.get(task.instanceId);
+      const client = plugins.get(task.plugin);
+      if (instance && client) await stopRemote(task, client, instance);
+      return finish(task, "cancelled", {
+        error: { code: "CANCELLED", message: "[runtime] Training cancelled" },
+      });
+    },
+
+    async wait(taskId) {
+      const task = tasks.get(taskId);
+      if (!task) throw new NotFoundError(`[runtime] Unknown task "${taskId}"`);
+      if (isFinalTaskState(task.state)) return snapshot(task);
+      const running = active.get(taskId);
+      if (running) return running.done;
+      return new Promise<TrainingTask>((resolveTask) => {
+        const off = engine.on("task", (event) => {
+          if (event.taskId === taskId && event.type === "finished") {
+            off();
+            resolveTask(event.task);
+          }
+        });
+      });
+    },
+
+    getTask(taskId) {
+      const task = tasks.get(taskId);
+      return task ? snapshot(task) : undefined;
+    },
+
+    listTasks(filter = {}) {
+      return [...tasks.values()]
+        .filter((task) => filter.instanceId === undefined || task.instanceId === filter.instanceId)
+        .filter((task) => filter.state === undefined || task.state === filter.state)
+        .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+        .map(snapshot);
+    },
+
+    watch(taskId, watchOptions = {}) {
+      return watchTask(engine, taskId, watchOptions.signal);
+    },
+
+    on(event, listener) {
+      emitter.on(event, listener);
+      return () => emitter.off(event, listener);
+    },
+
+    async resume() {
+      assertOpen();
+      const result: ResumeResult = { resumed: [], interrupted: [], skipped: [] };
+      for (const task of tasks.values()) {
+        if (isFinalTaskState(task.state) || active.has(task.taskId)) continue;
+        const client = plugins.get(task.plugin);
+        if (!client) {
+          result.skipped.push({
+            taskId: task.taskId,
+            reason: `plugin "${task.plugin}" is not registered`,
+          });
+          continue;
+        }
+        const instance = instances.get(task.instanceId);
+        if (!instance) {
+          await finish(task, "failed", {
+            error: {
+              code: "NOT_FOUND",
+              message: `[runtime] Plugin instance "${task.instanceId}" no longer exists`,
+            },
+          });
+          result.interrupted.push(task.taskId);
+          continue;
+        }
+        const polling = task.remoteStatus !== undefined && !isFinalTaskState(task.remoteStatus.state);
+        if (task.state === "running" && !polling) {
+          // The engine stopped while the plugin's train call was in flight: whether that
+          // training happened (and saved) cannot be known, so it is not silently repeated.
+          await finish(task, "failed", {
+            error: {
+              code: "INTERNAL",
+              message:
+                "[runtime] Interrupted: the engine stopped while the plugin's train call was in flight; train again",
+            },
+          });
+          result.interrupted.push(task.taskId);
+          continue;
+        }
+        launch(task, client, instance);
+        result.resumed.push(task.taskId);
+      }
+      return result;
+    },
+
+    async run(instanceId, input, runOptions = {}) {
+      assertOpen();
+      const instance = instanceOf(instanceId);
+      const client = pluginOf(instance.plugin);
+      await ensureRegistered(client, instance);
+      return client.run(
+        { data: input, context: contextOf(instance.id) },
+        {
+          handle:
+            runOptions.handle === undefined ? instance.handle : validateId(runOptions.handle, "handle"),
+          signal: runOptions.signal,
+        },
+      );
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      const running = [...active.values()];
+      for (const entry of running) entry.controller.abort(CLOSING);
+      await Promise.all(running.map((entry) => entry.done));
+      await engineStore.flush();
+      emitter.removeAllListeners();
+    },
+  };
+  return engine;
+}
+
+function checkTimeout(value: number, field: string): void {
+  if (!Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) {
+    throw ValidationError.forField(
+      "runtime",
+      field,
+      `must be a positive number of milliseconds, at most ${MAX_TIMER_MS} (about 24.8 days)`,
+    );
+  }
+}
+
+async function* watchTask(
+  engine: LocalEngine,
+  taskId: string,
+  signal: AbortSignal | undefined,
+): AsyncIterableIterator<TaskEvent> {
+  const queue: TaskEvent[] = [];
+  let wake: (() => void) | undefined;
+  const off = engine.on("task", (event) => {
+    if (event.taskId !== taskId) return;
+    queue.push(event);
+    wake?.();
+  });
+  const onAbort = () => wake?.();
+  signal?.addEventListener("abort", onAbort);
+  try {
+    const task = engine.getTask(taskId);
+    if (!task) throw new NotFoundError(`[runtime] Unknown task "${taskId}"`);
+    yield { type: "snapshot", taskId, task };
+    if (isFinalTaskState(task.state)) return;
+    for (;;) {
+      while (queue.length > 0) {
+        const event = queue.shift() as TaskEvent;
+        yield event;
+        if (event.type === "finished") return;
+      }
+      if (signal?.aborted) return;
+      await new Promise<void>((resolveWait) => {
+        wake = resolveWait;
+      });
+      wake = undefined;
+    }
+  } finally {
+    off();
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+

@@ -1,0 +1,69 @@
+import {
+  Id,
+  JsonObject,
+  Task,
+  TaskState,
+  TrainingParameterPluginOutput,
+  TrainPluginInput,
+  TrainPluginOutput,
+} from "@trainable/core";
+import { z } from "zod";
+
+const Timestamp = z.iso.datetime({ offset: true });
+
+/** One post-update of a training (progress, metrics), as recorded. */
+export const TrainingUpdate = z.object({
+  at: Timestamp,
+  update: TrainPluginOutput.partial(),
+});
+export type TrainingUpdate = z.infer<typeof TrainingUpdate>;
+
+/**
+ * A training as the local engine records it, one JSON file per task at
+ * `{dataDir}/tasks/{taskId}/task.json` (validated when read back).
+ */
+export const TrainingTask = z.object({
+  schemaVersion: z.literal(1),
+  taskId: Id,
+  instanceId: Id,
+  plugin: Id,
+  state: TaskState,
+  /** The last status message (the plugin's, or why it failed). */
+  statusMessage: z.string().optional(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  startedAt: Timestamp.optional(),
+  finishedAt: Timestamp.optional(),
+  /** The overall timeout, as an absolute time (a resumed training keeps it). */
+  deadline: Timestamp,
+  /** The user's input, as asked. */
+  input: TrainPluginInput,
+  /** The plugin's answer to `getTrainingParameters`. */
+  trainingParameters: TrainingParameterPluginOutput.optional(),
+  /** The input actually trained with: `input` merged with `trainingParameters`. */
+  trainPluginInput: TrainPluginInput.optional(),
+  /** Where the model is saved on success. */
+  save: z.object({ handle: Id, setAsDefault: z.boolean() }),
+  /** The plugin's last status while running (carries `remoteStatusInput`, `retryAfterMs`). */
+  remoteStatus: Task.optional(),
+  /** Status checks made so far. */
+  statusChecks: z.number().int().min(0),
+  /** The latest `trainingProgress` posted. */
+  progress: JsonObject.optional(),
+  /** The latest post-updates, oldest first (bounded). */
+  updates: z.array(TrainingUpdate),
+  /** The final output: `archivePath`, `trainingResults`, `inferenceParams`. */
+  output: TrainPluginOutput.optional(),
+  /** The checkpoint saved on success. */
+  checkpoint: z
+    .object({
+      handle: Id,
+      digest: z.string().optional(),
+      archivePath: z.string(),
+      setAsDefault: z.boolean().optional(),
+    })
+    .optional(),
+  /** Why the training failed or was cancelled. */
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+export type TrainingTask = z.infer<typeof TrainingTask>;

@@ -1,0 +1,115 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import { ValidationError } from "@trainable/core";
+import type { Hono } from "hono";
+import type { LocalPluginClient } from "../client/create-local-plugin-client.js";
+import type { PluginService } from "../service/plugin-service.js";
+import { createPluginApp, type PluginAppOptions } from "./create-plugin-app.js";
+
+export interface ServePluginOptions extends Partial<PluginAppOptions> {
+  /** TCP port; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** Interface to listen on. Default `127.0.0.1` (local only); `0.0.0.0` for all. */
+  hostname?: string;
+  /** How long `close()` waits for in-flight requests before cutting connections. Default 10 s. */
+  shutdownTimeoutMs?: number;
+}
+
+export interface ServedPlugin {
+  /** Base URL, e.g. `http://127.0.0.1:51234`. */
+  url: string;
+  port: number;
+  server: Server;
+  /** Number of requests being handled now. */
+  readonly inFlight: number;
+  /**
+   * Graceful shutdown: stops accepting connections, lets in-flight requests finish (up to
+   * `shutdownTimeoutMs`), then closes every connection. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a plugin app (or a plugin service, building the app from `options`) on Node with
+ * `@hono/node-server`. Resolves once the server is listening.
+ */
+export async function servePlugin(
+  // biome-ignore lint/suspicious/noExplicitAny: any plugin
+  target: Hono | PluginService<any, any> | LocalPluginClient,
+  options: ServePluginOptions = {},
+): Promise<ServedPlugin> {
+  const app = isHono(target) ? target : createPluginApp(target, options as PluginAppOptions);
+  const port = options.port ?? 8080;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw ValidationError.forField("runtime", "port", "must be an integer from 0 to 65535");
+  }
+  const hostname = options.hostname ?? "127.0.0.1";
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000;
+
+  let inFlight = 0;
+  let closing: Promise<void> | undefined;
+  let drained: (() => void) | undefined;
+
+  const { server, info } = await new Promise<{ server: Server; info: AddressInfo }>(
+    (resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port, hostname }, (address) =>
+        resolve({ server: s as Server, info: address }),
+      ) as Server;
+      s.once("error", reject);
+    },
+  );
+
+  server.on("request", (_req, res) => {
+    inFlight++;
+    res.once("close", () => {
+      inFlight--;
+      if (closing) {
+        // A kept-alive connection that just went idle must not hold the shutdown.
+        setImmediate(() => server.closeIdleConnections());
+        if (inFlight === 0) drained?.();
+      }
+    });
+  });
+
+  const host = info.address.includes(":") ? `[${info.address}]` : info.address;
+  return {
+    url: `http://${host}:${info.port}`,
+    port: info.port,
+    server,
+    get inFlight() {
+      return inFlight;
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        const closed = new Promise<void>((done) => server.close(() => done()));
+        server.closeIdleConnections();
+        const idle = new Promise<void>((done) => {
+          drained = done;
+          if (inFlight === 0) done();
+        });
+        const timer = setTimeout(() => server.closeAllConnections(), shutdownTimeoutMs);
+        timer.unref();
+        void idle
+          .then(() => {
+            server.closeIdleConnections();
+            return closed;
+          })
+          .then(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+      });
+      return closing;
+    },
+  };
+}
+
+function isHono(value: unknown): value is Hono {
+  return (
+    value != null &&
+    typeof value === "object" &&
+    typeof (value as Hono).fetch === "function" &&
+    typeof (value as Hono).route === "function"
+  );
+}
