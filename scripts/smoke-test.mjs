@@ -30,18 +30,42 @@ try {
   });
   const tarballs = [];
   for (const dir of packages) {
-    const out = run(pnpm[0], [...pnpm.slice(1), "pack", "--pack-destination", packs], join(root, "packages", dir));
-    const tgz = out.trim().split("\n").filter((l) => l.endsWith(".tgz")).at(-1);
+    const out = run(
+      pnpm[0],
+      [...pnpm.slice(1), "pack", "--pack-destination", packs],
+      join(root, "packages", dir),
+    );
+    const tgz = out
+      .trim()
+      .split("\n")
+      .filter((l) => l.endsWith(".tgz"))
+      .at(-1);
     if (!tgz) fail(`pnpm pack printed no tarball for packages/${dir}`);
     const manifest = run("tar", ["-xzOf", tgz, "package/package.json"], root);
-    if (manifest.includes("workspace:")) fail(`${tgz} still has a workspace: range in package.json`);
+    if (manifest.includes("workspace:"))
+      fail(`${tgz} still has a workspace: range in package.json`);
     tarballs.push(tgz);
   }
   console.log(`packed ${tarballs.length} packages`);
 
   run("mkdir", ["-p", app], work);
-  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "smoke-app", private: true, type: "module" }));
-  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...tarballs, "@aws-sdk/client-s3@3.1175.0", "@aws-sdk/lib-storage@3.1175.0"], app);
+  writeFileSync(
+    join(app, "package.json"),
+    JSON.stringify({ name: "smoke-app", private: true, type: "module" }),
+  );
+  run(
+    "npm",
+    [
+      "install",
+      "--no-audit",
+      "--no-fund",
+      "--loglevel=error",
+      ...tarballs,
+      "@aws-sdk/client-s3@3.1175.0",
+      "@aws-sdk/lib-storage@3.1175.0",
+    ],
+    app,
+  );
 
   writeFileSync(
     join(app, "check.mjs"),

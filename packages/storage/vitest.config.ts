@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { reporters } from "../../vitest.shared";
 
 export default defineConfig({
   test: {
@@ -10,5 +11,6 @@ export default defineConfig({
     testTimeout: 60_000,
     // A cold radosgw start, apt install included, takes ~40-60 s.
     hookTimeout: 180_000,
+    reporters: reporters("storage"),
   },
 });

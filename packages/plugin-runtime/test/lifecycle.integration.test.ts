@@ -85,12 +85,15 @@ describe.each(modes)("training lifecycle (%s)", (mode) => {
 
   it("trains a synchronous plugin end to end, saves, moves default and serves the new model", async () => {
     await engine.createInstance({ id: "kw", plugin: "keyword", config: { tagKind: "kw" } });
+    const seen: TaskEvent[] = [];
+    const off = engine.on("task", (event) => seen.push(event));
     const run = await engine.startTraining("kw", {
       trainingEpochs: 1,
       trainingParams: { keywords: ["alpha"] },
     });
-    const events = await collect(engine, run.taskId);
+    const watched = await collect(engine, run.taskId);
     const task = await run.done;
+    off();
 
     expect(task.state).toBe("succeeded");
     expect(task.error).toBeUndefined();
@@ -117,10 +120,18 @@ describe.each(modes)("training lifecycle (%s)", (mode) => {
     const named = await env.store.resolve({ pluginInstanceId: "kw", handle: task.checkpoint?.handle });
     expect(named.digest).toBe(ref.digest);
 
-    const types = events.map((e) => e.type);
-    expect(types[0]).toBe("snapshot");
-    expect(types).toEqual(expect.arrayContaining(["started", "parameters", "update", "finished"]));
-    expect(types.at(-1)).toBe("finished");
+    // Every event, in order, to a listener; watch() starts with a snapshot and ends with finished.
+    const types = seen.filter((e) => e.taskId === run.taskId).map((e) => e.type);
+    expect(types.filter((t) => t !== "update")).toEqual([
+      "created",
+      "started",
+      "parameters",
+      "finished",
+    ]);
+    expect(types.filter((t) => t === "update")).toHaveLength(2);
+    expect(watched[0]?.type).toBe("snapshot");
+    expect(watched.at(-1)?.type).toBe("finished");
+    expect(watched.at(-1)?.task.state).toBe("succeeded");
 
     // The task is on disk, atomically written and valid.
     const onDisk = TrainingTask.parse(
@@ -218,8 +229,10 @@ describe.each(modes)("training lifecycle (%s)", (mode) => {
       { signal: controller.signal },
     );
     for await (const event of engine.watch(run.taskId)) {
-      if (event.type === "update") break;
+      if (event.type === "parameters") break;
     }
+    // Well inside `train` (over HTTP, post-updates only arrive with the answer).
+    await new Promise((resolve) => setTimeout(resolve, 250));
     controller.abort();
     const task = await run.done;
     expect(task.state).toBe("cancelled");

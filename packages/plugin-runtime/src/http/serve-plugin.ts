@@ -92,7 +92,10 @@ export async function servePlugin(
         timer.unref();
         void idle
           .then(() => {
+            // Every response is closed: what is left are idle keep-alive sockets, and sockets
+            // whose client went away mid-request (Node does not count those as idle).
             server.closeIdleConnections();
+            if (inFlight === 0) server.closeAllConnections();
             return closed;
           })
           .then(() => {

@@ -135,17 +135,22 @@ export const fakeJobs = {
     return job;
   },
   async cancel(jobsDir, jobId) {
-    const job = await fakeJobs.read(jobsDir, jobId);
-    job.state = "cancelled";
-    await writeJob(jobsDir, jobId, job);
+    // A marker file of its own, so a status check running at the same time cannot undo it.
+    await writeFile(join(jobsDir, `${jobId}.cancelled`), "");
   },
   async read(jobsDir, jobId) {
-    return JSON.parse(await readFile(join(jobsDir, `${jobId}.json`), "utf8"));
+    const job = JSON.parse(await readFile(join(jobsDir, `${jobId}.json`), "utf8"));
+    const cancelled = await readFile(join(jobsDir, `${jobId}.cancelled`)).then(
+      () => true,
+      () => false,
+    );
+    if (cancelled) job.state = "cancelled";
+    return job;
   },
 };
 
 async function writeJob(jobsDir, jobId, job) {
-  const tmp = join(jobsDir, `${jobId}.json.tmp`);
+  const tmp = join(jobsDir, `${jobId}.json.${Math.random().toString(36).slice(2)}.tmp`);
   await writeFile(tmp, JSON.stringify(job));
   await rename(tmp, join(jobsDir, `${jobId}.json`));
 }

@@ -5,7 +5,7 @@ const symbol = Symbol.for(marker);
 
 /** A conditional write (`ifNoneMatch: "*"` or `ifMatch`) did not hold. */
 export class PreconditionFailedError extends ConflictError {
-  private readonly [symbol] = true;
+  readonly [symbol] = true;
   readonly key: string;
 
   constructor(key: string, message = `[storage] Precondition failed for key "${key}"`) {
