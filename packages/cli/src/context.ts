@@ -22,6 +22,7 @@ export class CliContext {
   readonly dataDir: string;
   readonly progress: ProgressReporter;
   private storePromise?: Promise<CheckpointStoreImpl>;
+  private readonly closers: (() => Promise<void> | void)[] = [];
 
   constructor(
     readonly io: CliIo,
@@ -53,7 +54,13 @@ export class CliContext {
     else this.io.stdout.write(`${human()}\n`);
   }
 
+  /** Runs `fn` when the command ends (engines, servers), before the store closes. */
+  onClose(fn: () => Promise<void> | void): void {
+    this.closers.push(fn);
+  }
+
   async close(): Promise<void> {
+    for (const fn of this.closers.splice(0).reverse()) await fn();
     if (this.storePromise) await (await this.storePromise.catch(() => undefined))?.close();
   }
 }

@@ -118,7 +118,9 @@ describe.each(["in-process", "http"] as const)("crash and restart (%s plugin)", 
     expect(left.state).toBe("running");
     expect(left.remoteStatus?.remoteStatusInput?.jobId).toMatch(/^job-/);
     if (mode === "in-process") {
-      expect((await stat(join(dataDir, "tasks", taskId, "model", "model.json"))).isFile()).toBe(true);
+      expect((await stat(join(dataDir, "tasks", taskId, "model", "model.json"))).isFile()).toBe(
+        true,
+      );
     }
     const checksBefore = left.statusChecks;
 

@@ -5,8 +5,8 @@ import {
   type ServedPlugin,
   servePlugin,
   type TaggerInput,
-  TaggerPluginService,
   type TaggerOutput,
+  TaggerPluginService,
 } from "../src/index.js";
 import { createTestEnv, silentLogger, type TestEnv } from "./__fixtures__/env.js";
 import {
@@ -34,11 +34,14 @@ async function post(url: string, body: unknown, init: RequestInit = {}) {
     ...init,
   });
   const text = await response.text();
+  // biome-ignore lint/suspicious/noExplicitAny: assertions walk arbitrary JSON
   return { status: response.status, text, json: JSON.parse(text) as Record<string, any> };
 }
 
 const runRequest = (instance: string, texts: string[], id?: string) => ({
-  data: { file: { ...(id ? { id } : {}), blocks: texts.map((text, i) => ({ id: `b${i}`, text })) } },
+  data: {
+    file: { ...(id ? { id } : {}), blocks: texts.map((text, i) => ({ id: `b${i}`, text })) },
+  },
   context: { pluginInstanceId: instance, workspace: "ws" },
 });
 
@@ -82,7 +85,10 @@ describe("plugin HTTP server", () => {
 
   it("serves POST /run and its alias POST /tag with the instance's model and config", async () => {
     for (const route of ["run", "tag"]) {
-      const { status, json } = await post(`${served.url}/${route}`, runRequest("tagger-1", ["no", "buy spam now"]));
+      const { status, json } = await post(
+        `${served.url}/${route}`,
+        runRequest("tagger-1", ["no", "buy spam now"]),
+      );
       expect(status).toBe(200);
       expect(json.status).toEqual({ state: "succeeded" });
       expect(json.data.file.blocks[1].tags).toEqual([
@@ -117,7 +123,11 @@ describe("plugin HTTP server", () => {
     expect(json.error.code).toBe("VALIDATION");
     const paths = (json.error.issues as Array<{ path: string }>).map((i) => i.path);
     expect(paths).toEqual(
-      expect.arrayContaining(["data.file.blocks[0].text", "data.file.blocks[1].tags[0].kind", "isStatusCheck"]),
+      expect.arrayContaining([
+        "data.file.blocks[0].text",
+        "data.file.blocks[1].tags[0].kind",
+        "isStatusCheck",
+      ]),
     );
     expect(json.error.message).toContain("data.file.blocks[0].text");
   });
@@ -328,7 +338,9 @@ describe("plugin HTTP server: other plugins, configs and shutdown", () => {
         });
       const bad = await put("ext-1", { config: { tagKind: "" } });
       expect(bad.status).toBe(400);
-      const body = (await bad.json()) as { error: { message: string; issues: Array<{ path: string }> } };
+      const body = (await bad.json()) as {
+        error: { message: string; issues: Array<{ path: string }> };
+      };
       expect(body.error.issues.map((i) => i.path).sort()).toEqual(["jobsDir", "tagKind"]);
       expect(body.error.message).toContain("ExternalTagger config");
       const good = await put("ext-1", { config: { jobsDir: env.dir("jobs") } });

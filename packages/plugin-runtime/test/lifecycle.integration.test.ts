@@ -53,7 +53,11 @@ describe.each(modes)("training lifecycle (%s)", (mode) => {
     const served = await servePlugin(service, {
       port: 0,
       store: env.store,
-      cache: createModelCache({ store: env.store, diskDir: env.dir(`server-cache-${name}`), revalidateMs: 0 }),
+      cache: createModelCache({
+        store: env.store,
+        diskDir: env.dir(`server-cache-${name}`),
+        revalidateMs: 0,
+      }),
       allowInstanceRegistration: true,
       dataDir: env.dir(`server-${name}`),
       logger: silentLogger,
@@ -117,7 +121,10 @@ describe.each(modes)("training lifecycle (%s)", (mode) => {
     expect(task.checkpoint?.archivePath).toBe(ref.archivePath);
     expect(ref.metadata.trainPluginInput).toMatchObject({ trainingEpochs: 2 });
     expect(ref.metadata.trainingResults).toEqual({ keywordCount: 1, epochs: 2 });
-    const named = await env.store.resolve({ pluginInstanceId: "kw", handle: task.checkpoint?.handle });
+    const named = await env.store.resolve({
+      pluginInstanceId: "kw",
+      handle: task.checkpoint?.handle,
+    });
     expect(named.digest).toBe(ref.digest);
 
     // Every event, in order, to a listener; watch() starts with a snapshot and ends with finished.
@@ -213,8 +220,8 @@ describe.each(modes)("training lifecycle (%s)", (mode) => {
     expect(cancelled.error?.code).toBe("CANCELLED");
     expect(await run.done).toMatchObject({ state: "cancelled" });
     expect((await fakeJobs.read(jobsDir, jobId as string)).state).toBe("cancelled");
-    await expect(env.store.resolve({ pluginInstanceId: "ext" })).rejects.toSatisfy(
-      (e) => NotFoundError.isInstance(e),
+    await expect(env.store.resolve({ pluginInstanceId: "ext" })).rejects.toSatisfy((e) =>
+      NotFoundError.isInstance(e),
     );
     // Cancelling again is harmless.
     expect((await engine.cancel(run.taskId)).state).toBe("cancelled");
@@ -238,8 +245,8 @@ describe.each(modes)("training lifecycle (%s)", (mode) => {
     expect(task.state).toBe("cancelled");
     // Give a plugin server a moment to notice; nothing may be saved after a cancel.
     await new Promise((resolve) => setTimeout(resolve, 200));
-    await expect(env.store.resolve({ pluginInstanceId: "kw" })).rejects.toSatisfy(
-      (e) => NotFoundError.isInstance(e),
+    await expect(env.store.resolve({ pluginInstanceId: "kw" })).rejects.toSatisfy((e) =>
+      NotFoundError.isInstance(e),
     );
   });
 
@@ -314,9 +321,7 @@ describe.each(modes)("training lifecycle (%s)", (mode) => {
     expect(engine.getInstance("kw")?.config).toEqual({ tagKind: "b" });
 
     await expect(engine.train("kw", { trainingEpochs: -1 })).rejects.toThrow(/trainingEpochs/);
-    await expect(engine.train("kw", { pluginInstance: "other" })).rejects.toThrow(
-      /pluginInstance/,
-    );
+    await expect(engine.train("kw", { pluginInstance: "other" })).rejects.toThrow(/pluginInstance/);
     // Inference input is validated too.
     await engine.train("kw", { trainingParams: { keywords: ["k"] } });
     await expect(engine.run("kw", { file: { blocks: [{ text: 1 }] } })).rejects.toSatisfy(

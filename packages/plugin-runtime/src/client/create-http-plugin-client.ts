@@ -39,7 +39,11 @@ export function createHttpPluginClient(
   try {
     base = new URL(String(baseUrl));
   } catch {
-    throw ValidationError.forField("runtime", "baseUrl", `${JSON.stringify(String(baseUrl))} is not a URL`);
+    throw ValidationError.forField(
+      "runtime",
+      "baseUrl",
+      `${JSON.stringify(String(baseUrl))} is not a URL`,
+    );
   }
   if (base.protocol !== "http:" && base.protocol !== "https:") {
     throw ValidationError.forField("runtime", "baseUrl", "must be an http: or https: URL");

@@ -217,13 +217,22 @@ export function createLocalPluginClient(
       const plugin = requireTrainable("getTrainingParameters").trainable;
       const parsed = callOptions.prevalidated
         ? request
-        : parseWith(trainingParametersSchema, request, `${name} getTrainingParameters request`, "runtime");
+        : parseWith(
+            trainingParametersSchema,
+            request,
+            `${name} getTrainingParameters request`,
+            "runtime",
+          );
       checkWorkspace(parsed);
       await resolveInstance(instanceIdOf(parsed, parsed.data?.pluginInstance));
       const answer = await plugin.getTrainingParameters(parsed);
       const checked = TrainingParameterPluginOutput.safeParse(answer ?? {});
       if (!checked.success) {
-        const problems = ValidationError.fromZod("runtime", "TrainingParameterPluginOutput", checked.error);
+        const problems = ValidationError.fromZod(
+          "runtime",
+          "TrainingParameterPluginOutput",
+          checked.error,
+        );
         throw new TrainingError(
           `[runtime] ${name}.getTrainingParameters returned an invalid answer: ${problems.message}`,
         );

@@ -109,7 +109,8 @@ export async function createEngineStore(
       return { instances: items, problems };
     },
 
-    writeInstance: (instance) => writeJsonAtomic(join(instancesDir, `${instance.id}.json`), instance),
+    writeInstance: (instance) =>
+      writeJsonAtomic(join(instancesDir, `${instance.id}.json`), instance),
 
     async flush() {
       await Promise.all([...writers.values()].map((writer) => writer.running));

@@ -29,14 +29,7 @@ import { abortError, raceSignal } from "../util/race-signal.js";
 import { type Clock, systemClock } from "./clock.js";
 import { createEngineStore } from "./create-engine-store.js";
 import type { EngineInstance } from "./engine-instance.js";
-import type {
-  CreateInstanceOptions,
-  EngineTrainInput,
-  EngineTrainOptions,
-  LocalEngine,
-  ResumeResult,
-  TrainingRun,
-} from "./local-engine.js";
+import type { LocalEngine, ResumeResult } from "./local-engine.js";
 import { nextPollDelay, type PollPolicy, resolvePollPolicy } from "./poll-policy.js";
 import type { TaskEvent } from "./task-event.js";
 import type { TrainingTask } from "./training-task.js";
@@ -265,7 +258,8 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
     const onUpdate = (update: Partial<TrainPluginOutput>) => {
       if (isFinalTaskState(task.state)) return;
       task.updates.push({ at: nowIso(), update });
-      if (task.updates.length > maxUpdates) task.updates.splice(0, task.updates.length - maxUpdates);
+      if (task.updates.length > maxUpdates)
+        task.updates.splice(0, task.updates.length - maxUpdates);
       if (update.trainingProgress) task.progress = update.trainingProgress;
       void record(task, "update", update);
     };
@@ -340,7 +334,9 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
         const wait =
           resumed && attempt === 0 && errors === 0
             ? 0
-            : nextPollDelay(policy, errors > 0 ? errors : attempt, errors > 0 ? undefined : response.status.retryAfterMs);
+            : errors > 0
+              ? nextPollDelay(policy, errors - 1)
+              : nextPollDelay(policy, attempt, response.status.retryAfterMs);
         if (wait > 0) await clock.sleep(wait, signal);
         try {
           response = await raceSignal(
@@ -391,14 +387,21 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
     }
   }
 
-  function launch(task: TrainingTask, client: PluginClient, instance: EngineInstance, external?: AbortSignal) {
+  function launch(
+    task: TrainingTask,
+    client: PluginClient,
+    instance: EngineInstance,
+    external?: AbortSignal,
+  ) {
     const controller = new AbortController();
     if (external) {
-      if (external.aborted) controller.abort(external.reason ?? new CancelledError("[runtime] Training cancelled"));
+      if (external.aborted)
+        controller.abort(external.reason ?? new CancelledError("[runtime] Training cancelled"));
       else
         external.addEventListener(
           "abort",
-          () => controller.abort(external.reason ?? new CancelledError("[runtime] Training cancelled")),
+          () =>
+            controller.abort(external.reason ?? new CancelledError("[runtime] Training cancelled")),
           { once: true },
         );
     }
@@ -634,7 +637,8 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
           result.interrupted.push(task.taskId);
           continue;
         }
-        const polling = task.remoteStatus !== undefined && !isFinalTaskState(task.remoteStatus.state);
+        const polling =
+          task.remoteStatus !== undefined && !isFinalTaskState(task.remoteStatus.state);
         if (task.state === "running" && !polling) {
           // The engine stopped while the plugin's train call was in flight: whether that
           // training happened (and saved) cannot be known, so it is not silently repeated.
@@ -663,7 +667,9 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
         { data: input, context: contextOf(instance.id) },
         {
           handle:
-            runOptions.handle === undefined ? instance.handle : validateId(runOptions.handle, "handle"),
+            runOptions.handle === undefined
+              ? instance.handle
+              : validateId(runOptions.handle, "handle"),
           signal: runOptions.signal,
         },
       );
@@ -728,4 +734,3 @@ async function* watchTask(
     signal?.removeEventListener("abort", onAbort);
   }
 }
-

@@ -30,7 +30,11 @@ export function resolvePollPolicy(policy: Partial<PollPolicy> = {}): PollPolicy 
   const resolved = { ...DEFAULT_POLL_POLICY, ...policy };
   for (const [key, value] of Object.entries(resolved)) {
     if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-      throw ValidationError.forField("runtime", `pollPolicy.${key}`, "must be a finite number >= 0");
+      throw ValidationError.forField(
+        "runtime",
+        `pollPolicy.${key}`,
+        "must be a finite number >= 0",
+      );
     }
   }
   if (resolved.multiplier < 1) {

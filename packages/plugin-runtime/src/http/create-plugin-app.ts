@@ -8,7 +8,7 @@ import {
   ValidationError,
   validateId,
 } from "@trainable/core";
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import {
   createLocalPluginClient,
@@ -99,7 +99,7 @@ export function createPluginApp(
   }
 
   const app = new Hono();
-  const limitBody = bodyLimit({
+  const streamedLimit = bodyLimit({
     maxSize: limit,
     onError: (c) => {
       const error = new ValidationError(
@@ -109,6 +109,17 @@ export function createPluginApp(
       return c.json(errorBody(error).body, 413);
     },
   });
+  // A declared Content-Length is checked from the header (Node's parser holds the body to
+  // it), which spares materializing the request stream; anything else — chunked bodies,
+  // no length — goes through Hono's bodyLimit, which counts the bytes as they stream in.
+  const limitBody: MiddlewareHandler = async (c, next) => {
+    const length = c.req.header("content-length");
+    if (length !== undefined && c.req.header("transfer-encoding") === undefined) {
+      const size = Number(length);
+      if (Number.isSafeInteger(size) && size >= 0 && size <= limit) return next();
+    }
+    return streamedLimit(c, next);
+  };
 
   const fail = (c: Context, error: unknown, taskId?: string) => {
     const { httpStatus, body } = errorBody(error, taskId);
@@ -121,9 +132,8 @@ export function createPluginApp(
   app.onError((error, c) => fail(c, error));
   app.notFound((c) =>
     c.json(
-      errorBody(
-        new TrainableError("NOT_FOUND", `[runtime] No route ${c.req.method} ${c.req.path}`),
-      ).body,
+      errorBody(new TrainableError("NOT_FOUND", `[runtime] No route ${c.req.method} ${c.req.path}`))
+        .body,
       404,
     ),
   );
@@ -138,7 +148,12 @@ export function createPluginApp(
   );
 
   const run = async (c: Context) => {
-    const request = parseWith(client.schemas.run, await readJson(c), `${name} run request`, "runtime");
+    const request = parseWith(
+      client.schemas.run,
+      await readJson(c),
+      `${name} run request`,
+      "runtime",
+    );
     const handle = c.req.query("handle");
     const data = await client.run(request, {
       prevalidated: true,
@@ -162,7 +177,12 @@ export function createPluginApp(
   });
 
   app.post("/train", limitBody, async (c) => {
-    const request = parseWith(client.schemas.train, await readJson(c), `${name} train request`, "runtime");
+    const request = parseWith(
+      client.schemas.train,
+      await readJson(c),
+      `${name} train request`,
+      "runtime",
+    );
     const updates: Partial<TrainPluginOutput>[] = [];
     try {
       const response = await client.train(request, {
@@ -202,7 +222,11 @@ export function createPluginApp(
         `[runtime] Instance registration is disabled on this server: configure instance "${id}" in its "instances" option (or start it with allowInstanceRegistration)`,
       );
     }
-    const instance = await client.registerInstance({ id, handle: spec.handle, config: spec.config });
+    const instance = await client.registerInstance({
+      id,
+      handle: spec.handle,
+      config: spec.config,
+    });
     return c.json({ instance: { id: instance.id, handle: instance.handle } });
   });
 

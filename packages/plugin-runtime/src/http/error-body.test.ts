@@ -1,9 +1,4 @@
-import {
-  NotFoundError,
-  RemoteError,
-  TrainingError,
-  ValidationError,
-} from "@trainable/core";
+import { NotFoundError, RemoteError, TrainingError, ValidationError } from "@trainable/core";
 import { describe, expect, it } from "vitest";
 import { errorBody, INTERNAL_ERROR_MESSAGE } from "./error-body.js";
 import { errorFromBody } from "./error-from-body.js";
@@ -46,7 +41,11 @@ describe("errorBody", () => {
 
 describe("errorFromBody", () => {
   it("rebuilds the typed error", () => {
-    const validation = errorFromBody(400, errorBody(ValidationError.forField("x", "a", "bad")).body, "u");
+    const validation = errorFromBody(
+      400,
+      errorBody(ValidationError.forField("x", "a", "bad")).body,
+      "u",
+    );
     expect(ValidationError.isInstance(validation)).toBe(true);
     expect((validation as ValidationError).issues).toEqual([{ path: "a", message: "bad" }]);
     const remote = errorFromBody(

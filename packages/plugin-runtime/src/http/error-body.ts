@@ -22,14 +22,18 @@ export interface ErrorBody {
 }
 
 /** The message of every error that is not a `TrainableError` (its details go to the server log only). */
-export const INTERNAL_ERROR_MESSAGE = "[runtime] Internal error: the plugin failed unexpectedly (details are in the server log)";
+export const INTERNAL_ERROR_MESSAGE =
+  "[runtime] Internal error: the plugin failed unexpectedly (details are in the server log)";
 
 /**
  * Maps any thrown value to an HTTP status and an {@link ErrorBody}. A `TrainableError` keeps
  * its code and message; anything else becomes a generic `INTERNAL` error, so stacks, causes
  * and whatever secrets they hold never leave the server.
  */
-export function errorBody(error: unknown, taskId?: string): { httpStatus: number; body: ErrorBody } {
+export function errorBody(
+  error: unknown,
+  taskId?: string,
+): { httpStatus: number; body: ErrorBody } {
   let code: TrainableErrorCode = "INTERNAL";
   let message = INTERNAL_ERROR_MESSAGE;
   const extra: Pick<ErrorBody["error"], "issues" | "retryable"> = {};
@@ -48,5 +52,8 @@ export function errorBody(error: unknown, taskId?: string): { httpStatus: number
     finishedAt: at,
   };
   if (taskId !== undefined) status.taskId = taskId;
-  return { httpStatus: httpStatusForCode(code), body: { status, error: { code, message, ...extra } } };
+  return {
+    httpStatus: httpStatusForCode(code),
+    body: { status, error: { code, message, ...extra } },
+  };
 }

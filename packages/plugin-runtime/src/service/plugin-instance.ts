@@ -1,5 +1,5 @@
-import { z } from "zod";
 import { Id } from "@trainable/core";
+import { z } from "zod";
 
 /** A configured plugin instance: what a request's `context.pluginInstanceId` names. */
 export interface PluginInstance<Config = unknown> {

@@ -35,6 +35,7 @@ export abstract class TrainablePluginService<
   Config,
   Model extends TrainableModel<Config>,
 > extends PluginService<In, Out> {
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: read through `isInstance`
   private readonly [marker] = true;
 
   /** The zod schema of a plugin instance's config, checked when an instance is created. */

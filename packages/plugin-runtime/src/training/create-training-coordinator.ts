@@ -5,8 +5,8 @@ import { join } from "node:path";
 import {
   CancelledError,
   type CheckpointStore,
-  invocableResponseSchema,
   type InvocableResponse,
+  invocableResponseSchema,
   isFinalTaskState,
   type ModelCache,
   RemoteError,
@@ -18,8 +18,8 @@ import {
   ValidationError,
   validateId,
 } from "@trainable/core";
-import type { PluginInstance } from "../service/plugin-instance.js";
 import type { AnyTrainablePluginService } from "../service/any-trainable-plugin-service.js";
+import type { PluginInstance } from "../service/plugin-instance.js";
 import { raceSignal } from "../util/race-signal.js";
 import { generateHandle } from "./generate-handle.js";
 import type { TrainRequest } from "./train-request.js";
@@ -157,11 +157,22 @@ export function createTrainingCoordinator(
     return validateId(taskId, "status.taskId");
   }
 
-  function normalize(raw: unknown, taskId: string, what: string, startedAt?: string): TrainResponse {
+  function normalize(
+    raw: unknown,
+    taskId: string,
+    what: string,
+    startedAt?: string,
+  ): TrainResponse {
     const result = ResponseSchema.safeParse(raw ?? {});
     if (!result.success) {
-      const problems = ValidationError.fromZod("runtime", `${pluginName}.${what} response`, result.error);
-      throw new TrainingError(`[runtime] ${pluginName}.${what} returned an invalid response: ${problems.message}`);
+      const problems = ValidationError.fromZod(
+        "runtime",
+        `${pluginName}.${what} response`,
+        result.error,
+      );
+      throw new TrainingError(
+        `[runtime] ${pluginName}.${what} returned an invalid response: ${problems.message}`,
+      );
     }
     const response = result.data as InvocableResponse<TrainPluginOutput>;
     const state = response.status?.state ?? (response.error ? "failed" : "succeeded");
@@ -207,7 +218,12 @@ export function createTrainingCoordinator(
       data,
       status: {
         ...response.status,
-        output: { handle, digest: saved.ref.digest, archivePath: saved.archivePath, setAsDefault: saved.defaultRef !== undefined },
+        output: {
+          handle,
+          digest: saved.ref.digest,
+          archivePath: saved.archivePath,
+          setAsDefault: saved.defaultRef !== undefined,
+        },
       },
     };
   }
@@ -237,7 +253,10 @@ export function createTrainingCoordinator(
       const what = statusCheck ? "trainStatus" : "train";
       const entry = statusCheck
         ? await modelFor(taskId, callOptions)
-        : { model: service.createModel(callOptions.instance.config), controllers: new Set<AbortController>() };
+        : {
+            model: service.createModel(callOptions.instance.config),
+            controllers: new Set<AbortController>(),
+          };
       if (!statusCheck) remember(taskId, entry);
       const controller = new AbortController();
       const signal = callOptions.signal
@@ -251,7 +270,12 @@ export function createTrainingCoordinator(
         const raw = statusCheck
           ? service.trainStatus(request, entry.model, context)
           : service.train(request, entry.model, context);
-        let response = normalize(await raceSignal(raw, signal, "Training"), taskId, what, startedAt);
+        let response = normalize(
+          await raceSignal(raw, signal, "Training"),
+          taskId,
+          what,
+          startedAt,
+        );
         const state = response.status.state;
         if (state === "succeeded") {
           response = await save(request, response, entry.model, callOptions, signal);
@@ -284,7 +308,11 @@ export function createTrainingCoordinator(
         if (service.cancelTraining && request.status && !isFinalTaskState(request.status.state)) {
           const entry = await modelFor(taskId, callOptions);
           const signal = callOptions.signal ?? new AbortController().signal;
-          await service.cancelTraining(request, entry.model, contextFor(taskId, signal, callOptions));
+          await service.cancelTraining(
+            request,
+            entry.model,
+            contextFor(taskId, signal, callOptions),
+          );
         }
       } finally {
         await cleanup(taskId, callOptions);

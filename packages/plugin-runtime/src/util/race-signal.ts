@@ -11,7 +11,11 @@ export function abortError(signal: AbortSignal, what = "Operation"): Error {
  * Settles with `promise`, or rejects as soon as `signal` aborts — even when the work behind
  * `promise` ignores the signal (a stuck plugin cannot hold the caller).
  */
-export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what?: string): Promise<T> {
+export function raceSignal<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+  what?: string,
+): Promise<T> {
   if (!signal) return promise;
   if (signal.aborted) {
     promise.catch(() => {});

@@ -3,7 +3,7 @@
 // and waits forever: the test SIGKILLs it mid-training.
 //
 //   node engine-child.mjs <dataDir> <storeUrl> <jobsDir> <pluginUrl|in-process>
-import { createLocalEngine, createHttpPluginClient } from "@trainable/plugin-runtime";
+import { createHttpPluginClient, createLocalEngine } from "@trainable/plugin-runtime";
 import { createCheckpointStore } from "@trainable/storage";
 import { ExternalTagger } from "./plugins.mjs";
 

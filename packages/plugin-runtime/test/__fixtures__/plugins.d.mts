@@ -1,10 +1,10 @@
 import type { TrainableModel } from "@trainable/core";
+import type { z } from "zod";
 import type {
   ClassifierPluginService,
   TrainableClassifierPluginService,
   TrainableTaggerPluginService,
 } from "../../src/index.js";
-import type { z } from "zod";
 
 export declare const KeywordConfig: z.ZodType<{ tagKind: string }>;
 export declare class KeywordModel extends TrainableModel<{ tagKind: string }> {
@@ -67,7 +67,10 @@ export declare class KeywordClassifier extends TrainableClassifierPluginService<
 > {
   configSchema: z.ZodType<Record<string, never>>;
   modelClass: typeof KeywordModel;
-  runWithModel: TrainableClassifierPluginService<Record<string, never>, KeywordModel>["runWithModel"];
+  runWithModel: TrainableClassifierPluginService<
+    Record<string, never>,
+    KeywordModel
+  >["runWithModel"];
 }
 export declare class LengthClassifier extends ClassifierPluginService {
   run: ClassifierPluginService["run"];

@@ -1,0 +1,124 @@
+import { TrainingError, validateId } from "@trainable/core";
+import type { Command } from "commander";
+import { type CliContext, parseIntFlag, parseNumberFlag } from "../context.js";
+import { openEngine } from "../engine.js";
+import { parseDataFlag, parseJsonOrFile, parseParams } from "../parse-flags.js";
+
+interface TrainFlags {
+  plugin: string;
+  instance: string;
+  config?: string;
+  data?: string;
+  epochs?: string;
+  holdout?: string;
+  seed?: string;
+  param?: string[];
+  handle?: string;
+  default: boolean;
+  timeout?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** `trainable train`: the full lifecycle through the local engine. */
+export function registerTrain(program: Command, ctx: () => CliContext): void {
+  program
+    .command("train")
+    .description(
+      "train a plugin instance (getTrainingParameters → train → status checks → save) and move default",
+    )
+    .requiredOption(
+      "--plugin <module>",
+      "plugin module: a path or package whose default export is the plugin service",
+    )
+    .requiredOption("--instance <id>", "plugin instance id")
+    .option("--config <json|file>", "plugin instance config (inline JSON or a JSON file)")
+    .option("--data <path|url>", "training data (trainingDataUrl)")
+    .option("--epochs <n>", "training epochs")
+    .option("--holdout <fraction>", "fraction of the data held out for testing (0..1)")
+    .option("--seed <n>", "seed of the train/test split")
+    .option(
+      "--param <key=value>",
+      "a training parameter (repeatable; JSON values allowed)",
+      collect,
+    )
+    .option(
+      "--handle <name>",
+      "checkpoint handle to save to (default: a generated v<date>-<time> handle)",
+    )
+    .option("--no-default", "do not move the default handle to the new checkpoint")
+    .option("--timeout <ms>", "overall training timeout in milliseconds")
+    .action(async (o: TrainFlags) => {
+      const c = ctx();
+      const instanceId = validateId(o.instance, "--instance");
+      const handle = o.handle === undefined ? undefined : validateId(o.handle, "--handle");
+      const input = {
+        ...(o.epochs !== undefined ? { trainingEpochs: parseIntFlag(o.epochs, "--epochs") } : {}),
+        ...(o.holdout !== undefined
+          ? { testingHoldoutPercent: parseNumberFlag(o.holdout, "--holdout", 0, 1) }
+          : {}),
+        ...(o.seed !== undefined
+          ? { testSplitSeed: parseIntFlag(o.seed, "--seed", Number.MIN_SAFE_INTEGER) }
+          : {}),
+        ...(o.data !== undefined ? { trainingDataUrl: parseDataFlag(o.data, c.io.cwd) } : {}),
+        ...(o.param ? { trainingParams: parseParams(o.param) } : {}),
+      };
+      const timeoutMs =
+        o.timeout === undefined ? undefined : parseIntFlag(o.timeout, "--timeout", 1);
+      const config =
+        o.config === undefined ? undefined : parseJsonOrFile(o.config, "--config", c.io.cwd);
+
+      const { engine, plugin } = await openEngine(c, o.plugin);
+      const existing = engine.getInstance(instanceId);
+      await engine.createInstance({
+        id: instanceId,
+        plugin: plugin.name,
+        config: config ?? existing?.config ?? {},
+        replace: true,
+      });
+      c.progress.message(`training ${instanceId} (${plugin.name})…`);
+      const run = await engine.startTraining(instanceId, input, {
+        ...(handle ? { handle } : {}),
+        setAsDefault: o.default,
+        ...(timeoutMs ? { timeoutMs } : {}),
+      });
+      const stopWatching = engine.on("task", (event) => {
+        if (event.taskId !== run.taskId) return;
+        if (event.type === "update" && event.update) c.progress.training(event.update);
+        if (event.type === "status")
+          c.progress.training({
+            trainingProgress: {
+              status: event.task.statusMessage ?? "running",
+              checks: event.task.statusChecks,
+            },
+          });
+      });
+      const onSignal = () => {
+        c.progress.message("cancelling…");
+        void engine.cancel(run.taskId);
+      };
+      process.once("SIGINT", onSignal);
+      let task: Awaited<typeof run.done>;
+      try {
+        task = await run.done;
+      } finally {
+        process.removeListener("SIGINT", onSignal);
+        stopWatching();
+      }
+      if (task.state !== "succeeded") {
+        throw new TrainingError(
+          `[cli] Training of "${instanceId}" ${task.state}: ${task.statusMessage ?? "no message"}`,
+        );
+      }
+      const results = task.output?.trainingResults ?? {};
+      c.print(task, () =>
+        [
+          `trained ${instanceId}: ${task.state} (task ${task.taskId})`,
+          `checkpoint: ${task.checkpoint?.handle ?? "?"}${o.default ? " (default)" : ""} → ${task.output?.archivePath ?? "?"}`,
+          ...Object.entries(results)
+            .filter(([, v]) => typeof v === "number")
+            .map(([k, v]) => `  ${k}: ${Number((v as number).toFixed(4))}`),
+        ].join("\n"),
+      );
+    });
+}

@@ -1,0 +1,77 @@
+import { existsSync, readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { ValidationError } from "@trainable/core";
+
+/** `--config <json|file>`: inline JSON, or a path to a JSON file. */
+export function parseJsonOrFile(value: string, flag: string, cwd: string): unknown {
+  const trimmed = value.trim();
+  if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+    try {
+      return JSON.parse(trimmed);
+    } catch (cause) {
+      throw new ValidationError(
+        `[cli] Invalid ${flag}: not valid JSON (${(cause as Error).message})`,
+        {
+          cause,
+          issues: [{ path: flag, message: "not valid JSON" }],
+        },
+      );
+    }
+  }
+  const path = isAbsolute(value) ? value : resolve(cwd, value);
+  if (!existsSync(path)) {
+    throw ValidationError.forField(
+      "cli",
+      flag,
+      `expected inline JSON or a JSON file; no file at ${path}`,
+    );
+  }
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch (cause) {
+    throw new ValidationError(`[cli] Invalid ${flag}: ${path} is not valid JSON`, {
+      cause,
+      issues: [{ path: flag, message: "not valid JSON" }],
+    });
+  }
+}
+
+/** `--param k=v` (repeatable): values are JSON when they parse as JSON, else strings. */
+export function parseParams(values: string[] | undefined): Record<string, unknown> | undefined {
+  if (!values?.length) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const item of values) {
+    const eq = item.indexOf("=");
+    if (eq <= 0)
+      throw ValidationError.forField("cli", "--param", `expected key=value, got "${item}"`);
+    const key = item.slice(0, eq).trim();
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/.test(key)) {
+      throw ValidationError.forField("cli", "--param", `"${key}" is not a valid parameter name`);
+    }
+    const raw = item.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // a plain string
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+/** `--data <path|url>`: an existing local path becomes a file: URL; URLs pass through. */
+export function parseDataFlag(value: string, cwd: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    try {
+      return new URL(value).href;
+    } catch {
+      throw ValidationError.forField("cli", "--data", `"${value}" is not a valid URL`);
+    }
+  }
+  const path = isAbsolute(value) ? value : resolve(cwd, value);
+  if (!existsSync(path))
+    throw ValidationError.forField("cli", "--data", `no file or folder at ${path}`);
+  return pathToFileURL(path).href;
+}

@@ -1,0 +1,250 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const bin = join(import.meta.dirname, "..", "dist", "bin.js");
+const plugin = join(import.meta.dirname, "__fixtures__", "echo-plugin.mjs");
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let cwd: string;
+
+function trainable(
+  args: string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd,
+      env: {
+        ...process.env,
+        NODE_NO_WARNINGS: "1",
+        TRAINABLE_CACHE_DIR: join(cwd, "cache"),
+        ...options.env,
+      },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+function expectOneLineError(r: Result, pattern: RegExp) {
+  const lines = r.stderr.trim().split("\n");
+  expect(lines.at(-1)).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+}
+
+beforeAll(async () => {
+  if (!existsSync(bin)) throw new Error("build the CLI first (turbo builds it before tests)");
+  cwd = await mkdtemp(join(tmpdir(), "trainable-cli-"));
+});
+afterAll(async () => {
+  await rm(cwd, { recursive: true, force: true });
+});
+
+describe("trainable (spawned binary)", () => {
+  it("prints help for every command", async () => {
+    for (const args of [
+      ["--help"],
+      ["train", "--help"],
+      ["run", "--help"],
+      ["serve", "--help"],
+      ["checkpoints", "--help"],
+      ["checkpoints", "prune", "--help"],
+    ]) {
+      const r = await trainable(args);
+      expect(r.code, args.join(" ")).toBe(0);
+      expect(r.stdout).toMatch(/Usage: trainable/);
+    }
+  });
+
+  it("rejects bad flags with a one-line error and exit code 2", async () => {
+    let r = await trainable(["train", "--plugin", plugin, "--instance", "t", "--bogus"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown option '--bogus'/);
+    r = await trainable(["train", "--plugin", plugin, "--instance", "../x"]);
+    expect(r.code).toBe(2);
+    expectOneLineError(r, /--instance/);
+    r = await trainable(["train", "--plugin", plugin, "--instance", "t", "--holdout", "1.5"]);
+    expect(r.code).toBe(2);
+    expectOneLineError(r, /--holdout: must be a number from 0 to 1/);
+    r = await trainable(["train", "--plugin", plugin, "--instance", "t", "--epochs", "-1"]);
+    expect(r.code).toBe(2);
+    expectOneLineError(r, /--epochs/);
+    r = await trainable(["train", "--plugin", "./nope.mjs", "--instance", "t"]);
+    expect(r.code).toBe(2);
+    expectOneLineError(r, /--plugin: no file at/);
+    r = await trainable(["train", "--plugin", plugin, "--instance", "t", "--param", "novalue"]);
+    expect(r.code).toBe(2);
+    expectOneLineError(r, /--param: expected key=value/);
+    r = await trainable(["--remote", "ftp://x", "checkpoints", "list", "--instance", "t"]);
+    expect(r.code).toBe(2);
+    expectOneLineError(r, /ftp/);
+  });
+
+  it("a missing checkpoint is a clear one-line error", async () => {
+    const r = await trainable(["checkpoints", "show", "--instance", "ghost", "--handle", "v1"]);
+    expect(r.code).toBe(1);
+    expectOneLineError(r, /NOT_FOUND.*handle "v1" of local\/ghost/);
+    const d = await trainable(["--debug", "checkpoints", "show", "--instance", "ghost"]);
+    expect(d.stderr).toMatch(/\n\s+at /); // --debug shows the stack
+  });
+
+  it("trains, lists, shows, runs, pulls, prunes and deletes", async () => {
+    let r = await trainable([
+      "train",
+      "--plugin",
+      plugin,
+      "--instance",
+      "tagger",
+      "--param",
+      "word=cat",
+      "--handle",
+      "v1",
+    ]);
+    expect(r.stderr + r.stdout).toContain("trained tagger: succeeded");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/checkpoint: v1 \(default\)/);
+    expect(r.stderr).toMatch(/100% train/); // plain progress lines when not a TTY
+
+    r = await trainable([
+      "--json",
+      "train",
+      "--plugin",
+      plugin,
+      "--instance",
+      "tagger",
+      "--param",
+      "word=dog",
+      "--handle",
+      "v2",
+      "--no-default",
+    ]);
+    expect(r.code).toBe(0);
+    const task = JSON.parse(r.stdout);
+    expect(task.state).toBe("succeeded");
+    expect(task.output.trainingResults.accuracy).toBeCloseTo(0.53);
+
+    r = await trainable(["--json", "checkpoints", "list", "--instance", "tagger"]);
+    const list = JSON.parse(r.stdout) as { handle: string; digest: string }[];
+    expect(list.map((x) => x.handle)).toEqual(["default", "v1", "v2"]);
+    expect(list[0]?.digest).toBe(list[1]?.digest);
+
+    r = await trainable([
+      "run",
+      "--plugin",
+      plugin,
+      "--instance",
+      "tagger",
+      "--input",
+      "the cat sat",
+    ]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).file.blocks[0].tags).toEqual([{ kind: "word", name: "cat" }]);
+    r = await trainable(
+      ["run", "--plugin", plugin, "--instance", "tagger", "--handle", "v2", "--input", "-"],
+      { input: "a dog" },
+    );
+    expect(JSON.parse(r.stdout).file.blocks[0].tags[0].name).toBe("dog");
+
+    r = await trainable(["checkpoints", "show", "--instance", "tagger", "--handle", "v2"]);
+    expect(r.stdout).toMatch(/word\.txt\s+3/);
+    const out = join(cwd, "pulled");
+    r = await trainable([
+      "checkpoints",
+      "pull",
+      "--instance",
+      "tagger",
+      "--handle",
+      "v2",
+      "--out",
+      out,
+    ]);
+    expect(r.code).toBe(0);
+    expect(await readFile(join(out, "word.txt"), "utf8")).toBe("dog");
+
+    r = await trainable([
+      "checkpoints",
+      "prune",
+      "--instance",
+      "tagger",
+      "--keep-last",
+      "0",
+      "--dry-run",
+    ]);
+    expect(r.stdout).toMatch(/would delete: v1, v2|would delete: v2, v1/);
+    r = await trainable(["checkpoints", "delete", "--instance", "tagger", "--handle", "v2"]);
+    expect(r.code).toBe(0);
+    r = await trainable([
+      "run",
+      "--plugin",
+      plugin,
+      "--instance",
+      "tagger",
+      "--handle",
+      "v2",
+      "--input",
+      "dog",
+    ]);
+    expect(r.code).toBe(1);
+    expectOneLineError(r, /NOT_FOUND/);
+  });
+
+  it("serves the plugin over HTTP until SIGTERM", async () => {
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [bin, "serve", "--plugin", plugin, "--port", "0", "--instance", "tagger"],
+      {
+        cwd,
+        env: { ...process.env, NODE_NO_WARNINGS: "1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    const url = await new Promise<string>((resolve, reject) => {
+      let buf = "";
+      child.stdout?.on("data", (d) => {
+        buf += d;
+        const m = /on (http:\/\/\S+)/.exec(buf);
+        if (m) resolve(m[1] as string);
+      });
+      child.on("exit", (code) => reject(new Error(`serve exited ${code}`)));
+    });
+    const health = await fetch(`${url}/health`);
+    expect(health.status).toBe(200);
+    const tag = await fetch(`${url}/tag`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        data: { file: { blocks: [{ text: "a cat" }] } },
+        context: { pluginInstanceId: "tagger" },
+      }),
+    });
+    expect(tag.status).toBe(200);
+    const bad = await fetch(`${url}/run`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{oops",
+    });
+    expect(bad.status).toBe(400);
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
+});
