@@ -1,12 +1,15 @@
 import { z } from "zod";
 
 /** A keyword-tagger plugin instance's config, checked when the instance is created. */
-export const KeywordTaggerConfig = z.object({
+export const KeywordTaggerConfig = z
+  .object({
   /** The `kind` of every tag this instance emits. */
   tagKind: z.string().min(1).max(256).default("keyword"),
   /** Match keywords with their exact case. Default false: `Spam` matches `spam` and `SPAM`. */
   caseSensitive: z.boolean().default(false),
-});
+  })
+  // An instance created without a config gets the defaults.
+  .prefault({});
 export type KeywordTaggerConfig = z.infer<typeof KeywordTaggerConfig>;
 
 /** One keyword: trimmed, non-empty. */

@@ -394,7 +394,7 @@ describe("loadRemote", () => {
     },
   );
 
-  it("with a cache, loads through cache.getOrLoad with kind = the class name", async () => {
+  it("with a cache, loads through cache.getOrLoad with kind = the class name (+ its config)", async () => {
     await trained().saveRemote({ store, pluginInstanceId: "p", handle: "v1" });
     store.calls.length = 0;
     const cache = new FakeModelCache(store);
@@ -413,14 +413,18 @@ describe("loadRemote", () => {
     expect(cache.loads[0]).toMatchObject({
       pluginInstanceId: "p",
       handle: "default",
-      kind: "KeywordTagger",
+      kind: `KeywordTagger:${JSON.stringify(config)}`,
       signal: controller.signal,
     });
     // The store was only reached through the cache.
     expect(store.calls[0]?.method).toBe("resolve");
 
-    const again = await KeywordTagger.loadRemote({ store, pluginInstanceId: "p", cache });
+    const again = await KeywordTagger.loadRemote({ store, pluginInstanceId: "p", cache, config });
     expect(again).toBe(model);
+    // Another config is another instance.
+    const other = await KeywordTagger.loadRemote({ store, pluginInstanceId: "p", cache });
+    expect(other).not.toBe(model);
+    expect(cache.loads.at(-1)).toMatchObject({ kind: "KeywordTagger" });
 
     const strict = await StrictTagger.loadRemote({
       store,

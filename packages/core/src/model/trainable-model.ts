@@ -47,6 +47,19 @@ export interface LoadRemoteOptions<Config> {
   onProgress?: (progress: TransferProgress) => void;
 }
 
+/**
+ * What distinguishes cached models built from one checkpoint: the class and the config it
+ * received (two callers with different configs must not share an instance).
+ */
+function cacheKind(className: string, config: unknown): string {
+  if (config === undefined) return className;
+  try {
+    return `${className}:${JSON.stringify(config)}`;
+  } catch {
+    throw ValidationError.forField("core", "config", "must be JSON-serializable to be cached");
+  }
+}
+
 /** The Config type parameter of a model class. */
 export type ConfigOf<M> = M extends TrainableModel<infer C> ? C : never;
 
@@ -167,7 +180,7 @@ export abstract class TrainableModel<Config = unknown> {
       return cache.getOrLoad({
         pluginInstanceId,
         handle,
-        kind: this.name,
+        kind: cacheKind(this.name, options.config),
         load: (dir) => build(dir),
         signal: options.signal,
       });
