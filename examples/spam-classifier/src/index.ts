@@ -20,3 +20,12 @@ export {
   trainNaiveBayes,
 } from "./train-naive-bayes.js";
 export type { CorpusGroup, Label, LabeledEmail } from "./types.js";
+export { SpamClassifier } from "./spam-classifier-plugin.js";
+export {
+  SPAM_TRAINING_DEFAULTS,
+  SpamClassifierConfig,
+  SpamTrainingInput,
+  SpamTrainingParams,
+} from "./spam-config.js";
+export { SPAM_MODEL_FILES, SpamModel, type SpamModelMetrics, trainingResultsOf } from "./spam-model.js";
+export { type SplitCorpusOptions, splitCorpus } from "./split-corpus.js";

@@ -1,15 +1,17 @@
 import { createHash, randomUUID } from "node:crypto";
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CheckpointRef } from "@trainable/core";
 import { errno } from "../util/errno.js";
 import { ownedName } from "./entry-paths.js";
+import { type FileFingerprint, isFingerprint } from "./file-fingerprint.js";
 import { manifestDigest } from "./manifest-digest.js";
 
 /**
  * The completion marker `<hex>.complete.json`, written last: an entry without one is
  * incomplete. It holds the checkpoint's ref (so the entry can be served offline), the byte
- * total, a token identifying this install, and a sha256 over all of that.
+ * total, a token identifying this install, the fingerprint of each file as installed (for
+ * `verify: "stat"`), and a sha256 over all of that.
  */
 export interface EntryMarker {
   schemaVersion: 1;
@@ -20,6 +22,12 @@ export interface EntryMarker {
   token: string;
   completedAt: string;
   ref: CheckpointRef;
+  /**
+   * `lstat` fingerprints of the files whose content was verified (by the store while
+   * extracting, or by hashing), taken once the file system clock had moved past their ctime.
+   * A file without one is hashed by `verify: "stat"`.
+   */
+  fingerprints?: FileFingerprint[];
   /** sha256 (hex) of the canonical JSON of every field above. */
   sha256: string;
 }
@@ -27,14 +35,22 @@ export interface EntryMarker {
 type MarkerBody = Omit<EntryMarker, "sha256">;
 
 function checksum(body: MarkerBody): string {
-  const canonical = JSON.stringify([
+  const fields: unknown[] = [
     body.schemaVersion,
     body.digest,
     body.bytes,
     body.token,
     body.completedAt,
     body.ref,
-  ]);
+  ];
+  if (body.fingerprints !== undefined) {
+    fields.push(
+      Array.isArray(body.fingerprints)
+        ? body.fingerprints.map((f) => [f?.path, f?.size, f?.ino, f?.mtimeNs, f?.ctimeNs])
+        : body.fingerprints,
+    );
+  }
+  const canonical = JSON.stringify(fields);
   return createHash("sha256").update(canonical).digest("hex");
 }
 
@@ -75,6 +91,12 @@ export async function readMarker(path: string, digest: string): Promise<MarkerRe
   if (checksum(raw as EntryMarker) !== raw.sha256) {
     return { state: "bad", reason: "its completion marker fails its checksum" };
   }
+  if (
+    raw.fingerprints !== undefined &&
+    (!Array.isArray(raw.fingerprints) || !raw.fingerprints.every(isFingerprint))
+  ) {
+    return { state: "bad", reason: "its completion marker holds malformed file fingerprints" };
+  }
   const parsed = CheckpointRef.safeParse(raw.ref);
   if (!parsed.success)
     return { state: "bad", reason: "its completion marker holds a malformed ref" };
@@ -94,24 +116,36 @@ export async function readMarker(path: string, digest: string): Promise<MarkerRe
   return { state: "ok", marker };
 }
 
-/** Writes a marker atomically (temp file in `tmpDir`, then rename over `path`). */
+/**
+ * Writes a marker atomically (temp file in `tmpDir`, then rename over `path`): a new install
+ * (new token), or with `previous`, the same install with new `fingerprints`.
+ */
 export async function writeMarker(options: {
   path: string;
   tmpDir: string;
   ref: CheckpointRef;
   now: Date;
+  fingerprints: FileFingerprint[];
+  previous?: EntryMarker;
 }): Promise<EntryMarker> {
   const body: MarkerBody = {
     schemaVersion: 1,
     digest: options.ref.digest,
     bytes: options.ref.files.reduce((sum, file) => sum + file.size, 0),
-    token: randomUUID(),
-    completedAt: options.now.toISOString(),
+    token: options.previous?.token ?? randomUUID(),
+    completedAt: options.previous?.completedAt ?? options.now.toISOString(),
     ref: options.ref,
+    fingerprints: options.fingerprints,
   };
   const marker: EntryMarker = { ...body, sha256: checksum(body) };
+  await mkdir(options.tmpDir, { recursive: true });
   const tmp = join(options.tmpDir, ownedName("marker"));
   await writeFile(tmp, JSON.stringify(marker));
-  await rename(tmp, options.path);
+  try {
+    await rename(tmp, options.path);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
   return marker;
 }

@@ -1,0 +1,61 @@
+import type { TrainingExample } from "./external-config.js";
+
+const positive = [
+  "I absolutely loved this film, the acting was superb",
+  "What a wonderful day at the beach with friends",
+  "The service was fast and the staff were very friendly",
+  "This is the best pizza I have ever eaten",
+  "Great product, works exactly as described",
+  "I am so happy with my new phone, the battery lasts forever",
+  "The concert was amazing and the crowd was fantastic",
+  "Delightful book, I could not put it down",
+  "Excellent support, they solved my problem in minutes",
+  "The hotel room was clean, quiet and comfortable",
+  "A brilliant performance, I would happily watch it again",
+  "Lovely weather and a beautiful walk through the park",
+  "The new update is great, everything feels faster",
+  "Our guide was knowledgeable, funny and kind",
+  "Fantastic value for money, highly recommended",
+  "The cake was delicious and beautifully decorated",
+  "I enjoyed every minute of the trip",
+  "Superb sound quality and very comfortable headphones",
+  "The kids had a wonderful time at the museum",
+  "Friendly neighbours and a lovely quiet street",
+  "This recipe is easy and the result is excellent",
+  "A heartwarming story with a happy ending",
+  "The team did a great job on the renovation",
+  "Perfect fit, soft fabric, I love this jacket",
+];
+
+const negative = [
+  "I hated this film, the plot was boring and slow",
+  "What a terrible day, everything went wrong",
+  "The service was slow and the staff were rude",
+  "This is the worst pizza I have ever eaten",
+  "Awful product, it broke after one day",
+  "I am so disappointed with my new phone, the battery dies quickly",
+  "The concert was a mess and the sound was horrible",
+  "Dull book, I gave up after two chapters",
+  "Useless support, they never answered my emails",
+  "The hotel room was dirty, noisy and uncomfortable",
+  "A poor performance, I want my money back",
+  "Cold rain and a miserable walk through the mud",
+  "The new update is terrible, everything feels slower",
+  "Our guide was late, bored and unhelpful",
+  "A waste of money, do not buy this",
+  "The cake was dry and tasted stale",
+  "I regretted every minute of the trip",
+  "Bad sound quality and painful headphones",
+  "The kids were bored and miserable at the museum",
+  "Loud neighbours and a dangerous street",
+  "This recipe is confusing and the result is awful",
+  "A depressing story with a sad ending",
+  "The team did a sloppy job on the renovation",
+  "Wrong size, cheap fabric, I hate this jacket",
+];
+
+/** A small, real sentiment data set (48 sentences, labels `positive` / `negative`). */
+export const BUILT_IN_EXAMPLES: readonly TrainingExample[] = Object.freeze([
+  ...positive.map((text) => ({ text, label: "positive" })),
+  ...negative.map((text) => ({ text, label: "negative" })),
+]);
