@@ -1,5 +1,5 @@
 import { isAbsolute, join, resolve } from "node:path";
-import { ValidationError, validateId } from "@trainable/core";
+import { type TransferProgress, ValidationError, validateId } from "@trainable/core";
 import { type CheckpointStoreImpl, createCheckpointStore } from "@trainable/storage";
 import type { CliIo } from "./io.js";
 import { ProgressReporter } from "./progress.js";
@@ -42,8 +42,12 @@ export class CliContext {
     this.progress = new ProgressReporter(io, !this.json);
   }
 
+  /** The checkpoint store, reporting upload and download progress of every save and fetch. */
   store(): Promise<CheckpointStoreImpl> {
-    this.storePromise ??= createCheckpointStore({ url: this.remote, workspace: this.workspace });
+    this.storePromise ??= createCheckpointStore({
+      url: this.remote,
+      workspace: this.workspace,
+    }).then((store) => withProgress(store, this.progress));
     return this.storePromise;
   }
 
@@ -63,6 +67,26 @@ export class CliContext {
     for (const fn of this.closers.splice(0).reverse()) await fn();
     if (this.storePromise) await (await this.storePromise.catch(() => undefined))?.close();
   }
+}
+
+/** Wraps a store so saves and fetches (also those made by the engine and the cache) report progress. */
+function withProgress(store: CheckpointStoreImpl, progress: ProgressReporter): CheckpointStoreImpl {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop === "save" || prop === "fetch" || prop === "withCheckpoint") {
+        return (options: { onProgress?: (p: TransferProgress) => void }) =>
+          value.call(target, {
+            ...options,
+            onProgress: (p: TransferProgress) => {
+              progress.transfer(p);
+              options.onProgress?.(p);
+            },
+          });
+      }
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 /** Parses an integer flag, naming the flag in the error. */

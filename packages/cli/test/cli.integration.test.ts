@@ -123,6 +123,7 @@ describe("trainable (spawned binary)", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/checkpoint: v1 \(default\)/);
     expect(r.stderr).toMatch(/100% train/); // plain progress lines when not a TTY
+    expect(r.stderr).toMatch(/upload \d+/); // the save's upload progress
 
     r = await trainable([
       "--json",
