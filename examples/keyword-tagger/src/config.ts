@@ -3,10 +3,10 @@ import { z } from "zod";
 /** A keyword-tagger plugin instance's config, checked when the instance is created. */
 export const KeywordTaggerConfig = z
   .object({
-  /** The `kind` of every tag this instance emits. */
-  tagKind: z.string().min(1).max(256).default("keyword"),
-  /** Match keywords with their exact case. Default false: `Spam` matches `spam` and `SPAM`. */
-  caseSensitive: z.boolean().default(false),
+    /** The `kind` of every tag this instance emits. */
+    tagKind: z.string().min(1).max(256).default("keyword"),
+    /** Match keywords with their exact case. Default false: `Spam` matches `spam` and `SPAM`. */
+    caseSensitive: z.boolean().default(false),
   })
   // An instance created without a config gets the defaults.
   .prefault({});
@@ -27,5 +27,6 @@ export const KeywordList = z.preprocess(
 
 /** The part of a `TrainPluginInput` this model reads. */
 export const KeywordTrainingInput = z.object({
-  trainingParams: z.object({ keywords: KeywordList }),
+  // Absent trainingParams still fails on (and names) trainingParams.keywords.
+  trainingParams: z.object({ keywords: KeywordList }).prefault({ keywords: undefined }),
 });

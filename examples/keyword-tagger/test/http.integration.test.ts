@@ -1,5 +1,5 @@
 import { createModelCache } from "@trainable/cache";
-import { servePlugin } from "@trainable/plugin-runtime";
+import { servePlugin, type TaggerOutput } from "@trainable/plugin-runtime";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { KeywordTagger } from "../src/index.js";
 import { file, setup } from "./helpers.js";
@@ -12,13 +12,18 @@ afterEach(async () => {
   await env.cleanup();
 });
 
+interface Body {
+  data: TaggerOutput;
+  error: { code: string; message: string };
+}
+
 const post = async (url: string, body: unknown) => {
   const response = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
   });
-  return { status: response.status, body: (await response.json()) as Record<string, any> };
+  return { status: response.status, body: (await response.json()) as Body };
 };
 
 describe("keyword tagger over HTTP", () => {
@@ -46,15 +51,15 @@ describe("keyword tagger over HTTP", () => {
       };
       const first = await post(`${served.url}/tag`, request);
       expect(first.status).toBe(200);
-      expect(first.body.data.file.blocks[0].tags).toEqual([
+      expect(first.body.data.file.blocks[0]!.tags).toEqual([
         { kind: "kw", name: "spam", startIdx: 4, endIdx: 8 },
       ]);
-      expect(first.body.data.file.blocks[1].tags).toEqual([]);
+      expect(first.body.data.file.blocks[1]!.tags).toEqual([]);
 
       await engine.train("web", { trainingParams: { keywords: ["buy", "match"] } });
       await new Promise((r) => setTimeout(r, 80));
       const second = await post(`${served.url}/run`, request);
-      expect(second.body.data.file.blocks.map((b: { tags: unknown[] }) => b.tags)).toEqual([
+      expect(second.body.data.file.blocks.map((b) => b.tags)).toEqual([
         [{ kind: "kw", name: "buy", startIdx: 0, endIdx: 3 }],
         [{ kind: "kw", name: "match", startIdx: 3, endIdx: 8 }],
       ]);

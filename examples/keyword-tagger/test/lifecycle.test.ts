@@ -74,7 +74,11 @@ describe("keyword tagger through the local engine", () => {
     const other = createModelCache({ store, diskDir: false, revalidateMs: 50 });
     await engine.createInstance({ id: "tagger", plugin: "keyword-tagger" });
     await engine.train("tagger", { trainingParams: { keywords: ["alpha"] } });
-    const first = await KeywordModel.loadRemote({ store, pluginInstanceId: "tagger", cache: other });
+    const first = await KeywordModel.loadRemote({
+      store,
+      pluginInstanceId: "tagger",
+      cache: other,
+    });
     expect(first.keywords).toEqual(["alpha"]);
     await engine.train("tagger", { trainingParams: { keywords: ["beta"] } });
     await new Promise((r) => setTimeout(r, 80));
@@ -94,6 +98,8 @@ describe("keyword tagger through the local engine", () => {
     expect(task.state).toBe("failed");
     expect(task.error?.code).toBe("VALIDATION");
     expect(task.error?.message).toContain("trainingParams.keywords");
+    const none = await engine.train("tagger", {});
+    expect(none.error?.message).toContain("trainingParams.keywords");
     const empty = await engine.train("tagger", { trainingParams: { keywords: [" "] } });
     expect(empty.error?.message).toContain("trainingParams.keywords[0]");
     expect(await store.list({ pluginInstanceId: "tagger" })).toEqual([]);

@@ -12,14 +12,6 @@ export { DEFAULT_NAIVE_BAYES_CONFIG, type NaiveBayesConfig } from "./naive-bayes
 export { NaiveBayesTrainer } from "./naive-bayes-trainer.js";
 export { readJsonlCorpus } from "./read-jsonl-corpus.js";
 export { seededShuffle } from "./seeded-shuffle.js";
-export { type Split, type SplitOptions, stratifiedSplit } from "./split.js";
-export { type TokenizeOptions, tokenize } from "./tokenize.js";
-export {
-  type TrainNaiveBayesOptions,
-  type TrainProgress,
-  trainNaiveBayes,
-} from "./train-naive-bayes.js";
-export type { CorpusGroup, Label, LabeledEmail } from "./types.js";
 export { SpamClassifier } from "./spam-classifier-plugin.js";
 export {
   SPAM_TRAINING_DEFAULTS,
@@ -27,5 +19,18 @@ export {
   SpamTrainingInput,
   SpamTrainingParams,
 } from "./spam-config.js";
-export { SPAM_MODEL_FILES, SpamModel, type SpamModelMetrics, trainingResultsOf } from "./spam-model.js";
+export {
+  SPAM_MODEL_FILES,
+  SpamModel,
+  type SpamModelMetrics,
+  trainingResultsOf,
+} from "./spam-model.js";
+export { type Split, type SplitOptions, stratifiedSplit } from "./split.js";
 export { type SplitCorpusOptions, splitCorpus } from "./split-corpus.js";
+export { type TokenizeOptions, tokenize } from "./tokenize.js";
+export {
+  type TrainNaiveBayesOptions,
+  type TrainProgress,
+  trainNaiveBayes,
+} from "./train-naive-bayes.js";
+export type { CorpusGroup, Label, LabeledEmail } from "./types.js";

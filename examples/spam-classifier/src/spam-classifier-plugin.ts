@@ -1,3 +1,4 @@
+import type { TrainingParameterPluginInput, TrainingParameterPluginOutput } from "@trainable/core";
 import { type PluginRequest, ValidationError } from "@trainable/core";
 import {
   type ClassifierInput,
@@ -5,7 +6,6 @@ import {
   type PluginRunContext,
   TrainableClassifierPluginService,
 } from "@trainable/plugin-runtime";
-import type { TrainingParameterPluginInput, TrainingParameterPluginOutput } from "@trainable/core";
 import { SPAM_TRAINING_DEFAULTS, SpamClassifierConfig } from "./spam-config.js";
 import { SpamModel } from "./spam-model.js";
 
@@ -13,7 +13,10 @@ import { SpamModel } from "./spam-model.js";
  * The spam classifier plugin (`POST /run`, alias `POST /classify`): for each text, the labels
  * `spam` and `ham` with their probabilities, most likely first.
  */
-export class SpamClassifier extends TrainableClassifierPluginService<SpamClassifierConfig, SpamModel> {
+export class SpamClassifier extends TrainableClassifierPluginService<
+  SpamClassifierConfig,
+  SpamModel
+> {
   readonly configSchema = SpamClassifierConfig;
   readonly modelClass = SpamModel;
 

@@ -13,7 +13,11 @@ import {
 import { type Evaluation, evaluate } from "./metrics.js";
 import type { NaiveBayesClassifier, Prediction } from "./naive-bayes.js";
 import { NaiveBayesClassifier as Classifier } from "./naive-bayes.js";
-import { SPAM_TRAINING_DEFAULTS, type SpamClassifierConfig, SpamTrainingInput } from "./spam-config.js";
+import {
+  SPAM_TRAINING_DEFAULTS,
+  type SpamClassifierConfig,
+  SpamTrainingInput,
+} from "./spam-config.js";
 import { splitCorpus } from "./split-corpus.js";
 import { trainNaiveBayes } from "./train-naive-bayes.js";
 
@@ -55,13 +59,20 @@ export class SpamModel extends TrainableModel<SpamClassifierConfig> {
     request: PluginRequest<TrainPluginInput>,
     context: TrainContext,
   ): Promise<InvocableResponse<TrainPluginOutput>> {
-    const input = parseWith(SpamTrainingInput, request.data ?? {}, "spam-classifier training input", "spam-classifier");
+    const input = parseWith(
+      SpamTrainingInput,
+      request.data ?? {},
+      "spam-classifier training input",
+      "spam-classifier",
+    );
     const holdout = input.testingHoldoutPercent ?? SPAM_TRAINING_DEFAULTS.testingHoldoutPercent;
     const seed = input.testSplitSeed ?? SPAM_TRAINING_DEFAULTS.testSplitSeed;
     const epochs = input.trainingEpochs || SPAM_TRAINING_DEFAULTS.trainingEpochs;
     const { signal } = context;
 
-    context.postUpdate({ trainingProgress: { stage: "loading", epoch: 0, of: epochs, fraction: 0 } });
+    context.postUpdate({
+      trainingProgress: { stage: "loading", epoch: 0, of: epochs, fraction: 0 },
+    });
     let split: Awaited<ReturnType<typeof splitCorpus>>;
     try {
       split = await splitCorpus({ trainingDataUrl: input.trainingDataUrl, holdout, seed });
@@ -125,7 +136,9 @@ export class SpamModel extends TrainableModel<SpamClassifierConfig> {
       vocabularySize: classifier.vocabulary.length,
       ...(evaluation ? { evaluation } : {}),
     };
-    context.postUpdate({ trainingProgress: { stage: "done", epoch: epochs, of: epochs, fraction: 1 } });
+    context.postUpdate({
+      trainingProgress: { stage: "done", epoch: epochs, of: epochs, fraction: 1 },
+    });
     return {
       data: { trainingResults: trainingResultsOf(this.metrics) },
       status: { state: "succeeded" },

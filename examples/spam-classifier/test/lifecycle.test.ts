@@ -44,7 +44,13 @@ describe("spam classifier through the local engine", () => {
       trainingEpochs: 1,
     });
 
-    const results = task.output!.trainingResults as Record<string, any>;
+    const results = task.output!.trainingResults as {
+      f1: number;
+      accuracy: number;
+      testExamples: number;
+      confusion: { truePositive: number; falseNegative: number };
+      groupErrorRates: Record<string, number>;
+    };
     expect(results.f1).toBeGreaterThanOrEqual(0.95);
     expect(results.accuracy).toBeGreaterThanOrEqual(0.97);
     expect(results.testExamples).toBe(1209);

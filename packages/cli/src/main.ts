@@ -1,6 +1,7 @@
 import { TrainableError } from "@trainable/core";
 import { Command, CommanderError } from "commander";
 import { registerCheckpoints } from "./commands/checkpoints.js";
+import { registerResume } from "./commands/resume.js";
 import { registerRun } from "./commands/run.js";
 import { registerServe } from "./commands/serve.js";
 import { registerTrain } from "./commands/train.js";
@@ -49,6 +50,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   };
   registerTrain(program, ctx);
   registerRun(program, ctx);
+  registerResume(program, ctx);
   registerServe(program, ctx);
   registerCheckpoints(program, ctx);
   for (const cmd of program.commands) {

@@ -29,8 +29,11 @@ export class ProgressReporter {
   }
 
   transfer = (p: TransferProgress): void => {
-    const fraction = p.total ? Math.min(1, p.bytes / p.total) : undefined;
-    const label = `${p.phase} ${formatBytes(p.bytes)}${p.total ? ` / ${formatBytes(p.total)}` : ""}`;
+    // Upload totals are the folder's file sizes; the archive adds headers, so bytes may pass
+    // the total slightly: then show bytes only, never "103%".
+    const total = p.total && p.bytes <= p.total ? p.total : undefined;
+    const fraction = total ? p.bytes / total : undefined;
+    const label = `${p.phase} ${formatBytes(p.bytes)}${total ? ` / ${formatBytes(total)}` : ""}`;
     this.update(p.phase, fraction, label);
   };
 

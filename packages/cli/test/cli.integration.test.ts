@@ -99,6 +99,12 @@ describe("trainable (spawned binary)", () => {
     expectOneLineError(r, /ftp/);
   });
 
+  it("resume with no unfinished training says so", async () => {
+    const r = await trainable(["resume", "--plugin", plugin]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/nothing to resume/);
+  });
+
   it("a missing checkpoint is a clear one-line error", async () => {
     const r = await trainable(["checkpoints", "show", "--instance", "ghost", "--handle", "v1"]);
     expect(r.code).toBe(1);

@@ -83,6 +83,8 @@ export function createTrainingService(options: TrainingServiceOptions) {
   };
 
   function run(job: JobRecord) {
+    // A job cancelled while it waited in the queue never starts.
+    if (job.state !== "queued") return;
     const labels = [...new Set(job.request.examples.map((e) => e.label))].sort();
     if (labels.length !== 2) {
       job.state = "failed";

@@ -26,10 +26,16 @@ export interface CreateModelCacheOptions {
   /** Never call the store: serve the last known version of a handle from disk. Default false. */
   offline?: boolean;
   /**
-   * How a disk entry is checked before use. `"full"` (default): sha256 of every file the first
-   * time this cache uses the entry (~1.4 s/GiB), then sizes only. `"size"`: sizes only (a few
-   * `lstat`s at any checkpoint size; does not catch a same-size corruption). Entries this cache
-   * downloads itself were verified by the store while extracting and are never hashed again.
+   * How a disk entry is checked before use (see the README, "Verification levels"):
+   * - `"stat"` (default): each file's `lstat` fingerprint (size, inode, mtime, ctime, recorded
+   *   when its content was verified) must match, and no extra file may be present — O(files)
+   *   syscalls at any checkpoint size. Detects any change made through the file system since
+   *   (ctime cannot be set back); a file whose fingerprint changed is hashed, and the entry is
+   *   repaired if its content differs. Does not detect silent media corruption.
+   * - `"size"`: sizes only (a few `lstat`s; misses a same-size change).
+   * - `"full"`: sha256 of every file the first time this cache uses the entry (~1.4 s/GiB),
+   *   then as `"stat"`.
+   * Entries this cache downloads itself were verified by the store while extracting.
    */
   verify?: VerifyLevel;
   /** A download lock not refreshed for this long is broken (its holder refreshes it every quarter). Default 30000. */

@@ -22,6 +22,11 @@ export interface ModelCacheStats {
   repairs: number;
   /** Handle resolutions sent to the store (or, offline, to the disk). */
   revalidations: number;
+  /**
+   * Bytes of disk-entry files hashed to verify them (`verify: "full"`, or `"stat"` when a
+   * file's fingerprint changed). 0 while every entry's fingerprints match.
+   */
+  verifiedBytes: number;
 }
 
 export function emptyStats(): ModelCacheStats {
@@ -37,5 +42,6 @@ export function emptyStats(): ModelCacheStats {
     diskEvictions: 0,
     repairs: 0,
     revalidations: 0,
+    verifiedBytes: 0,
   };
 }

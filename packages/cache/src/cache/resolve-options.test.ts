@@ -31,7 +31,7 @@ describe("resolveOptions", () => {
       diskDir: "/tmp/x",
       diskMaxBytes: 20 * 1024 ** 3,
       offline: false,
-      verify: "full",
+      verify: "stat",
     });
   });
 

@@ -83,9 +83,9 @@ export function resolveOptions(options: CreateModelCacheOptions): ResolvedOption
       "offline mode serves models from the disk cache: diskDir must not be false",
     );
   }
-  const verify = options.verify ?? "full";
-  if (verify !== "full" && verify !== "size") {
-    throw bad("verify", `must be "full" or "size", got ${JSON.stringify(verify)}`);
+  const verify = options.verify ?? "stat";
+  if (verify !== "stat" && verify !== "full" && verify !== "size") {
+    throw bad("verify", `must be "stat", "size" or "full", got ${JSON.stringify(verify)}`);
   }
   const lockStaleMs = positiveInteger(options.lockStaleMs, "lockStaleMs", DEFAULT_LOCK_STALE_MS);
   const pollMs = positiveInteger(options.pollMs, "pollMs", DEFAULT_POLL_MS);

@@ -26,7 +26,7 @@ import { errno } from "../util/errno.js";
 import { isProcessAlive } from "../util/is-process-alive.js";
 import { SingleFlight } from "../util/single-flight.js";
 import { sleep } from "../util/sleep.js";
-import { readMarker, writeMarker } from "./entry-marker.js";
+import { type EntryMarker, readMarker, writeMarker } from "./entry-marker.js";
 import {
   type EntryPaths,
   entryPaths,
@@ -37,6 +37,7 @@ import {
   ownedName,
   parseOwnedName,
 } from "./entry-paths.js";
+import { type FileFingerprint, fingerprintOf, settledStats } from "./file-fingerprint.js";
 import { tryLock } from "./file-lock.js";
 import { type VerifyLevel, verifyEntry } from "./verify-entry.js";
 
@@ -204,6 +205,7 @@ export class DiskCache {
     p: EntryPaths,
     ref: CheckpointRef,
     offline: boolean,
+    locked: boolean,
     signal?: AbortSignal,
   ): Promise<Check> {
     const read = await readMarker(p.marker, ref.digest);
@@ -212,12 +214,62 @@ export class DiskCache {
     if (!offline && !sameFiles(marker.ref.files, ref.files)) {
       return { state: "bad", reason: "its manifest differs from the ref's" };
     }
+    const configured = this.#o.verify;
+    // "full" hashes once per cache instance and install, then checks fingerprints.
     const level: VerifyLevel =
-      this.#o.verify === "full" && !this.#verified.has(marker.token) ? "full" : "size";
-    const result = await verifyEntry({ dir: p.dir, files: marker.ref.files, level, signal });
+      configured === "full" ? (this.#verified.has(marker.token) ? "stat" : "full") : configured;
+    const { stats } = this.#o;
+    const result = await verifyEntry({
+      dir: p.dir,
+      files: marker.ref.files,
+      level,
+      fingerprints: marker.fingerprints,
+      probeDir: p.tmp,
+      signal,
+      onHashed: (bytes) => {
+        stats.verifiedBytes += bytes;
+      },
+    });
     if (!result.ok) return { state: "bad", reason: result.reason };
     if (level === "full") this.#verified.add(marker.token);
+    if (result.fingerprints) await this.#renewFingerprints(p, marker, result.fingerprints, locked);
     return { state: "ok" };
+  }
+
+  /**
+   * Records fingerprints of files found intact by hashing, so the next check is `lstat`s
+   * only. Done under the entry's lock (taken here when free; skipped when another process
+   * holds it), and only if the marker is still the same install. Best effort.
+   */
+  async #renewFingerprints(
+    p: EntryPaths,
+    marker: EntryMarker,
+    fingerprints: FileFingerprint[],
+    locked: boolean,
+  ): Promise<void> {
+    try {
+      const lock = locked ? undefined : await tryLock(p.lock, { staleMs: this.#o.lockStaleMs });
+      if (!locked && !lock) return;
+      try {
+        const now = await readMarker(p.marker, marker.digest);
+        if (now.state !== "ok" || now.marker.token !== marker.token) return;
+        await writeMarker({
+          path: p.marker,
+          tmpDir: p.tmp,
+          ref: now.marker.ref,
+          now: new Date(),
+          fingerprints,
+          previous: now.marker,
+        });
+        this.#o.logger.debug?.(`[cache] Renewed the file fingerprints of ${p.dir}`);
+      } finally {
+        await lock?.release();
+      }
+    } catch (error) {
+      this.#o.logger.warn?.(
+        `[cache] Could not record file fingerprints for ${p.dir}: ${(error as Error)?.message ?? error}`,
+      );
+    }
   }
 
   async #ensureEntry(
@@ -231,7 +283,7 @@ export class DiskCache {
     let delay = this.#o.pollMs.min;
     for (;;) {
       CancelledError.throwIfAborted(signal, "[cache] checkpoint download");
-      const first = await this.#check(p, ref, offline, signal);
+      const first = await this.#check(p, ref, offline, false, signal);
       if (first.state === "ok") {
         stats.diskHits++;
         return;
@@ -249,7 +301,7 @@ export class DiskCache {
         continue;
       }
       try {
-        const check = await this.#check(p, ref, offline, signal);
+        const check = await this.#check(p, ref, offline, true, signal);
         if (check.state === "ok") {
           stats.diskHits++;
           return;
@@ -317,7 +369,19 @@ export class DiskCache {
         if (code === "ENOTEMPTY" || code === "EEXIST") return false;
         throw error;
       }
-      const marker = await writeMarker({ path: p.marker, tmpDir: work, ref, now: new Date() });
+      // Fingerprints of the files as extracted (verified by the store), for verify: "stat".
+      const paths = ref.files.map((file) => file.path);
+      const settled = await settledStats(p.dir, paths, work);
+      const fingerprints = settled.flatMap((info, i) =>
+        info ? [fingerprintOf(paths[i] as string, info)] : [],
+      );
+      const marker = await writeMarker({
+        path: p.marker,
+        tmpDir: work,
+        ref,
+        now: new Date(),
+        fingerprints,
+      });
       // The store verified every byte while extracting: no need to hash it again.
       this.#verified.add(marker.token);
       this.scheduleEviction();

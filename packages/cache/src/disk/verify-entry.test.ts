@@ -1,9 +1,18 @@
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, open, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { FileFingerprint } from "./file-fingerprint.js";
 import { isSafeRelativePath, verifyEntry } from "./verify-entry.js";
+
+/** Sets a file's mtime to the nanosecond (`utimes` takes doubles: not exact). GNU touch. */
+function setMtimeNs(path: string, mtimeNs: bigint): void {
+  const ns = String(mtimeNs % 1_000_000_000n).padStart(9, "0");
+  const r = spawnSync("touch", ["-m", "-d", `@${mtimeNs / 1_000_000_000n}.${ns}`, path]);
+  if (r.status !== 0) throw new Error(`touch failed: ${r.stderr}`);
+}
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
@@ -66,5 +75,79 @@ describe("verifyEntry", () => {
     expect(isSafeRelativePath("a//b")).toBe(false);
     expect(isSafeRelativePath("a/./b")).toBe(false);
     expect(isSafeRelativePath("a/b.c")).toBe(true);
+  });
+
+  describe('level "stat"', () => {
+    let probeDir: string;
+    let hashed: number;
+    beforeEach(async () => {
+      probeDir = await mkdtemp(join(tmpdir(), "trainable-verify-probe-"));
+      hashed = 0;
+    });
+    afterEach(async () => {
+      await rm(probeDir, { recursive: true, force: true });
+    });
+    const check = (fingerprints?: readonly FileFingerprint[]) =>
+      verifyEntry({
+        dir,
+        files,
+        level: "stat",
+        fingerprints,
+        probeDir,
+        onHashed: (bytes) => {
+          hashed += bytes;
+        },
+      });
+    /** Fingerprints of the intact folder (hashed once, since there are none yet). */
+    async function install(): Promise<FileFingerprint[]> {
+      const result = await check();
+      expect(result).toMatchObject({ ok: true });
+      expect(hashed).toBe(10);
+      hashed = 0;
+      const fingerprints = (result as { fingerprints?: FileFingerprint[] }).fingerprints;
+      expect(fingerprints?.map((f) => f.path)).toEqual(["a.txt", "sub/b.txt"]);
+      return fingerprints as FileFingerprint[];
+    }
+
+    it("matching fingerprints: served without hashing anything", async () => {
+      const fingerprints = await install();
+      expect(await check(fingerprints)).toEqual({ ok: true });
+      expect(hashed).toBe(0);
+    });
+
+    it("a byte flipped in place (same size, same mtime) is detected through ctime", async () => {
+      const fingerprints = await install();
+      const before = await stat(join(dir, "a.txt"), { bigint: true });
+      const handle = await open(join(dir, "a.txt"), "r+");
+      await handle.write("J", 0);
+      await handle.close();
+      setMtimeNs(join(dir, "a.txt"), before.mtimeNs);
+      expect((await stat(join(dir, "a.txt"), { bigint: true })).mtimeNs).toBe(before.mtimeNs);
+      expect(await check(fingerprints)).toMatchObject({ ok: false, reason: /a.txt.*sha256/ });
+      expect(hashed).toBe(5);
+    });
+
+    it("a rewrite reset to its old mtime is detected; a chmod alone renews the fingerprint", async () => {
+      const fingerprints = await install();
+      const before = await stat(join(dir, "sub", "b.txt"), { bigint: true });
+      await writeFile(join(dir, "sub", "b.txt"), "WORLD");
+      setMtimeNs(join(dir, "sub", "b.txt"), before.mtimeNs);
+      expect(await check(fingerprints)).toMatchObject({ ok: false, reason: /b.txt/ });
+      await writeFile(join(dir, "sub", "b.txt"), "world");
+      await chmod(join(dir, "a.txt"), 0o600);
+      const renewed = await check(fingerprints);
+      expect(renewed).toMatchObject({ ok: true, fingerprints: expect.any(Array) });
+      hashed = 0;
+      expect(await check((renewed as { fingerprints: FileFingerprint[] }).fingerprints)).toEqual({
+        ok: true,
+      });
+      expect(hashed).toBe(0);
+    });
+
+    it("an extra file is refused", async () => {
+      const fingerprints = await install();
+      await writeFile(join(dir, "sub", "extra"), "x");
+      expect(await check(fingerprints)).toMatchObject({ ok: false, reason: /sub\/extra/ });
+    });
   });
 });

@@ -1,14 +1,39 @@
+import type { BigIntStats } from "node:fs";
 import { lstat, readdir } from "node:fs/promises";
-import { join, sep } from "node:path";
+import { join } from "node:path";
 import type { CheckpointFile } from "@trainable/core";
 import { errno } from "../util/errno.js";
 import { mapLimit } from "../util/map-limit.js";
 import { sha256File } from "../util/sha256-file.js";
+import {
+  type FileFingerprint,
+  fingerprintOf,
+  nativePath,
+  sameFingerprint,
+  settledStats,
+} from "./file-fingerprint.js";
 
-/** How thoroughly an entry is checked before it is served. */
-export type VerifyLevel = "size" | "full";
+/**
+ * How thoroughly an entry is checked before it is served:
+ * - `"stat"`: every file's `lstat` fingerprint (size, inode, mtime, ctime) against the one
+ *   recorded when its content was last verified, and no extra files; a file whose fingerprint
+ *   differs is hashed (and its fingerprint renewed when the content is intact). O(files)
+ *   syscalls, whatever the checkpoint size.
+ * - `"size"`: sizes only (a few `lstat`s; misses a same-size change).
+ * - `"full"`: the sha256 of every file, and no extra files (~1.4 s/GiB).
+ */
+export type VerifyLevel = "stat" | "size" | "full";
 
-export type VerifyResult = { ok: true } | { ok: false; reason: string };
+export type VerifyResult =
+  | {
+      ok: true;
+      /**
+       * Set when the entry is intact but some fingerprints were missing or out of date (the
+       * files were hashed): the fingerprints to record in the marker now.
+       */
+      fingerprints?: FileFingerprint[];
+    }
+  | { ok: false; reason: string };
 
 const SAFE_SEGMENT = /^(?!\.{1,2}$)[^/\\\0]+$/;
 
@@ -29,15 +54,19 @@ async function walkFiles(root: string, rel = "", out: string[] = []): Promise<st
 }
 
 /**
- * Checks an extracted checkpoint folder against its manifest. `size`: every file is a regular
- * file (not a link) of the recorded size — a few `lstat`s, cheap at any checkpoint size.
- * `full`: also the sha256 of every file (~1.4 s/GiB) and no file that is not in the manifest.
+ * Checks an extracted checkpoint folder against its manifest (see {@link VerifyLevel}).
+ * `fingerprints` are the marker's; `probeDir` is a scratch folder on the same file system
+ * (outside `dir`), used to read the file system's clock before fingerprinting a hashed file.
+ * `onHashed` is told the bytes of every file hashed.
  */
 export async function verifyEntry(options: {
   dir: string;
   files: readonly CheckpointFile[];
   level: VerifyLevel;
+  fingerprints?: readonly FileFingerprint[];
+  probeDir?: string;
   signal?: AbortSignal;
+  onHashed?: (bytes: number) => void;
 }): Promise<VerifyResult> {
   const { dir, files, level } = options;
   for (const file of files) {
@@ -51,12 +80,14 @@ export async function verifyEntry(options: {
     if (errno(error) === "ENOENT") return { ok: false, reason: "its folder is missing" };
     throw error;
   }
-  const sizeProblems = await mapLimit(files, 16, async (file) => {
+  const infos: Array<BigIntStats | undefined> = new Array(files.length);
+  const sizeProblems = await mapLimit(files, 16, async (file, i) => {
     try {
-      const info = await lstat(join(dir, file.path.split("/").join(sep)));
+      const info = await lstat(nativePath(dir, file.path), { bigint: true });
       if (!info.isFile()) return `${file.path} is not a regular file`;
-      if (info.size !== file.size)
+      if (info.size !== BigInt(file.size))
         return `${file.path} has ${info.size} bytes, expected ${file.size}`;
+      infos[i] = info;
       return undefined;
     } catch (error) {
       if (errno(error) === "ENOENT" || errno(error) === "ENOTDIR") return `${file.path} is missing`;
@@ -73,15 +104,64 @@ export async function verifyEntry(options: {
       return { ok: false, reason: `${path.slice(1)} is not a regular file` };
     if (!expected.has(path)) return { ok: false, reason: `${path} is not part of the checkpoint` };
   }
-  const hashProblems = await mapLimit(files, 2, async (file) => {
-    const { sha256, size } = await sha256File(
-      join(dir, file.path.split("/").join(sep)),
-      options.signal,
-    );
+
+  const recorded = new Map<string, FileFingerprint>();
+  for (const f of options.fingerprints ?? []) recorded.set(f.path, f);
+  const current = files.map((file, i) => fingerprintOf(file.path, infos[i] as BigIntStats));
+  const stale = files
+    .map((_, i) => i)
+    .filter((i) => {
+      const seen = recorded.get((files[i] as CheckpointFile).path);
+      return seen === undefined || !sameFingerprint(seen, current[i] as FileFingerprint);
+    });
+  const toHash = level === "full" ? files.map((_, i) => i) : stale;
+  if (toHash.length === 0) return { ok: true };
+
+  // Fingerprints taken after the clock passed each file's ctime, before hashing it: if the
+  // hash matches and the file did not change meanwhile, they describe verified content.
+  const settled = options.probeDir
+    ? await settledStats(
+        dir,
+        toHash.map((i) => (files[i] as CheckpointFile).path),
+        options.probeDir,
+        options.signal,
+      )
+    : [];
+  const hashProblems = await mapLimit(toHash, 2, async (i, k) => {
+    const file = files[i] as CheckpointFile;
+    const path = nativePath(dir, file.path);
+    const before = settled[k];
+    const { sha256, size } = await sha256File(path, options.signal);
+    options.onHashed?.(size);
     if (size !== file.size) return `${file.path} changed size while being read`;
     if (sha256 !== file.sha256) return `${file.path} does not match its sha256`;
+    if (before) {
+      const after = await lstat(path, { bigint: true });
+      const fingerprint = fingerprintOf(file.path, before);
+      if (!sameFingerprint(fingerprint, fingerprintOf(file.path, after))) {
+        return `${file.path} changed while being verified`;
+      }
+      current[i] = fingerprint;
+    }
     return undefined;
   });
   const hashProblem = hashProblems.find((p) => p !== undefined);
-  return hashProblem ? { ok: false, reason: hashProblem } : { ok: true };
+  if (hashProblem) return { ok: false, reason: hashProblem };
+  // Renew the fingerprints of the files hashed (settled ones only) and keep the rest.
+  const hashedAt = new Map(toHash.map((i, k) => [i, k]));
+  const renewed: FileFingerprint[] = [];
+  let changed = false;
+  files.forEach((file, i) => {
+    const k = hashedAt.get(i) ?? -1;
+    if (k >= 0 && settled[k]) {
+      renewed.push(current[i] as FileFingerprint);
+      const seen = recorded.get(file.path);
+      if (!seen || !sameFingerprint(seen, current[i] as FileFingerprint)) changed = true;
+    } else if (k < 0) {
+      renewed.push(current[i] as FileFingerprint);
+    } else if (recorded.has(file.path)) {
+      changed = true; // hashed but not settled: drop its out-of-date fingerprint
+    }
+  });
+  return changed ? { ok: true, fingerprints: renewed } : { ok: true };
 }

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import {
+  chmod,
   mkdir,
   mkdtemp,
   open,
@@ -39,6 +40,13 @@ import {
 const WS = "ws";
 const quiet = { warn: () => {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Sets a file's mtime to the nanosecond (`utimes` takes doubles: not exact). GNU touch. */
+function setMtimeNs(path: string, mtimeNs: bigint): void {
+  const ns = String(mtimeNs % 1_000_000_000n).padStart(9, "0");
+  const r = spawnSync("touch", ["-m", "-d", `@${mtimeNs / 1_000_000_000n}.${ns}`, path]);
+  if (r.status !== 0) throw new Error(`touch failed: ${r.stderr}`);
+}
 
 /** The behaviours of the cache, against one kind of backend. */
 export function describeCacheSuite(kind: BackendKind): void {
@@ -155,6 +163,22 @@ export function describeCacheSuite(kind: BackendKind): void {
         expect(other).not.toBe(viaHandle);
         expect(other.loadedDigest).toBe(ref.digest);
         expect(cache.stats()).toMatchObject({ loads: 2, downloads: 1 });
+      });
+
+      it("callers passing different kinds (e.g. class + config) never share an instance", async () => {
+        await save("v1");
+        const cache = newCache();
+        const get = (kind?: string) =>
+          cache.getOrLoad({ pluginInstanceId: id, kind, load: loadCounter });
+        const a1 = await get('CounterModel:{"tag":"a"}');
+        const b = await get('CounterModel:{"tag":"b"}');
+        const plain = await get("CounterModel");
+        const a2 = await get('CounterModel:{"tag":"a"}');
+        expect(a2).toBe(a1);
+        expect(new Set([a1, b, plain]).size).toBe(3);
+        const [x, y] = await Promise.all([get("K:x"), get("K:y")]);
+        expect(x).not.toBe(y);
+        expect(cache.stats()).toMatchObject({ loads: 5, downloads: 1 });
       });
 
       it("a failed load is not cached and does not poison later loads", async () => {
@@ -377,12 +401,77 @@ export function describeCacheSuite(kind: BackendKind): void {
         await handle.write(byte, 0, 1, 50_000);
         await handle.close();
 
-        const fresh = newCache();
+        const fresh = newCache(); // default verify: "stat" (same size, but ctime changed)
         expect((await load(fresh)).version).toBe("v1");
         expect(fresh.stats()).toMatchObject({ repairs: 1, downloads: 1, diskHits: 0 });
         const again = newCache();
         await load(again);
-        expect(again.stats()).toMatchObject({ repairs: 0, downloads: 0, diskHits: 1 });
+        expect(again.stats()).toMatchObject({
+          repairs: 0,
+          downloads: 0,
+          diskHits: 1,
+          verifiedBytes: 0,
+        });
+      });
+
+      it('verify "stat" (default): an intact entry is served from lstat fingerprints, nothing hashed', async () => {
+        const ref = await save("v1", { payloadBytes: 200_000 });
+        await load(newCache());
+        const marker = JSON.parse(await readFile(`${entryDir(ref)}.complete.json`, "utf8"));
+        expect(marker.fingerprints.map((f: { path: string }) => f.path).sort()).toEqual(
+          ref.files.map((f) => f.path).sort(),
+        );
+        const fresh = newCache();
+        expect((await load(fresh)).version).toBe("v1");
+        expect(fresh.stats()).toMatchObject({
+          downloads: 0,
+          diskHits: 1,
+          repairs: 0,
+          verifiedBytes: 0,
+        });
+        const full = newCache({ verify: "full" });
+        await load(full);
+        const extracted = ref.files.reduce((sum, f) => sum + f.size, 0);
+        expect(full.stats()).toMatchObject({ downloads: 0, diskHits: 1, verifiedBytes: extracted });
+      });
+
+      it('verify "stat": a rewrite reset to the old mtime with utimes is still detected (ctime)', async () => {
+        const ref = await save("v1", { payloadBytes: 100_000 });
+        await load(newCache());
+        const file = join(entryDir(ref), "weights", "payload.bin");
+        const before = await stat(file, { bigint: true });
+        const content = await readFile(file);
+        content[70_000] = (content[70_000] as number) ^ 0x01;
+        await writeFile(file, content);
+        setMtimeNs(file, before.mtimeNs);
+        const after = await stat(file, { bigint: true });
+        expect(after.mtimeNs).toBe(before.mtimeNs);
+        expect(after.size).toBe(before.size);
+        expect(after.ctimeNs).not.toBe(before.ctimeNs);
+
+        const fresh = newCache();
+        expect((await load(fresh)).version).toBe("v1");
+        expect(fresh.stats()).toMatchObject({ repairs: 1, downloads: 1, diskHits: 0 });
+        expect(fresh.stats().verifiedBytes).toBeGreaterThan(0);
+      });
+
+      it('verify "stat": a metadata-only change is hashed once, found intact, and re-fingerprinted', async () => {
+        const ref = await save("v1", { payloadBytes: 100_000 });
+        await load(newCache());
+        const file = join(entryDir(ref), "weights", "payload.bin");
+        await chmod(file, 0o600);
+        const c1 = newCache();
+        await load(c1);
+        const payload = ref.files.find((f) => f.path === "weights/payload.bin");
+        expect(c1.stats()).toMatchObject({
+          repairs: 0,
+          downloads: 0,
+          diskHits: 1,
+          verifiedBytes: payload?.size,
+        });
+        const c2 = newCache();
+        await load(c2);
+        expect(c2.stats()).toMatchObject({ repairs: 0, downloads: 0, verifiedBytes: 0 });
       });
 
       it('a truncated file is caught even with verify: "size"', async () => {

@@ -60,9 +60,12 @@ export abstract class TrainablePluginService<
     );
   }
 
-  /** Validates an instance config with `configSchema`; throws a `ValidationError` naming bad fields. */
+  /**
+   * Validates an instance config with `configSchema`; throws a `ValidationError` naming bad
+   * fields. A missing config is `{}`, so the schema's defaults apply.
+   */
   parseConfig(config: unknown): Config {
-    return parseWith(this.configSchema, config, `${this.pluginName} config`, "runtime");
+    return parseWith(this.configSchema, config ?? {}, `${this.pluginName} config`, "runtime");
   }
 
   /** A fresh, untrained model that has received `config`. */

@@ -1,0 +1,196 @@
+// A child process of the storage-fault suites: `node child.mjs` with TRAINABLE_CHILD_ARGS (JSON).
+// It imports the BUILT packages by name, opens the store, prints {"event":"ready"} and waits for
+// a "go" line on stdin (a start barrier shared by concurrent children), then runs one operation
+// and prints {"event":"done", ...} or {"event":"error", code, name, message} (one JSON line each).
+//
+// Operations (args.op):
+//   save   — FolderModel.saveRemote of args.folder to args.handle (setAsDefault, expectedDigest:
+//            a digest, null, or "resolve" = read the handle's current digest before the barrier)
+//   load   — FolderModel.loadRemote of args.handle through a model cache on args.diskDir
+//   prune  — store.prune({ keepLast })
+//   gc     — store.gc({ minAgeMs })
+//
+// Crash hook: args.killAt = "mid-upload" | "after-blob" | "after-sidecar" | "after-ref" |
+// "after-default" makes the child SIGKILL itself at that point of the save.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { cp, readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { TrainableModel } from "@trainable/core";
+import { createCheckpointStore, createFileBackend } from "@trainable/storage";
+
+const args = JSON.parse(process.env.TRAINABLE_CHILD_ARGS ?? "{}");
+const print = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
+const die = () => process.kill(process.pid, "SIGKILL");
+
+async function sha256Of(file) {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk);
+  return hash.digest("hex");
+}
+
+/** Same as `fingerprint()` in helpers.ts: path, size, sha256 of every file, sorted. */
+async function fingerprint(dir) {
+  const rows = [];
+  async function walk(rel) {
+    const entries = await readdir(rel === "" ? dir : join(dir, rel), { withFileTypes: true });
+    for (const entry of entries) {
+      const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isFile()) {
+        const file = join(dir, path);
+        rows.push(`${path}\t${(await stat(file)).size}\t${await sha256Of(file)}`);
+      } else rows.push(`${path}\t(not a regular file)`);
+    }
+  }
+  await walk("");
+  return rows.sort().join("\n");
+}
+
+class FolderModel extends TrainableModel {
+  source;
+  print;
+  async saveToFolder(dir) {
+    await cp(this.source, dir, { recursive: true });
+  }
+  async loadFromFolder(dir) {
+    this.print = await fingerprint(dir);
+  }
+  async train() {
+    throw new Error("FolderModel does not train");
+  }
+}
+
+/** What a backend key is, for the crash hooks. */
+function kindOf(key) {
+  if (/\/blobs\/sha256\/[a-f0-9]{64}\.tar(\.gz)?$/.test(key)) return "blob";
+  if (/\/blobs\/sha256\/[a-f0-9]{64}\.tar(\.gz)?\.json$/.test(key)) return "sidecar";
+  if (/\/refs\/default\/\d+\.json$/.test(key)) return "default";
+  if (/\/refs\//.test(key)) return "ref";
+  return "other";
+}
+
+/** Wraps a backend so the child kills itself right after the put that `killAt` names. */
+function withCrashHook(backend, killAt) {
+  if (!killAt || killAt === "mid-upload") return backend;
+  return new Proxy(backend, {
+    get(target, property) {
+      const value = Reflect.get(target, property);
+      if (property !== "put") return typeof value === "function" ? value.bind(target) : value;
+      return async (key, body, options) => {
+        const info = await target.put(key, body, options);
+        if (killAt === `after-${kindOf(key)}`) die();
+        return info;
+      };
+    },
+  });
+}
+
+async function openBackend() {
+  if (args.backend.kind === "file") return createFileBackend({ root: args.backend.root });
+  const { createS3Backend } = await import("@trainable/storage/s3");
+  return createS3Backend(args.backend.settings);
+}
+
+function barrier() {
+  print({ event: "ready" });
+  return new Promise((resolve) => {
+    const lines = createInterface({ input: process.stdin });
+    lines.once("line", () => {
+      lines.close();
+      resolve();
+    });
+  });
+}
+
+async function main() {
+  const backend = withCrashHook(await openBackend(), args.killAt);
+  const store = await createCheckpointStore({ backend, workspace: args.workspace });
+  const pluginInstanceId = args.pluginInstanceId;
+  try {
+    if (args.op === "save") {
+      let expectedDigest = args.expectedDigest;
+      if (expectedDigest === "resolve") {
+        expectedDigest = await store
+          .resolve({ pluginInstanceId, handle: args.handle })
+          .then((ref) => ref.digest)
+          .catch((error) => {
+            if (error?.code === "NOT_FOUND") return null;
+            throw error;
+          });
+      }
+      const model = new FolderModel();
+      model.source = args.folder;
+      await barrier();
+      print({ event: "start", expectedDigest });
+      let killed = false;
+      const result = await model.saveRemote({
+        store,
+        pluginInstanceId,
+        handle: args.handle,
+        setAsDefault: args.setAsDefault ?? true,
+        expectedDigest,
+        onProgress: (p) => {
+          if (
+            args.killAt === "mid-upload" &&
+            !killed &&
+            p.phase === "upload" &&
+            p.total &&
+            p.bytes >= p.total / 2
+          ) {
+            killed = true;
+            die();
+          }
+        },
+      });
+      print({
+        event: "done",
+        digest: result.ref.digest,
+        archivePath: result.archivePath,
+        uploadedBytes: result.uploadedBytes,
+      });
+    } else if (args.op === "load") {
+      const { createModelCache } = await import("@trainable/cache");
+      const cache = createModelCache({
+        store,
+        diskDir: args.diskDir,
+        logger: { warn: (m) => process.stderr.write(`${m}\n`) },
+      });
+      await barrier();
+      print({ event: "start" });
+      const model = await FolderModel.loadRemote({
+        store,
+        pluginInstanceId,
+        handle: args.handle,
+        cache,
+      });
+      print({ event: "done", print: model.print, stats: cache.stats() });
+      await cache.close();
+    } else if (args.op === "prune") {
+      await barrier();
+      print({ event: "start" });
+      const result = await store.prune({ pluginInstanceId, keepLast: args.keepLast });
+      print({ event: "done", deleted: result.deleted, kept: result.kept });
+    } else if (args.op === "gc") {
+      await barrier();
+      print({ event: "start" });
+      const result = await store.gc({ pluginInstanceId, minAgeMs: args.minAgeMs ?? 0 });
+      print({ event: "done", deleted: result.deleted });
+    } else {
+      throw new Error(`unknown op ${args.op}`);
+    }
+  } catch (error) {
+    print({
+      event: "error",
+      code: error?.code ?? null,
+      name: error?.name ?? null,
+      message: String(error?.message ?? error),
+    });
+    process.exitCode = 1;
+  } finally {
+    await store.close();
+  }
+}
+
+await main();
