@@ -2,15 +2,15 @@
 // Generates the data sets (bench/.data), runs every case several times in fresh processes,
 // reports medians with min–max, and writes docs/benchmarks.md and bench/results/latest.json.
 // Env: BENCH_RUNS (default 3), BENCH_A_BYTES (default 1 GiB), BENCH_SKIP_S3=1.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DATA_DIR, datasetA, datasetB, datasetC } from "./datasets.mjs";
-import { bash, measure, repeat } from "./measure.mjs";
 import { runCacheBench } from "./cases/cache-bench.mjs";
 import { runHttpBench } from "./cases/http-bench.mjs";
+import { DATA_DIR, datasetA, datasetB, datasetC } from "./datasets.mjs";
+import { bash, measure, repeat } from "./measure.mjs";
 
 const root = join(import.meta.dirname, "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -26,10 +26,6 @@ const fresh = (name) => {
   const p = join(work, name);
   rmSync(p, { recursive: true, force: true });
   return p;
-};
-const dropCaches = () => {
-  // Page cache stays warm on purpose (as in ../shared/reference/perf.md): we compare CPU and
-  // I/O paths, not the disk. Nothing to do here.
 };
 
 function machine() {
@@ -49,7 +45,9 @@ function record(group, name, summary, extra = {}) {
   const row = { group, name, ...summary, ...extra };
   delete row.samples;
   results.cases.push(row);
-  log(`${group} / ${name}: median ${summary.median.toFixed(3)} s (min ${summary.min.toFixed(3)}, max ${summary.max.toFixed(3)}), peak RSS ${summary.maxRssMiB.toFixed(0)} MiB${extra.uploadedBytes !== undefined ? `, uploaded ${extra.uploadedBytes} B` : ""}`);
+  log(
+    `${group} / ${name}: median ${summary.median.toFixed(3)} s (min ${summary.min.toFixed(3)}, max ${summary.max.toFixed(3)}), peak RSS ${summary.maxRssMiB.toFixed(0)} MiB${extra.uploadedBytes !== undefined ? `, uploaded ${extra.uploadedBytes} B` : ""}`,
+  );
   return row;
 }
 
@@ -70,11 +68,21 @@ function s3Env() {
     };
   }
   log("starting the local S3 server (radosgw)");
-  const out = execFileSync("bash", [join(root, "scripts/s3/start-radosgw.sh"), process.env.TRAINABLE_TEST_S3_PORT ?? "7480"], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return Object.fromEntries(out.trim().split("\n").map((l) => l.split("=")).map(([k, ...v]) => [k, v.join("=")]));
+  const out = execFileSync(
+    "bash",
+    [join(root, "scripts/s3/start-radosgw.sh"), process.env.TRAINABLE_TEST_S3_PORT ?? "7480"],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  return Object.fromEntries(
+    out
+      .trim()
+      .split("\n")
+      .map((l) => l.split("="))
+      .map(([k, ...v]) => [k, v.join("=")]),
+  );
 }
 
 async function ensureBucket(env, bucket) {
@@ -108,31 +116,75 @@ function storeCases({ label, dir, backend, url, env, s3 }) {
     },
   );
   out.save = record(`save ${label}`, `trainable ${backend}`, save);
-  const load = repeat(RUNS, () => measure(node, [storeOp, "load", storeUrl, "v1", fresh(`load-${label}`)], { env: nodeEnv }));
+  const load = repeat(RUNS, () =>
+    measure(node, [storeOp, "load", storeUrl, "v1", fresh(`load-${label}`)], { env: nodeEnv }),
+  );
   out.load = record(`load ${label}`, `trainable ${backend}`, load);
   const resave = measure(node, [storeOp, "save", storeUrl, "v2", dir], { env: nodeEnv });
-  out.resave = record(`re-save ${label}`, `trainable ${backend} (unchanged folder)`, repeat(1, () => resave), { uploadedBytes: resave.json.uploadedBytes });
+  out.resave = record(
+    `re-save ${label}`,
+    `trainable ${backend} (unchanged folder)`,
+    repeat(1, () => resave),
+    { uploadedBytes: resave.json.uploadedBytes },
+  );
   const setdef = measure(node, [storeOp, "setdefault", storeUrl, "v1"], { env: nodeEnv });
-  out.setdefault = record(`setAsDefault ${label}`, `trainable ${backend}`, repeat(1, () => setdef), { uploadedBytes: 0 });
+  out.setdefault = record(
+    `setAsDefault ${label}`,
+    `trainable ${backend}`,
+    repeat(1, () => setdef),
+    { uploadedBytes: 0 },
+  );
 
   if (!s3) {
     // GNU tar + cp baselines (the practical limit on files)
     const tarFile = join(work, `${label}.tar`);
     const storeDir = join(work, `gnu-store-${label}`);
     mkdirSync(storeDir, { recursive: true });
-    out.gnuSave = record(`save ${label}`, "GNU tar -cf + cp", repeat(RUNS, () => bash(`tar -cf ${tarFile} -C ${dir} . && cp ${tarFile} ${storeDir}/ckpt.tar && sync -f ${storeDir}/ckpt.tar`)));
-    out.gnuLoad = record(`load ${label}`, "cp + GNU tar -xf", repeat(RUNS, () => {
-      const t = fresh(`gnu-load-${label}`);
-      return bash(`mkdir -p ${t} && cp ${storeDir}/ckpt.tar ${t}.tar && tar -xf ${t}.tar -C ${t} && rm ${t}.tar`);
-    }));
+    out.gnuSave = record(
+      `save ${label}`,
+      "GNU tar -cf + cp",
+      repeat(RUNS, () =>
+        bash(
+          `tar -cf ${tarFile} -C ${dir} . && cp ${tarFile} ${storeDir}/ckpt.tar && sync -f ${storeDir}/ckpt.tar`,
+        ),
+      ),
+    );
+    out.gnuLoad = record(
+      `load ${label}`,
+      "cp + GNU tar -xf",
+      repeat(RUNS, () => {
+        const t = fresh(`gnu-load-${label}`);
+        return bash(
+          `mkdir -p ${t} && cp ${storeDir}/ckpt.tar ${t}.tar && tar -xf ${t}.tar -C ${t} && rm ${t}.tar`,
+        );
+      }),
+    );
     // The original's approach: zip via shutil.make_archive + a second full copy for `default`
     const zipBase = join(work, `orig-${label}`);
-    out.origSave = record(`save ${label}`, "original: shutil zip + copy for default", repeat(label === "A" ? 1 : RUNS, () =>
-      measure("python3", ["-c", `import shutil,sys; p=shutil.make_archive(sys.argv[1], "zip", root_dir=sys.argv[2]); shutil.copy(p, sys.argv[1] + "-default.zip")`, zipBase, dir]),
-    ));
-    out.origLoad = record(`load ${label}`, "original: shutil.unpack_archive", repeat(RUNS, () =>
-      measure("python3", ["-c", `import shutil,sys; shutil.unpack_archive(sys.argv[1] + ".zip", sys.argv[2])`, zipBase, fresh(`orig-load-${label}`)]),
-    ));
+    out.origSave = record(
+      `save ${label}`,
+      "original: shutil zip + copy for default",
+      repeat(label === "A" ? 1 : RUNS, () =>
+        measure("python3", [
+          "-c",
+          `import shutil,sys; p=shutil.make_archive(sys.argv[1], "zip", root_dir=sys.argv[2]); shutil.copy(p, sys.argv[1] + "-default.zip")`,
+          zipBase,
+          dir,
+        ]),
+      ),
+    );
+    out.origLoad = record(
+      `load ${label}`,
+      "original: shutil.unpack_archive",
+      repeat(RUNS, () =>
+        measure("python3", [
+          "-c",
+          `import shutil,sys; shutil.unpack_archive(sys.argv[1] + ".zip", sys.argv[2])`,
+          zipBase,
+          fresh(`orig-load-${label}`),
+        ]),
+      ),
+    );
     rmSync(`${zipBase}.zip`, { force: true });
     rmSync(`${zipBase}-default.zip`, { force: true });
     rmSync(tarFile, { force: true });
@@ -142,8 +194,22 @@ function storeCases({ label, dir, backend, url, env, s3 }) {
     const tarFile = join(work, `${label}-raw.tar`);
     execFileSync("tar", ["-cf", tarFile, "-C", dir, "."]);
     const key = `raw/${label}-${randomUUID()}.tar`;
-    out.rawPut = record(`save ${label}`, "raw AWS SDK put (lib-storage)", repeat(RUNS, () => measure(node, [s3Raw, "put", env.S3_BUCKET, key, tarFile], { env: nodeEnv })));
-    out.rawGet = record(`load ${label}`, "raw AWS SDK get", repeat(RUNS, () => measure(node, [s3Raw, "get", env.S3_BUCKET, key, join(work, `${label}-raw-get.tar`)], { env: nodeEnv })));
+    out.rawPut = record(
+      `save ${label}`,
+      "raw AWS SDK put (lib-storage)",
+      repeat(RUNS, () =>
+        measure(node, [s3Raw, "put", env.S3_BUCKET, key, tarFile], { env: nodeEnv }),
+      ),
+    );
+    out.rawGet = record(
+      `load ${label}`,
+      "raw AWS SDK get",
+      repeat(RUNS, () =>
+        measure(node, [s3Raw, "get", env.S3_BUCKET, key, join(work, `${label}-raw-get.tar`)], {
+          env: nodeEnv,
+        }),
+      ),
+    );
     rmSync(tarFile, { force: true });
     rmSync(join(work, `${label}-raw-get.tar`), { force: true });
   }
@@ -165,7 +231,12 @@ async function main() {
   const fileRoot = join(work, "file-stores");
   const byBackend = { file: {} };
   for (const [label, dir] of Object.entries(sets)) {
-    byBackend.file[label] = storeCases({ label, dir, backend: "file:", url: (n) => `file://${join(fileRoot, n)}` });
+    byBackend.file[label] = storeCases({
+      label,
+      dir,
+      backend: "file:",
+      url: (n) => `file://${join(fileRoot, n)}`,
+    });
     rmSync(fileRoot, { recursive: true, force: true });
   }
 
@@ -173,7 +244,13 @@ async function main() {
   if (s3) {
     const bucket = "trainable-bench";
     await ensureBucket(s3, bucket);
-    const env = { ...s3, S3_BUCKET: bucket, AWS_ACCESS_KEY_ID: s3.S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: s3.S3_SECRET_KEY, AWS_REGION: s3.S3_REGION };
+    const env = {
+      ...s3,
+      S3_BUCKET: bucket,
+      AWS_ACCESS_KEY_ID: s3.S3_ACCESS_KEY,
+      AWS_SECRET_ACCESS_KEY: s3.S3_SECRET_KEY,
+      AWS_REGION: s3.S3_REGION,
+    };
     byBackend.s3 = {};
     for (const [label, dir] of Object.entries(sets)) {
       byBackend.s3[label] = storeCases({
@@ -182,45 +259,103 @@ async function main() {
         backend: "s3:",
         s3: true,
         env,
-        url: (n) => `s3://${bucket}/${n}?endpoint=${encodeURIComponent(s3.S3_ENDPOINT)}&region=${s3.S3_REGION}&forcePathStyle=true`,
+        url: (n) =>
+          `s3://${bucket}/${n}?endpoint=${encodeURIComponent(s3.S3_ENDPOINT)}&region=${s3.S3_REGION}&forcePathStyle=true`,
       });
     }
   }
 
   // targets
   const fA = byBackend.file.A;
-  target("save A on file: ≥ 0.8× GNU tar + cp", ratio(fA.gnuSave, fA.save) >= 0.8, `${ratio(fA.gnuSave, fA.save).toFixed(2)}×`);
-  target("load A on file: ≥ 0.8× cp + GNU tar -xf", ratio(fA.gnuLoad, fA.load) >= 0.8, `${ratio(fA.gnuLoad, fA.load).toFixed(2)}×`);
-  target("save A on file: ≥ 10× faster than the original's zip", ratio(fA.origSave, fA.save) >= 10, `${ratio(fA.origSave, fA.save).toFixed(1)}×`);
-  target("load A on file: ≥ 10× faster than the original's unzip", ratio(fA.origLoad, fA.load) >= 10, `${ratio(fA.origLoad, fA.load).toFixed(1)}×`);
+  target(
+    "save A on file: ≥ 0.8× GNU tar + cp",
+    ratio(fA.gnuSave, fA.save) >= 0.8,
+    `${ratio(fA.gnuSave, fA.save).toFixed(2)}×`,
+  );
+  target(
+    "load A on file: ≥ 0.8× cp + GNU tar -xf",
+    ratio(fA.gnuLoad, fA.load) >= 0.8,
+    `${ratio(fA.gnuLoad, fA.load).toFixed(2)}×`,
+  );
+  target(
+    "save A on file: ≥ 10× faster than the original's zip",
+    ratio(fA.origSave, fA.save) >= 10,
+    `${ratio(fA.origSave, fA.save).toFixed(1)}×`,
+  );
+  target(
+    "load A on file: ≥ 10× faster than the original's unzip",
+    ratio(fA.origLoad, fA.load) >= 10,
+    `${ratio(fA.origLoad, fA.load).toFixed(1)}×`,
+  );
   if (byBackend.s3) {
     const sA = byBackend.s3.A;
-    target("save A on S3: ≥ 0.8× raw SDK put", ratio(sA.rawPut, sA.save) >= 0.8, `${ratio(sA.rawPut, sA.save).toFixed(2)}×`);
-    target("load A on S3: ≥ 0.8× raw SDK get", ratio(sA.rawGet, sA.load) >= 0.8, `${ratio(sA.rawGet, sA.load).toFixed(2)}×`);
+    target(
+      "save A on S3: ≥ 0.8× raw SDK put",
+      ratio(sA.rawPut, sA.save) >= 0.8,
+      `${ratio(sA.rawPut, sA.save).toFixed(2)}×`,
+    );
+    target(
+      "load A on S3: ≥ 0.8× raw SDK get",
+      ratio(sA.rawGet, sA.load) >= 0.8,
+      `${ratio(sA.rawGet, sA.load).toFixed(2)}×`,
+    );
   }
-  const rssA = Math.max(...Object.values(byBackend).flatMap((b) => [b.A.save.maxRssMiB, b.A.load.maxRssMiB]));
-  target("peak RSS < 200 MiB for A (save and load, every backend)", rssA < 200, `${rssA.toFixed(0)} MiB`);
-  const reBytes = Object.values(byBackend).flatMap((b) => Object.values(b).flatMap((c) => [c.resave.uploadedBytes, c.setdefault.uploadedBytes]));
-  target("re-save unchanged + setAsDefault upload 0 blob bytes", reBytes.every((b) => b === 0), `${reBytes.join(", ")} bytes`);
+  const rssA = Math.max(
+    ...Object.values(byBackend).flatMap((b) => [b.A.save.maxRssMiB, b.A.load.maxRssMiB]),
+  );
+  target(
+    "peak RSS < 200 MiB for A (save and load, every backend)",
+    rssA < 200,
+    `${rssA.toFixed(0)} MiB`,
+  );
+  const reBytes = Object.values(byBackend).flatMap((b) =>
+    Object.values(b).flatMap((c) => [c.resave.uploadedBytes, c.setdefault.uploadedBytes]),
+  );
+  target(
+    "re-save unchanged + setAsDefault upload 0 blob bytes",
+    reBytes.every((b) => b === 0),
+    `${reBytes.join(", ")} bytes`,
+  );
 
   log("cache benchmarks");
   const cache = await runCacheBench({ datasetA: sets.A, datasetC: sets.C, work, log });
   results.cache = cache;
-  target("memory-hit p50 < 50 µs", cache.memoryHit.p50us < 50, `p50 ${cache.memoryHit.p50us.toFixed(1)} µs, p99 ${cache.memoryHit.p99us.toFixed(1)} µs`);
-  target("disk-hit load of A in a fresh process < 1 s + loadFromFolder", cache.diskHitA.seconds - cache.diskHitA.loadFromFolderSeconds < 1, `${cache.diskHitA.seconds.toFixed(3)} s total, loadFromFolder ${cache.diskHitA.loadFromFolderSeconds.toFixed(3)} s`);
-  target("16 concurrent loads of an uncached version → 1 download", cache.concurrent.downloads === 1, `${cache.concurrent.downloads} download(s), ${cache.concurrent.loads} load(s)`);
+  target(
+    "memory-hit p50 < 50 µs",
+    cache.memoryHit.p50us < 50,
+    `p50 ${cache.memoryHit.p50us.toFixed(1)} µs, p99 ${cache.memoryHit.p99us.toFixed(1)} µs`,
+  );
+  target(
+    "disk-hit load of A in a fresh process < 1 s + loadFromFolder",
+    cache.diskHitA.seconds - cache.diskHitA.loadFromFolderSeconds < 1,
+    `${cache.diskHitA.seconds.toFixed(3)} s total, loadFromFolder ${cache.diskHitA.loadFromFolderSeconds.toFixed(3)} s`,
+  );
+  target(
+    "16 concurrent loads of an uncached version → 1 download",
+    cache.concurrent.downloads === 1,
+    `${cache.concurrent.downloads} download(s), ${cache.concurrent.loads} load(s)`,
+  );
 
   log("HTTP benchmarks");
   const http = await runHttpBench({ log });
   results.http = http;
-  target("/run with a cached model ≥ 0.8× bare Hono req/s", http.plugin.rps / http.bare.rps >= 0.8, `${http.plugin.rps.toFixed(0)} vs ${http.bare.rps.toFixed(0)} req/s (${(http.plugin.rps / http.bare.rps).toFixed(2)}×)`);
+  target(
+    "/run with a cached model ≥ 0.8× bare Hono req/s",
+    http.plugin.rps / http.bare.rps >= 0.8,
+    `${http.plugin.rps.toFixed(0)} vs ${http.bare.rps.toFixed(0)} req/s (${(http.plugin.rps / http.bare.rps).toFixed(2)}×)`,
+  );
 
   results.totalSeconds = (Date.now() - started) / 1000;
   mkdirSync(join(import.meta.dirname, "results"), { recursive: true });
-  writeFileSync(join(import.meta.dirname, "results", "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(
+    join(import.meta.dirname, "results", "latest.json"),
+    `${JSON.stringify(results, null, 2)}\n`,
+  );
   writeFileSync(join(root, "docs", "benchmarks.md"), renderMarkdown(results));
   rmSync(work, { recursive: true, force: true });
-  log(`done in ${results.totalSeconds.toFixed(0)} s: docs/benchmarks.md, bench/results/latest.json`);
+  log(
+    `done in ${results.totalSeconds.toFixed(0)} s: docs/benchmarks.md, bench/results/latest.json`,
+  );
 }
 
 function renderMarkdown(r) {
@@ -236,7 +371,9 @@ function renderMarkdown(r) {
     "",
     `Machine: ${r.machine.cpus}, ${r.machine.memoryGiB} GiB RAM, Node ${r.machine.node}, ${r.machine.tar}, ${r.machine.python}; ${r.machine.date}. Runs per case: ${RUNS}. Total: ${r.totalSeconds.toFixed(0)} s.`,
     "",
-    "Data sets: **A** one incompressible weights file of " + `${(A_BYTES / 1024 ** 3).toFixed(2)} GiB` + " + 20 small JSON files; **B** 5,000 text files of 1–64 KiB (~157 MiB); **C** a 10 KiB model.",
+    "Data sets: **A** one incompressible weights file of " +
+      `${(A_BYTES / 1024 ** 3).toFixed(2)} GiB` +
+      " + 20 small JSON files; **B** 5,000 text files of 1–64 KiB (~157 MiB); **C** a 10 KiB model.",
     "",
     "## Targets",
     "",
@@ -249,7 +386,12 @@ function renderMarkdown(r) {
     "| case | implementation | time | peak RSS | uploaded |",
     "|---|---|---|---|---|",
     ...groups.flatMap((g) =>
-      r.cases.filter((c) => c.group === g).map((c) => `| ${g} | ${c.name} | ${fmt(c)} | ${c.maxRssMiB.toFixed(0)} MiB | ${c.uploadedBytes ?? ""} |`),
+      r.cases
+        .filter((c) => c.group === g)
+        .map(
+          (c) =>
+            `| ${g} | ${c.name} | ${fmt(c)} | ${c.maxRssMiB.toFixed(0)} MiB | ${c.uploadedBytes ?? ""} |`,
+        ),
     ),
     "",
     "## Cache",

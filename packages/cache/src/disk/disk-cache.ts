@@ -371,7 +371,12 @@ export class DiskCache {
       }
       // Fingerprints of the files as extracted (verified by the store), for verify: "stat".
       const paths = ref.files.map((file) => file.path);
-      const settled = await settledStats(p.dir, paths, work);
+      const settled = await settledStats(p.dir, paths, work).catch((error: unknown) => {
+        this.#o.logger.warn?.(
+          `[cache] Could not fingerprint ${p.dir} (it will be hashed when used): ${(error as Error)?.message ?? error}`,
+        );
+        return [];
+      });
       const fingerprints = settled.flatMap((info, i) =>
         info ? [fingerprintOf(paths[i] as string, info)] : [],
       );

@@ -1,7 +1,7 @@
 import type { BigIntStats } from "node:fs";
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { CheckpointFile } from "@trainable/core";
+import { CancelledError, type CheckpointFile } from "@trainable/core";
 import { errno } from "../util/errno.js";
 import { mapLimit } from "../util/map-limit.js";
 import { sha256File } from "../util/sha256-file.js";
@@ -119,18 +119,31 @@ export async function verifyEntry(options: {
 
   // Fingerprints taken after the clock passed each file's ctime, before hashing it: if the
   // hash matches and the file did not change meanwhile, they describe verified content.
-  const settled = options.probeDir
-    ? await settledStats(
+  let settled: Array<BigIntStats | undefined> = [];
+  if (options.probeDir) {
+    try {
+      settled = await settledStats(
         dir,
         toHash.map((i) => (files[i] as CheckpointFile).path),
         options.probeDir,
         options.signal,
-      )
-    : [];
+      );
+    } catch (error) {
+      const code = errno(error);
+      if (code === "ENOENT" || code === "ENOTDIR") {
+        return { ok: false, reason: "a file disappeared while being verified" };
+      }
+      // The clock could not be read (e.g. the cache folder is read-only): hash, but renew
+      // no fingerprint. A cancellation is not swallowed.
+      if (CancelledError.isInstance(error) || !code?.startsWith("E")) throw error;
+      settled = [];
+    }
+  }
   const hashProblems = await mapLimit(toHash, 2, async (i, k) => {
     const file = files[i] as CheckpointFile;
     const path = nativePath(dir, file.path);
     const before = settled[k];
+    if (before && !before.isFile()) return `${file.path} is not a regular file`;
     const { sha256, size } = await sha256File(path, options.signal);
     options.onHashed?.(size);
     if (size !== file.size) return `${file.path} changed size while being read`;
