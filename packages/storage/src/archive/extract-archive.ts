@@ -181,10 +181,23 @@ class FolderWriter {
     CancelledError.throwIfAborted(this.#signal, "[storage] [archive] Extraction");
     const isDirectory = entry.type === "directory";
     const relative = isDirectory && entry.path.endsWith("/") ? entry.path.slice(0, -1) : entry.path;
-    const refuse = (reason: string): IntegrityError =>
+    const refuse = (reason: string, cause?: unknown): IntegrityError =>
       new IntegrityError(
         `[storage] [archive] Refused archive entry ${JSON.stringify(entry.path)}: ${reason}`,
+        cause === undefined ? undefined : { cause },
       );
+    // A name the filesystem cannot hold (a segment over NAME_MAX, 255 bytes on most) is a
+    // refused entry too, not a raw errno error.
+    const writing = async <T>(write: () => Promise<T>): Promise<T> => {
+      try {
+        return await write();
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENAMETOOLONG") {
+          throw refuse("a path segment is longer than the filesystem allows (ENAMETOOLONG)", error);
+        }
+        throw error;
+      }
+    };
 
     const problem = entryPathProblem(relative);
     if (problem !== undefined) throw refuse(problem);
@@ -228,7 +241,7 @@ class FolderWriter {
         throw refuse("directory is not listed in the manifest");
       }
       this.#directoryEntries.add(relative);
-      await this.#ensureDirectories([...ancestors, relative]);
+      await writing(() => this.#ensureDirectories([...ancestors, relative]));
       return;
     }
 
@@ -237,9 +250,9 @@ class FolderWriter {
     if (wanted.size !== entry.size) {
       throw refuse(`size is ${entry.size} bytes, the manifest says ${wanted.size}`);
     }
-    await this.#ensureDirectories(ancestors);
+    await writing(() => this.#ensureDirectories(ancestors));
     this.#created.set(relative, "file");
-    const actual = await this.#writeFile(relative, entry);
+    const actual = await writing(() => this.#writeFile(relative, entry));
     if (actual !== wanted.sha256) {
       throw refuse(`sha256 is ${actual}, the manifest says ${wanted.sha256}`);
     }

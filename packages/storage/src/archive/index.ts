@@ -8,4 +8,9 @@ export { DEFAULT_EXTRACT_LIMITS, type ExtractLimits } from "./default-extract-li
 export { type ExtractArchiveOptions, extractArchive } from "./extract-archive.js";
 export { manifestDigest } from "./manifest-digest.js";
 export { type PackFolderOptions, packFolder } from "./pack-folder.js";
-export { type FolderScan, type ScanFolderOptions, scanFolder } from "./scan-folder.js";
+export {
+  type FileFingerprint,
+  type FolderScan,
+  type ScanFolderOptions,
+  scanFolder,
+} from "./scan-folder.js";

@@ -24,7 +24,7 @@ import { sha256, tempDir } from "./__fixtures__/sandbox.js";
 import { entryPathProblem } from "./entry-path-problem.js";
 import { extractArchive } from "./extract-archive.js";
 import { packFolder } from "./pack-folder.js";
-import { scanFolder } from "./scan-folder.js";
+import { type FolderScan, scanFolder } from "./scan-folder.js";
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -88,6 +88,13 @@ const sampleTree: Tree = [
   ["zero.bin", new Uint8Array(0)],
 ];
 
+/** A scan's content, without the per-run fingerprints (inodes and times differ by folder). */
+const content = ({ files, directories, totalBytes }: FolderScan) => ({
+  files,
+  directories,
+  totalBytes,
+});
+
 describe("packFolder is deterministic", () => {
   it("gives byte-identical archives for the same content made differently", async () => {
     const a = path.join(await scratch(), "a");
@@ -110,7 +117,7 @@ describe("packFolder is deterministic", () => {
     for (const compression of ["none", "gzip"] as const) {
       const first = await packToBuffer(a, compression);
       const second = await packToBuffer(b, compression);
-      expect(second.scan).toEqual(first.scan);
+      expect(content(second.scan)).toEqual(content(first.scan));
       expect(sha256(second.archive)).toBe(sha256(first.archive));
       // Packing the same folder twice gives the same bytes too.
       expect(sha256((await packToBuffer(a, compression)).archive)).toBe(sha256(first.archive));
@@ -185,7 +192,7 @@ describe("packFolder is deterministic", () => {
           expectedFiles: first.scan.files,
           expectedDirectories: first.scan.directories,
         });
-        expect(await scanFolder({ folder: target })).toEqual(first.scan);
+        expect(content(await scanFolder({ folder: target }))).toEqual(content(first.scan));
         await rm(dir, { recursive: true });
       }),
       { numRuns: 40 },
@@ -218,7 +225,7 @@ describe("packFolder round trip and interop", () => {
         expectedFiles: scan.files,
         expectedDirectories: scan.directories,
       });
-      expect(await scanFolder({ folder: target })).toEqual(scan);
+      expect(content(await scanFolder({ folder: target }))).toEqual(content(scan));
       const weights = await readFile(path.join(target, "weights", "layer-0.bin"));
       expect(weights.equals(layer0)).toBe(true);
     }
@@ -253,7 +260,7 @@ describe("packFolder round trip and interop", () => {
       await mkdir(out);
       const extracted = await run("tar", [flags, path.join(dir, file), "-C", out]);
       expect(extracted.stderr).toBe("");
-      expect(await scanFolder({ folder: out })).toEqual(scan);
+      expect(content(await scanFolder({ folder: out }))).toEqual(content(scan));
     }
   });
 
@@ -289,7 +296,7 @@ describe("packFolder round trip and interop", () => {
         compression: "none",
         expectedFiles: scan.files,
       });
-      expect(await scanFolder({ folder: target })).toEqual(scan);
+      expect(content(await scanFolder({ folder: target }))).toEqual(content(scan));
     }
   });
 
@@ -397,6 +404,25 @@ describe("packFolder failures", () => {
       packFolder({ folder, scan, compression: "none", verifyContent: false }),
     );
     expect(unverified.includes(Buffer.from("bbbb"))).toBe(true);
+  });
+
+  it('"auto" trusts settled fingerprints and still catches any change after the scan', async () => {
+    const folder = await folderWith({ "a.txt": "aaaa", "b.bin": "b".repeat(5000) });
+    await new Promise((r) => setTimeout(r, 20)); // let the filesystem clock pass the writes
+    const scan = await scanFolder({ folder });
+    expect([...(scan.fingerprints?.values() ?? [])].every((f) => f.settled)).toBe(true);
+    const auto = await collect(
+      packFolder({ folder, scan, compression: "none", verifyContent: "auto" }),
+    );
+    const hashed = await collect(packFolder({ folder, scan, compression: "none" }));
+    expect(auto.equals(hashed)).toBe(true);
+
+    await writeFile(path.join(folder, "a.txt"), "cccc"); // same size, new content
+    const error = await collect(
+      packFolder({ folder, scan, compression: "none", verifyContent: "auto" }),
+    ).catch((e: Error) => e);
+    expect(IntegrityError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toMatch(/"a\.txt": it changed since the scan/);
   });
 
   it("fails when a file was deleted or replaced by a symlink", async () => {

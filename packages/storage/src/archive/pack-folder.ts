@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { constants } from "node:fs";
+import { type BigIntStats, constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import path from "node:path";
 import { pipeline, Readable } from "node:stream";
@@ -11,21 +11,24 @@ import { comparePaths } from "./compare-paths.js";
 import { type ArchiveCompression, DEFAULT_GZIP_LEVEL } from "./default-compression.js";
 import { encodeTarHeader, TAR_BLOCK_SIZE } from "./encode-tar-header.js";
 import { entryPathProblem } from "./entry-path-problem.js";
-import type { FolderScan } from "./scan-folder.js";
+import type { FileFingerprint, FolderScan } from "./scan-folder.js";
 
 export interface PackFolderOptions {
   /** The folder that was scanned. */
   folder: string;
   /** What `scanFolder` returned for it: exactly these entries are archived, in sorted order. */
-  scan: Pick<FolderScan, "files" | "directories">;
+  scan: Pick<FolderScan, "files" | "directories" | "fingerprints">;
   compression: ArchiveCompression;
   /** 0–9, only with gzip; default 1 (fastest). */
   gzipLevel?: number;
   /**
    * Re-hash every file while packing and fail when it no longer matches the scan (default
-   * true). Costs one sha256 pass (~1.4 s/GiB); a size change is always detected.
+   * true). Costs one sha256 pass (~1.4 s/GiB); a size change is always detected. `"auto"`
+   * re-hashes only files whose scan fingerprint is not settled (changed in the last clock
+   * tick before the scan ended) and checks the others' inode, mtime and ctime instead, which
+   * any write after the scan changes.
    */
-  verifyContent?: boolean;
+  verifyContent?: boolean | "auto";
   signal?: AbortSignal;
 }
 
@@ -69,6 +72,7 @@ export function packFolder(options: PackFolderOptions): Readable {
       root: path.resolve(folder),
       entries,
       verifyContent: options.verifyContent ?? true,
+      fingerprints: scan.fingerprints,
       signal,
     }),
     { objectMode: false, highWaterMark: 2 * CHUNK_SIZE },
@@ -123,16 +127,20 @@ function sortedEntries(scan: PackFolderOptions["scan"]): PackEntry[] {
 async function* generateTar(options: {
   root: string;
   entries: PackEntry[];
-  verifyContent: boolean;
+  verifyContent: boolean | "auto";
+  fingerprints: FolderScan["fingerprints"];
   signal: AbortSignal | undefined;
 }): AsyncGenerator<Buffer> {
-  const { root, entries, verifyContent, signal } = options;
+  const { root, entries, verifyContent, fingerprints, signal } = options;
   for (const entry of entries) {
     CancelledError.throwIfAborted(signal, "[storage] [archive] Packing");
     if (entry.type === "directory") {
       yield encodeTarHeader(entry);
     } else {
-      yield* fileEntry({ root, entry, verifyContent, signal });
+      // "auto": trust a settled fingerprint (checked before and after reading), hash the rest.
+      const fingerprint = verifyContent === "auto" ? fingerprints?.get(entry.path) : undefined;
+      const hashIt = verifyContent === true || (verifyContent === "auto" && !fingerprint?.settled);
+      yield* fileEntry({ root, entry, verifyContent: hashIt, fingerprint, signal });
     }
   }
   yield END_OF_ARCHIVE;
@@ -142,9 +150,10 @@ async function* fileEntry(options: {
   root: string;
   entry: Extract<PackEntry, { type: "file" }>;
   verifyContent: boolean;
+  fingerprint: FileFingerprint | undefined;
   signal: AbortSignal | undefined;
 }): AsyncGenerator<Buffer> {
-  const { root, entry, verifyContent, signal } = options;
+  const { root, entry, verifyContent, fingerprint, signal } = options;
   const abs = path.join(root, ...entry.path.split("/"));
   const where = JSON.stringify(entry.path);
   let handle: FileHandle;
@@ -157,13 +166,15 @@ async function* fileEntry(options: {
     );
   }
   try {
-    const before = await fsStep(where, () => handle.stat());
+    const before = await fsStep(where, () => handle.stat({ bigint: true }));
+    if (!verifyContent && fingerprint) checkFingerprint(where, fingerprint, before);
     if (!before.isFile()) {
       throw new IntegrityError(
         `[storage] [archive] Cannot pack ${where}: it is no longer a regular file`,
       );
     }
-    if (before.size !== entry.size) throw changedSize(where, entry.size, before.size);
+    if (before.size !== BigInt(entry.size))
+      throw changedSize(where, entry.size, Number(before.size));
     const hash = verifyContent ? createHash("sha256") : undefined;
     const padding = (TAR_BLOCK_SIZE - (entry.size % TAR_BLOCK_SIZE)) % TAR_BLOCK_SIZE;
     yield encodeTarHeader(entry);
@@ -188,8 +199,9 @@ async function* fileEntry(options: {
       position += length;
       yield chunk;
     }
-    const after = await fsStep(where, () => handle.stat());
-    if (after.size !== entry.size) throw changedSize(where, entry.size, after.size);
+    const after = await fsStep(where, () => handle.stat({ bigint: true }));
+    if (after.size !== BigInt(entry.size)) throw changedSize(where, entry.size, Number(after.size));
+    if (!verifyContent && fingerprint) checkFingerprint(where, fingerprint, after);
     if (hash !== undefined) {
       const actual = hash.digest("hex");
       if (actual !== entry.sha256) {
@@ -200,6 +212,19 @@ async function* fileEntry(options: {
     }
   } finally {
     await handle.close();
+  }
+}
+
+/** Fails when a file's inode or change times differ from what the scan hashed. */
+function checkFingerprint(where: string, fingerprint: FileFingerprint, now: BigIntStats): void {
+  if (
+    now.ino !== fingerprint.ino ||
+    now.mtimeNs !== fingerprint.mtimeNs ||
+    now.ctimeNs !== fingerprint.ctimeNs
+  ) {
+    throw new IntegrityError(
+      `[storage] [archive] Cannot pack ${where}: it changed since the scan (it was modified or replaced)`,
+    );
   }
 }
 

@@ -59,6 +59,7 @@ describe("scanFolder", () => {
       files: [],
       directories: [],
       totalBytes: 0,
+      fingerprints: new Map(),
     });
   });
 

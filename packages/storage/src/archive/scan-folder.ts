@@ -1,8 +1,14 @@
-import { createHash } from "node:crypto";
-import { constants, type Stats } from "node:fs";
-import { type FileHandle, lstat, open, readdir, stat } from "node:fs/promises";
+import { createHash, randomUUID } from "node:crypto";
+import { type BigIntStats, constants, type Stats } from "node:fs";
+import { type FileHandle, lstat, open, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
-import { CancelledError, type CheckpointFile, ValidationError } from "@trainable/core";
+import {
+  CancelledError,
+  type CheckpointFile,
+  IntegrityError,
+  ValidationError,
+} from "@trainable/core";
 import { CHUNK_SIZE } from "./chunk-size.js";
 import { comparePaths } from "./compare-paths.js";
 import { entryPathProblem } from "./entry-path-problem.js";
@@ -22,6 +28,23 @@ export interface FolderScan {
   directories: string[];
   /** Sum of the file sizes. */
   totalBytes: number;
+  /** How each file looked (inode, times) when it was hashed, by path. */
+  fingerprints?: ReadonlyMap<string, FileFingerprint>;
+}
+
+/**
+ * A file's identity and change times as hashed. `ctime` cannot be set by user code, so any
+ * later write, truncate, chmod or replace gives a different fingerprint. `settled` is true
+ * when the filesystem clock had already moved past the file's ctime after the scan: then a
+ * later change is certain to show, and packing may trust the fingerprint instead of hashing
+ * the file a second time.
+ */
+export interface FileFingerprint {
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  settled: boolean;
 }
 
 /** Longest relative path accepted (as in the `CheckpointFile` schema), in UTF-8 bytes. */
@@ -74,20 +97,48 @@ export async function scanFolder(options: ScanFolderOptions): Promise<FolderScan
   directories.sort(comparePaths);
 
   const files = new Array<CheckpointFile>(found.length);
+  const stats = new Array<BigIntStats>(found.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     const buffer = Buffer.allocUnsafe(CHUNK_SIZE);
     while (next < found.length) {
       const index = next++;
       const item = found[index]!;
-      files[index] = { path: item.rel, ...(await hashFile(item.abs, buffer, signal)) };
+      const hashed = await hashFile(item.abs, buffer, signal);
+      files[index] = { path: item.rel, size: hashed.size, sha256: hashed.sha256 };
+      stats[index] = hashed.stat;
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, found.length) }, worker));
 
+  const clock = await filesystemNow();
+  const fingerprints = new Map<string, FileFingerprint>();
+  files.forEach((file, index) => {
+    const s = stats[index]!;
+    fingerprints.set(file.path, {
+      ino: s.ino,
+      size: s.size,
+      mtimeNs: s.mtimeNs,
+      ctimeNs: s.ctimeNs,
+      settled: clock !== undefined && s.ctimeNs < clock,
+    });
+  });
   let totalBytes = 0;
   for (const file of files) totalBytes += file.size;
-  return { files, directories, totalBytes };
+  return { files, directories, totalBytes, fingerprints };
+}
+
+/** The filesystem's current time, as the ctime of a file created now (undefined if unknown). */
+async function filesystemNow(): Promise<bigint | undefined> {
+  const probe = path.join(tmpdir(), `.trainable-clock-${process.pid}-${randomUUID()}`);
+  try {
+    await writeFile(probe, "");
+    return (await stat(probe, { bigint: true })).ctimeNs;
+  } catch {
+    return undefined;
+  } finally {
+    await rm(probe, { force: true });
+  }
 }
 
 async function walk(options: {
@@ -156,7 +207,7 @@ async function hashFile(
   abs: string,
   buffer: Buffer,
   signal: AbortSignal | undefined,
-): Promise<{ size: number; sha256: string }> {
+): Promise<{ size: number; sha256: string; stat: BigIntStats }> {
   CancelledError.throwIfAborted(signal, "[storage] [archive] Scan");
   let handle: FileHandle;
   try {
@@ -168,7 +219,7 @@ async function hashFile(
     );
   }
   try {
-    const fileStat = await handle.stat();
+    const fileStat = await handle.stat({ bigint: true });
     if (!fileStat.isFile()) {
       throw new ValidationError(
         `[storage] [archive] Cannot archive ${JSON.stringify(abs)}: it is a ${kindOf(fileStat)}; a checkpoint folder may hold only regular files and directories`,
@@ -183,13 +234,23 @@ async function hashFile(
       hash.update(buffer.subarray(0, bytesRead));
       size += bytesRead;
     }
-    return { size, sha256: hash.digest("hex") };
+    const after = await handle.stat({ bigint: true });
+    if (
+      after.ctimeNs !== fileStat.ctimeNs ||
+      after.mtimeNs !== fileStat.mtimeNs ||
+      after.size !== BigInt(size)
+    ) {
+      throw new IntegrityError(
+        `[storage] [archive] ${JSON.stringify(abs)} changed while it was being read: save the checkpoint once it is completely written`,
+      );
+    }
+    return { size, sha256: hash.digest("hex"), stat: after };
   } finally {
     await handle.close();
   }
 }
 
-function kindOf(entryStat: Stats): string {
+function kindOf(entryStat: Stats | BigIntStats): string {
   if (entryStat.isSymbolicLink()) return "symbolic link";
   if (entryStat.isSocket()) return "socket";
   if (entryStat.isFIFO()) return "FIFO";

@@ -403,7 +403,7 @@ describe.each(backends)("checkpoint store on $name", ({ create }) => {
       now: () => {
         clock += 60_000;
         return new Date(clock);
-      },,
+      },
     });
     const id = `prune-${randomUUID().slice(0, 8)}`;
     const f1 = [0.5, 0.9, 0.7, 0.6, 0.8];

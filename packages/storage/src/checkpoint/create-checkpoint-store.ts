@@ -19,6 +19,7 @@ import {
   validateId,
   type WithCheckpointOptions,
 } from "@trainable/core";
+import { entryPathProblem } from "../archive/entry-path-problem.js";
 import {
   type Compression,
   DEFAULT_COMPRESSION,
@@ -170,9 +171,17 @@ export async function createCheckpointStore(
     key: string,
     save: SaveCheckpointOptions,
   ): Promise<{ info: BlobInfo; uploaded: number }> {
-    const packed = packFolder({ folder, scan, compression, gzipLevel, signal: save.signal });
+    const packed = packFolder({
+      folder,
+      scan,
+      compression,
+      gzipLevel,
+      verifyContent: "auto",
+      signal: save.signal,
+    });
     const verify = new VerifyingStream({
       onBytes: (bytes) => save.onProgress?.({ phase: "upload", bytes, total: scan.totalBytes }),
+      sizeHint: scan.totalBytes,
     });
     pipeline(packed, verify, () => {});
     try {
@@ -201,8 +210,15 @@ export async function createCheckpointStore(
     scan: Awaited<ReturnType<typeof scanFolder>>,
     signal?: AbortSignal,
   ): Promise<BlobInfo> {
-    const verify = new VerifyingStream();
-    const packed = packFolder({ folder, scan, compression, gzipLevel, signal });
+    const verify = new VerifyingStream({ sizeHint: scan.totalBytes });
+    const packed = packFolder({
+      folder,
+      scan,
+      compression,
+      gzipLevel,
+      verifyContent: "auto",
+      signal,
+    });
     await new Promise<void>((resolve, reject) => {
       pipeline(packed, verify, (err) => (err ? reject(err) : resolve()));
       verify.resume();
@@ -295,7 +311,27 @@ export async function createCheckpointStore(
         `[storage] Ref ${describe(scope, ref.handle)} points outside its scope: refusing it`,
       );
     }
-    if (manifestDigest(ref.files) !== ref.digest) {
+    // The ref comes from the store: a manifest or directory list that could not have been
+    // written by a save is corrupt (or hostile) stored data, an IntegrityError — not bad input.
+    let digest: string;
+    try {
+      digest = manifestDigest(ref.files);
+    } catch (error) {
+      if (!ValidationError.isInstance(error)) throw error;
+      throw new IntegrityError(
+        `[storage] Ref ${describe(scope, ref.handle)} has an invalid manifest: ${error.message}`,
+        { cause: error },
+      );
+    }
+    for (const directory of ref.directories ?? []) {
+      const problem = entryPathProblem(directory);
+      if (problem !== undefined) {
+        throw new IntegrityError(
+          `[storage] Ref ${describe(scope, ref.handle)} lists an invalid directory ${JSON.stringify(directory)}: ${problem}`,
+        );
+      }
+    }
+    if (digest !== ref.digest) {
       throw new IntegrityError(
         `[storage] Ref ${describe(scope, ref.handle)} lists files that do not match its digest ${ref.digest}`,
       );

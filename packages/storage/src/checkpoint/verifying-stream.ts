@@ -1,6 +1,10 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 import { IntegrityError } from "@trainable/core";
+import { ParallelHasher } from "../util/parallel-hasher.js";
+
+/** Streams expected to be at least this large are hashed on a worker thread. */
+export const PARALLEL_HASH_MIN_BYTES = 16 * 1024 * 1024;
 
 /**
  * Passes bytes through while hashing (sha256) and counting them. With `expected`, it fails
@@ -8,7 +12,8 @@ import { IntegrityError } from "@trainable/core";
  * so a consumer never sees a clean end of a corrupt or truncated stream.
  */
 export class VerifyingStream extends Transform {
-  private readonly hash = createHash("sha256");
+  private readonly hash?: Hash;
+  private readonly parallel?: ParallelHasher;
   bytes = 0;
   sha256?: string;
 
@@ -16,9 +21,19 @@ export class VerifyingStream extends Transform {
     private readonly options: {
       expected?: { size: number; sha256: string; what: string };
       onBytes?: (bytes: number) => void;
+      /** Roughly how many bytes will pass; large streams are hashed on a worker thread. */
+      sizeHint?: number;
     } = {},
   ) {
     super({ highWaterMark: 1 << 20 });
+    const size = options.expected?.size ?? options.sizeHint ?? 0;
+    if (size >= PARALLEL_HASH_MIN_BYTES) this.parallel = new ParallelHasher();
+    else this.hash = createHash("sha256");
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.parallel?.destroy();
+    callback(error);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -32,13 +47,26 @@ export class VerifyingStream extends Transform {
       );
       return;
     }
-    this.hash.update(chunk);
     this.options.onBytes?.(this.bytes);
+    if (this.parallel) {
+      this.push(chunk);
+      this.parallel.update(chunk).then(() => done(), done);
+      return;
+    }
+    this.hash?.update(chunk);
     done(null, chunk);
   }
 
   override _flush(done: TransformCallback): void {
-    this.sha256 = this.hash.digest("hex");
+    if (this.parallel) {
+      this.parallel.digest().then((hex) => this.finish(hex, done), done);
+      return;
+    }
+    this.finish((this.hash as Hash).digest("hex"), done);
+  }
+
+  private finish(hex: string, done: TransformCallback): void {
+    this.sha256 = hex;
     const expected = this.options.expected;
     if (expected) {
       if (this.bytes !== expected.size) {
