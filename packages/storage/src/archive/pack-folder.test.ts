@@ -406,6 +406,26 @@ describe("packFolder failures", () => {
     expect(unverified.includes(Buffer.from("bbbb"))).toBe(true);
   });
 
+  it("round-trips names whose ustar prefix split would read back differently", async () => {
+    // fast-check found it: a 99-character directory name plus its "/" is exactly 100 bytes.
+    const folder = await folderWith({});
+    for (const dir of [" ".repeat(99), "d".repeat(99)]) {
+      await mkdir(path.join(folder, dir));
+      await writeFile(path.join(folder, dir, "f.txt"), dir.slice(0, 3));
+    }
+    const scan = await scanFolder({ folder });
+    const archive = await collect(packFolder({ folder, scan, compression: "none" }));
+    const target = path.join(folder, "..", `out-${Date.now()}`);
+    await extractArchive({
+      source: Readable.from([archive]),
+      target,
+      compression: "none",
+      expectedFiles: scan.files,
+      expectedDirectories: scan.directories,
+    });
+    expect(content(await scanFolder({ folder: target }))).toEqual(content(scan));
+  });
+
   it('"auto" trusts settled fingerprints and still catches any change after the scan', async () => {
     const folder = await folderWith({ "a.txt": "aaaa", "b.bin": "b".repeat(5000) });
     await new Promise((r) => setTimeout(r, 20)); // let the filesystem clock pass the writes
