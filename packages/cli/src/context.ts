@@ -15,6 +15,8 @@ export interface GlobalOptions {
 /** Resolved global settings shared by every command. */
 export class CliContext {
   readonly remote: string;
+  /** Where `remote` came from, for messages: the flag, the variable or the default. */
+  private readonly remoteSource: string;
   readonly workspace: string;
   readonly json: boolean;
   readonly debug: boolean;
@@ -30,6 +32,12 @@ export class CliContext {
   ) {
     this.remote =
       options.remote ?? io.env.TRAINABLE_REMOTE ?? `file://${join(io.cwd, ".trainable", "store")}`;
+    this.remoteSource =
+      options.remote !== undefined
+        ? "--remote"
+        : io.env.TRAINABLE_REMOTE !== undefined
+          ? "TRAINABLE_REMOTE"
+          : "default store URL";
     this.workspace = validateId(
       options.workspace ?? io.env.TRAINABLE_WORKSPACE ?? "local",
       "--workspace",
@@ -47,7 +55,18 @@ export class CliContext {
     this.storePromise ??= createCheckpointStore({
       url: this.remote,
       workspace: this.workspace,
-    }).then((store) => withProgress(store, this.progress));
+    }).then(
+      (store) => withProgress(store, this.progress),
+      (error: unknown) => {
+        // Name the flag (or variable) the bad URL came from, not only the storage layer's view.
+        if (!ValidationError.isInstance(error)) throw error;
+        const problem = error.message.replace(/^\[[^\]]*\]\s*/, "");
+        throw new ValidationError(`[cli] Invalid ${this.remoteSource}: ${problem}`, {
+          cause: error,
+          issues: [{ path: this.remoteSource, message: problem }],
+        });
+      },
+    );
     return this.storePromise;
   }
 

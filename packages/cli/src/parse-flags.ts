@@ -75,3 +75,16 @@ export function parseDataFlag(value: string, cwd: string): string {
     throw ValidationError.forField("cli", "--data", `no file or folder at ${path}`);
   return pathToFileURL(path).href;
 }
+
+/**
+ * Re-words a `ValidationError` raised while using a flag's value (e.g. a plugin refusing the
+ * `--config` it was given) so the one-line error names the flag; other errors pass through.
+ */
+export function asFlagError(error: unknown, flag: string): unknown {
+  if (!ValidationError.isInstance(error)) return error;
+  const problem = error.message.replace(/^\[[^\]]*\]\s*/, "");
+  return new ValidationError(`[cli] Invalid ${flag}: ${problem}`, {
+    cause: error,
+    issues: [{ path: flag, message: problem }],
+  });
+}

@@ -8,11 +8,22 @@ if (!existsSync(file)) {
   console.error("no recorded cases: run the reliability tests first");
   process.exit(1);
 }
-const rows = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+const rows = readFileSync(file, "utf8")
+  .trim()
+  .split("\n")
+  .map((l) => JSON.parse(l));
 // Keep the latest row per (area, case, backend).
 const latest = new Map();
 for (const r of rows) latest.set(`${r.area}|${r.case}|${r.backend ?? ""}`, r);
-const areas = ["crash safety", "concurrency", "corruption", "hostile archives", "hostile requests", "remote faults", "scope isolation"];
+const areas = [
+  "crash safety",
+  "concurrency",
+  "corruption",
+  "hostile archives",
+  "hostile requests",
+  "remote faults",
+  "scope isolation",
+];
 const all = [...latest.values()];
 const full = all.some((r) => r.full);
 const lines = [
@@ -28,9 +39,16 @@ const lines = [
 for (const area of areas) {
   const rs = all.filter((r) => r.area === area);
   if (!rs.length) continue;
-  lines.push(`## ${area[0].toUpperCase()}${area.slice(1)}`, "", "| case | backend | how it is tested | trials | outcome |", "|---|---|---|---|---|");
+  lines.push(
+    `## ${area[0].toUpperCase()}${area.slice(1)}`,
+    "",
+    "| case | backend | how it is tested | trials | outcome |",
+    "|---|---|---|---|---|",
+  );
   for (const r of rs) {
-    lines.push(`| ${r.case} | ${r.backend ?? "-"} | ${r.method} | ${r.trials} | ${r.passed ? "✅" : "❌"} ${r.outcome} |`);
+    lines.push(
+      `| ${r.case} | ${r.backend ?? "-"} | ${r.method} | ${r.trials} | ${r.passed ? "✅" : "❌"} ${r.outcome} |`,
+    );
   }
   lines.push("");
 }

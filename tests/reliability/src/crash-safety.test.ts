@@ -6,7 +6,7 @@
  * anything else), `loadRemote` must return exactly one of the two folders, and `gc` must delete
  * exactly the orphan blobs and no blob a ref version points at.
  */
-import { rm } from "node:fs/promises";
+import { cp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createModelCache } from "@trainable/cache";
 import type { CheckpointStoreImpl } from "@trainable/storage";
@@ -15,10 +15,10 @@ import { recordCase, trials } from "./report.js";
 import {
   BACKENDS,
   type BackendKind,
+  createLocation,
   FolderModel,
   fingerprint,
   type Location,
-  createLocation,
   makeFolder,
   outcomeOf,
   rng,
@@ -77,10 +77,6 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-function nameOf(print: string): string {
-  return Object.values(folders).find((f) => f.print === print)?.name ?? `unknown(${short(print)})`;
-}
-
 async function blobKeys(store: CheckpointStoreImpl): Promise<Set<string>> {
   const keys = new Set<string>();
   for await (const info of store.backend.list(`${WORKSPACE}/${INSTANCE}/blobs/sha256/`)) {
@@ -127,11 +123,10 @@ async function runSave(
   }
   const exit = await run.exit;
   clearTimeout(timer);
-  const ms = performance.now() - started;
-  if (exit.signal === "SIGKILL") return { killed: true, ms };
+  if (exit.signal === "SIGKILL") return { killed: true, ms: performance.now() - started };
   const outcome = outcomeOf(exit);
   if (outcome.event !== "done") throw new Error(`save failed: ${JSON.stringify(outcome)}`);
-  return { killed: false, ms };
+  return { killed: false, ms: outcome.ms as number };
 }
 
 describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: BackendKind) => {
@@ -150,14 +145,37 @@ describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: B
 
   it(`every handle stays on a complete checkpoint (${TRIALS} kills, seed ${SEED})`, async () => {
     const random = rng(SEED ^ (kind === "s3" ? 0x5a5a : 0xa5a5));
-    const pairs = { big: [folders.big1!, folders.big2!], small: [folders.small1!, folders.small2!] };
+    const bases = {
+      big: [folders.big1!, folders.big2!],
+      small: [folders.small1!, folders.small2!],
+    };
+    // Each save is a new generation: one of the pair's two layouts plus a generation stamp, so
+    // (almost) every save uploads a new blob; now and then an earlier generation is saved
+    // again, which takes the deduplicated path (blob already stored).
+    const generations = new Map<string, Folder>();
+    const history: Record<string, Folder[]> = { big: [], small: [] };
+    const generation = async (handle: "big" | "small", n: number, base: Folder) => {
+      const dir = join(work, "gen", `${kind}-${n}`);
+      await cp(base.dir, dir, { recursive: true });
+      await writeFile(join(dir, "generation.txt"), `${kind} ${n} ${SEED}\n`);
+      const folder = { name: `${base.name}#${n}`, dir, print: await fingerprint(dir) };
+      generations.set(folder.print, folder);
+      history[handle]!.push(folder);
+      return folder;
+    };
     // Initial state (also measures how long a save takes, to spread the kills over it).
     const state: Record<string, string> = {};
     const duration: Record<string, number> = {};
     for (const handle of ["big", "small"] as const) {
-      const { ms } = await runSave(location, pairs[handle][0]!, handle, {});
-      duration[handle] = ms;
-      state[handle] = pairs[handle][0]!.print;
+      // Save both layouts once: the slower one sets the time the kills are spread over.
+      duration[handle] = 0;
+      for (const base of [bases[handle][1]!, bases[handle][0]!]) {
+        const n = -1 - history.big!.length - history.small!.length;
+        const folder = await generation(handle, n, base);
+        const { ms } = await runSave(location, folder, handle, {});
+        duration[handle] = Math.max(duration[handle]!, ms);
+        state[handle] = folder.print;
+      }
     }
     state.default = state.small!;
     console.log(
@@ -169,7 +187,8 @@ describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: B
     const schedule = Array.from({ length: TRIALS }, (_, i) => ({
       at: i < phaseTrials ? PHASES[i % PHASES.length] : undefined,
       handle: (random() < 0.25 ? "small" : "big") as "big" | "small",
-      fraction: random() * 1.15,
+      fraction: random() * 1.2,
+      again: random() < 0.15,
     }));
     for (let i = schedule.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));
@@ -179,17 +198,28 @@ describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: B
     const counts = {
       killed: 0,
       completed: 0,
+      deduplicated: 0,
       handleOld: 0,
       handleNew: 0,
       defaultOld: 0,
       defaultNew: 0,
       orphansRemoved: 0,
     };
+    const nameOf = (print: string) => generations.get(print)?.name ?? `unknown(${short(print)})`;
     let failure: unknown;
     try {
       for (const [i, trial] of schedule.entries()) {
-        const [first, second] = pairs[trial.handle];
-        const next = state[trial.handle] === first!.print ? second! : first!;
+        const current = generations.get(state[trial.handle]!)!;
+        const earlier = history[trial.handle]!.filter((g) => g.print !== current.print).at(-1);
+        let next: Folder;
+        if (trial.again && earlier && !trial.at) {
+          next = earlier;
+          counts.deduplicated++;
+        } else {
+          const [first, second] = bases[trial.handle];
+          const base = current.name.startsWith(`${first!.name}#`) ? second! : first!;
+          next = await generation(trial.handle, i, base);
+        }
         const afterMs = trial.at ? undefined : Math.round(trial.fraction * duration[trial.handle]!);
         const what = `trial ${i} (${kind}, seed ${SEED}): save ${next.name} to "${trial.handle}", kill ${trial.at ?? `after ${afterMs} ms`}`;
         const { killed } = await runSave(location, next, trial.handle, { afterMs, at: trial.at });
@@ -258,12 +288,25 @@ describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: B
           await rm(target, { recursive: true, force: true });
         }
         Object.assign(state, seen);
+        // Keep the folders of the current handles and the last few generations; drop the rest.
+        for (const handle of ["big", "small"]) {
+          const list = history[handle]!;
+          const live = new Set(Object.values(state));
+          for (let k = 0; list.length > 3 && k < list.length; ) {
+            if (live.has(list[k]!.print)) k++;
+            else await rm(list.splice(k, 1)[0]!.dir, { recursive: true, force: true });
+          }
+        }
+        console.log(
+          `[crash-safety] ${kind} #${i}: ${next.name} -> ${trial.handle}, kill ${trial.at ?? `+${afterMs}ms`}: ${killed ? "killed" : "finished"}; ` +
+            `${trial.handle}=${nameOf(seen[trial.handle]!)} default=${nameOf(seen.default!)}; gc deleted ${gc.deleted.length}`,
+        );
       }
     } catch (error) {
       failure = error;
     }
     const outcome =
-      `${counts.killed} killed, ${counts.completed} finished before the kill; handle: ${counts.handleOld} old / ${counts.handleNew} new; ` +
+      `${counts.killed} killed, ${counts.completed} finished before the kill (${counts.deduplicated} re-saves of a stored checkpoint); handle: ${counts.handleOld} old / ${counts.handleNew} new; ` +
       `default: ${counts.defaultOld} old / ${counts.defaultNew} new; gc removed ${counts.orphansRemoved} orphan blobs, no live blob` +
       (failure ? `; FAILED: ${(failure as Error).message.split("\n")[0]}` : "");
     console.log(`[crash-safety] ${kind}: ${outcome}`);

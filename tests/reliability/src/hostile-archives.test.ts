@@ -11,14 +11,14 @@
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type RemoteBackend, createFileBackend } from "@trainable/storage";
+import { createFileBackend, type RemoteBackend } from "@trainable/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { recordCase } from "./report.js";
 import { HOSTILE_ARCHIVES, type HostileArchive, type HostileContext } from "./hostile/archives.js";
 import { type ArchiveBytes, plantCheckpoint } from "./hostile/plant.js";
 import { runNode } from "./hostile/run-child.js";
 import { s3Backend, s3Settings } from "./hostile/s3.js";
 import { snapshotTree } from "./hostile/snapshot.js";
+import { recordCase } from "./report.js";
 
 const CHILD = join(import.meta.dirname, "hostile", "load-child.mjs");
 const MAX_RSS_BYTES = 300 * 1024 * 1024;
@@ -74,7 +74,9 @@ function archiveOf(c: HostileArchive): Promise<ArchiveBytes> {
 /** Every path under `dir` that looks like a cached or half-extracted checkpoint. */
 async function leftovers(dir: string): Promise<string[]> {
   const names = await readdir(dir, { recursive: true }).catch(() => [] as string[]);
-  return names.filter((n) => /(^|\/)[0-9a-f]{64}($|\.complete\.json$)|partial|trainable-load-/.test(n));
+  return names.filter((n) =>
+    /(^|\/)[0-9a-f]{64}($|\.complete\.json$)|partial|trainable-load-/.test(n),
+  );
 }
 
 const backends = ["file", "s3"] as const;
@@ -112,9 +114,11 @@ describe.each(backends)("hostile archives through the store (%s backend)", (kind
       const tmp = join(runDir, "tmp");
       const cache = join(runDir, "cache");
       await Promise.all([out, tmp, cache].map((d) => mkdir(d, { recursive: true })));
-      const modes = c.modes ?? ["fetch", "loadRemote", "cached"];
+      const modes = (kind === "s3" ? c.s3Modes : undefined) ??
+        c.modes ?? ["fetch", "loadRemote", "cached"];
       const args = {
-        backend: kind === "file" ? { kind, root: storeRoot } : { kind, ...s3Settings("hostile-archives") },
+        backend:
+          kind === "file" ? { kind, root: storeRoot } : { kind, ...s3Settings("hostile-archives") },
         workspace: WORKSPACE,
         pluginInstanceId: c.id,
         handle: "default",
@@ -152,7 +156,9 @@ describe.each(backends)("hostile archives through the store (%s backend)", (kind
           expect((await stat(join(target, "bin", "group-tool"))).mode & 0o7777).toBe(0o644);
           expect((await stat(join(target, "model.bin"))).mode & 0o7777).toBe(0o644);
         }
-        expect(await snapshotTree(ctx.sentinel), "sentinel folder untouched").toEqual(sentinelBefore);
+        expect(await snapshotTree(ctx.sentinel), "sentinel folder untouched").toEqual(
+          sentinelBefore,
+        );
         expect(await readdir(tmp), "no temp folder left behind").toEqual([]);
         if (c.refused) expect(await leftovers(cache), "nothing cached").toEqual([]);
         expect(await readdir(runDir).then((n) => n.sort()), "nothing else written").toEqual([

@@ -33,5 +33,8 @@ export function trials(ci: number, full: number): number {
 /** Records a case's outcome; scripts/write-report.mjs turns the file into docs/reliability.md. */
 export function recordCase(row: ReliabilityCase): void {
   mkdirSync(join(RESULTS_FILE, ".."), { recursive: true });
-  appendFileSync(RESULTS_FILE, `${JSON.stringify({ ...row, at: new Date().toISOString(), full: FULL })}\n`);
+  appendFileSync(
+    RESULTS_FILE,
+    `${JSON.stringify({ ...row, at: new Date().toISOString(), full: FULL })}\n`,
+  );
 }

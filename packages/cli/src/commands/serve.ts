@@ -3,7 +3,7 @@ import { servePlugin } from "@trainable/plugin-runtime";
 import type { Command } from "commander";
 import { type CliContext, parseIntFlag } from "../context.js";
 import { openEngine } from "../engine.js";
-import { parseJsonOrFile } from "../parse-flags.js";
+import { asFlagError, parseJsonOrFile } from "../parse-flags.js";
 
 /** `trainable serve`: the plugin's HTTP app (POST /run, /train, /getTrainingParameters, GET /health). */
 export function registerServe(program: Command, ctx: () => CliContext): void {
@@ -39,7 +39,11 @@ export function registerServe(program: Command, ctx: () => CliContext): void {
             o.config === undefined
               ? (engine.getInstance(id)?.config ?? {})
               : parseJsonOrFile(o.config, "--config", c.io.cwd);
-          await engine.createInstance({ id, plugin: plugin.name, config, replace: true });
+          await engine
+            .createInstance({ id, plugin: plugin.name, config, replace: true })
+            .catch((error: unknown) => {
+              throw o.config === undefined ? error : asFlagError(error, "--config");
+            });
         }
         const served = await servePlugin(plugin.service, {
           store: engine.store,

@@ -1,8 +1,8 @@
-import { TrainingError, validateId } from "@trainable/core";
+import { TrainingError, TrainPluginInput, ValidationError, validateId } from "@trainable/core";
 import type { Command } from "commander";
 import { type CliContext, parseIntFlag, parseNumberFlag } from "../context.js";
 import { openEngine } from "../engine.js";
-import { parseDataFlag, parseJsonOrFile, parseParams } from "../parse-flags.js";
+import { asFlagError, parseDataFlag, parseJsonOrFile, parseParams } from "../parse-flags.js";
 
 interface TrainFlags {
   plugin: string;
@@ -17,6 +17,15 @@ interface TrainFlags {
   default: boolean;
   timeout?: string;
 }
+
+/** The flag each training input field comes from, for error messages. */
+const FLAG_OF_FIELD: Record<string, string> = {
+  trainingEpochs: "--epochs",
+  testingHoldoutPercent: "--holdout",
+  testSplitSeed: "--seed",
+  trainingParams: "--param",
+  trainingDataUrl: "--data",
+};
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -63,6 +72,17 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
         ...(o.data !== undefined ? { trainingDataUrl: parseDataFlag(o.data, c.io.cwd) } : {}),
         ...(o.param ? { trainingParams: parseParams(o.param) } : {}),
       };
+      // The engine checks the input too, but its error would name the field, not the flag.
+      const checked = TrainPluginInput.safeParse({ pluginInstance: instanceId, ...input });
+      if (!checked.success) {
+        const issue = checked.error.issues[0];
+        const field = String(issue?.path[0] ?? "");
+        throw ValidationError.forField(
+          "cli",
+          FLAG_OF_FIELD[field] ?? field,
+          issue?.message ?? "invalid",
+        );
+      }
       const timeoutMs =
         o.timeout === undefined ? undefined : parseIntFlag(o.timeout, "--timeout", 1);
       const config =
@@ -70,12 +90,16 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
 
       const { engine, plugin } = await openEngine(c, o.plugin);
       const existing = engine.getInstance(instanceId);
-      await engine.createInstance({
-        id: instanceId,
-        plugin: plugin.name,
-        config: config ?? existing?.config ?? {},
-        replace: true,
-      });
+      await engine
+        .createInstance({
+          id: instanceId,
+          plugin: plugin.name,
+          config: config ?? existing?.config ?? {},
+          replace: true,
+        })
+        .catch((error: unknown) => {
+          throw config === undefined ? error : asFlagError(error, "--config");
+        });
       c.progress.message(`training ${instanceId} (${plugin.name})…`);
       const run = await engine.startTraining(instanceId, input, {
         ...(handle ? { handle } : {}),

@@ -224,6 +224,14 @@ export function createLocalPluginClient(
             "runtime",
           );
       checkWorkspace(parsed);
+      const contextId = parsed.context?.pluginInstanceId;
+      if (contextId !== undefined && parsed.data && parsed.data.pluginInstance !== contextId) {
+        throw ValidationError.forField(
+          "runtime",
+          "data.pluginInstance",
+          `"${parsed.data.pluginInstance}" does not match the plugin instance "${contextId}" the request is for`,
+        );
+      }
       await resolveInstance(instanceIdOf(parsed, parsed.data?.pluginInstance));
       const answer = await plugin.getTrainingParameters(parsed);
       const checked = TrainingParameterPluginOutput.safeParse(answer ?? {});

@@ -106,6 +106,9 @@ export function createPluginApp(
         `[runtime] Request body too large: the limit is ${limit} bytes`,
         { issues: [{ path: "(body)", message: `larger than ${limit} bytes` }] },
       );
+      // The rest of the body is left unread (and a streamed one is cancelled, which ends the
+      // connection): tell the client not to reuse this connection for its next request.
+      c.header("Connection", "close");
       return c.json(errorBody(error).body, 413);
     },
   });

@@ -9,9 +9,10 @@ import {
   invocableResponseSchema,
   isFinalTaskState,
   type ModelCache,
+  NotFoundError,
   RemoteError,
   type Task,
-  type TrainableModel,
+  TrainableModel,
   type TrainContext,
   TrainingError,
   TrainPluginOutput,
@@ -20,6 +21,7 @@ import {
 } from "@trainable/core";
 import type { AnyTrainablePluginService } from "../service/any-trainable-plugin-service.js";
 import type { PluginInstance } from "../service/plugin-instance.js";
+import { TrainablePluginService } from "../service/trainable-plugin-service.js";
 import { raceSignal } from "../util/race-signal.js";
 import { generateHandle } from "./generate-handle.js";
 import type { TrainRequest } from "./train-request.js";
@@ -100,6 +102,14 @@ export function createTrainingCoordinator(
       live.delete(oldest);
     }
   };
+
+  /**
+   * True when a status check can only reach the default `trainStatus` (the plugin trains
+   * synchronously: its trainings finish inside `train`, so there is never a task to poll).
+   */
+  const synchronousOnly = () =>
+    service.trainStatus === TrainablePluginService.prototype.trainStatus &&
+    service.modelClass.prototype.trainStatus === TrainableModel.prototype.trainStatus;
 
   async function modelFor(
     taskId: string,
@@ -251,6 +261,16 @@ export function createTrainingCoordinator(
       const taskId = checkRequest(request, callOptions);
       const statusCheck = request.isStatusCheck === true;
       const what = statusCheck ? "trainStatus" : "train";
+      if (statusCheck && !live.has(taskId) && synchronousOnly()) {
+        const stateDir = stateDirOf(taskId, callOptions);
+        if (!(stateDir && (await exists(stateDir)))) {
+          // A client asking about a task this plugin never left running: its mistake (404),
+          // not a failure of the plugin.
+          throw new NotFoundError(
+            `[runtime] No training task "${taskId}" to check: ${pluginName} trains synchronously, so its trainings finish in train() and leave nothing to poll`,
+          );
+        }
+      }
       const entry = statusCheck
         ? await modelFor(taskId, callOptions)
         : {

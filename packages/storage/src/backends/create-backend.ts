@@ -27,6 +27,7 @@ export interface S3UrlOverrides {
   partSize?: number;
   queueSize?: number;
   maxAttempts?: number;
+  socketTimeoutMs?: number;
   retryMode?: "standard" | "adaptive";
   requestChecksumCalculation?: "WHEN_REQUIRED" | "WHEN_SUPPORTED";
   responseChecksumValidation?: "WHEN_REQUIRED" | "WHEN_SUPPORTED";

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { addAbortSignal, Readable } from "node:stream";
+import { addAbortSignal, PassThrough, Readable } from "node:stream";
 import { setImmediate as nextTick } from "node:timers/promises";
 import {
   AbortMultipartUploadCommand,
@@ -58,6 +58,13 @@ export interface S3BackendOptions {
   queueSize?: number;
   /** Attempts per request, with backoff on throttling, 5xx and network errors (default 4). */
   maxAttempts?: number;
+  /**
+   * A request — or a download's body — that receives nothing for this long fails (a retryable
+   * `RemoteError` once the attempts are spent), so a stalled server cannot hang a save or a
+   * load forever. Inactivity, not duration: a long transfer that keeps moving is never cut.
+   * Default 120 000 ms. Ignored with `client`.
+   */
+  socketTimeoutMs?: number;
   /** The SDK retry mode (default `"standard"`). */
   retryMode?: "standard" | "adaptive";
   /**
@@ -164,7 +171,11 @@ function validateOptions(options: S3BackendOptions): void {
   ) {
     throw optionError(COMPONENT, "region", "must be a non-empty string");
   }
-  const integer = (field: "partSize" | "queueSize" | "maxAttempts", min: number, max: number) => {
+  const integer = (
+    field: "partSize" | "queueSize" | "maxAttempts" | "socketTimeoutMs",
+    min: number,
+    max: number,
+  ) => {
     const value = options[field];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < min || value > max)) {
       throw optionError(COMPONENT, field, `must be an integer from ${min} to ${max}`);
@@ -173,6 +184,7 @@ function validateOptions(options: S3BackendOptions): void {
   integer("partSize", MIN_PART_SIZE, MAX_PART_SIZE);
   integer("queueSize", 1, 64);
   integer("maxAttempts", 1, 20);
+  integer("socketTimeoutMs", 1, 3_600_000);
   for (const field of ["requestChecksumCalculation", "responseChecksumValidation"] as const) {
     const value = options[field];
     if (value !== undefined && value !== "WHEN_REQUIRED" && value !== "WHEN_SUPPORTED") {
@@ -257,6 +269,8 @@ export function createS3Backend(options: S3BackendOptions): RemoteBackend {
       forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
       ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
       maxAttempts: options.maxAttempts ?? 4,
+      // Without an inactivity timeout the SDK waits forever on a server that stopped answering.
+      requestHandler: { socketTimeout: options.socketTimeoutMs ?? 120_000 },
       retryMode: options.retryMode ?? "standard",
       requestChecksumCalculation: options.requestChecksumCalculation ?? "WHEN_REQUIRED",
       responseChecksumValidation: options.responseChecksumValidation ?? "WHEN_REQUIRED",
@@ -322,14 +336,46 @@ export function createS3Backend(options: S3BackendOptions): RemoteBackend {
       status === 429 ||
       (status !== undefined && status >= 500) ||
       THROTTLING_CODES.has(code);
+    const timedOut = /^(TimeoutError|ETIMEDOUT|RequestTimeout(Exception)?)$/.test(code);
+    const dropped = code === "ECONNRESET" || code === "EPIPE";
     const detail = network
-      ? `could not reach the server (${errno ?? code})`
+      ? timedOut
+        ? `the server stopped answering (${code})`
+        : dropped
+          ? `the connection to the server was lost (${code})`
+          : `could not reach the server (${errno ?? code})`
       : `${code}${status === undefined ? "" : ` (HTTP ${status})`}`;
     return new RemoteError(`[storage] [${COMPONENT}] ${target} failed: ${detail}`, {
       cause: error,
       retryable,
       status,
     });
+  }
+
+  /**
+   * The body of a GET, with its stream errors mapped like request errors: a connection lost
+   * mid-download is a retryable `RemoteError`, an abort a `CancelledError` (the SDK's body
+   * stream fails with raw socket errors such as "aborted"). Destroying the returned stream
+   * releases the connection.
+   */
+  function mappedBody(raw: Readable, key: string, signal?: AbortSignal): Readable {
+    const body = new PassThrough({ highWaterMark: raw.readableHighWaterMark });
+    raw.on("error", (error) => {
+      const mapped = mapError(error, "get", key, signal);
+      body.destroy(
+        TrainableError.isInstance(mapped) && !RemoteError.isInstance(mapped)
+          ? mapped
+          : new RemoteError(
+              `[storage] [${COMPONENT}] get "${key}" on ${description} failed while reading the body: ${codeOf(error)} (${(error as Error)?.message ?? String(error)})`,
+              { cause: error, retryable: true },
+            ),
+      );
+    });
+    body.on("close", () => {
+      if (!raw.destroyed && !raw.readableEnded) raw.destroy();
+    });
+    raw.pipe(body);
+    return body;
   }
 
   let bucketReady: Promise<void> | undefined;
@@ -665,9 +711,9 @@ export function createS3Backend(options: S3BackendOptions): RemoteBackend {
           etag: normalizeEtag(out.ETag ?? ""),
           lastModified: out.LastModified,
         };
-        const body = (out.Body as Readable | undefined) ?? Readable.from([]);
-        if (signal) addAbortSignal(signal, body);
-        return { body, info };
+        const raw = (out.Body as Readable | undefined) ?? Readable.from([]);
+        if (signal) addAbortSignal(signal, raw);
+        return { body: mappedBody(raw, key, signal), info };
       } catch (error) {
         if (range && statusOf(error) === 416)
           throw rangeNotSatisfiable(COMPONENT, key, range.start);

@@ -34,6 +34,7 @@ import { PreconditionFailedError } from "../backends/precondition-failed-error.j
 import type { RemoteBackend } from "../backends/types.js";
 import { mapLimit } from "../util/map-limit.js";
 import { readSmallObject } from "../util/read-small-object.js";
+import { waitForCollections } from "./collection-marker.js";
 import { type GcOptions, type GcResult, garbageCollect } from "./garbage-collect.js";
 import {
   blobKey,
@@ -282,9 +283,12 @@ export async function createCheckpointStore(
         },
       );
     }
-    // A garbage collection racing with a deduplicated save may have removed the blob between
-    // our HEAD and the ref write: put it back, so the ref never points at nothing for long.
-    if (uploaded === 0 && !(await backend.head(key, { signal: save.signal }))) {
+    // A garbage collection that listed the refs before ours were written may delete the blob
+    // (a deduplicated save reuses an old one; with `minAgeMs: 0` even a fresh one is fair
+    // game). Wait until no collection is running, then check the blob and put it back if it
+    // is gone: the ref never points at nothing once the save returns (collection-marker.ts).
+    await waitForCollections(backend, scope, { signal: save.signal });
+    if (!(await backend.head(key, { signal: save.signal }))) {
       ({ uploaded } = await uploadBlob(folder, scan, key, save));
     }
     return { ref, defaultRef, uploadedBytes: uploaded };

@@ -1,5 +1,6 @@
 import { type CheckpointRef, IntegrityError, NotFoundError } from "@trainable/core";
 import type { RemoteBackend } from "../backends/types.js";
+import { announceCollection, type CollectionLease } from "./collection-marker.js";
 import { blobPrefix, parseRefVersionKey, refsPrefix, type Scope } from "./keys.js";
 
 export interface GcOptions {
@@ -24,7 +25,9 @@ export interface GcResult {
  * Deletes blobs that no ref version (current or kept history) points at. Blobs are listed
  * before refs, so a blob written after the listing is never a candidate, and a blob younger
  * than `minAgeMs` is kept whatever the refs say. A malformed ref stops the collection: with
- * an unknown live set, nothing is deleted.
+ * an unknown live set, nothing is deleted. While it runs, a marker tells concurrent saves to
+ * re-check their blob once it is done (see collection-marker.ts): a save racing a collection
+ * never keeps a ref to a deleted blob, whatever `minAgeMs`.
  */
 export async function garbageCollect(
   options: GcOptions & {
@@ -40,6 +43,21 @@ export async function garbageCollect(
 ): Promise<GcResult> {
   const { backend, scope, signal } = options;
   const minAgeMs = options.minAgeMs ?? 60 * 60 * 1000;
+  // Before listing anything: a save that writes its ref after our listing must see the marker.
+  const lease = options.dryRun ? undefined : await announceCollection(backend, scope, { signal });
+  try {
+    return await collect(options, minAgeMs, lease);
+  } finally {
+    await lease?.release();
+  }
+}
+
+async function collect(
+  options: Parameters<typeof garbageCollect>[0],
+  minAgeMs: number,
+  lease: CollectionLease | undefined,
+): Promise<GcResult> {
+  const { backend, scope, signal } = options;
   const blobs: { key: string; size: number; lastModified?: Date }[] = [];
   for await (const info of backend.list(blobPrefix(scope), { signal })) {
     if (/\.tar(\.gz)?$/.test(info.key)) blobs.push(info);
@@ -68,6 +86,7 @@ export async function garbageCollect(
     if (live.has(blob.key)) continue;
     if (!blob.lastModified || blob.lastModified.getTime() > cutoff) continue;
     if (!options.dryRun) {
+      lease?.assertHeld();
       await backend.delete(blob.key, { signal });
       await backend.delete(`${blob.key}.json`, { signal });
     }

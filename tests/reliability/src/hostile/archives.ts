@@ -44,10 +44,16 @@ export interface HostileArchive {
   refused?: RegExp;
   /** Loading modes (default all three). */
   modes?: Array<"fetch" | "loadRemote" | "cached">;
+  /** Loading modes on S3, when fewer are enough (the extraction code is the same). */
+  s3Modes?: Array<"fetch" | "loadRemote" | "cached">;
 }
 
 const GOOD = Buffer.from("benign weights\n");
-const good = (): CheckpointFile => ({ path: "model.bin", size: GOOD.length, sha256: sha256Hex(GOOD) });
+const good = (): CheckpointFile => ({
+  path: "model.bin",
+  size: GOOD.length,
+  sha256: sha256Hex(GOOD),
+});
 const goodEntry = () => fileEntry("model.bin", GOOD);
 const PWNED = Buffer.from("pwned\n");
 const pwnedFile = (path: string): CheckpointFile => ({
@@ -235,7 +241,7 @@ export const HOSTILE_ARCHIVES: HostileArchive[] = [
     compression: "none",
     build: () => bytes(craftTar(goodEntry(), withPaxPath(`dir/${"n".repeat(300)}`, PWNED))),
     files: () => [good(), pwnedFile(`dir/${"n".repeat(300)}`)],
-    refused: /Refused archive entry "dir\/n+".*(too long|255)/,
+    refused: /Refused archive entry "dir\/n+": a path segment is longer than the filesystem allows/,
   },
   {
     id: "nul-pax",
@@ -287,12 +293,14 @@ export const HOSTILE_ARCHIVES: HostileArchive[] = [
   },
   {
     id: "entries-300k",
-    title: "300,000 entries (store limits.maxEntries 50,000)",
+    title: "300,000 entries (store limits.maxEntries 2,000)",
     compression: "gzip",
     build: (ctx) => manyEntries(ctx, 300_000),
     files: () => [good()],
-    limits: { maxEntries: 50_000 },
-    refused: /more than 50000 entries \(maxEntries limit\)/,
+    // Directories cost ~0.6 ms each to create on this disk: a low limit keeps the run short;
+    // what is tested is that the limit stops the archive, whatever its length.
+    limits: { maxEntries: 2_000 },
+    refused: /more than 2000 entries \(maxEntries limit\)/,
   },
   {
     id: "gzip-bomb-zeros",
@@ -318,7 +326,9 @@ export const HOSTILE_ARCHIVES: HostileArchive[] = [
     build: () => bytes(tarBomb(BOMB_BYTES)),
     files: () => [good(), { path: "weights.bin", size: BOMB_BYTES, sha256: ZEROS }],
     refused: /Refused archive entry "weights.bin": sha256 is [0-9a-f]{64}, the manifest says 0{64}/,
+    // Each load writes 2 GiB to disk before the sha256 can be checked: keep the count low.
     modes: ["fetch", "loadRemote"],
+    s3Modes: ["fetch"],
   },
   {
     id: "short-data",
@@ -326,7 +336,11 @@ export const HOSTILE_ARCHIVES: HostileArchive[] = [
     compression: "none",
     build: () =>
       bytes(
-        Buffer.concat([goodEntry(), rawHeader({ name: "big", size: 1024 * 1024 }), randomBytes(100)]),
+        Buffer.concat([
+          goodEntry(),
+          rawHeader({ name: "big", size: 1024 * 1024 }),
+          randomBytes(100),
+        ]),
       ),
     files: () => [good(), { path: "big", size: 1024 * 1024, sha256: ZEROS }],
     refused: /truncated inside entry "big" \(header declares 1048576 bytes, only 100 present\)/,
@@ -338,7 +352,11 @@ export const HOSTILE_ARCHIVES: HostileArchive[] = [
     build: () =>
       bytes(
         gzipSync(
-          Buffer.concat([goodEntry(), rawHeader({ name: "big", size: 1024 * 1024 }), randomBytes(100)]),
+          Buffer.concat([
+            goodEntry(),
+            rawHeader({ name: "big", size: 1024 * 1024 }),
+            randomBytes(100),
+          ]),
         ),
       ),
     files: () => [good(), { path: "big", size: 1024 * 1024, sha256: ZEROS }],
@@ -350,7 +368,7 @@ export const HOSTILE_ARCHIVES: HostileArchive[] = [
     compression: "none",
     build: () => bytes(randomBytes(64 * 1024)),
     files: () => [good()],
-    refused: /Corrupt archive: header checksum mismatch/,
+    refused: /Corrupt archive: (header checksum mismatch|unreadable header)/,
   },
   {
     id: "random-bytes-gzip",

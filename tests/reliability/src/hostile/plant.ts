@@ -26,7 +26,9 @@ export interface PlantOptions {
 
 /** `sha256:` of the canonical manifest, computed without any check of the paths. */
 export function rawManifestDigest(files: readonly CheckpointFile[]): string {
-  const sorted = [...files].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  const sorted = [...files].sort((a, b) =>
+    Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)),
+  );
   const canonical = `[${sorted
     .map(
       (f) =>
@@ -51,9 +53,12 @@ export async function plantCheckpoint(options: PlantOptions): Promise<Checkpoint
   const digest = rawManifestDigest(options.files);
   const archivePath = `${scope}/blobs/sha256/${digest.slice(7)}${options.compression === "gzip" ? ".tar.gz" : ".tar"}`;
   const { size, sha256 } = await describeArchive(options.archive);
-  const body = "bytes" in options.archive ? options.archive.bytes : createReadStream(options.archive.path);
+  const body =
+    "bytes" in options.archive ? options.archive.bytes : createReadStream(options.archive.path);
   await options.backend.put(archivePath, body, { contentLength: size });
-  const sidecar = Buffer.from(JSON.stringify({ size, archiveSha256: sha256, compression: options.compression }));
+  const sidecar = Buffer.from(
+    JSON.stringify({ size, archiveSha256: sha256, compression: options.compression }),
+  );
   await options.backend.put(`${archivePath}.json`, sidecar, { contentLength: sidecar.length });
   let seq = 0;
   for await (const info of options.backend.list(`${scope}/refs/${handle}/`)) {
@@ -75,9 +80,13 @@ export async function plantCheckpoint(options: PlantOptions): Promise<Checkpoint
     metadata: { modelClass: "Planted" },
   };
   const refBytes = Buffer.from(JSON.stringify(ref, null, 2));
-  await options.backend.put(`${scope}/refs/${handle}/${String(seq).padStart(12, "0")}.json`, refBytes, {
-    contentLength: refBytes.length,
-    contentType: "application/json",
-  });
+  await options.backend.put(
+    `${scope}/refs/${handle}/${String(seq).padStart(12, "0")}.json`,
+    refBytes,
+    {
+      contentLength: refBytes.length,
+      contentType: "application/json",
+    },
+  );
   return ref;
 }

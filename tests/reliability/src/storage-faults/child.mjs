@@ -99,6 +99,7 @@ function barrier() {
     const lines = createInterface({ input: process.stdin });
     lines.once("line", () => {
       lines.close();
+      process.stdin.destroy(); // nothing more to read: do not keep the process alive
       resolve();
     });
   });
@@ -124,6 +125,7 @@ async function main() {
       model.source = args.folder;
       await barrier();
       print({ event: "start", expectedDigest });
+      const started = performance.now();
       let killed = false;
       const result = await model.saveRemote({
         store,
@@ -149,6 +151,7 @@ async function main() {
         digest: result.ref.digest,
         archivePath: result.archivePath,
         uploadedBytes: result.uploadedBytes,
+        ms: performance.now() - started,
       });
     } else if (args.op === "load") {
       const { createModelCache } = await import("@trainable/cache");

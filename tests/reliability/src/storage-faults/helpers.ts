@@ -206,7 +206,10 @@ export async function createLocation(kind: BackendKind, name: string): Promise<L
 }
 
 /** Every key under `prefix` with its content (sha256), sorted: a snapshot of a scope. */
-export async function snapshot(backend: RemoteBackend, prefix: string): Promise<Map<string, string>> {
+export async function snapshot(
+  backend: RemoteBackend,
+  prefix: string,
+): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for await (const info of backend.list(prefix)) {
     const { body } = await backend.get(info.key);
@@ -302,7 +305,7 @@ export function startChild(args: Record<string, unknown>): ChildRun {
     child,
     ready: waitFor("ready").then(() => {}),
     go: () => {
-      child.stdin?.write("go\n");
+      child.stdin?.end("go\n");
     },
     waitFor,
     exit,
