@@ -6,8 +6,13 @@
  * anything else), `loadRemote` must return exactly one of the two folders, and `gc` must delete
  * exactly the orphan blobs and no blob a ref version points at.
  */
-import { cp, rm, writeFile } from "node:fs/promises";
+import { cp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import {
+  AbortMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { createModelCache } from "@trainable/cache";
 import type { CheckpointStoreImpl } from "@trainable/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -76,6 +81,49 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
+
+/** Aborts (and counts) the incomplete multipart uploads under a location's prefix. */
+async function abortMultipartUploads(
+  settings: Extract<Location["args"], { kind: "s3" }>["settings"],
+): Promise<number> {
+  const client = new S3Client({
+    endpoint: settings.endpoint,
+    region: settings.region,
+    forcePathStyle: settings.forcePathStyle,
+    credentials: settings.credentials,
+  });
+  try {
+    const listed = await client.send(
+      new ListMultipartUploadsCommand({ Bucket: settings.bucket, Prefix: settings.prefix }),
+    );
+    const uploads = listed.Uploads ?? [];
+    for (const upload of uploads) {
+      await client.send(
+        new AbortMultipartUploadCommand({
+          Bucket: settings.bucket,
+          Key: upload.Key,
+          UploadId: upload.UploadId,
+        }),
+      );
+    }
+    return uploads.length;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Temp files (`.~tmp.*`) anywhere under a file store's root. */
+async function tempFiles(root: string): Promise<{ count: number; bytes: number }> {
+  let count = 0;
+  let bytes = 0;
+  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile() && entry.name.startsWith(".~tmp.")) {
+      count++;
+      bytes += (await stat(join(entry.parentPath, entry.name))).size;
+    }
+  }
+  return { count, bytes };
+}
 
 async function blobKeys(store: CheckpointStoreImpl): Promise<Set<string>> {
   const keys = new Set<string>();
@@ -204,6 +252,8 @@ describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: B
       defaultOld: 0,
       defaultNew: 0,
       orphansRemoved: 0,
+      tempsRemoved: 0,
+      tempBytes: 0,
     };
     const nameOf = (print: string) => generations.get(print)?.name ?? `unknown(${short(print)})`;
     let failure: unknown;
@@ -279,6 +329,12 @@ describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: B
         const gc = await store.gc({ pluginInstanceId: INSTANCE, minAgeMs: 0 });
         expect([...gc.deleted].sort(), `${what}: gc deleted`).toEqual(orphans);
         counts.orphansRemoved += gc.deleted.length;
+        counts.tempsRemoved += gc.leftovers.removed;
+        counts.tempBytes += gc.leftovers.bytes;
+        if (location.args.kind === "file") {
+          // The temp files of a killed upload are orphans too.
+          expect((await tempFiles(location.args.root)).count, `${what}: temp files left`).toBe(0);
+        }
         const after = await blobKeys(store);
         expect([...after].sort(), `${what}: blobs after gc`).toEqual([...live].sort());
         for (const handle of ["big", "small", "default"]) {
@@ -305,9 +361,18 @@ describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: B
     } catch (error) {
       failure = error;
     }
+    let leftovers = "";
+    if (location.args.kind === "file") {
+      leftovers = `, and ${counts.tempsRemoved} temp files of killed uploads (${(counts.tempBytes / MIB).toFixed(1)} MiB)`;
+    } else {
+      // Killed multipart uploads are invisible to listings; S3 keeps (and bills) their parts
+      // until they are aborted, which is a bucket lifecycle rule's job. Count them, clean up.
+      const aborted = await abortMultipartUploads(location.args.settings);
+      leftovers = `; ${aborted} incomplete multipart uploads of killed saves left on the server (invisible; expire them with a lifecycle rule), aborted`;
+    }
     const outcome =
       `${counts.killed} killed, ${counts.completed} finished before the kill (${counts.deduplicated} re-saves of a stored checkpoint); handle: ${counts.handleOld} old / ${counts.handleNew} new; ` +
-      `default: ${counts.defaultOld} old / ${counts.defaultNew} new; gc removed ${counts.orphansRemoved} orphan blobs, no live blob` +
+      `default: ${counts.defaultOld} old / ${counts.defaultNew} new; gc removed ${counts.orphansRemoved} orphan blobs, no live blob${leftovers}` +
       (failure ? `; FAILED: ${(failure as Error).message.split("\n")[0]}` : "");
     console.log(`[crash-safety] ${kind}: ${outcome}`);
     recordCase({

@@ -43,6 +43,8 @@ const RUNS = trials(200, 1000);
 const A = { workspace: "team-a", instance: "inst-a" };
 const A_PREFIX = `${A.workspace}/${A.instance}/`;
 const A_HANDLES = ["default", "v1", "secret"];
+/** A's instance, and a neighbour in A's workspace that A also owns. */
+const A_INSTANCES = [A.instance, `${A.instance}.b`];
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 let work: string;
@@ -167,24 +169,36 @@ const mostlyValid = fc.oneof(
   { weight: 1, arbitrary: anyString },
 );
 
+/** Handles: often a few valid ones (A's, and ones B saves to), otherwise anything. */
+const handleArb = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...A_HANDLES, "b1", "v1.", `${A.instance}`) },
+  { weight: 2, arbitrary: anyString },
+);
+
+/** `null`: the run's own instance for B (most operations), else another generated one. */
+const instanceArb = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(null) },
+  { weight: 1, arbitrary: mostlyValid },
+);
+
 type RefSource = "own" | "A's" | "forged-traversal" | "forged-other-scope" | "forged-encoded";
 
 type Op =
-  | { op: "save" | "saveRemote"; instance: string; handle: string; setAsDefault: boolean }
+  | { op: "save" | "saveRemote"; instance: string | null; handle: string; setAsDefault: boolean }
   | {
       op: "resolve" | "fetch" | "withCheckpoint" | "loadRemote" | "history" | "delete";
-      instance: string;
+      instance: string | null;
       handle: string;
     }
-  | { op: "fetchRef" | "setHandle"; instance: string; handle: string; ref: RefSource }
-  | { op: "list" | "gc"; instance: string }
-  | { op: "prune"; instance: string; keepLast: number; protect: string[] };
+  | { op: "fetchRef" | "setHandle"; instance: string | null; handle: string; ref: RefSource }
+  | { op: "list" | "gc"; instance: string | null }
+  | { op: "prune"; instance: string | null; keepLast: number; protect: string[] };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({
     op: fc.constantFrom("save" as const, "saveRemote" as const),
-    instance: mostlyValid,
-    handle: anyString,
+    instance: instanceArb,
+    handle: handleArb,
     setAsDefault: fc.boolean(),
   }),
   fc.record({
@@ -196,13 +210,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       "history" as const,
       "delete" as const,
     ),
-    instance: mostlyValid,
-    handle: anyString,
+    instance: instanceArb,
+    handle: handleArb,
   }),
   fc.record({
     op: fc.constantFrom("fetchRef" as const, "setHandle" as const),
-    instance: mostlyValid,
-    handle: anyString,
+    instance: instanceArb,
+    handle: handleArb,
     ref: fc.constantFrom<RefSource>(
       "own",
       "A's",
@@ -214,7 +228,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constantFrom("list" as const, "gc" as const), instance: mostlyValid }),
   fc.record({
     op: fc.constant("prune" as const),
-    instance: mostlyValid,
+    instance: instanceArb,
     keepLast: fc.nat({ max: 2 }),
     protect: fc.array(anyString, { maxLength: 2 }),
   }),
@@ -222,12 +236,20 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 const runArb = fc.record({
   workspace: mostlyValid,
+  instance: mostlyValid,
   ops: fc.array(opArb, { minLength: 1, maxLength: 8 }),
 });
 
 // ---------------------------------------------------------------------------------------------
 
 type Kind = "memory" | "file" | "s3";
+
+/** Every key with its size and version tag (a cheap listing; any write changes the tag). */
+async function listing(backend: RemoteBackend): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const info of backend.list("")) out.set(info.key, `${info.size}:${info.etag}`);
+  return out;
+}
 
 describe.each<Kind>(["memory", "file", "s3"])("scope isolation (%s)", (kind) => {
   let location: Location | undefined;
@@ -257,7 +279,7 @@ describe.each<Kind>(["memory", "file", "s3"])("scope isolation (%s)", (kind) => 
       }));
     }
     // Another instance of A's workspace, and A's workspace-level neighbours.
-    await storeA.save({ pluginInstanceId: `${A.instance}.b`, handle: "v1", folder: folderA });
+    await storeA.save({ pluginInstanceId: A_INSTANCES[1]!, handle: "v1", folder: folderA });
   });
 
   afterAll(async () => {
@@ -266,236 +288,246 @@ describe.each<Kind>(["memory", "file", "s3"])("scope isolation (%s)", (kind) => 
   });
 
   it(`B never reads, lists, overwrites or deletes A's keys (${RUNS} fast-check runs, seed ${SEED})`, async () => {
-    const baseline = await snapshot(backend, "");
-    const aBefore = new Map([...baseline].filter(([key]) => key.startsWith(A_PREFIX)));
+    const baseline = await listing(backend);
+    const aBefore = await snapshot(backend, A_PREFIX); // content hashes of A's keys
     expect(aBefore.size).toBeGreaterThanOrEqual(A_HANDLES.length + 3);
     const outcomes: Record<string, number> = {};
     let ranOps = 0;
     let storesRefused = 0;
     let failure: unknown;
 
-    const property = fc.asyncProperty(runArb, async ({ workspace, ops }) => {
-      let storeB: CheckpointStoreImpl;
-      try {
-        storeB = await createCheckpointStore({ backend, workspace });
-      } catch (error) {
-        expect(ValidationError.isInstance(error), String(error)).toBe(true);
-        expect(ID.test(workspace)).toBe(false);
-        storesRefused++;
-        return;
-      }
-      // B is another tenant: the one forbidden pair is A's own.
-      const instanceOf = (instance: string) =>
-        workspace === A.workspace && instance === A.instance ? "inst-b" : instance;
-      const scopes = new Set<string>();
-      const ownDigests = new Set<string>();
-      const ownRefs: CheckpointRef[] = [];
-      const prefixOf = (instance: string) => `${workspace}/${instance}/`;
-      const confined = (ref: CheckpointRef, instance: string, what: string) => {
-        expect(ref.archivePath.startsWith(prefixOf(instance)), `${what}: ${ref.archivePath}`).toBe(
-          true,
-        );
-        expect(ownDigests.has(ref.digest), `${what}: a digest B never saved`).toBe(true);
-      };
-      const forge = (source: RefSource, instance: string): CheckpointRef => {
-        const hex = aRef.archivePath.split("/").at(-1);
-        switch (source) {
-          case "own":
-            return ownRefs.at(-1) ?? aRef;
-          case "A's":
-            return aRef;
-          case "forged-traversal":
-            return {
-              ...aRef,
-              archivePath: `${prefixOf(instance)}blobs/sha256/../../../../${A_PREFIX}blobs/sha256/${hex}`,
-            };
-          case "forged-encoded":
-            return {
-              ...aRef,
-              archivePath: `${prefixOf(instance)}blobs/sha256/%2e%2e/%2e%2e/%2e%2e/%2e%2e/${A_PREFIX}blobs/sha256/${hex}`,
-            };
-          case "forged-other-scope":
-            return {
-              ...aRef,
-              archivePath: `${prefixOf(instance)}blobs/sha256/${hex}`,
-              handle: "v1",
-            };
-        }
-      };
-
-      for (const [i, op] of ops.entries()) {
-        const instance = instanceOf(op.instance);
-        const what = `op ${i} ${JSON.stringify({ ...op, workspace, instance }).slice(0, 300)}`;
-        const valid = ID.test(instance);
-        if (valid) scopes.add(prefixOf(instance));
-        const target = join(work, "out", `t-${ranOps}`);
-        ranOps++;
-        let result: unknown;
-        let error: unknown;
+    const property = fc.asyncProperty(
+      runArb,
+      async ({ workspace, instance: mainInstance, ops }) => {
+        let storeB: CheckpointStoreImpl;
         try {
-          switch (op.op) {
-            case "save": {
-              const saved = await storeB.save({
-                pluginInstanceId: instance,
-                handle: op.handle,
-                folder: folderB,
-                setAsDefault: op.setAsDefault,
-              });
-              ownDigests.add(saved.ref.digest);
-              ownRefs.push(saved.ref);
-              result = saved.ref;
-              break;
-            }
-            case "saveRemote": {
-              const model = new FolderModel();
-              model.source = folderB;
-              const saved = await model.saveRemote({
-                store: storeB,
-                pluginInstanceId: instance,
-                handle: op.handle,
-                setAsDefault: op.setAsDefault,
-              });
-              ownDigests.add(saved.ref.digest);
-              ownRefs.push(saved.ref);
-              result = saved.ref;
-              break;
-            }
-            case "resolve":
-              result = await storeB.resolve({ pluginInstanceId: instance, handle: op.handle });
-              confined(result as CheckpointRef, instance, what);
-              break;
-            case "fetch":
-              result = await storeB.fetch({
-                pluginInstanceId: instance,
-                handle: op.handle,
-                target,
-              });
-              confined(result as CheckpointRef, instance, what);
-              expect(await fingerprint(target), what).toBe(printB);
-              break;
-            case "withCheckpoint":
-              result = await storeB.withCheckpoint({
-                pluginInstanceId: instance,
-                handle: op.handle,
-                use: async (dir, ref) => {
-                  confined(ref, instance, what);
-                  expect(await fingerprint(dir), what).toBe(printB);
-                  return ref;
-                },
-              });
-              break;
-            case "loadRemote": {
-              const model = await FolderModel.loadRemote({
-                store: storeB,
-                pluginInstanceId: instance,
-                handle: op.handle,
-              });
-              expect(model.print, what).toBe(printB);
-              result = model;
-              break;
-            }
-            case "history": {
-              const refs = await storeB.history({ pluginInstanceId: instance, handle: op.handle });
-              for (const ref of refs) confined(ref, instance, what);
-              result = refs;
-              break;
-            }
-            case "delete":
-              await storeB.delete({ pluginInstanceId: instance, handle: op.handle });
-              break;
-            case "list": {
-              const refs = await storeB.list({ pluginInstanceId: instance });
-              for (const ref of refs) confined(ref, instance, what);
-              result = refs;
-              break;
-            }
-            case "gc":
-              result = await storeB.gc({ pluginInstanceId: instance, minAgeMs: 0 });
-              for (const key of (result as { deleted: string[] }).deleted) {
-                expect(key.startsWith(prefixOf(instance)), `${what}: gc deleted ${key}`).toBe(true);
-              }
-              break;
-            case "prune":
-              result = await storeB.prune({
-                pluginInstanceId: instance,
-                keepLast: op.keepLast,
-                protect: op.protect,
-              });
-              break;
-            case "fetchRef": {
-              const ref = forge(op.ref, instance);
-              result = await storeB.fetch({ pluginInstanceId: instance, ref, target });
-              // Only B's own ref may be fetched, and then it is B's content.
-              confined(result as CheckpointRef, instance, what);
-              expect(await fingerprint(target), what).toBe(printB);
-              break;
-            }
-            case "setHandle": {
-              const ref = forge(op.ref, instance);
-              result = await storeB.setHandle({
-                pluginInstanceId: instance,
-                handle: op.handle,
-                ref,
-              });
-              confined(result as CheckpointRef, instance, what);
-              break;
-            }
+          storeB = await createCheckpointStore({ backend, workspace });
+        } catch (error) {
+          expect(ValidationError.isInstance(error), String(error)).toBe(true);
+          expect(ID.test(workspace)).toBe(false);
+          storesRefused++;
+          return;
+        }
+        // B is another tenant: it never gets one of A's own workspace/instance pairs.
+        const instanceOf = (given: string | null) => {
+          const instance = given ?? mainInstance;
+          return workspace === A.workspace && A_INSTANCES.includes(instance) ? "inst-b" : instance;
+        };
+        const scopes = new Set<string>();
+        const ownDigests = new Set<string>();
+        const ownRefs: CheckpointRef[] = [];
+        const prefixOf = (instance: string) => `${workspace}/${instance}/`;
+        const confined = (ref: CheckpointRef, instance: string, what: string) => {
+          expect(
+            ref.archivePath.startsWith(prefixOf(instance)),
+            `${what}: ${ref.archivePath}`,
+          ).toBe(true);
+          expect(ownDigests.has(ref.digest), `${what}: a digest B never saved`).toBe(true);
+        };
+        const forge = (source: RefSource, instance: string): CheckpointRef => {
+          const hex = aRef.archivePath.split("/").at(-1);
+          switch (source) {
+            case "own":
+              return ownRefs.at(-1) ?? aRef;
+            case "A's":
+              return aRef;
+            case "forged-traversal":
+              return {
+                ...aRef,
+                archivePath: `${prefixOf(instance)}blobs/sha256/../../../../${A_PREFIX}blobs/sha256/${hex}`,
+              };
+            case "forged-encoded":
+              return {
+                ...aRef,
+                archivePath: `${prefixOf(instance)}blobs/sha256/%2e%2e/%2e%2e/%2e%2e/%2e%2e/${A_PREFIX}blobs/sha256/${hex}`,
+              };
+            case "forged-other-scope":
+              return {
+                ...aRef,
+                archivePath: `${prefixOf(instance)}blobs/sha256/${hex}`,
+                handle: "v1",
+              };
           }
-        } catch (e) {
-          error = e;
-        } finally {
-          await rm(target, { recursive: true, force: true });
-        }
-        let label: string;
-        if (error === undefined) {
-          label = "ok";
-          expect(valid, `${what}: succeeded with an invalid instance id`).toBe(true);
-        } else {
-          const allowed =
-            ValidationError.isInstance(error) ||
-            NotFoundError.isInstance(error) ||
-            // A ref that is not B's own is refused as foreign.
-            (IntegrityError.isInstance(error) && (op.op === "fetchRef" || op.op === "setHandle"));
-          if (!allowed) throw new Error(`${what}: unexpected ${String(error)}`, { cause: error });
-          label = (error as TrainableError).name;
-        }
-        const key = `${op.op}:${label}`;
-        outcomes[key] = (outcomes[key] ?? 0) + 1;
-        if (
-          error === undefined &&
-          (op.op === "fetchRef" || op.op === "setHandle") &&
-          op.ref !== "own"
-        ) {
-          // Only B's own ref may succeed ("own" falls back to A's ref before B saved anything).
-          throw new Error(`${what}: a ${op.ref} ref was accepted`);
-        }
-      }
+        };
 
-      // A's scope: byte for byte what it was.
-      const after = await snapshot(backend, "");
-      const aAfter = new Map([...after].filter(([key]) => key.startsWith(A_PREFIX)));
-      expect(aAfter).toEqual(aBefore);
-      // Every other key B touched (created, changed or deleted) is inside one of B's scopes.
-      const changed = [
-        ...[...after].filter(([key, hash]) => baseline.get(key) !== hash).map(([key]) => key),
-        ...[...baseline.keys()].filter((key) => !after.has(key)),
-      ];
-      for (const key of changed) {
-        expect(
-          [...scopes].some((prefix) => key.startsWith(prefix)),
-          `key ${JSON.stringify(key)} changed outside B's scopes ${JSON.stringify([...scopes])}`,
-        ).toBe(true);
-      }
-      if (fileRoot) {
-        // Nothing was written next to the store's folder either.
-        expect(await readdir(join(fileRoot, ".."))).toEqual([fileRoot.split("/").at(-1)]);
-      }
-      // Reset B's scopes for the next run.
-      for (const key of changed) {
-        if (!baseline.has(key)) await backend.delete(key);
-      }
-      await storeB.close();
-    });
+        for (const [i, op] of ops.entries()) {
+          const instance = instanceOf(op.instance);
+          const what = `op ${i} ${JSON.stringify({ ...op, workspace, instance }).slice(0, 300)}`;
+          const valid = ID.test(instance);
+          if (valid) scopes.add(prefixOf(instance));
+          const target = join(work, "out", `t-${ranOps}`);
+          ranOps++;
+          let result: unknown;
+          let error: unknown;
+          try {
+            switch (op.op) {
+              case "save": {
+                const saved = await storeB.save({
+                  pluginInstanceId: instance,
+                  handle: op.handle,
+                  folder: folderB,
+                  setAsDefault: op.setAsDefault,
+                });
+                ownDigests.add(saved.ref.digest);
+                ownRefs.push(saved.ref);
+                result = saved.ref;
+                break;
+              }
+              case "saveRemote": {
+                const model = new FolderModel();
+                model.source = folderB;
+                const saved = await model.saveRemote({
+                  store: storeB,
+                  pluginInstanceId: instance,
+                  handle: op.handle,
+                  setAsDefault: op.setAsDefault,
+                });
+                ownDigests.add(saved.ref.digest);
+                ownRefs.push(saved.ref);
+                result = saved.ref;
+                break;
+              }
+              case "resolve":
+                result = await storeB.resolve({ pluginInstanceId: instance, handle: op.handle });
+                confined(result as CheckpointRef, instance, what);
+                break;
+              case "fetch":
+                result = await storeB.fetch({
+                  pluginInstanceId: instance,
+                  handle: op.handle,
+                  target,
+                });
+                confined(result as CheckpointRef, instance, what);
+                expect(await fingerprint(target), what).toBe(printB);
+                break;
+              case "withCheckpoint":
+                result = await storeB.withCheckpoint({
+                  pluginInstanceId: instance,
+                  handle: op.handle,
+                  use: async (dir, ref) => {
+                    confined(ref, instance, what);
+                    expect(await fingerprint(dir), what).toBe(printB);
+                    return ref;
+                  },
+                });
+                break;
+              case "loadRemote": {
+                const model = await FolderModel.loadRemote({
+                  store: storeB,
+                  pluginInstanceId: instance,
+                  handle: op.handle,
+                });
+                expect(model.print, what).toBe(printB);
+                result = model;
+                break;
+              }
+              case "history": {
+                const refs = await storeB.history({
+                  pluginInstanceId: instance,
+                  handle: op.handle,
+                });
+                for (const ref of refs) confined(ref, instance, what);
+                result = refs;
+                break;
+              }
+              case "delete":
+                await storeB.delete({ pluginInstanceId: instance, handle: op.handle });
+                break;
+              case "list": {
+                const refs = await storeB.list({ pluginInstanceId: instance });
+                for (const ref of refs) confined(ref, instance, what);
+                result = refs;
+                break;
+              }
+              case "gc":
+                result = await storeB.gc({ pluginInstanceId: instance, minAgeMs: 0 });
+                for (const key of (result as { deleted: string[] }).deleted) {
+                  expect(key.startsWith(prefixOf(instance)), `${what}: gc deleted ${key}`).toBe(
+                    true,
+                  );
+                }
+                break;
+              case "prune":
+                result = await storeB.prune({
+                  pluginInstanceId: instance,
+                  keepLast: op.keepLast,
+                  protect: op.protect,
+                });
+                break;
+              case "fetchRef": {
+                const ref = forge(op.ref, instance);
+                result = await storeB.fetch({ pluginInstanceId: instance, ref, target });
+                // Only B's own ref may be fetched, and then it is B's content.
+                confined(result as CheckpointRef, instance, what);
+                expect(await fingerprint(target), what).toBe(printB);
+                break;
+              }
+              case "setHandle": {
+                const ref = forge(op.ref, instance);
+                result = await storeB.setHandle({
+                  pluginInstanceId: instance,
+                  handle: op.handle,
+                  ref,
+                });
+                confined(result as CheckpointRef, instance, what);
+                break;
+              }
+            }
+          } catch (e) {
+            error = e;
+          } finally {
+            await rm(target, { recursive: true, force: true });
+          }
+          let label: string;
+          if (error === undefined) {
+            label = "ok";
+            expect(valid, `${what}: succeeded with an invalid instance id`).toBe(true);
+          } else {
+            const allowed =
+              ValidationError.isInstance(error) ||
+              NotFoundError.isInstance(error) ||
+              // A ref that is not B's own is refused as foreign.
+              (IntegrityError.isInstance(error) && (op.op === "fetchRef" || op.op === "setHandle"));
+            if (!allowed) throw new Error(`${what}: unexpected ${String(error)}`, { cause: error });
+            label = (error as TrainableError).name;
+          }
+          const key = `${op.op}:${label}`;
+          outcomes[key] = (outcomes[key] ?? 0) + 1;
+          if (
+            error === undefined &&
+            (op.op === "fetchRef" || op.op === "setHandle") &&
+            op.ref !== "own"
+          ) {
+            // Only B's own ref may succeed ("own" falls back to A's ref before B saved anything).
+            throw new Error(`${what}: a ${op.ref} ref was accepted`);
+          }
+        }
+
+        // A's scope: byte for byte what it was.
+        expect(await snapshot(backend, A_PREFIX)).toEqual(aBefore);
+        const after = await listing(backend);
+        // Every other key B touched (created, changed or deleted) is inside one of B's scopes.
+        const changed = [
+          ...[...after].filter(([key, hash]) => baseline.get(key) !== hash).map(([key]) => key),
+          ...[...baseline.keys()].filter((key) => !after.has(key)),
+        ];
+        for (const key of changed) {
+          expect(
+            [...scopes].some((prefix) => key.startsWith(prefix)),
+            `key ${JSON.stringify(key)} changed outside B's scopes ${JSON.stringify([...scopes])}`,
+          ).toBe(true);
+        }
+        if (fileRoot) {
+          // Nothing was written next to the store's folder either.
+          expect(await readdir(join(fileRoot, ".."))).toEqual([fileRoot.split("/").at(-1)]);
+        }
+        // Reset B's scopes for the next run.
+        for (const key of changed) {
+          if (!baseline.has(key)) await backend.delete(key);
+        }
+        await storeB.close();
+      },
+    );
 
     try {
       await fc.assert(property, { numRuns: RUNS, seed: SEED, endOnFailure: true });

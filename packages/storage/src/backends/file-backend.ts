@@ -11,6 +11,7 @@ import {
   stat,
   unlink,
 } from "node:fs/promises";
+import { hostname } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -22,7 +23,7 @@ import {
   TrainableError,
   ValidationError,
 } from "@trainable/core";
-import { withFileLock } from "./file-lock.js";
+import { isAlive, withFileLock } from "./file-lock.js";
 import { normalizeEtag } from "./normalize-etag.js";
 import { optionError, requiredOptionError } from "./option-error.js";
 import { PreconditionFailedError } from "./precondition-failed-error.js";
@@ -56,6 +57,14 @@ export interface FileBackendOptions {
 const COMPONENT = "file";
 const TEMP_PREFIX = `${RESERVED_SEGMENT_PREFIX}tmp.`;
 const LOCK_PREFIX = `${RESERVED_SEGMENT_PREFIX}lock.`;
+/** This machine, as it appears in temp file names (`.~tmp.{host}.{pid}.{random}`). */
+const HOST_TAG =
+  hostname()
+    .replace(/[^A-Za-z0-9-]/g, "-")
+    .slice(0, 64) || "host";
+const TEMP_NAME = /^\.~tmp\.([A-Za-z0-9-]+)\.(\d+)\.[0-9a-f]+$/;
+/** A temp file whose writer cannot be checked (another host) is left alone this long. */
+const FOREIGN_TEMP_MIN_AGE_MS = 60 * 60 * 1000;
 
 /**
  * The ETag of a file: inode, size and modification time (ns). Every write creates a new file
@@ -198,7 +207,10 @@ export function createFileBackend(options: FileBackendOptions): RemoteBackend {
     let temp = "";
     for (let attempt = 0; handle === undefined; attempt++) {
       await mkdir(dir, { recursive: true });
-      temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
+      temp = join(
+        dir,
+        `${TEMP_PREFIX}${HOST_TAG}.${process.pid}.${randomBytes(8).toString("hex")}`,
+      );
       try {
         handle = await open(temp, "wx", 0o644);
       } catch (error) {
@@ -414,6 +426,69 @@ export function createFileBackend(options: FileBackendOptions): RemoteBackend {
         yield* walk(prefix.slice(0, cut), prefix.slice(cut), listOptions.signal);
       } catch (error) {
         throw mapError(error, "list", prefix, listOptions.signal);
+      }
+    },
+
+    async sweep(prefix, sweepOptions = {}) {
+      const { signal } = sweepOptions;
+      try {
+        validatePrefix(COMPONENT, prefix);
+        if (prefix !== "" && !prefix.endsWith("/")) {
+          throw new ValidationError(
+            `[storage] [${COMPONENT}] sweep needs a folder prefix ending in "/", got ${JSON.stringify(prefix)}`,
+            { issues: [{ path: "prefix", message: 'must end with "/"' }] },
+          );
+        }
+        const minAge = Math.max(sweepOptions.olderThanMs ?? 0, FOREIGN_TEMP_MIN_AGE_MS);
+        let removed = 0;
+        let bytes = 0;
+        const visit = async (dir: string): Promise<void> => {
+          CancelledError.throwIfAborted(signal, `[storage] [${COMPONENT}] sweep`);
+          let entries: import("node:fs").Dirent[];
+          try {
+            entries = await readdir(dir, { withFileTypes: true });
+          } catch (error) {
+            if (errno(error) === "ENOENT" || errno(error) === "ENOTDIR") return;
+            throw error;
+          }
+          for (const entry of entries) {
+            const path = join(dir, entry.name);
+            if (entry.isDirectory()) {
+              if (!entry.name.startsWith(RESERVED_SEGMENT_PREFIX)) await visit(path);
+              continue;
+            }
+            if (!entry.isFile() || !entry.name.startsWith(TEMP_PREFIX)) continue;
+            const owner = TEMP_NAME.exec(entry.name);
+            let stale: boolean;
+            let size = 0;
+            try {
+              const st = await stat(path);
+              size = st.size;
+              if (owner && owner[1] === HOST_TAG) {
+                // A writer on this machine: stale exactly when its process is gone.
+                const pid = Number(owner[2]);
+                stale = pid !== process.pid && !isAlive(pid);
+              } else {
+                stale = Date.now() - st.mtimeMs > minAge;
+              }
+            } catch (error) {
+              if (errno(error) === "ENOENT") continue;
+              throw error;
+            }
+            if (!stale) continue;
+            try {
+              await unlink(path);
+              removed++;
+              bytes += size;
+            } catch (error) {
+              if (errno(error) !== "ENOENT") throw error;
+            }
+          }
+        };
+        await visit(prefix === "" ? root : pathOf(prefix.slice(0, -1)));
+        return { removed, bytes };
+      } catch (error) {
+        throw mapError(error, "sweep", prefix, signal);
       }
     },
 

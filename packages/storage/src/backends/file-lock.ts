@@ -27,7 +27,8 @@ interface LockContent {
 
 const HOST = hostname();
 
-function isAlive(pid: number): boolean {
+/** True when a process with this pid runs on this machine (or exists but is not ours). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

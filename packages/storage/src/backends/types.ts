@@ -60,6 +60,16 @@ export interface RemoteBackend {
   list(prefix: string, options?: { signal?: AbortSignal }): AsyncIterable<ObjectInfo>;
   /** Deletes a key; deleting a missing key is not an error. */
   delete(key: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Removes leftovers of interrupted writes under `prefix` (a folder prefix ending in `/`):
+   * temp files of a process that was killed mid-upload. Never touches a write in progress.
+   * Leftovers whose writer cannot be checked are removed once older than `olderThanMs`
+   * (at least an hour). Optional: backends without such leftovers omit it.
+   */
+  sweep?(
+    prefix: string,
+    options?: { olderThanMs?: number; signal?: AbortSignal },
+  ): Promise<{ removed: number; bytes: number }>;
   /** Releases clients and sockets. */
   close?(): Promise<void>;
 }

@@ -358,15 +358,27 @@ export async function createCheckpointStore(
       onBytes: (bytes) => fetch.onProgress?.({ phase: "download", bytes, total: ref.size }),
     });
     pipeline(body, verify, () => {});
-    await extractArchive({
-      source: verify,
-      target: fetch.target,
-      compression: ref.compression,
-      expectedFiles: ref.files,
-      expectedDirectories: ref.directories,
-      limits: options.limits,
-      signal: fetch.signal,
-    });
+    try {
+      await extractArchive({
+        source: verify,
+        target: fetch.target,
+        compression: ref.compression,
+        expectedFiles: ref.files,
+        expectedDirectories: ref.directories,
+        limits: options.limits,
+        signal: fetch.signal,
+      });
+    } catch (error) {
+      // Whichever check trips first (the archive's sha256, or the tar parser and per-file
+      // checks on the way), say which checkpoint and which blob are damaged.
+      if (IntegrityError.isInstance(error) && !error.message.includes(ref.archivePath)) {
+        throw new IntegrityError(
+          `[storage] The blob of ${describe(scope, ref.handle)} (${ref.archivePath}) is damaged: ${error.message}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
     return ref;
   }
 

@@ -1,7 +1,7 @@
 import { type CheckpointRef, IntegrityError, NotFoundError } from "@trainable/core";
 import type { RemoteBackend } from "../backends/types.js";
 import { announceCollection, type CollectionLease } from "./collection-marker.js";
-import { blobPrefix, parseRefVersionKey, refsPrefix, type Scope } from "./keys.js";
+import { blobPrefix, parseRefVersionKey, refsPrefix, type Scope, scopePrefix } from "./keys.js";
 
 export interface GcOptions {
   pluginInstanceId: string;
@@ -17,6 +17,8 @@ export interface GcOptions {
 export interface GcResult {
   deleted: string[];
   bytesFreed: number;
+  /** Leftovers of interrupted uploads removed (e.g. temp files of a killed save), and their bytes. */
+  leftovers: { removed: number; bytes: number };
   liveBlobs: number;
   dryRun: boolean;
 }
@@ -93,5 +95,17 @@ async function collect(
     deleted.push(blob.key);
     bytesFreed += blob.size;
   }
-  return { deleted, bytesFreed, liveBlobs: live.size, dryRun: options.dryRun ?? false };
+  // Temp files of saves killed mid-upload are orphans too (never when dry-running).
+  const leftovers = (!options.dryRun &&
+    (await backend.sweep?.(scopePrefix(scope), { olderThanMs: minAgeMs, signal }))) || {
+    removed: 0,
+    bytes: 0,
+  };
+  return {
+    deleted,
+    bytesFreed,
+    leftovers,
+    liveBlobs: live.size,
+    dryRun: options.dryRun ?? false,
+  };
 }
