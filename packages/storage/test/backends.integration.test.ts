@@ -7,8 +7,11 @@ import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import {
+  AbortMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   S3Client,
 } from "@aws-sdk/client-s3";
@@ -321,6 +324,48 @@ describe("s3 backend specifics", () => {
     const error = await backend.put("k", Buffer.from("x"), { ifMatch: base.etag }).catch((e) => e);
     expect(ValidationError.isInstance(error)).toBe(true);
     await backend.close?.();
+  });
+
+  it("sweep aborts stale incomplete multipart uploads under its prefix, never fresh ones", async () => {
+    const s3 = getS3TestConfig();
+    const client = new S3Client({
+      endpoint: s3.endpoint,
+      region: s3.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    });
+    const prefix = `${s3.prefix}sweep/`;
+    const started = await client.send(
+      new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: `${prefix}scope/blob.tar` }),
+    );
+    const outside = await client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: s3.bucket,
+        Key: `${s3.prefix}elsewhere/blob.tar`,
+      }),
+    );
+    const pending = async (key: string) =>
+      (
+        (await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: key })))
+          .Uploads ?? []
+      ).length;
+    // A default backend keeps uploads younger than an hour: one may be in progress.
+    const cautious = createS3Backend(s3Options("sweep/"));
+    expect(await cautious.sweep?.("scope/")).toEqual({ removed: 0, bytes: 0 });
+    expect(await pending(`${prefix}scope/`)).toBe(1);
+    const eager = createS3Backend({ ...s3Options("sweep/"), sweepMinAgeMs: 0 });
+    expect(await eager.sweep?.("scope/")).toEqual({ removed: 1, bytes: 0 });
+    expect(await pending(`${prefix}scope/`)).toBe(0);
+    expect(await pending(`${s3.prefix}elsewhere/`)).toBe(1);
+    await client.send(
+      new AbortMultipartUploadCommand({
+        Bucket: s3.bucket,
+        Key: `${s3.prefix}elsewhere/blob.tar`,
+        UploadId: outside.UploadId,
+      }),
+    );
+    expect(started.UploadId).toBeDefined();
+    client.destroy();
   });
 
   it("uses an injected client and leaves it open on close()", async () => {

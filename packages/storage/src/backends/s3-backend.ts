@@ -8,6 +8,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type PutObjectCommandInput,
@@ -80,6 +81,11 @@ export interface S3BackendOptions {
   /** Use this client instead of building one (then endpoint/region/credentials/retries are its own). Not destroyed by `close()`. */
   client?: S3Client;
   /** Create the bucket on first use when it does not exist (default `false`). */
+  /**
+   * `sweep` (run by garbage collection) aborts incomplete multipart uploads older than this,
+   * whatever it is asked: an upload in progress is never younger. Default one hour.
+   */
+  sweepMinAgeMs?: number;
   createBucket?: boolean;
 }
 
@@ -776,6 +782,57 @@ export function createS3Backend(options: S3BackendOptions): RemoteBackend {
       } catch (error) {
         if (statusOf(error) === 404 && codeOf(error) !== "NoSuchBucket") return;
         throw mapError(error, "delete", key, signal);
+      }
+    },
+
+    /**
+     * Aborts incomplete multipart uploads under `prefix` started more than `olderThanMs` ago
+     * (at least `sweepMinAgeMs`, default an hour): the leftovers of saves killed mid-upload, which S3 otherwise keeps
+     * (and bills) until a bucket lifecycle rule removes them. Their bytes are not listed by S3,
+     * so `bytes` is 0.
+     */
+    async sweep(prefix, sweepOptions = {}) {
+      const { signal } = sweepOptions;
+      const minAge = Math.max(
+        sweepOptions.olderThanMs ?? 0,
+        options.sweepMinAgeMs ?? 60 * 60 * 1000,
+      );
+      try {
+        validatePrefix(COMPONENT, prefix);
+        await ensureBucket(signal);
+        let removed = 0;
+        let keyMarker: string | undefined;
+        let uploadIdMarker: string | undefined;
+        do {
+          const out = await client.send(
+            new ListMultipartUploadsCommand({
+              Bucket: bucket,
+              Prefix: fullKey(prefix),
+              KeyMarker: keyMarker,
+              UploadIdMarker: uploadIdMarker,
+            }),
+            { abortSignal: signal },
+          );
+          for (const upload of out.Uploads ?? []) {
+            const started = upload.Initiated?.getTime();
+            if (!upload.Key || !upload.UploadId || started === undefined) continue;
+            if (Date.now() - started < minAge) continue;
+            await client.send(
+              new AbortMultipartUploadCommand({
+                Bucket: bucket,
+                Key: upload.Key,
+                UploadId: upload.UploadId,
+              }),
+              { abortSignal: signal },
+            );
+            removed++;
+          }
+          keyMarker = out.IsTruncated ? out.NextKeyMarker : undefined;
+          uploadIdMarker = out.IsTruncated ? out.NextUploadIdMarker : undefined;
+        } while (keyMarker !== undefined);
+        return { removed, bytes: 0 };
+      } catch (error) {
+        throw mapError(error, "sweep", prefix, signal);
       }
     },
 
