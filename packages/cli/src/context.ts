@@ -1,4 +1,5 @@
 import { isAbsolute, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { type TransferProgress, ValidationError, validateId } from "@trainable/core";
 import { type CheckpointStoreImpl, createCheckpointStore } from "@trainable/storage";
 import type { CliIo } from "./io.js";
@@ -31,7 +32,9 @@ export class CliContext {
     options: GlobalOptions,
   ) {
     this.remote =
-      options.remote ?? io.env.TRAINABLE_REMOTE ?? `file://${join(io.cwd, ".trainable", "store")}`;
+      options.remote ??
+      io.env.TRAINABLE_REMOTE ??
+      pathToFileURL(join(io.cwd, ".trainable", "store")).href;
     this.remoteSource =
       options.remote !== undefined
         ? "--remote"

@@ -104,7 +104,7 @@ export async function readMarker(path: string, digest: string): Promise<MarkerRe
   if (marker.digest !== digest || marker.ref.digest !== digest) {
     return { state: "bad", reason: `its completion marker is for ${marker.digest}, not ${digest}` };
   }
-  if (manifestDigest(marker.ref.files) !== digest) {
+  if (manifestDigest(marker.ref.files, marker.ref.directories) !== digest) {
     return {
       state: "bad",
       reason: "its completion marker lists files that do not match the digest",

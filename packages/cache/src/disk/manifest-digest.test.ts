@@ -16,5 +16,6 @@ describe("manifestDigest", () => {
     ];
     expect(manifestDigest(files)).toBe(storageDigest(files));
     expect(manifestDigest([])).toBe(storageDigest([]));
+    expect(manifestDigest(files, ["z", "a/b", "a"])).toBe(storageDigest(files, ["a", "a/b", "z"]));
   });
 });

@@ -26,8 +26,9 @@ export const CheckpointMetadata = z
 export type CheckpointMetadata = z.infer<typeof CheckpointMetadata>;
 
 /**
- * A named pointer to a stored checkpoint: the JSON document at `…/refs/<handle>.json`.
- * `digest` is `sha256:<hex>` of the manifest of files (see docs/architecture.md); the blob
+ * A named pointer to a stored checkpoint: one version of a handle, the JSON document at
+ * `…/refs/<handle>/<seq>.json` (the highest `seq` is current).
+ * `digest` is `sha256:<hex>` of the manifest of files and directories (see docs/architecture.md); the blob
  * lives at `archivePath`, and `archiveSha256`/`size` describe the archive bytes themselves.
  */
 export const CheckpointRef = z.object({
@@ -39,7 +40,7 @@ export const CheckpointRef = z.object({
   compression: z.enum(["none", "gzip"]),
   archivePath: z.string().min(1).max(2048),
   files: z.array(CheckpointFile).max(1_000_000),
-  /** Empty directories of the folder (directories holding files are implied). */
+  /** Every directory of the folder, so empty ones survive (they are part of the digest). */
   directories: z.array(z.string().min(1).max(4096)).max(1_000_000).optional(),
   createdAt: z.iso.datetime({ offset: true }),
   /** The digest this handle pointed at before this ref was written, if any. */

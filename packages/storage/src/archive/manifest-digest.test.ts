@@ -33,6 +33,10 @@ describe("manifestDigest", () => {
     expect(manifestDigest([{ ...files[0]!, sha256: h("f") }, ...files.slice(1)])).not.toBe(digest);
     expect(manifestDigest([{ ...files[0]!, path: "A" }, ...files.slice(1)])).not.toBe(digest);
     expect(manifestDigest(files.slice(1))).not.toBe(digest);
+    // Directories take part: an extra (empty) directory is another checkpoint.
+    expect(manifestDigest(files, ["logs"])).not.toBe(digest);
+    expect(manifestDigest(files, ["a", "b"])).toBe(manifestDigest(files, ["b", "a"]));
+    expect(() => manifestDigest(files, ["a", "a"])).toThrow(/listed twice/);
   });
 
   it("refuses duplicates and invalid entries", () => {

@@ -6,8 +6,8 @@ import { comparePaths } from "./compare-paths.js";
 /**
  * The content digest of a checkpoint: `"sha256:" + hex(SHA-256(canonical))`. It depends only on
  * the files' paths, sizes and sha256s, so it is known before any upload starts and identical
- * folders give identical digests whatever the archive compression. Empty directories do not
- * take part (a ref records only files).
+ * folders give identical digests whatever the archive compression. Directories take part (so
+ * two folders that differ only by an empty directory are different checkpoints).
  *
  * The canonical form, hashed as its UTF-8 bytes:
  * - a JSON array with no whitespace anywhere, one object per file;
@@ -19,10 +19,16 @@ import { comparePaths } from "./compare-paths.js";
  *   backslash, U+0000–U+001F as `\b \t \n \f \r` or `\u00xx` (lowercase hex), everything else
  *   (including non-ASCII and `/`) verbatim.
  *
- * Example: `[{"path":"a/b.bin","size":3,"sha256":"ba7816bf…"},{"path":"c.json","size":0,…}]`.
+ * - then, when the folder has directories, one `{"dir":<path>}` object per directory (every
+ *   directory, empty or not), sorted the same way, after all the files.
+ *
+ * Example: `[{"path":"a/b.bin","size":3,"sha256":"ba7816bf…"},{"path":"c.json","size":0,…},{"dir":"a"}]`.
  * An empty folder is `[]`.
  */
-export function manifestDigest(files: readonly CheckpointFile[]): string {
+export function manifestDigest(
+  files: readonly CheckpointFile[],
+  directories: readonly string[] = [],
+): string {
   const sorted = [...files].sort((a, b) => comparePaths(a.path, b.path));
   const parts: string[] = [];
   for (let i = 0; i < sorted.length; i++) {
@@ -37,6 +43,16 @@ export function manifestDigest(files: readonly CheckpointFile[]): string {
     parts.push(
       `{"path":${JSON.stringify(file.path)},"size":${file.size},"sha256":${JSON.stringify(file.sha256)}}`,
     );
+  }
+  const dirs = [...directories].sort(comparePaths);
+  for (let i = 0; i < dirs.length; i++) {
+    if (i > 0 && dirs[i - 1] === dirs[i]) {
+      throw new ValidationError(
+        `[storage] [archive] Invalid manifest: directory ${JSON.stringify(dirs[i])} is listed twice`,
+        { issues: [{ path: "directories", message: `duplicate path ${JSON.stringify(dirs[i])}` }] },
+      );
+    }
+    parts.push(`{"dir":${JSON.stringify(dirs[i])}}`);
   }
   const canonical = `[${parts.join(",")}]`;
   return `sha256:${createHash("sha256").update(canonical, "utf8").digest("hex")}`;

@@ -81,12 +81,13 @@ export interface S3BackendOptions {
   /** Use this client instead of building one (then endpoint/region/credentials/retries are its own). Not destroyed by `close()`. */
   client?: S3Client;
   /** Create the bucket on first use when it does not exist (default `false`). */
+  createBucket?: boolean;
   /**
    * `sweep` (run by garbage collection) aborts incomplete multipart uploads older than this,
-   * whatever it is asked: an upload in progress is never younger. Default one hour.
+   * whatever it is asked: an upload older than this is taken as abandoned (its save was
+   * killed), so keep it above your longest upload. Default one hour.
    */
   sweepMinAgeMs?: number;
-  createBucket?: boolean;
 }
 
 const COMPONENT = "s3";
@@ -147,6 +148,12 @@ function validateOptions(options: S3BackendOptions): void {
       "bucket",
       "must be 3-63 characters of lowercase letters, digits, '.', '-' or '_'",
     );
+  }
+  if (
+    options.sweepMinAgeMs !== undefined &&
+    (!Number.isSafeInteger(options.sweepMinAgeMs) || options.sweepMinAgeMs < 0)
+  ) {
+    throw optionError(COMPONENT, "sweepMinAgeMs", "must be an integer >= 0 (milliseconds)");
   }
   if (options.prefix !== undefined) {
     if (typeof options.prefix !== "string")

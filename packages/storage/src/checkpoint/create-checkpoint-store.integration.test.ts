@@ -183,6 +183,22 @@ describe.each(backends)("checkpoint store on $name", ({ create }) => {
     expect(blobs).toHaveLength(1);
   });
 
+  it("a folder that differs only by an empty directory is another checkpoint, and both load", async () => {
+    const store = await storeFor();
+    const id = `dirs-${randomUUID().slice(0, 8)}`;
+    const plain = await folderWith({ "x.bin": "x" });
+    const withLogs = await folderWith({ "x.bin": "x" });
+    await mkdir(join(withLogs, "logs"));
+    const a = await store.save({ pluginInstanceId: id, handle: "a", folder: plain });
+    const b = await store.save({ pluginInstanceId: id, handle: "b", folder: withLogs });
+    expect(b.ref.digest).not.toBe(a.ref.digest);
+    expect(b.uploadedBytes).toBeGreaterThan(0);
+    const target = out("with-logs");
+    await store.fetch({ pluginInstanceId: id, target });
+    expect((await readdir(target)).sort()).toEqual(["logs", "x.bin"]);
+    await store.fetch({ pluginInstanceId: id, handle: "a", target: out("plain") });
+  });
+
   it("records metadata: createdAt, input, results, parent, package version", async () => {
     const store = await createCheckpointStore({
       backend,

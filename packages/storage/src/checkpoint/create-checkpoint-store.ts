@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream";
@@ -7,6 +7,7 @@ import {
   type CheckpointLocator,
   type CheckpointMetadata,
   type CheckpointRef,
+  CheckpointRef as CheckpointRefSchema,
   type CheckpointStore,
   DEFAULT_HANDLE,
   type FetchCheckpointOptions,
@@ -126,6 +127,15 @@ export async function createCheckpointStore(
     throw ValidationError.forField("storage", "refHistory", "must be an integer >= 1");
   }
   const backend = options.backend ?? (await createBackend(options.url as string));
+  if (!backend.capabilities.createOnly) {
+    // Ref updates append versions with create-only writes; without them two writers could
+    // both write the same version and one update would be lost silently.
+    throw ValidationError.forField(
+      "storage",
+      "backend",
+      `${backend.description} does not declare create-only writes, which checkpoint refs need (for S3, keep conditionalWrites.ifNoneMatch on)`,
+    );
+  }
   const tmpRoot = options.tmpDir ?? tmpdir();
   const now = options.now ?? (() => new Date());
 
@@ -194,7 +204,7 @@ export async function createCheckpointStore(
         packed.destroy();
         const info = await readBlobInfo(key, save.signal);
         if (info) return { info, uploaded: 0 };
-        return { info: await hashLocally(folder, scan, save.signal), uploaded: 0 };
+        return { info: await hashStored(key, save.signal), uploaded: 0 };
       }
       throw error;
     }
@@ -205,23 +215,16 @@ export async function createCheckpointStore(
     return { info, uploaded: verify.bytes };
   }
 
-  /** Hashes the archive of `folder` without uploading it (repairs a missing sidecar). */
-  async function hashLocally(
-    folder: string,
-    scan: Awaited<ReturnType<typeof scanFolder>>,
-    signal?: AbortSignal,
-  ): Promise<BlobInfo> {
-    const verify = new VerifyingStream({ sizeHint: scan.totalBytes });
-    const packed = packFolder({
-      folder,
-      scan,
-      compression,
-      gzipLevel,
-      verifyContent: "auto",
-      signal,
-    });
+  /**
+   * Measures a stored blob whose sidecar is missing (a save killed between the two), by
+   * streaming the blob itself: re-packing the local folder could give other bytes (another
+   * gzip level or zlib), and the ref must describe what is stored.
+   */
+  async function hashStored(key: string, signal?: AbortSignal): Promise<BlobInfo> {
+    const { body, info } = await backend.get(key, { signal });
+    const verify = new VerifyingStream({ sizeHint: info.size });
     await new Promise<void>((resolve, reject) => {
-      pipeline(packed, verify, (err) => (err ? reject(err) : resolve()));
+      pipeline(body, verify, (err) => (err ? reject(err) : resolve()));
       verify.resume();
     });
     return { size: verify.bytes, archiveSha256: verify.sha256 as string, compression };
@@ -236,7 +239,7 @@ export async function createCheckpointStore(
     CancelledError.throwIfAborted(save.signal, "[storage] save");
     save.onProgress?.({ phase: "pack", bytes: 0 });
     const scan = await scanFolder({ folder, signal: save.signal });
-    const digest = manifestDigest(scan.files);
+    const digest = manifestDigest(scan.files, scan.directories);
     const key = blobKey(scope, digest, compression);
 
     let info: BlobInfo | undefined;
@@ -244,7 +247,7 @@ export async function createCheckpointStore(
     const existing = await backend.head(key, { signal: save.signal });
     if (existing) info = await readBlobInfo(key, save.signal);
     if (existing && !info) {
-      info = await hashLocally(folder, scan, save.signal);
+      info = await hashStored(key, save.signal);
       await writeBlobInfo(key, info, save.signal);
     }
     if (!info) ({ info, uploaded } = await uploadBlob(folder, scan, key, save));
@@ -319,7 +322,7 @@ export async function createCheckpointStore(
     // written by a save is corrupt (or hostile) stored data, an IntegrityError — not bad input.
     let digest: string;
     try {
-      digest = manifestDigest(ref.files);
+      digest = manifestDigest(ref.files, ref.directories);
     } catch (error) {
       if (!ValidationError.isInstance(error)) throw error;
       throw new IntegrityError(
@@ -341,6 +344,15 @@ export async function createCheckpointStore(
       );
     }
     await mkdir(dirname(fetch.target), { recursive: true });
+    // Checked before the download starts, so a refusal opens no stream to leak.
+    if (
+      await lstat(fetch.target).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      throw ValidationError.forField("storage", "target", `${fetch.target} already exists`);
+    }
     let body: Awaited<ReturnType<RemoteBackend["get"]>>["body"];
     try {
       ({ body } = await backend.get(ref.archivePath, { signal: fetch.signal }));
@@ -369,6 +381,8 @@ export async function createCheckpointStore(
         signal: fetch.signal,
       });
     } catch (error) {
+      verify.destroy();
+      body.destroy();
       // Whichever check trips first (the archive's sha256, or the tar parser and per-file
       // checks on the way), say which checkpoint and which blob are damaged.
       if (IntegrityError.isInstance(error) && !error.message.includes(ref.archivePath)) {
@@ -438,6 +452,12 @@ export async function createCheckpointStore(
     async setHandle(opts: SetHandleOptions) {
       const scope = scopeOf(opts.pluginInstanceId);
       const handle = validateId(opts.handle, "handle");
+      // The ref comes from the caller: it must be a well-formed ref whose files match its digest.
+      const parsedRef = CheckpointRefSchema.safeParse(opts.ref);
+      if (!parsedRef.success) throw ValidationError.fromZod("storage", "ref", parsedRef.error);
+      if (manifestDigest(opts.ref.files, opts.ref.directories) !== opts.ref.digest) {
+        throw ValidationError.forField("storage", "ref", "its files do not match its digest");
+      }
       if (!opts.ref.archivePath.startsWith(blobPrefix(scope))) {
         throw ValidationError.forField(
           "storage",

@@ -25,16 +25,19 @@ export interface PlantOptions {
 }
 
 /** `sha256:` of the canonical manifest, computed without any check of the paths. */
-export function rawManifestDigest(files: readonly CheckpointFile[]): string {
-  const sorted = [...files].sort((a, b) =>
-    Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)),
-  );
-  const canonical = `[${sorted
-    .map(
+export function rawManifestDigest(
+  files: readonly CheckpointFile[],
+  directories: readonly string[] = [],
+): string {
+  const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+  const sorted = [...files].sort((a, b) => byBytes(a.path, b.path));
+  const canonical = `[${[
+    ...sorted.map(
       (f) =>
         `{"path":${JSON.stringify(f.path)},"size":${f.size},"sha256":${JSON.stringify(f.sha256)}}`,
-    )
-    .join(",")}]`;
+    ),
+    ...[...directories].sort(byBytes).map((d) => `{"dir":${JSON.stringify(d)}}`),
+  ].join(",")}]`;
   return `sha256:${createHash("sha256").update(canonical, "utf8").digest("hex")}`;
 }
 
@@ -50,7 +53,7 @@ async function describeArchive(archive: ArchiveBytes): Promise<{ size: number; s
 export async function plantCheckpoint(options: PlantOptions): Promise<CheckpointRef> {
   const handle = options.handle ?? "default";
   const scope = `${options.workspace}/${options.pluginInstanceId}`;
-  const digest = rawManifestDigest(options.files);
+  const digest = rawManifestDigest(options.files, options.directories);
   const archivePath = `${scope}/blobs/sha256/${digest.slice(7)}${options.compression === "gzip" ? ".tar.gz" : ".tar"}`;
   const { size, sha256 } = await describeArchive(options.archive);
   const body =
