@@ -225,6 +225,8 @@ describe("local engine", () => {
     expect(warnings.join("\n")).toMatch(/corrupt-1/);
     expect(warnings.join("\n")).toMatch(/invalid-1[\s\S]*state/);
     engine.registerPlugin("scripted", new ScriptedTagger());
+    // Before resume() nothing drives the unfinished task: wait() says so instead of hanging.
+    await expect(engine.wait("waiting-1")).rejects.toThrow(/call resume\(\) first/);
     const result = await engine.resume();
     expect(result).toEqual({ resumed: ["waiting-1"], interrupted: ["interrupted-1"], skipped: [] });
     const waited = await engine.wait("waiting-1");

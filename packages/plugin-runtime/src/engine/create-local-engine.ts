@@ -13,6 +13,7 @@ import {
   RemoteError,
   TimeoutError,
   TrainableError,
+  TrainingError,
   TrainPluginInput,
   type TrainPluginOutput,
   ValidationError,
@@ -581,14 +582,10 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
       if (isFinalTaskState(task.state)) return snapshot(task);
       const running = active.get(taskId);
       if (running) return running.done;
-      return new Promise<TrainingTask>((resolveTask) => {
-        const off = engine.on("task", (event) => {
-          if (event.taskId === taskId && event.type === "finished") {
-            off();
-            resolveTask(event.task);
-          }
-        });
-      });
+      // Unfinished on disk but driven by no one (e.g. after a restart): waiting would hang.
+      throw new TrainingError(
+        `[runtime] Task "${taskId}" is ${task.state} but not being driven by this engine: call resume() first`,
+      );
     },
 
     getTask(taskId) {

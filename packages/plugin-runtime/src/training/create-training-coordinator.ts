@@ -5,6 +5,7 @@ import { join } from "node:path";
 import {
   CancelledError,
   type CheckpointStore,
+  ConflictError,
   type InvocableResponse,
   invocableResponseSchema,
   isFinalTaskState,
@@ -268,6 +269,16 @@ export function createTrainingCoordinator(
           // not a failure of the plugin.
           throw new NotFoundError(
             `[runtime] No training task "${taskId}" to check: ${pluginName} trains synchronously, so its trainings finish in train() and leave nothing to poll`,
+          );
+        }
+      }
+      if (!statusCheck && request.status?.taskId !== undefined) {
+        // A caller-chosen id must not take over a training that is live or left state behind
+        // (its model and state folder would be replaced, then cleaned up).
+        const stateDir = callOptions.stateDir ? undefined : stateDirOf(taskId, callOptions);
+        if (live.has(taskId) || (stateDir && (await exists(stateDir)))) {
+          throw new ConflictError(
+            `[runtime] Training task "${taskId}" already exists: start a new training without status.taskId, or check this one with isStatusCheck`,
           );
         }
       }
