@@ -304,7 +304,7 @@ export async function createCheckpointStore(
     const latest = await readLatestRef(backend, scope, handle, locator.signal);
     if (!latest) {
       throw new NotFoundError(
-        `[storage] No checkpoint at ${describe(scope, handle)} (in ${backend.description})`,
+        `[storage] No checkpoint at ${describe(scope, handle)}`,
       );
     }
     return latest.ref;
