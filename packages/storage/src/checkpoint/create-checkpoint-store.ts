@@ -303,9 +303,7 @@ export async function createCheckpointStore(
     const handle = validateId(locator.handle ?? DEFAULT_HANDLE, "handle");
     const latest = await readLatestRef(backend, scope, handle, locator.signal);
     if (!latest) {
-      throw new NotFoundError(
-        `[storage] No checkpoint at ${describe(scope, handle)}`,
-      );
+      throw new NotFoundError(`[storage] No checkpoint at ${describe(scope, handle)}`);
     }
     return latest.ref;
   }
