@@ -74,6 +74,8 @@ function s3Env() {
     {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],
+      // A sparse 32 GiB store: the 1 GiB cases write several GiB in one run.
+      env: { RGW_STORE_BYTES: String(32 * 1024 ** 3), ...process.env },
     },
   );
   return Object.fromEntries(
@@ -83,6 +85,28 @@ function s3Env() {
       .map((l) => l.split("="))
       .map(([k, ...v]) => [k, v.join("=")]),
   );
+}
+
+/** Deletes every object of the (dedicated) bench bucket, so runs never fill the S3 server. */
+async function emptyBucket(env, bucket) {
+  const { S3Client, ListObjectsV2Command, DeleteObjectsCommand } = await import(
+    "@aws-sdk/client-s3"
+  );
+  const client = new S3Client({
+    endpoint: env.S3_ENDPOINT,
+    region: env.S3_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: env.S3_ACCESS_KEY, secretAccessKey: env.S3_SECRET_KEY },
+  });
+  for (;;) {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000 }));
+    const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key }));
+    if (keys.length === 0) break;
+    await client.send(
+      new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }),
+    );
+  }
+  client.destroy();
 }
 
 async function ensureBucket(env, bucket) {
@@ -253,6 +277,7 @@ async function main() {
     };
     byBackend.s3 = {};
     for (const [label, dir] of Object.entries(sets)) {
+      await emptyBucket(s3, bucket);
       byBackend.s3[label] = storeCases({
         label,
         dir,
@@ -263,6 +288,7 @@ async function main() {
           `s3://${bucket}/${n}?endpoint=${encodeURIComponent(s3.S3_ENDPOINT)}&region=${s3.S3_REGION}&forcePathStyle=true`,
       });
     }
+    await emptyBucket(s3, bucket);
   }
 
   // targets

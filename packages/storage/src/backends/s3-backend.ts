@@ -522,6 +522,9 @@ export function createS3Backend(options: S3BackendOptions): RemoteBackend {
             yield bytes;
           }
         })(),
+        // Bytes, not objects: the object-mode default would buffer 16 chunks (16 MiB of 1 MiB
+        // archive chunks) on top of the upload's own part buffers.
+        { objectMode: false, highWaterMark: 1024 * 1024 },
       );
     } else {
       size = body.byteLength;
