@@ -24,7 +24,7 @@ if (op === "put") {
     client,
     params: { Bucket, Key, Body: createReadStream(file, { highWaterMark: 1 << 20 }) },
     partSize: 8 << 20,
-    queueSize: 4,
+    queueSize: 3,
   }).done();
 } else {
   const r = await client.send(new GetObjectCommand({ Bucket, Key }));

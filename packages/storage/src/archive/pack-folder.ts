@@ -75,7 +75,7 @@ export function packFolder(options: PackFolderOptions): Readable {
       fingerprints: scan.fingerprints,
       signal,
     }),
-    { objectMode: false, highWaterMark: 2 * CHUNK_SIZE },
+    { objectMode: false, highWaterMark: CHUNK_SIZE },
   );
   const output =
     compression === "gzip"

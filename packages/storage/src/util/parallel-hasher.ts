@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
 
 const SLOT_BYTES = 1024 * 1024;
-const SLOTS = 8;
+const SLOTS = 4;
 
 // The worker is plain CommonJS evaluated from a string, so it ships inside the bundle with no
 // extra file to resolve. Chunks travel through a fixed ring of shared buffers: no allocation
