@@ -100,3 +100,16 @@ describe("createBackend", () => {
     expect(ValidationError.isInstance(error)).toBe(true);
   });
 });
+
+describe("createBackend refuses dot segments", () => {
+  it.each([
+    "s3://bucket/../../x",
+    "s3://bucket/a/./b",
+    "file:///tmp/a/../b",
+    "s3://bucket/%2e%2e/x",
+  ])("%s", async (url) => {
+    await expect(createBackend(url)).rejects.toThrow(
+      /must not contain "\." or "\.\." path segments/,
+    );
+  });
+});

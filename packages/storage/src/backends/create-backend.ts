@@ -229,6 +229,22 @@ export async function createBackend(
   } else {
     throw urlError("must be a string or a URL");
   }
+  // URL parsing silently resolves "." and ".." segments (s3://b/../../x becomes s3://b/x):
+  // refuse them instead of guessing what was meant.
+  const pathPart = (raw ?? "").replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "").split(/[?#]/)[0] ?? "";
+  if (
+    pathPart
+      .split("/")
+      .some(
+        (segment) =>
+          segment === ".." ||
+          segment === "." ||
+          /^%2e%2e?$/i.test(segment) ||
+          /^\.%2e$|^%2e\.$/i.test(segment),
+      )
+  ) {
+    throw urlError(`must not contain "." or ".." path segments: ${JSON.stringify(raw)}`);
+  }
   switch (parsed.protocol) {
     case "file:":
       return fileBackendFrom(raw, parsed, options);
