@@ -1,6 +1,7 @@
 export * from "./errors/index.js";
 export { DEFAULT_HANDLE, ID_PATTERN, isValidId, validateId } from "./ids/validate-id.js";
 export type { TrainContext } from "./model/train-context.js";
+export { defaultCacheDir } from "./paths/default-cache-dir.js";
 export {
   type ConfigOf,
   type LoadRemoteOptions,
@@ -9,7 +10,13 @@ export {
   TrainableModel,
   type TrainableModelClass,
 } from "./model/trainable-model.js";
-export { CheckpointFile, CheckpointMetadata, CheckpointRef } from "./ports/checkpoint-ref.js";
+export {
+  CHECKPOINT_FORMAT_VERSION,
+  CheckpointFile,
+  type CheckpointManifest,
+  CheckpointMetadata,
+  CheckpointRef,
+} from "./ports/checkpoint-ref.js";
 export type {
   CheckpointLocator,
   CheckpointStore,

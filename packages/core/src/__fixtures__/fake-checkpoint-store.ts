@@ -11,6 +11,7 @@ import {
   type CacheLoadOptions,
   type CheckpointFile,
   type CheckpointLocator,
+  type CheckpointManifest,
   type CheckpointRef,
   type CheckpointStore,
   ConflictError,
@@ -129,14 +130,16 @@ export class FakeCheckpointStore implements CheckpointStore {
       const hex = createHash("sha256").update(JSON.stringify(files)).digest("hex");
       const size = files.reduce((n, f) => n + f.size, 0);
       const ref: CheckpointRef = {
-        schemaVersion: 1,
+        formatVersion: 2,
         handle,
         digest: `sha256:${hex}`,
+        archivePath: `${this.workspace}/${pluginInstanceId}/blobs/${hex.slice(0, 16)}.tar`,
         size,
-        archiveSha256: hex,
         compression: "none",
-        archivePath: `${this.workspace}/${pluginInstanceId}/blobs/sha256/${hex}`,
-        files,
+        manifestSize: JSON.stringify(files).length,
+        fileCount: files.length,
+        directoryCount: 0,
+        totalBytes: size,
         createdAt: new Date().toISOString(),
         parent: null,
         metadata: options.metadata ?? {},
@@ -186,6 +189,15 @@ export class FakeCheckpointStore implements CheckpointStore {
     await cp(source, options.target, { recursive: true });
     options.onProgress?.({ phase: "download", bytes: ref.size, total: ref.size });
     return ref;
+  }
+
+  async readManifest(options: CheckpointLocator): Promise<CheckpointManifest> {
+    this.calls.push({ method: "readManifest", options: { ...options } });
+    const ref = options.ref ?? (await this.resolve(options));
+    return {
+      files: await listFiles(this.handleDir(options.pluginInstanceId, ref.handle)),
+      directories: [],
+    };
   }
 
   async withCheckpoint<T>(options: WithCheckpointOptions<T>): Promise<T> {

@@ -160,7 +160,7 @@ describe("saveRemote", () => {
     expect(save?.options.setAsDefault).toBe(true);
     expect(result.ref.handle).toBe("default");
     expect(result.archivePath).toBe(result.ref.archivePath);
-    expect(result.archivePath).toMatch(/^test-ws\/my-tagger\/blobs\/sha256\/[a-f0-9]{64}$/);
+    expect(result.archivePath).toMatch(/^test-ws\/my-tagger\/blobs\/[a-f0-9]{16}\.tar$/);
     expect(result.uploadedBytes).toBeGreaterThan(0);
     expect(
       JSON.parse(
@@ -254,7 +254,8 @@ describe("saveRemote", () => {
   it("hands the store a writer that fills the folder with saveToFolder", async () => {
     const result = await trained().saveRemote({ store, pluginInstanceId: "p" });
     expect(typeof store.calls[0]?.options.write).toBe("function");
-    expect(result.ref.files.map((f) => f.path)).toEqual(["model.json", "vocab/words.txt"]);
+    const manifest = await store.readManifest({ pluginInstanceId: "p", ref: result.ref });
+    expect(manifest.files.map((f) => f.path)).toEqual(["model.json", "vocab/words.txt"]);
   });
 
   it("tells the cache about the new handle and the moved default", async () => {

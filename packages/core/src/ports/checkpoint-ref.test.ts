@@ -4,18 +4,18 @@ import { CheckpointFile, CheckpointMetadata, CheckpointRef } from "./checkpoint-
 
 const hex = (c: string) => c.repeat(64);
 
+const file = { path: "model.json", size: 12, sha256: hex("c") };
 const ref = {
-  schemaVersion: 1,
+  formatVersion: 2,
   handle: "v1",
   digest: `sha256:${hex("a")}`,
+  archivePath: "ws/my-tagger/blobs/0m3x1k2a9-0123456789abcdef.tar.gz",
   size: 10240,
-  archiveSha256: hex("b"),
   compression: "gzip",
-  archivePath: `ws/my-tagger/blobs/sha256/${hex("a")}`,
-  files: [
-    { path: "model.json", size: 12, sha256: hex("c") },
-    { path: "weights/layer0.bin", size: 0, sha256: hex("d") },
-  ],
+  manifestSize: 180,
+  fileCount: 2,
+  directoryCount: 1,
+  totalBytes: 12,
   createdAt: "2024-05-01T12:00:00.000Z",
   parent: null,
   metadata: { modelClass: "MyModel", trainingResults: { accuracy: 0.9 }, custom: [1, 2] },
@@ -36,29 +36,31 @@ describe("CheckpointRef schema", () => {
       CheckpointRef,
       {
         ...ref,
-        schemaVersion: 2,
+        formatVersion: 1,
         handle: "../default",
         digest: hex("a"),
-        size: -1,
-        archiveSha256: hex("B"),
-        compression: "zstd",
         archivePath: "",
-        files: [{ path: "", size: 1.5, sha256: "xyz" }],
+        size: -1,
+        compression: "zstd",
+        manifestSize: 1.5,
+        fileCount: -2,
+        directoryCount: "1",
+        totalBytes: null,
         createdAt: "yesterday",
         parent: 3,
         metadata: { modelClass: 7 },
       },
       [
-        "schemaVersion",
+        "formatVersion",
         "handle",
         "digest",
-        "size",
-        "archiveSha256",
-        "compression",
         "archivePath",
-        "files[0].path",
-        "files[0].size",
-        "files[0].sha256",
+        "size",
+        "compression",
+        "manifestSize",
+        "fileCount",
+        "directoryCount",
+        "totalBytes",
         "createdAt",
         "parent",
         "metadata.modelClass",
@@ -73,7 +75,7 @@ describe("CheckpointRef schema", () => {
   });
 
   it("CheckpointFile and CheckpointMetadata on their own", () => {
-    expect(CheckpointFile.parse(ref.files[0])).toEqual(ref.files[0]);
+    expect(CheckpointFile.parse(file)).toEqual(file);
     expectIssuePaths(
       CheckpointFile,
       { path: "a", size: -1, sha256: hex("g") },

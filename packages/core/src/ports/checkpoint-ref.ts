@@ -25,26 +25,44 @@ export const CheckpointMetadata = z
   .catchall(z.unknown());
 export type CheckpointMetadata = z.infer<typeof CheckpointMetadata>;
 
+/** The version of the stored checkpoint format this package reads and writes. */
+export const CHECKPOINT_FORMAT_VERSION = 2;
+
+const Digest = z.string().regex(/^sha256:[a-f0-9]{64}$/, 'must be "sha256:" and 64 hex characters');
+const Count = z.number().int().min(0);
+
 /**
- * A named pointer to a stored checkpoint: one version of a handle, the JSON document at
- * `…/refs/<handle>/<seq>.json` (the highest `seq` is current).
- * `digest` is `sha256:<hex>` of the manifest of files and directories (see docs/architecture.md); the blob
- * lives at `archivePath`, and `archiveSha256`/`size` describe the archive bytes themselves.
+ * A named pointer to a stored checkpoint: one version of a handle, the small JSON document at
+ * `…/refs/<handle>/<version>.json`. Its size does not depend on the folder: the list of files
+ * lives in the checkpoint's manifest, a separate object whose sha256 is `digest`.
+ *
+ * - `digest`: `sha256:` of the canonical manifest (see docs/architecture.md), which identifies
+ *   the folder's content: paths, sizes and sha256 of every file, and every directory.
+ * - `archivePath`: the key of the archive (the blob), a tar whose bytes are a function of the
+ *   manifest; `size` is its size in bytes, `compression` how it is stored.
+ * - `manifestSize`, `fileCount`, `directoryCount`, `totalBytes` describe the manifest and the
+ *   folder (bytes of file data).
  */
 export const CheckpointRef = z.object({
-  schemaVersion: z.literal(1),
+  formatVersion: z.literal(CHECKPOINT_FORMAT_VERSION),
   handle: Id,
-  digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'must be "sha256:" and 64 hex characters'),
-  size: z.number().int().min(0),
-  archiveSha256: Sha256Hex,
+  digest: Digest,
+  archivePath: z.string().min(1).max(1024),
+  size: Count,
   compression: z.enum(["none", "gzip"]),
-  archivePath: z.string().min(1).max(2048),
-  files: z.array(CheckpointFile).max(1_000_000),
-  /** Every directory of the folder, so empty ones survive (they are part of the digest). */
-  directories: z.array(z.string().min(1).max(4096)).max(1_000_000).optional(),
+  manifestSize: Count,
+  fileCount: Count,
+  directoryCount: Count,
+  totalBytes: Count,
   createdAt: z.iso.datetime({ offset: true }),
-  /** The digest this handle pointed at before this ref was written, if any. */
-  parent: z.string().nullable().optional(),
+  /** The digest this handle pointed at before this version was written, if any. */
+  parent: Digest.nullable().optional(),
   metadata: CheckpointMetadata,
 });
 export type CheckpointRef = z.infer<typeof CheckpointRef>;
+
+/** A checkpoint's manifest: every file (path, size, sha256) and every directory, sorted. */
+export interface CheckpointManifest {
+  files: CheckpointFile[];
+  directories: string[];
+}

@@ -1,4 +1,4 @@
-import type { CheckpointMetadata, CheckpointRef } from "./checkpoint-ref.js";
+import type { CheckpointManifest, CheckpointMetadata, CheckpointRef } from "./checkpoint-ref.js";
 
 /** Progress of a transfer, in bytes. `total` is unknown while packing. */
 export interface TransferProgress {
@@ -31,7 +31,10 @@ export interface SaveCheckpointResult {
   ref: CheckpointRef;
   /** The `default` ref, when `setAsDefault` was set. */
   defaultRef?: CheckpointRef;
-  /** Blob bytes sent to the backend: 0 when an identical checkpoint was already stored. */
+  /**
+   * Archive bytes sent to the backend: 0 when the folder was known to be unchanged and an
+   * identical checkpoint was already stored.
+   */
   uploadedBytes: number;
 }
 
@@ -77,6 +80,8 @@ export interface CheckpointStore {
   resolve(options: CheckpointLocator): Promise<CheckpointRef>;
   /** Downloads, verifies and extracts a checkpoint into `target`. */
   fetch(options: FetchCheckpointOptions): Promise<CheckpointRef>;
+  /** Reads and verifies a checkpoint's manifest (its files and directories). */
+  readManifest(options: CheckpointLocator): Promise<CheckpointManifest>;
   /** Fetches into a temporary folder, calls `use`, then removes the folder. */
   withCheckpoint<T>(options: WithCheckpointOptions<T>): Promise<T>;
   /** Points a handle at an existing checkpoint (writes a ref only). */

@@ -1,62 +1,85 @@
 import { createHash } from "node:crypto";
-import { constants } from "node:fs";
-import { chmod, type FileHandle, lstat, mkdir, mkdtemp, open, rename, rm } from "node:fs/promises";
+import fs, { constants } from "node:fs";
+import { chmod, lstat, mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { pipeline, type Readable } from "node:stream";
+import { promisify } from "node:util";
 import { createGunzip } from "node:zlib";
 import {
   CancelledError,
-  type CheckpointFile,
   ConflictError,
   IntegrityError,
   TrainableError,
   ValidationError,
 } from "@trainable/core";
-import { checkpointFileProblem } from "./checkpoint-file-problem.js";
+import { Header } from "tar";
+import { HashWorker } from "../util/hash-worker.js";
+import { ByteReader } from "./byte-reader.js";
 import type { ArchiveCompression } from "./default-compression.js";
-import { DEFAULT_EXTRACT_LIMITS, type ExtractLimits } from "./default-extract-limits.js";
-import { entryPathProblem } from "./entry-path-problem.js";
-import { readTarEntries, type TarEntry } from "./read-tar-entries.js";
+import { encodeTarHeader, TAR_BLOCK_SIZE } from "./encode-tar-header.js";
+import type { ManifestEntry } from "./manifest.js";
 
 export interface ExtractArchiveOptions {
   /** The archive bytes (as stored: compressed when `compression` says so). Consumed. */
   source: Readable;
+  /**
+   * The checkpoint's manifest, in archive order, already checked entry by entry (see
+   * `readManifestEntries`): the archive must be exactly its canonical tar.
+   */
+  manifest: AsyncIterable<ManifestEntry> | Iterable<ManifestEntry>;
   /** Folder to create. Must not exist; its parent must. */
   target: string;
   compression: ArchiveCompression;
-  /** The manifest: every file the archive must hold, and nothing else. */
-  expectedFiles: readonly CheckpointFile[];
+  /** Named in error messages (e.g. the blob key). */
+  what?: string;
   /**
-   * When given, a directory entry must be listed here or be an ancestor of a listed file or
-   * directory, and every listed directory must exist at the end. When absent, directory
-   * entries (empty directories) are accepted as long as their paths are safe.
+   * Flush every file and directory to disk before the folder is renamed into place, so a
+   * crash never leaves a complete-looking folder with missing data (default true).
    */
-  expectedDirectories?: readonly string[];
-  limits?: Partial<ExtractLimits>;
+  durable?: boolean;
   signal?: AbortSignal;
 }
 
 const CREATE_FILE =
   constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
-/** Room in an extended header beyond the path itself (mtime, atime, … records). */
-const META_OVERHEAD_BYTES = 16 * 1024;
+/** Files up to this size are buffered whole and written by a pool, several at a time. */
+const SMALL_FILE_MAX = 1024 * 1024;
+/** Files from this size are hashed on a worker thread. */
+const WORKER_HASH_MIN = 4 * 1024 * 1024;
+/** Small files being written at the same time (each holds its bytes until written). */
+const WRITE_CONCURRENCY = 32;
+const END_OF_ARCHIVE = Buffer.alloc(2 * TAR_BLOCK_SIZE);
+const ZEROS = Buffer.alloc(TAR_BLOCK_SIZE);
+
+const openFd = promisify(fs.open);
+const writeFd = (fd: number, buffer: Buffer, offset: number, length: number) =>
+  new Promise<number>((resolve, reject) => {
+    fs.write(fd, buffer, offset, length, null, (error, written) =>
+      error ? reject(error) : resolve(written),
+    );
+  });
+const datasyncFd = promisify(fs.fdatasync);
+const fsyncFd = promisify(fs.fsync);
+const closeFd = promisify(fs.close);
+const fchmodFd = promisify(fs.fchmod);
 
 /**
- * Extracts a checkpoint archive safely and atomically.
+ * Extracts a checkpoint archive exactly, safely and atomically.
  *
- * The archive is read as a stream (bounded memory) into a fresh folder next to `target`
- * (`.<name>.partial-XXXXXX`, mode 0700 while it is filled). Every entry is checked before
- * anything is written for it: only regular files and directories, safe relative paths (no
- * absolute, `..`, `.`, empty segment, backslash, drive letter, NUL or control character), no
- * duplicates, within `limits`, and each file listed in `expectedFiles` with the same size.
- * Files are created with O_EXCL|O_NOFOLLOW under directories this call created itself, written
- * 0644 (directories 0755; modes in the archive, setuid/setgid/sticky included, are ignored),
- * and hashed while written; a sha256 mismatch or a missing file fails the extraction. Once
- * everything is verified the folder is fsynced once and renamed to `target`.
+ * The archive of a checkpoint is a pure function of its manifest (see `packFolder`), so the
+ * extractor does not interpret tar headers at all: for each manifest entry it compares the
+ * next bytes with the header that entry must have, byte for byte, then takes exactly `size`
+ * data bytes (hashed, and compared with the manifest's sha256), then zero padding; after the
+ * last entry, the end-of-archive blocks and nothing else. Every byte of the archive is
+ * checked once. Only the manifest's files and directories are ever created: a link, a device,
+ * an absolute or `..` path, an extra or a missing entry, a different size, mode or name — any
+ * byte off the canonical form — is an `IntegrityError` naming the entry.
  *
- * On any failure — refused entry (`IntegrityError` naming the path and reason), corrupt,
- * truncated or non-tar input, bad gzip, cancellation (`CancelledError`) — the partial folder is
- * removed and `target` does not exist. Bad options are a `ValidationError`.
+ * Everything lands in a fresh folder next to `target` (`.<name>.partial-XXXXXX`), files created
+ * with O_EXCL|O_NOFOLLOW, 0644 (directories 0755); small files are written several at a time.
+ * Once all is verified (and, with `durable`, flushed to disk) the folder is renamed to `target`.
+ * On any failure, cancellation included, the partial folder is removed and `target` does not
+ * exist.
  */
 export async function extractArchive(options: ExtractArchiveOptions): Promise<void> {
   const { source, compression, signal } = options;
@@ -72,25 +95,22 @@ export async function extractArchive(options: ExtractArchiveOptions): Promise<vo
   if (typeof options.target !== "string" || options.target === "") {
     throw invalidOption("target", "must be a non-empty string");
   }
-  // Nothing may flow past us while we prepare (a stream in flowing mode would drop data).
   source.pause();
-  const limits = resolveLimits(options.limits);
-  const expected = expectedFileMap(options.expectedFiles);
-  const expectedDirectories = expectedDirectorySet(options.expectedDirectories);
-  CancelledError.throwIfAborted(signal, "[storage] [archive] Extraction");
-
+  CancelledError.throwIfAborted(signal, "[storage] Extraction");
+  const durable = options.durable ?? true;
+  const what = options.what ?? "the archive";
   const target = path.resolve(options.target);
   const parent = path.dirname(target);
   if (await exists(target)) {
     throw new ValidationError(
-      `[storage] [archive] Cannot extract to ${JSON.stringify(target)}: it already exists`,
+      `[storage] Cannot extract to ${JSON.stringify(target)}: it already exists`,
       { issues: [{ path: "target", message: "already exists" }] },
     );
   }
   const parentStat = await lstat(parent).catch(() => undefined);
   if (parentStat === undefined || !parentStat.isDirectory()) {
     throw new ValidationError(
-      `[storage] [archive] Cannot extract to ${JSON.stringify(target)}: its parent directory does not exist`,
+      `[storage] Cannot extract to ${JSON.stringify(target)}: its parent directory does not exist`,
       { issues: [{ path: "target", message: "parent directory does not exist" }] },
     );
   }
@@ -98,32 +118,24 @@ export async function extractArchive(options: ExtractArchiveOptions): Promise<vo
   const temp = await mkdtemp(path.join(parent, `.${path.basename(target)}.partial-`));
   const input = compression === "gzip" ? pipeline(source, createGunzip(), () => {}) : source;
   const onAbort = (): void => {
-    const error = new CancelledError("[storage] [archive] Extraction cancelled", {
-      cause: signal?.reason,
-    });
+    const error = new CancelledError("[storage] Extraction cancelled", { cause: signal?.reason });
     if (!input.destroyed) input.destroy(error);
     if (!source.destroyed) source.destroy(error);
   };
   signal?.addEventListener("abort", onAbort, { once: true });
+  const writer = new FolderWriter({ root: temp, what, durable, signal });
   try {
-    const writer = new FolderWriter({ root: temp, expected, expectedDirectories, limits, signal });
-    for await (const entry of readTarEntries({
-      source: input,
-      maxMetaBytes: limits.maxPathLength + META_OVERHEAD_BYTES,
-    })) {
-      await writer.add(entry);
-    }
-    writer.finish();
-    CancelledError.throwIfAborted(signal, "[storage] [archive] Extraction");
+    await consumeArchive(new ByteReader(input), options.manifest, writer);
+    await writer.finish();
+    CancelledError.throwIfAborted(signal, "[storage] Extraction");
     await chmod(temp, 0o755);
-    await fsyncDirectory(temp);
     try {
       await rename(temp, target);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOTEMPTY" || code === "EEXIST" || code === "EISDIR" || code === "ENOTDIR") {
         throw new ConflictError(
-          `[storage] [archive] Cannot extract to ${JSON.stringify(target)}: it was created by someone else meanwhile`,
+          `[storage] Cannot extract to ${JSON.stringify(target)}: it was created by someone else meanwhile`,
           { cause: error },
         );
       }
@@ -132,249 +144,315 @@ export async function extractArchive(options: ExtractArchiveOptions): Promise<vo
   } catch (error) {
     input.destroy();
     source.destroy();
+    await writer.abort();
     await rm(temp, { recursive: true, force: true, maxRetries: 3 });
-    throw translateError(error, signal);
+    throw translateError(error, signal, what);
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
-  await fsyncDirectory(parent).catch(() => {});
+  if (durable) await fsyncPath(parent).catch(() => {});
 }
 
-/** Checks entries and writes them under `root`, a folder nobody else writes to. */
+/**
+ * Checks an archive against its manifest exactly as `extractArchive` does, writing nothing:
+ * every byte is read and compared or hashed once. For `verify` (re-hashing stored blobs).
+ */
+export async function verifyArchive(
+  options: Omit<ExtractArchiveOptions, "target" | "durable">,
+): Promise<void> {
+  const { source, compression, signal } = options;
+  const what = options.what ?? "the archive";
+  source.pause();
+  const input = compression === "gzip" ? pipeline(source, createGunzip(), () => {}) : source;
+  const onAbort = (): void => {
+    input.destroy(
+      new CancelledError("[storage] Verification cancelled", { cause: signal?.reason }),
+    );
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const writer = new FolderWriter({ root: undefined, what, durable: false, signal });
+  try {
+    await consumeArchive(new ByteReader(input), options.manifest, writer);
+    await writer.finish();
+  } catch (error) {
+    input.destroy();
+    source.destroy();
+    await writer.abort();
+    throw translateError(error, signal, what);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Reads the archive entry by entry against the manifest (see `extractArchive`). */
+async function consumeArchive(
+  reader: ByteReader,
+  manifest: ExtractArchiveOptions["manifest"],
+  writer: FolderWriter,
+): Promise<void> {
+  let count = 0;
+  for await (const entry of manifest) {
+    count++;
+    await writer.expectHeader(reader, entry, count);
+    if (entry.type === "directory") {
+      await writer.directory(entry.path);
+    } else {
+      await writer.file(reader, entry);
+    }
+  }
+  const end = await reader.read(END_OF_ARCHIVE.length);
+  if (!end.equals(END_OF_ARCHIVE)) {
+    throw writer.refuse(
+      end.length < END_OF_ARCHIVE.length
+        ? "it ends before its end-of-archive marker (truncated)"
+        : `it holds more than the ${count} entries of its manifest (${describeHeader(end.subarray(0, TAR_BLOCK_SIZE))})`,
+    );
+  }
+  if ((await reader.read(1)).length > 0) {
+    throw writer.refuse("it has bytes after its end-of-archive marker");
+  }
+}
+
+/**
+ * Creates the entries under `root` (a folder nobody else writes to), small files in a pool;
+ * with no `root`, only checks them.
+ */
 class FolderWriter {
-  readonly #root: string;
-  readonly #expected: Map<string, CheckpointFile>;
-  readonly #expectedDirectories: Set<string> | undefined;
-  /** Directories that may appear: listed ones and every ancestor of a listed path. */
-  readonly #allowedDirectories: Set<string> | undefined;
-  readonly #limits: ExtractLimits;
+  readonly #root: string | undefined;
+  readonly #what: string;
+  readonly #durable: boolean;
   readonly #signal: AbortSignal | undefined;
-  /** Every path created so far (explicitly or as a parent) and what it is. */
-  readonly #created = new Map<string, "file" | "directory">();
-  /** Directories that had their own entry (to catch duplicates). */
-  readonly #directoryEntries = new Set<string>();
-  #entries = 0;
-  #totalBytes = 0;
+  readonly #directories: string[] = [];
+  readonly #inFlight = new Set<Promise<void>>();
+  #failure: unknown;
+  #hasher: HashWorker | undefined;
+  #fileMode: number | undefined;
 
   constructor(options: {
-    root: string;
-    expected: Map<string, CheckpointFile>;
-    expectedDirectories: Set<string> | undefined;
-    limits: ExtractLimits;
+    root: string | undefined;
+    what: string;
+    durable: boolean;
     signal: AbortSignal | undefined;
   }) {
     this.#root = options.root;
-    this.#expected = options.expected;
-    this.#expectedDirectories = options.expectedDirectories;
-    this.#limits = options.limits;
+    this.#what = options.what;
+    this.#durable = options.durable;
     this.#signal = options.signal;
-    if (options.expectedDirectories !== undefined) {
-      const allowed = new Set(options.expectedDirectories);
-      for (const listed of [...options.expected.keys(), ...options.expectedDirectories]) {
-        for (const ancestor of ancestorsOf(listed)) allowed.add(ancestor);
-      }
-      this.#allowedDirectories = allowed;
-    }
+    if (options.root !== undefined) this.#directories.push(options.root);
   }
 
-  async add(entry: TarEntry): Promise<void> {
-    CancelledError.throwIfAborted(this.#signal, "[storage] [archive] Extraction");
-    const isDirectory = entry.type === "directory";
-    const relative = isDirectory && entry.path.endsWith("/") ? entry.path.slice(0, -1) : entry.path;
-    const refuse = (reason: string, cause?: unknown): IntegrityError =>
-      new IntegrityError(
-        `[storage] [archive] Refused archive entry ${JSON.stringify(entry.path)}: ${reason}`,
-        cause === undefined ? undefined : { cause },
-      );
-    // A name the filesystem cannot hold (a segment over NAME_MAX, 255 bytes on most) is a
-    // refused entry too, not a raw errno error.
-    const writing = async <T>(write: () => Promise<T>): Promise<T> => {
-      try {
-        return await write();
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "ENAMETOOLONG") {
-          throw refuse("a path segment is longer than the filesystem allows (ENAMETOOLONG)", error);
-        }
-        throw error;
-      }
-    };
+  refuse(reason: string): IntegrityError {
+    return new IntegrityError(`[storage] ${this.#what} is damaged: ${reason}`);
+  }
 
-    const problem = entryPathProblem(relative);
-    if (problem !== undefined) throw refuse(problem);
-    const pathBytes = Buffer.byteLength(relative);
-    if (pathBytes > this.#limits.maxPathLength) {
-      throw refuse(
-        `path is ${pathBytes} bytes, longer than the limit of ${this.#limits.maxPathLength} (maxPathLength)`,
-      );
+  async expectHeader(reader: ByteReader, entry: ManifestEntry, count: number): Promise<void> {
+    CancelledError.throwIfAborted(this.#signal, "[storage] Extraction");
+    if (this.#failure !== undefined) throw this.#failure;
+    const expected = encodeTarHeader(
+      entry.type === "file"
+        ? { path: entry.path, type: "file", size: entry.size }
+        : { path: entry.path, type: "directory" },
+    );
+    const got = await reader.read(expected.length);
+    if (got.equals(expected)) return;
+    const name = JSON.stringify(entry.path);
+    if (got.length < expected.length) {
+      throw this.refuse(`it ends before entry ${count} (${name}) of its manifest (truncated)`);
     }
-    this.#entries += 1;
-    if (this.#entries > this.#limits.maxEntries) {
-      throw refuse(
-        `the archive has more than ${this.#limits.maxEntries} entries (maxEntries limit)`,
-      );
-    }
-    if (!isDirectory) {
-      if (this.#totalBytes + entry.size > this.#limits.maxTotalBytes) {
-        throw refuse(
-          `the archive holds more than ${this.#limits.maxTotalBytes} bytes of file data (maxTotalBytes limit)`,
-        );
-      }
-      this.#totalBytes += entry.size;
-    }
+    // Say what is there instead, as far as a header decoder can tell.
+    const found = describeHeader(got.subarray(got.length - TAR_BLOCK_SIZE));
+    throw this.refuse(
+      `entry ${count} is not the one its manifest lists: expected ${entry.type} ${name}, found ${found}`,
+    );
+  }
 
-    const existing = this.#created.get(relative);
-    if (existing === "file" || (isDirectory && this.#directoryEntries.has(relative))) {
-      throw refuse("duplicate entry: this path appeared earlier in the archive");
-    }
-    if (existing === "directory" && !isDirectory) {
-      throw refuse("a directory of the same path appeared earlier in the archive");
-    }
-    const ancestors = ancestorsOf(relative);
-    for (const ancestor of ancestors) {
-      if (this.#created.get(ancestor) === "file") {
-        throw refuse(`its parent ${JSON.stringify(ancestor)} is a file`);
-      }
-    }
+  async directory(relative: string): Promise<void> {
+    if (this.#root === undefined) return;
+    const absolute = this.#absolute(relative);
+    await mkdir(absolute, { mode: 0o755 });
+    await chmod(absolute, 0o755);
+    this.#directories.push(absolute);
+  }
 
-    if (isDirectory) {
-      if (this.#allowedDirectories !== undefined && !this.#allowedDirectories.has(relative)) {
-        throw refuse("directory is not listed in the manifest");
+  async file(reader: ByteReader, entry: Extract<ManifestEntry, { type: "file" }>): Promise<void> {
+    const name = JSON.stringify(entry.path);
+    if (entry.size <= SMALL_FILE_MAX) {
+      const data = await reader.read(entry.size);
+      if (data.length < entry.size) {
+        throw this.refuse(`it ends inside file ${name} (truncated)`);
       }
-      this.#directoryEntries.add(relative);
-      await writing(() => this.#ensureDirectories([...ancestors, relative]));
+      const sha256 = createHash("sha256").update(data).digest("hex");
+      if (sha256 !== entry.sha256) {
+        throw this.refuse(`file ${name} has sha256 ${sha256}, its manifest says ${entry.sha256}`);
+      }
+      await this.#padding(reader, entry);
+      if (this.#root !== undefined) await this.#schedule(() => this.#writeSmall(entry.path, data));
       return;
     }
-
-    const wanted = this.#expected.get(relative);
-    if (wanted === undefined) throw refuse("file is not listed in the manifest");
-    if (wanted.size !== entry.size) {
-      throw refuse(`size is ${entry.size} bytes, the manifest says ${wanted.size}`);
-    }
-    await writing(() => this.#ensureDirectories(ancestors));
-    this.#created.set(relative, "file");
-    const actual = await writing(() => this.#writeFile(relative, entry));
-    if (actual !== wanted.sha256) {
-      throw refuse(`sha256 is ${actual}, the manifest says ${wanted.sha256}`);
-    }
-  }
-
-  /** Fails when a listed file or directory never appeared. */
-  finish(): void {
-    for (const listed of this.#expected.keys()) {
-      if (this.#created.get(listed) !== "file") {
-        throw new IntegrityError(
-          `[storage] [archive] Missing file ${JSON.stringify(listed)}: it is listed in the manifest but not in the archive`,
-        );
-      }
-    }
-    for (const listed of this.#expectedDirectories ?? []) {
-      if (this.#created.get(listed) !== "directory") {
-        throw new IntegrityError(
-          `[storage] [archive] Missing directory ${JSON.stringify(listed)}: it is listed in the manifest but not in the archive`,
-        );
-      }
-    }
-  }
-
-  async #ensureDirectories(directories: readonly string[]): Promise<void> {
-    for (const directory of directories) {
-      if (this.#created.has(directory)) continue;
-      const absolute = this.#absolute(directory);
-      await mkdir(absolute, { mode: 0o755 });
-      await chmod(absolute, 0o755);
-      this.#created.set(directory, "directory");
-    }
-  }
-
-  async #writeFile(relative: string, entry: TarEntry): Promise<string> {
-    let handle: FileHandle;
+    const fd = this.#root === undefined ? undefined : await this.#create(entry.path);
     try {
-      handle = await open(this.#absolute(relative), CREATE_FILE, 0o644);
+      const useWorker = entry.size >= WORKER_HASH_MIN;
+      if (useWorker) this.#hasher ??= new HashWorker();
+      const inline = useWorker ? undefined : createHash("sha256");
+      let received = 0;
+      for await (const part of reader.stream(entry.size)) {
+        CancelledError.throwIfAborted(this.#signal, "[storage] Extraction");
+        received += part.length;
+        if (inline) {
+          inline.update(part);
+          if (fd !== undefined) await writeAll(fd, part);
+        } else {
+          await Promise.all([
+            this.#hasher!.update(part),
+            fd === undefined ? undefined : writeAll(fd, part),
+          ]);
+        }
+      }
+      if (received < entry.size) throw this.refuse(`it ends inside file ${name} (truncated)`);
+      const sha256 = inline ? inline.digest("hex") : await this.#hasher!.digest();
+      if (sha256 !== entry.sha256) {
+        throw this.refuse(`file ${name} has sha256 ${sha256}, its manifest says ${entry.sha256}`);
+      }
+      if (this.#durable && fd !== undefined) await datasyncFd(fd);
+    } finally {
+      if (fd !== undefined) await closeFd(fd);
+    }
+    await this.#padding(reader, entry);
+  }
+
+  /** Waits for every write; fsyncs the directories when durable. */
+  async finish(): Promise<void> {
+    await this.#drain();
+    if (this.#failure !== undefined) throw this.#failure;
+    await this.#hasher?.close();
+    if (this.#durable) {
+      for (let i = 0; i < this.#directories.length; i += WRITE_CONCURRENCY) {
+        await Promise.all(this.#directories.slice(i, i + WRITE_CONCURRENCY).map(fsyncPath));
+      }
+    }
+  }
+
+  /** Stops: waits for writes in flight (so nothing is written after the folder is removed). */
+  async abort(): Promise<void> {
+    await this.#drain();
+    await this.#hasher?.close();
+  }
+
+  async #padding(reader: ByteReader, entry: { path: string; size: number }): Promise<void> {
+    const padding = (TAR_BLOCK_SIZE - (entry.size % TAR_BLOCK_SIZE)) % TAR_BLOCK_SIZE;
+    if (padding === 0) return;
+    const bytes = await reader.read(padding);
+    if (!bytes.equals(ZEROS.subarray(0, padding))) {
+      throw this.refuse(
+        bytes.length < padding
+          ? `it ends inside the padding of ${JSON.stringify(entry.path)} (truncated)`
+          : `the padding after ${JSON.stringify(entry.path)} is not zero`,
+      );
+    }
+  }
+
+  async #schedule(task: () => Promise<void>): Promise<void> {
+    if (this.#failure !== undefined) throw this.#failure;
+    while (this.#inFlight.size >= WRITE_CONCURRENCY) {
+      await Promise.race(this.#inFlight);
+      if (this.#failure !== undefined) throw this.#failure;
+    }
+    const promise: Promise<void> = task().then(
+      () => {
+        this.#inFlight.delete(promise);
+      },
+      (error: unknown) => {
+        this.#failure ??= error;
+        this.#inFlight.delete(promise);
+      },
+    );
+    this.#inFlight.add(promise);
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
+  async #writeSmall(relative: string, data: Buffer): Promise<void> {
+    const fd = await this.#create(relative);
+    try {
+      await writeAll(fd, data);
+      if (this.#durable) await datasyncFd(fd);
+    } finally {
+      await closeFd(fd);
+    }
+  }
+
+  async #create(relative: string): Promise<number> {
+    let fd: number;
+    try {
+      fd = await openFd(this.#absolute(relative), CREATE_FILE, 0o644);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "EEXIST") {
-        throw new IntegrityError(
-          `[storage] [archive] Refused archive entry ${JSON.stringify(entry.path)}: the path already exists (two names for one file on a case-insensitive filesystem?)`,
-          { cause: error },
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") {
+        throw this.refuse(
+          `${JSON.stringify(relative)} already exists (two names for one file on a case-insensitive filesystem?)`,
+        );
+      }
+      if (code === "ENAMETOOLONG") {
+        throw this.refuse(
+          `a path segment of ${JSON.stringify(relative)} is longer than this filesystem allows`,
         );
       }
       throw error;
     }
-    try {
-      const hash = createHash("sha256");
-      for await (const chunk of entry.body()) {
-        const written = writeAll(handle, chunk);
-        hash.update(chunk);
-        await written;
-      }
-      await handle.chmod(0o644);
-      return hash.digest("hex");
-    } finally {
-      await handle.close();
+    // The umask may take bits off 0644: put them back (checked once, on the first file).
+    if (this.#fileMode === undefined) {
+      this.#fileMode = (await promisify(fs.fstat)(fd)).mode & 0o7777;
     }
+    if (this.#fileMode !== 0o644) await fchmodFd(fd, 0o644);
+    return fd;
   }
 
   #absolute(relative: string): string {
-    return path.join(this.#root, ...relative.split("/"));
+    return path.join(this.#root!, ...relative.split("/"));
   }
 }
 
-async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
+/** What a header block says, for error messages ("symbolic link \"x\" → ../y", …). */
+function describeHeader(block: Buffer): string {
+  if (block.length < TAR_BLOCK_SIZE) return "a truncated header";
+  if (block.equals(ZEROS)) return "an end-of-archive block";
+  let header: Header;
+  try {
+    header = new Header(block);
+  } catch {
+    return "an unreadable header";
+  }
+  if (!header.cksumValid) return "a header with a bad checksum";
+  const type = header.type ?? "unknown";
+  const kinds: Record<string, string> = {
+    File: "file",
+    OldFile: "file",
+    Directory: "directory",
+    SymbolicLink: "symbolic link",
+    Link: "hard link",
+    CharacterDevice: "character device",
+    BlockDevice: "block device",
+    FIFO: "FIFO",
+    ExtendedHeader: "pax extended header",
+    GlobalExtendedHeader: "pax global header",
+    GNUDumpDir: "GNU dump directory",
+    NextFileHasLongPath: "GNU long name",
+    NextFileHasLongLinkpath: "GNU long link name",
+  };
+  const parts = [`${kinds[type] ?? `entry of type ${JSON.stringify(type)}`}`];
+  parts.push(JSON.stringify(header.path ?? ""));
+  if (header.linkpath) parts.push(`→ ${JSON.stringify(header.linkpath)}`);
+  parts.push(`(${header.size ?? 0} bytes, mode ${(header.mode ?? 0).toString(8)})`);
+  return parts.join(" ");
+}
+
+async function writeAll(fd: number, chunk: Buffer): Promise<void> {
   let offset = 0;
   while (offset < chunk.length) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-    offset += bytesWritten;
+    offset += await writeFd(fd, chunk, offset, chunk.length - offset);
   }
-}
-
-function ancestorsOf(relative: string): string[] {
-  const ancestors: string[] = [];
-  let slash = relative.indexOf("/");
-  while (slash !== -1) {
-    ancestors.push(relative.slice(0, slash));
-    slash = relative.indexOf("/", slash + 1);
-  }
-  return ancestors;
-}
-
-function resolveLimits(limits: Partial<ExtractLimits> | undefined): ExtractLimits {
-  const resolved = { ...DEFAULT_EXTRACT_LIMITS, ...limits };
-  for (const key of ["maxTotalBytes", "maxEntries", "maxPathLength"] as const) {
-    const value = resolved[key] ?? DEFAULT_EXTRACT_LIMITS[key];
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw invalidOption(`limits.${key}`, `must be a non-negative integer, got ${value}`);
-    }
-    resolved[key] = value;
-  }
-  return resolved;
-}
-
-function expectedFileMap(files: readonly CheckpointFile[]): Map<string, CheckpointFile> {
-  if (!Array.isArray(files)) throw invalidOption("expectedFiles", "must be an array");
-  const map = new Map<string, CheckpointFile>();
-  for (const file of files) {
-    const problem = checkpointFileProblem(file);
-    if (problem !== undefined) {
-      throw invalidOption("expectedFiles", `${JSON.stringify(file?.path)}: ${problem}`);
-    }
-    if (map.has(file.path)) {
-      throw invalidOption("expectedFiles", `${JSON.stringify(file.path)} is listed twice`);
-    }
-    map.set(file.path, file);
-  }
-  return map;
-}
-
-function expectedDirectorySet(directories: readonly string[] | undefined): Set<string> | undefined {
-  if (directories === undefined) return undefined;
-  if (!Array.isArray(directories)) throw invalidOption("expectedDirectories", "must be an array");
-  for (const directory of directories) {
-    const problem =
-      typeof directory === "string" ? entryPathProblem(directory) : "must be a string";
-    if (problem !== undefined) {
-      throw invalidOption("expectedDirectories", `${JSON.stringify(directory)}: ${problem}`);
-    }
-  }
-  return new Set(directories);
 }
 
 async function exists(target: string): Promise<boolean> {
@@ -387,32 +465,30 @@ async function exists(target: string): Promise<boolean> {
   }
 }
 
-/** fsync on a directory: makes the names in it durable. Not supported on Windows. */
-async function fsyncDirectory(directory: string): Promise<void> {
-  let handle: FileHandle | undefined;
+/** fsync on a directory (or file) by path: makes its names durable. A no-op where unsupported. */
+async function fsyncPath(target: string): Promise<void> {
+  const fd = await openFd(target, "r");
   try {
-    handle = await open(directory, "r");
-    await handle.sync();
+    await fsyncFd(fd);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (process.platform === "win32" && (code === "EPERM" || code === "EISDIR")) return;
-    throw error;
+    if (!(process.platform === "win32" && (code === "EPERM" || code === "EISDIR"))) throw error;
   } finally {
-    await handle?.close();
+    await closeFd(fd);
   }
 }
 
-function translateError(error: unknown, signal: AbortSignal | undefined): unknown {
+function translateError(error: unknown, signal: AbortSignal | undefined, what: string): unknown {
   if (signal?.aborted) {
     return CancelledError.isInstance(error)
       ? error
-      : new CancelledError("[storage] [archive] Extraction cancelled", { cause: signal.reason });
+      : new CancelledError("[storage] Extraction cancelled", { cause: signal.reason });
   }
   if (TrainableError.isInstance(error)) return error;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (typeof code === "string" && code.startsWith("Z_")) {
     return new IntegrityError(
-      `[storage] [archive] Corrupt archive: the gzip stream is damaged or truncated (${(error as Error).message})`,
+      `[storage] ${what} is damaged: its gzip stream is corrupt or truncated (${(error as Error).message})`,
       { cause: error },
     );
   }
@@ -420,7 +496,7 @@ function translateError(error: unknown, signal: AbortSignal | undefined): unknow
 }
 
 function invalidOption(field: string, problem: string): ValidationError {
-  return new ValidationError(`[storage] [archive] Invalid ${field}: ${problem}`, {
+  return new ValidationError(`[storage] Invalid ${field}: ${problem}`, {
     issues: [{ path: field, message: problem }],
   });
 }

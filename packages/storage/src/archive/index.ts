@@ -5,12 +5,13 @@ export {
   DEFAULT_GZIP_LEVEL,
 } from "./default-compression.js";
 export { DEFAULT_EXTRACT_LIMITS, type ExtractLimits } from "./default-extract-limits.js";
-export { type ExtractArchiveOptions, extractArchive } from "./extract-archive.js";
-export { manifestDigest } from "./manifest-digest.js";
-export { type PackFolderOptions, packFolder } from "./pack-folder.js";
+export { type ExtractArchiveOptions, extractArchive, verifyArchive } from "./extract-archive.js";
 export {
-  type FileFingerprint,
-  type FolderScan,
-  type ScanFolderOptions,
-  scanFolder,
-} from "./scan-folder.js";
+  type ManifestEntry,
+  ManifestWriter,
+  manifestDigest,
+  manifestLine,
+  readManifestEntries,
+} from "./manifest.js";
+export { type PackFolderOptions, type PackResult, packFolder } from "./pack-folder.js";
+export { type FolderEntry, type WalkFolderOptions, walkFolder } from "./walk-folder.js";

@@ -1,253 +1,258 @@
-import { createHash } from "node:crypto";
-import { type BigIntStats, constants } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
-import path from "node:path";
 import { pipeline, Readable } from "node:stream";
 import { createGzip } from "node:zlib";
 import { CancelledError, IntegrityError, ValidationError } from "@trainable/core";
-import { checkpointFileProblem } from "./checkpoint-file-problem.js";
 import { CHUNK_SIZE } from "./chunk-size.js";
-import { comparePaths } from "./compare-paths.js";
 import { type ArchiveCompression, DEFAULT_GZIP_LEVEL } from "./default-compression.js";
+import type { ExtractLimits } from "./default-extract-limits.js";
 import { encodeTarHeader, TAR_BLOCK_SIZE } from "./encode-tar-header.js";
-import { entryPathProblem } from "./entry-path-problem.js";
-import type { FileFingerprint, FolderScan } from "./scan-folder.js";
+import { FileReaderWorker } from "./file-reader-worker.js";
+import { ManifestWriter } from "./manifest.js";
+import type { FolderEntry } from "./walk-folder.js";
+
+/** How a file looked when it was read: what a later save compares to trust its hash. */
+export interface FileStamp {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+export interface PackedFile {
+  path: string;
+  size: number;
+  sha256: string;
+  stamp: FileStamp;
+}
+
+export interface PackResult {
+  /** `sha256:` + hex of the canonical manifest. */
+  digest: string;
+  /** The canonical manifest bytes (in chunks). */
+  manifest: Buffer[];
+  manifestSize: number;
+  fileCount: number;
+  directoryCount: number;
+  totalBytes: number;
+  /** Bytes of the archive stream (before compression). */
+  archiveBytes: number;
+  files: PackedFile[];
+}
 
 export interface PackFolderOptions {
-  /** The folder that was scanned. */
-  folder: string;
-  /** What `scanFolder` returned for it: exactly these entries are archived, in sorted order. */
-  scan: Pick<FolderScan, "files" | "directories" | "fingerprints">;
+  /** What `walkFolder` returned: exactly these entries are archived, in this (sorted) order. */
+  entries: readonly FolderEntry[];
   compression: ArchiveCompression;
-  /** 0–9, only with gzip; default 1 (fastest). */
+  /** 1–9, only with gzip; default 1 (fastest). */
   gzipLevel?: number;
-  /**
-   * Re-hash every file while packing and fail when it no longer matches the scan (default
-   * true). Costs one sha256 pass (~1.4 s/GiB); a size change is always detected. `"auto"`
-   * re-hashes only files whose scan fingerprint is not settled (changed in the last clock
-   * tick before the scan ended) and checks the others' inode, mtime and ctime instead, which
-   * any write after the scan changes.
-   */
-  verifyContent?: boolean | "auto";
+  /** The same limits a load enforces (entries, bytes, path length). */
+  limits?: Partial<ExtractLimits>;
   signal?: AbortSignal;
 }
 
-type PackEntry =
-  | { type: "directory"; path: string }
-  | { type: "file"; path: string; size: number; sha256: string };
-
+/** Files up to this size are read whole and handed over in batches; larger ones stream. */
+const SMALL_FILE_MAX = 256 * 1024;
+/** File data gathered before it is passed on (fewer, larger writes downstream). */
+const BATCH_BYTES = CHUNK_SIZE;
+/** File data read ahead of the consumer, at most. */
+const READ_AHEAD_KIB = 8 * 1024;
 const END_OF_ARCHIVE = Buffer.alloc(2 * TAR_BLOCK_SIZE);
-const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
 /**
- * Streams a deterministic tar of `folder`: the directories and files of `scan` in UTF-8 byte
- * order of their paths, every header field fixed (see `encodeTarHeader`), file data read in
- * 1 MiB chunks as the consumer pulls (bounded memory), then two zero blocks. The same content
- * always gives the same bytes (with gzip: for the same level and zlib).
+ * Streams the deterministic tar of a folder in one pass: each file is read once, on a worker
+ * thread that hashes it as it reads (so the second core reads and hashes while this one writes),
+ * and its bytes go straight into the archive. The manifest (and so the digest) is complete when
+ * the stream ends: `result` resolves then.
  *
- * The stream fails with an `IntegrityError` when a file is missing, is no longer a regular file,
- * or changed size (or, with `verifyContent`, content) since the scan; with a `CancelledError`
- * when `signal` aborts. Invalid options throw a `ValidationError` right away.
+ * The archive is the canonical tar of the manifest: entries in UTF-8 byte order of their paths,
+ * every header field fixed (see `encodeTarHeader`), then two zero blocks. Its bytes depend only
+ * on the manifest, which is what lets a load verify every byte (docs/architecture.md).
+ *
+ * The stream fails with an `IntegrityError` when a file disappears, stops being a regular file
+ * or changes while it is read; with a `CancelledError` when `signal` aborts.
  */
-export function packFolder(options: PackFolderOptions): Readable {
-  const { folder, scan, compression, signal } = options;
-  if (typeof folder !== "string" || folder === "") {
-    throw invalidOption("folder", "must be a non-empty string");
-  }
+export function packFolder(options: PackFolderOptions): {
+  stream: Readable;
+  result: Promise<PackResult>;
+} {
+  const { compression, signal } = options;
   if (compression !== "none" && compression !== "gzip") {
-    throw invalidOption(
-      "compression",
-      `must be "none" or "gzip", got ${JSON.stringify(compression)}`,
+    throw new ValidationError(
+      `[storage] Invalid compression: must be "none" or "gzip", got ${JSON.stringify(compression)}`,
+      { issues: [{ path: "compression", message: 'must be "none" or "gzip"' }] },
     );
   }
   const gzipLevel = options.gzipLevel ?? DEFAULT_GZIP_LEVEL;
-  if (!Number.isInteger(gzipLevel) || gzipLevel < 0 || gzipLevel > 9) {
-    throw invalidOption("gzipLevel", `must be an integer from 0 to 9, got ${gzipLevel}`);
-  }
-  const entries = sortedEntries(scan);
-  CancelledError.throwIfAborted(signal, "[storage] [archive] Packing");
-
-  const tar = Readable.from(
-    generateTar({
-      root: path.resolve(folder),
-      entries,
-      verifyContent: options.verifyContent ?? true,
-      fingerprints: scan.fingerprints,
-      signal,
-    }),
-    { objectMode: false, highWaterMark: CHUNK_SIZE },
-  );
-  const output =
+  CancelledError.throwIfAborted(signal, "[storage] Packing");
+  let settle!: { resolve: (r: PackResult) => void; reject: (e: unknown) => void };
+  const result = new Promise<PackResult>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  result.catch(() => {});
+  const tar = Readable.from(generateTar(options, settle), {
+    objectMode: false,
+    highWaterMark: CHUNK_SIZE,
+  });
+  const stream =
     compression === "gzip"
       ? pipeline(tar, createGzip({ level: gzipLevel, chunkSize: 64 * 1024 }), () => {})
       : tar;
   if (signal !== undefined) {
     const onAbort = (): void => {
-      output.destroy(
-        new CancelledError("[storage] [archive] Packing cancelled", { cause: signal.reason }),
-      );
+      stream.destroy(new CancelledError("[storage] Packing cancelled", { cause: signal.reason }));
     };
     signal.addEventListener("abort", onAbort, { once: true });
-    output.once("close", () => signal.removeEventListener("abort", onAbort));
+    stream.once("close", () => signal.removeEventListener("abort", onAbort));
   }
-  return output;
+  stream.once("close", () => settle.reject(new CancelledError("[storage] Packing stopped")));
+  return { stream, result };
 }
 
-function sortedEntries(scan: PackFolderOptions["scan"]): PackEntry[] {
-  if (scan === null || typeof scan !== "object" || !Array.isArray(scan.files)) {
-    throw invalidOption("scan.files", "must be an array");
-  }
-  const directories = scan.directories ?? [];
-  if (!Array.isArray(directories)) throw invalidOption("scan.directories", "must be an array");
-  const entries: PackEntry[] = [];
-  for (const file of scan.files) {
-    const problem = checkpointFileProblem(file);
-    if (problem !== undefined) {
-      throw invalidOption("scan.files", `${JSON.stringify(file?.path)}: ${problem}`);
-    }
-    entries.push({ type: "file", path: file.path, size: file.size, sha256: file.sha256 });
-  }
-  for (const directory of directories) {
-    const problem =
-      typeof directory === "string" ? entryPathProblem(directory) : "must be a string";
-    if (problem !== undefined) {
-      throw invalidOption("scan.directories", `${JSON.stringify(directory)}: ${problem}`);
-    }
-    entries.push({ type: "directory", path: directory });
-  }
-  entries.sort((a, b) => comparePaths(a.path, b.path));
-  for (let i = 1; i < entries.length; i++) {
-    if (entries[i]!.path === entries[i - 1]!.path) {
-      throw invalidOption("scan", `path ${JSON.stringify(entries[i]!.path)} is listed twice`);
-    }
-  }
-  return entries;
-}
-
-async function* generateTar(options: {
-  root: string;
-  entries: PackEntry[];
-  verifyContent: boolean | "auto";
-  fingerprints: FolderScan["fingerprints"];
-  signal: AbortSignal | undefined;
-}): AsyncGenerator<Buffer> {
-  const { root, entries, verifyContent, fingerprints, signal } = options;
-  for (const entry of entries) {
-    CancelledError.throwIfAborted(signal, "[storage] [archive] Packing");
-    if (entry.type === "directory") {
-      yield encodeTarHeader(entry);
-    } else {
-      // "auto": trust a settled fingerprint (checked before and after reading), hash the rest.
-      const fingerprint = verifyContent === "auto" ? fingerprints?.get(entry.path) : undefined;
-      const hashIt = verifyContent === true || (verifyContent === "auto" && !fingerprint?.settled);
-      yield* fileEntry({ root, entry, verifyContent: hashIt, fingerprint, signal });
-    }
-  }
-  yield END_OF_ARCHIVE;
-}
-
-async function* fileEntry(options: {
-  root: string;
-  entry: Extract<PackEntry, { type: "file" }>;
-  verifyContent: boolean;
-  fingerprint: FileFingerprint | undefined;
-  signal: AbortSignal | undefined;
-}): AsyncGenerator<Buffer> {
-  const { root, entry, verifyContent, fingerprint, signal } = options;
-  const abs = path.join(root, ...entry.path.split("/"));
-  const where = JSON.stringify(entry.path);
-  let handle: FileHandle;
-  try {
-    handle = await open(abs, constants.O_RDONLY | O_NOFOLLOW);
-  } catch (error) {
-    throw new IntegrityError(
-      `[storage] [archive] Cannot pack ${where}: it changed since the scan (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
-      { cause: error },
-    );
-  }
-  try {
-    const before = await fsStep(where, () => handle.stat({ bigint: true }));
-    if (!verifyContent && fingerprint) checkFingerprint(where, fingerprint, before);
-    if (!before.isFile()) {
-      throw new IntegrityError(
-        `[storage] [archive] Cannot pack ${where}: it is no longer a regular file`,
-      );
-    }
-    if (before.size !== BigInt(entry.size))
-      throw changedSize(where, entry.size, Number(before.size));
-    const hash = verifyContent ? createHash("sha256") : undefined;
-    const padding = (TAR_BLOCK_SIZE - (entry.size % TAR_BLOCK_SIZE)) % TAR_BLOCK_SIZE;
-    yield encodeTarHeader(entry);
-    let position = 0;
-    while (position < entry.size) {
-      CancelledError.throwIfAborted(signal, "[storage] [archive] Packing");
-      const length = Math.min(CHUNK_SIZE, entry.size - position);
-      const last = position + length === entry.size;
-      // A fresh buffer per chunk: the consumer may still hold the previous ones.
-      const chunk = Buffer.allocUnsafe(last ? length + padding : length);
-      let filled = 0;
-      while (filled < length) {
-        const offset = filled;
-        const { bytesRead } = await fsStep(where, () =>
-          handle.read(chunk, offset, length - offset, position + offset),
-        );
-        if (bytesRead === 0) throw changedSize(where, entry.size, position + filled);
-        filled += bytesRead;
-      }
-      hash?.update(chunk.subarray(0, length));
-      if (last) chunk.fill(0, length);
-      position += length;
-      yield chunk;
-    }
-    const after = await fsStep(where, () => handle.stat({ bigint: true }));
-    if (after.size !== BigInt(entry.size)) throw changedSize(where, entry.size, Number(after.size));
-    if (!verifyContent && fingerprint) checkFingerprint(where, fingerprint, after);
-    if (hash !== undefined) {
-      const actual = hash.digest("hex");
-      if (actual !== entry.sha256) {
-        throw new IntegrityError(
-          `[storage] [archive] Cannot pack ${where}: its content changed since the scan (sha256 ${actual}, scanned ${entry.sha256})`,
-        );
-      }
-    }
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Fails when a file's inode or change times differ from what the scan hashed. */
-function checkFingerprint(where: string, fingerprint: FileFingerprint, now: BigIntStats): void {
-  if (
-    now.ino !== fingerprint.ino ||
-    now.mtimeNs !== fingerprint.mtimeNs ||
-    now.ctimeNs !== fingerprint.ctimeNs
-  ) {
-    throw new IntegrityError(
-      `[storage] [archive] Cannot pack ${where}: it changed since the scan (it was modified or replaced)`,
-    );
-  }
-}
-
-/** Runs one filesystem call, turning its failure into an IntegrityError naming the entry. */
-async function fsStep<T>(where: string, step: () => Promise<T>): Promise<T> {
-  try {
-    return await step();
-  } catch (error) {
-    throw new IntegrityError(
-      `[storage] [archive] Cannot pack ${where}: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    );
-  }
-}
-
-function changedSize(where: string, expected: number, actual: number): IntegrityError {
-  return new IntegrityError(
-    `[storage] [archive] Cannot pack ${where}: its size changed since the scan (scanned ${expected} bytes, now ${actual})`,
-  );
-}
-
-function invalidOption(field: string, problem: string): ValidationError {
-  return new ValidationError(`[storage] [archive] Invalid ${field}: ${problem}`, {
-    issues: [{ path: field, message: problem }],
+async function* generateTar(
+  options: PackFolderOptions,
+  settle: { resolve: (r: PackResult) => void; reject: (e: unknown) => void },
+): AsyncGenerator<Buffer> {
+  const { entries, signal } = options;
+  const manifest = new ManifestWriter(options.limits);
+  const manifestChunks: Buffer[] = [];
+  let manifestPending = "";
+  const files: PackedFile[] = [];
+  const fileIndexes: number[] = [];
+  for (let i = 0; i < entries.length; i++) if (entries[i]!.type === "file") fileIndexes.push(i);
+  const reader = new FileReaderWorker({
+    paths: fileIndexes.map((i) => entries[i]!.abs),
+    smallMax: SMALL_FILE_MAX,
+    chunkSize: CHUNK_SIZE,
+    batchBytes: BATCH_BYTES,
+    creditKiB: READ_AHEAD_KIB,
   });
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  let archiveBytes = 0;
+  let next = 0; // next entry to emit
+
+  const addToManifest = (entry: Parameters<ManifestWriter["add"]>[0]): void => {
+    manifestPending += manifest.add(entry);
+    if (manifestPending.length >= 64 * 1024) {
+      manifestChunks.push(Buffer.from(manifestPending));
+      manifestPending = "";
+    }
+  };
+  const push = (bytes: Buffer): void => {
+    batch.push(bytes);
+    batchBytes += bytes.length;
+  };
+  const take = (): Buffer => {
+    const out = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes);
+    archiveBytes += batchBytes;
+    batch = [];
+    batchBytes = 0;
+    return out;
+  };
+  /** Emits the directories that come before entry `upTo` (a file, or the end). */
+  const directoriesUpTo = (upTo: number): void => {
+    for (; next < upTo; next++) {
+      const entry = entries[next]!;
+      addToManifest({ type: "directory", path: entry.path });
+      push(encodeTarHeader({ path: entry.path, type: "directory" }));
+    }
+  };
+  const fileDone = (index: number, size: number, sha256: string, stamp: string[]): void => {
+    const entry = entries[fileIndexes[index]!]!;
+    addToManifest({ type: "file", path: entry.path, size, sha256 });
+    files.push({ path: entry.path, size, sha256, stamp: toStamp(stamp) });
+    next = fileIndexes[index]! + 1;
+  };
+  const padding = (size: number): number =>
+    (TAR_BLOCK_SIZE - (size % TAR_BLOCK_SIZE)) % TAR_BLOCK_SIZE;
+
+  try {
+    for (;;) {
+      CancelledError.throwIfAborted(signal, "[storage] Packing");
+      const message = await reader.next();
+      if (message.kind === "error") {
+        throw new IntegrityError(
+          `[storage] Cannot save ${JSON.stringify(entries[fileIndexes[message.index]!]?.path ?? message.path)}: ${message.reason}; save a checkpoint once its folder is completely written`,
+        );
+      }
+      if (message.kind === "done") break;
+      if (message.kind === "batch") {
+        const data = Buffer.from(message.data, 0, message.length);
+        let offset = 0;
+        for (const file of message.files) {
+          const position = fileIndexes[file.index]!;
+          directoriesUpTo(position);
+          push(encodeTarHeader({ path: entries[position]!.path, type: "file", size: file.size }));
+          push(data.subarray(offset, offset + file.size));
+          offset += file.size;
+          const pad = padding(file.size);
+          if (pad > 0) push(Buffer.alloc(pad));
+          fileDone(file.index, file.size, file.sha256, file.stamp);
+        }
+        reader.grant(message.data.byteLength);
+        yield take();
+      } else if (message.kind === "begin") {
+        const position = fileIndexes[message.index]!;
+        directoriesUpTo(position);
+        push(encodeTarHeader({ path: entries[position]!.path, type: "file", size: message.size }));
+        yield take();
+        let received = 0;
+        for (;;) {
+          const part = await reader.next();
+          if (part.kind !== "chunk") {
+            if (part.kind === "end") {
+              const pad = padding(message.size);
+              if (pad > 0) {
+                archiveBytes += pad;
+                yield Buffer.alloc(pad);
+              }
+              fileDone(part.index, message.size, part.sha256, part.stamp);
+              break;
+            }
+            if (part.kind === "error") {
+              throw new IntegrityError(
+                `[storage] Cannot save ${JSON.stringify(entries[position]!.path)}: ${part.reason}; save a checkpoint once its folder is completely written`,
+              );
+            }
+            throw new Error(`[storage] file reader: unexpected ${part.kind} message`);
+          }
+          CancelledError.throwIfAborted(signal, "[storage] Packing");
+          const chunk = Buffer.from(part.data);
+          received += chunk.length;
+          archiveBytes += chunk.length;
+          reader.grant(chunk.length);
+          yield chunk;
+        }
+        if (received !== message.size) {
+          throw new IntegrityError(
+            `[storage] Cannot save ${JSON.stringify(entries[position]!.path)}: read ${received} of ${message.size} bytes`,
+          );
+        }
+      }
+    }
+    directoriesUpTo(entries.length);
+    push(END_OF_ARCHIVE);
+    yield take();
+    if (manifestPending !== "") manifestChunks.push(Buffer.from(manifestPending));
+    settle.resolve({
+      digest: manifest.digest(),
+      manifest: manifestChunks,
+      manifestSize: manifest.size,
+      fileCount: manifest.fileCount,
+      directoryCount: manifest.directoryCount,
+      totalBytes: manifest.totalBytes,
+      archiveBytes,
+      files,
+    });
+  } catch (error) {
+    settle.reject(error);
+    throw error;
+  } finally {
+    await reader.close();
+  }
+}
+
+function toStamp(stamp: string[]): FileStamp {
+  const [dev, ino, size, mtimeNs, ctimeNs] = stamp.map((value) => BigInt(value));
+  return { dev: dev!, ino: ino!, size: size!, mtimeNs: mtimeNs!, ctimeNs: ctimeNs! };
 }

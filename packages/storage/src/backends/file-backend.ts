@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { BigIntStats } from "node:fs";
+import { type BigIntStats, constants } from "node:fs";
 import {
   type FileHandle,
   link,
@@ -18,6 +18,7 @@ import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
 import {
   CancelledError,
+  IntegrityError,
   NotFoundError,
   RemoteError,
   TrainableError,
@@ -55,6 +56,7 @@ export interface FileBackendOptions {
 }
 
 const COMPONENT = "file";
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0);
 const TEMP_PREFIX = `${RESERVED_SEGMENT_PREFIX}tmp.`;
 const LOCK_PREFIX = `${RESERVED_SEGMENT_PREFIX}lock.`;
 /** This machine, as it appears in temp file names (`.~tmp.{host}.{pid}.{random}`). */
@@ -373,7 +375,9 @@ export function createFileBackend(options: FileBackendOptions): RemoteBackend {
         validateRange(COMPONENT, range);
         CancelledError.throwIfAborted(signal, `[storage] [${COMPONENT}] get "${key}"`);
         try {
-          handle = await open(pathOf(key), "r");
+          // O_NONBLOCK: opening a FIFO planted at a key must not wait for a writer forever;
+          // O_NOFOLLOW: a symlink is not an object. Both are refused right after, by fstat.
+          handle = await open(pathOf(key), READ_FLAGS);
         } catch (error) {
           const code = errno(error);
           if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") {
@@ -381,10 +385,23 @@ export function createFileBackend(options: FileBackendOptions): RemoteBackend {
               cause: error,
             });
           }
+          if (code === "ELOOP") {
+            throw new IntegrityError(
+              `[storage] [${COMPONENT}] "${key}" is a symbolic link, not an object: refusing it`,
+              { cause: error },
+            );
+          }
           throw error;
         }
         const st = await handle.stat({ bigint: true });
-        if (!st.isFile()) throw new NotFoundError(`[storage] [${COMPONENT}] No object at "${key}"`);
+        if (st.isDirectory()) {
+          throw new NotFoundError(`[storage] [${COMPONENT}] No object at "${key}"`);
+        }
+        if (!st.isFile()) {
+          throw new IntegrityError(
+            `[storage] [${COMPONENT}] "${key}" is not a regular file (a FIFO, socket or device planted in the store?): refusing it`,
+          );
+        }
         const info = infoOf(key, st);
         let start = 0;
         let end = info.size - 1;
@@ -423,7 +440,16 @@ export function createFileBackend(options: FileBackendOptions): RemoteBackend {
       try {
         validatePrefix(COMPONENT, prefix);
         const cut = prefix.lastIndexOf("/") + 1;
-        yield* walk(prefix.slice(0, cut), prefix.slice(cut), listOptions.signal);
+        let left = listOptions.limit ?? Number.POSITIVE_INFINITY;
+        if (left <= 0) return;
+        for await (const info of walk(
+          prefix.slice(0, cut),
+          prefix.slice(cut),
+          listOptions.signal,
+        )) {
+          yield info;
+          if (--left <= 0) return;
+        }
       } catch (error) {
         throw mapError(error, "list", prefix, listOptions.signal);
       }

@@ -16,6 +16,7 @@ export type { S3ConditionalWrites } from "./s3-conditional-writes.js";
 export type {
   BackendCapabilities,
   GetOptions,
+  ListOptions,
   ObjectInfo,
   PutOptions,
   RemoteBackend,

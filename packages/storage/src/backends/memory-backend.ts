@@ -144,6 +144,7 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): RemoteB
     async *list(prefix, listOptions = {}) {
       validatePrefix(COMPONENT, prefix);
       const keys = [...objects.keys()].filter((k) => k.startsWith(prefix)).sort();
+      if (listOptions.limit !== undefined) keys.length = Math.min(keys.length, listOptions.limit);
       for (const key of keys) {
         if (listOptions.signal?.aborted) throw cancelled("list", prefix, listOptions.signal.reason);
         const entry = objects.get(key);

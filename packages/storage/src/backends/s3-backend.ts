@@ -244,10 +244,10 @@ function toBuffer(chunk: unknown): Buffer {
  *   upload (`@aws-sdk/lib-storage`, `queueSize` parts in flight); memory stays bounded.
  * - Create-only (`ifNoneMatch: "*"`): a body up to `partSize` (Uint8Array, or a stream that
  *   ends within `partSize` bytes) is one PutObject with `If-None-Match: *` — atomic on the
- *   server. A larger stream is "HEAD, then upload if absent" unless
- *   `conditionalWrites.multipart` says the server checks CompleteMultipartUpload too (AWS).
- *   The checkpoint store's only large create-only objects are content-addressed blobs, for
- *   which a racing writer stores identical bytes.
+ *   server. A larger stream is a multipart upload whose completion carries the condition
+ *   when `conditionalWrites.multipart` says the server checks it (AWS); otherwise it is
+ *   refused with a `ValidationError`, never emulated. (The checkpoint store writes archives
+ *   under fresh unique keys and needs create-only writes only for small objects.)
  * - Compare-and-swap (`ifMatch`): PutObject with the ETag sent unquoted (radosgw answers
  *   412 to a quoted one). 412 and 409 map to `PreconditionFailedError`; so does radosgw's
  *   500 to a loser under contention, after a HEAD confirms the condition no longer holds.
@@ -646,10 +646,17 @@ export function createS3Backend(options: S3BackendOptions): RemoteBackend {
       }
       return putSingle(key, data, putOptions);
     };
-    const refuseBigSwap = () => {
+    // Without conditional completion, a multipart upload cannot be made conditional: refuse
+    // rather than pretend (a HEAD before the upload would not be atomic).
+    const refuseBig = (): never => {
+      const kind = wantsSwap ? "compare-and-swap (ifMatch)" : "create-only (ifNoneMatch)";
       throw new ValidationError(
-        `[storage] [${COMPONENT}] A compare-and-swap put (ifMatch) of more than partSize (${partSize}) bytes is not supported by this server (conditionalWrites.multipart: false)`,
-        { issues: [{ path: "ifMatch", message: "body larger than partSize" }] },
+        `[storage] [${COMPONENT}] A ${kind} put of more than partSize (${partSize}) bytes needs a server that checks the condition on CompleteMultipartUpload (conditionalWrites.multipart: true, e.g. AWS S3); this backend has it off`,
+        {
+          issues: [
+            { path: wantsSwap ? "ifMatch" : "ifNoneMatch", message: "body larger than partSize" },
+          ],
+        },
       );
     };
 
@@ -661,20 +668,17 @@ export function createS3Backend(options: S3BackendOptions): RemoteBackend {
       ) {
         return single(data);
       }
-      if (wantsSwap && !conditional.multipart) refuseBigSwap();
-      if (wantsCreate) await precheck();
+      if ((wantsSwap || atomicCreate) && !conditional.multipart) refuseBig();
+      if (wantsCreate && !atomicCreate) await precheck();
       return putMultipart(key, data, putOptions, multipartExtra());
     }
     if (putOptions.signal) addAbortSignal(putOptions.signal, body);
     if (!wantsCreate && !wantsSwap) return putMultipart(key, body, putOptions, {});
     const { head, rest } = await peek(body, partSize);
     if (head !== undefined) return single(head);
-    if (wantsSwap && !conditional.multipart) {
-      rest.destroy();
-      refuseBigSwap();
-    }
     try {
-      await precheck();
+      if ((wantsSwap || atomicCreate) && !conditional.multipart) refuseBig();
+      if (wantsCreate && !atomicCreate) await precheck();
     } catch (error) {
       rest.destroy();
       throw error;
@@ -754,18 +758,22 @@ export function createS3Backend(options: S3BackendOptions): RemoteBackend {
         validatePrefix(COMPONENT, prefix);
         await ensureBucket(signal);
         let token: string | undefined;
+        let left = listOptions.limit ?? Number.POSITIVE_INFINITY;
+        if (left <= 0) return;
         do {
           CancelledError.throwIfAborted(signal, `[storage] [${COMPONENT}] list "${prefix}"`);
           const out = await client.send(
             new ListObjectsV2Command({
               Bucket: bucket,
               Prefix: fullKey(prefix),
+              ...(left < 1000 ? { MaxKeys: left } : {}),
               ...(token === undefined ? {} : { ContinuationToken: token }),
             }),
             { abortSignal: signal },
           );
           for (const item of out.Contents ?? []) {
             if (item.Key === undefined || !item.Key.startsWith(basePrefix)) continue;
+            if (left-- <= 0) return;
             yield {
               key: item.Key.slice(basePrefix.length),
               size: item.Size ?? 0,

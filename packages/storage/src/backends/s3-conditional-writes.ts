@@ -11,10 +11,9 @@ export interface S3ConditionalWrites {
   ifMatch?: boolean;
   /**
    * The same headers are also enforced on CompleteMultipartUpload (default `false`). AWS S3
-   * does; radosgw 16 silently ignores them. When `false`, a create-only put of a body larger
-   * than `partSize` is "HEAD, then upload if absent" — not atomic, which is harmless for
-   * content-addressed blobs (a racing writer stores the same bytes) — and a compare-and-swap
-   * put of such a body is refused.
+   * does; radosgw 16 silently ignores them. When `false`, a create-only or compare-and-swap
+   * put of a body larger than `partSize` is refused (a HEAD before the upload would not be
+   * atomic). The checkpoint store never needs one: archives go to fresh unique keys.
    */
   multipart?: boolean;
 }

@@ -37,6 +37,12 @@ export interface GetOptions {
   signal?: AbortSignal;
 }
 
+export interface ListOptions {
+  /** Stop after this many keys (lets a backend ask for less; a hint, never more are returned). */
+  limit?: number;
+  signal?: AbortSignal;
+}
+
 /**
  * The small interface every storage backend implements (file, s3, memory). Keys are
  * `/`-separated relative paths made by the checkpoint store; backends never see user input raw.
@@ -57,7 +63,7 @@ export interface RemoteBackend {
   /** Object info, or `undefined` when absent. */
   head(key: string, options?: { signal?: AbortSignal }): Promise<ObjectInfo | undefined>;
   /** Every key under `prefix` (recursive), in lexicographic order. */
-  list(prefix: string, options?: { signal?: AbortSignal }): AsyncIterable<ObjectInfo>;
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
   /** Deletes a key; deleting a missing key is not an error. */
   delete(key: string, options?: { signal?: AbortSignal }): Promise<void>;
   /**

@@ -1,55 +1,75 @@
 import {
+  CHECKPOINT_FORMAT_VERSION,
   type CheckpointRef,
   CheckpointRef as CheckpointRefSchema,
   ConflictError,
   IntegrityError,
   NotFoundError,
+  ValidationError,
 } from "@trainable/core";
+import { z } from "zod";
 import { PreconditionFailedError } from "../backends/precondition-failed-error.js";
 import type { RemoteBackend } from "../backends/types.js";
 import { readSmallObject } from "../util/read-small-object.js";
 import { parseRefVersionKey, refPrefix, refVersionKey, type Scope } from "./keys.js";
 
 /**
- * Refs are append-only logs: each update of a handle writes a new, immutable version
- * `refs/{handle}/{seq}.json` with a create-only write, and the highest `seq` is current.
- * This needs nothing but create-only writes from the backend (which every backend we support
- * has, where `If-Match` is unreliable across S3 stores), makes every update atomic, turns an
- * expected previous digest into a true compare-and-swap (two writers cannot both create
- * `seq + 1`), and keeps a short history of each handle.
+ * Refs are append-only logs whose version keys are never freed.
+ *
+ * Each update of a handle creates version `seq + 1` with a create-only write, where `seq` is
+ * the newest version. A version key, once created, exists forever: old versions are trimmed
+ * by emptying them (a 0-byte object), and deleting a handle appends a deletion version. So a
+ * writer that read version `seq` and creates `seq + 1` succeeds exactly when nobody else has
+ * created `seq + 1` since — ever — which makes "the handle still points at what I read" (an
+ * expected digest) a compare-and-swap that holds however long the writer was delayed: a stale
+ * writer's create-only write lands on a key that already exists and fails with a
+ * `ConflictError`. Versions are numbered downwards in their keys, so the newest lists first
+ * and reading a handle costs one short listing and one small read, however long its history.
  */
 
-const MAX_REF_BYTES = 64 * 1024 * 1024;
+/** The largest ref (or deletion) document written or read: the same limit both ways. */
+export const MAX_REF_BYTES = 64 * 1024;
 
-export async function listRefSeqs(
-  backend: RemoteBackend,
-  scope: Scope,
-  handle: string,
-  signal?: AbortSignal,
-): Promise<number[]> {
-  const prefix = refPrefix(scope, handle);
-  const parent = prefix.slice(0, prefix.length - handle.length - 1);
-  const seqs: number[] = [];
-  for await (const info of backend.list(prefix, { signal })) {
-    const parsed = parseRefVersionKey(info.key, parent);
-    if (parsed && parsed.handle === handle) seqs.push(parsed.seq);
-  }
-  return seqs.sort((a, b) => a - b);
-}
+const Deletion = z.object({
+  formatVersion: z.literal(CHECKPOINT_FORMAT_VERSION),
+  handle: z.string(),
+  deleted: z.literal(true),
+  createdAt: z.iso.datetime({ offset: true }),
+  parent: z.string().nullable(),
+});
+type Deletion = z.infer<typeof Deletion>;
 
-export async function readRefAt(
-  backend: RemoteBackend,
+export type RefVersion =
+  | { kind: "ref"; seq: number; ref: CheckpointRef }
+  | { kind: "deleted"; seq: number; deletion: Deletion }
+  | { kind: "trimmed"; seq: number };
+
+/** Parses one stored version; anything but a well-formed ref, deletion or 0 bytes is an IntegrityError. */
+export function parseRefVersion(
+  bytes: Buffer,
   key: string,
-  signal?: AbortSignal,
-): Promise<CheckpointRef> {
-  const bytes = await readSmallObject(backend, key, { maxBytes: MAX_REF_BYTES, signal });
+  handle: string,
+  seq: number,
+): RefVersion {
+  if (bytes.length === 0) return { kind: "trimmed", seq };
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString("utf8"));
   } catch (cause) {
     throw new IntegrityError(`[storage] Malformed ref "${key}": not valid JSON`, { cause });
   }
-  const parsed = CheckpointRefSchema.safeParse(json);
+  const version =
+    (json as { formatVersion?: unknown } | null)?.formatVersion ??
+    (json as { schemaVersion?: unknown } | null)?.schemaVersion;
+  if (version !== CHECKPOINT_FORMAT_VERSION) {
+    throw new IntegrityError(
+      `[storage] Ref "${key}" is in checkpoint format version ${JSON.stringify(version ?? "unknown")}; this version of @trainable/storage reads and writes format version ${CHECKPOINT_FORMAT_VERSION}`,
+    );
+  }
+  const parsed =
+    (json as { deleted?: unknown }).deleted === true
+      ? Deletion.safeParse(json)
+      : CheckpointRefSchema.safeParse(json);
   if (!parsed.success) {
     const fields = parsed.error.issues
       .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
@@ -58,81 +78,128 @@ export async function readRefAt(
       cause: parsed.error,
     });
   }
-  return parsed.data;
+  if (parsed.data.handle !== handle) {
+    throw new IntegrityError(
+      `[storage] Malformed ref "${key}": it names handle ${JSON.stringify(parsed.data.handle)}`,
+    );
+  }
+  return "deleted" in parsed.data
+    ? { kind: "deleted", seq, deletion: parsed.data as Deletion }
+    : { kind: "ref", seq, ref: parsed.data as CheckpointRef };
 }
 
-/** The current version of a handle, or undefined when the handle does not exist. */
-export async function readLatestRef(
+export async function readRefVersion(
+  backend: RemoteBackend,
+  scope: Scope,
+  handle: string,
+  seq: number,
+  signal?: AbortSignal,
+): Promise<RefVersion> {
+  const key = refVersionKey(scope, handle, seq);
+  const bytes = await readSmallObject(backend, key, { maxBytes: MAX_REF_BYTES, signal });
+  return parseRefVersion(bytes, key, handle, seq);
+}
+
+/** The newest version of a handle, or undefined when it never existed. */
+export async function readNewestVersion(
   backend: RemoteBackend,
   scope: Scope,
   handle: string,
   signal?: AbortSignal,
-): Promise<{ seq: number; ref: CheckpointRef } | undefined> {
-  for (let attempt = 0; ; attempt++) {
-    const seqs = await listRefSeqs(backend, scope, handle, signal);
-    const seq = seqs.at(-1);
-    if (seq === undefined) return undefined;
-    try {
-      const ref = await readRefAt(backend, refVersionKey(scope, handle, seq), signal);
-      if (ref.handle !== handle) {
-        throw new IntegrityError(
-          `[storage] Malformed ref "${refVersionKey(scope, handle, seq)}": it names handle "${ref.handle}"`,
-        );
-      }
-      return { seq, ref };
-    } catch (error) {
-      // Raced with a deletion of that version: list again.
-      if (NotFoundError.isInstance(error) && attempt < 5) continue;
-      throw error;
+): Promise<RefVersion | undefined> {
+  for await (const info of backend.list(refPrefix(scope, handle), { limit: 1, signal })) {
+    const parsed = parseRefVersionKey(info.key, scope);
+    if (!parsed || parsed.handle !== handle) break;
+    const version = await readRefVersion(backend, scope, handle, parsed.seq, signal);
+    if (version.kind === "trimmed") {
+      throw new IntegrityError(
+        `[storage] Malformed ref "${info.key}": the newest version of handle "${handle}" is empty`,
+      );
     }
+    return version;
   }
+  return undefined;
 }
 
-export interface AppendRefOptions {
+/** Every version key of a handle with its size, newest first. */
+export async function listVersions(
+  backend: RemoteBackend,
+  scope: Scope,
+  handle: string,
+  signal?: AbortSignal,
+): Promise<Array<{ seq: number; size: number }>> {
+  const out: Array<{ seq: number; size: number }> = [];
+  for await (const info of backend.list(refPrefix(scope, handle), { signal })) {
+    const parsed = parseRefVersionKey(info.key, scope);
+    if (parsed && parsed.handle === handle) out.push({ seq: parsed.seq, size: info.size });
+  }
+  return out.sort((a, b) => b.seq - a.seq);
+}
+
+export interface AppendOptions {
   /** Compare-and-swap: the digest the handle must point at now (`null`: must not exist). */
   expectedDigest?: string | null;
-  /** Versions kept per handle (older ones are deleted best-effort). */
+  /** Versions kept readable per handle; older ones are emptied (default 10, at least 1). */
   history: number;
   signal?: AbortSignal;
 }
 
-/** Appends a new version of `ref.handle`. Returns the ref as written (with `parent`). */
-export async function appendRef(
+/**
+ * Appends a version: a ref (the handle now points at it) or a deletion. Without an expected
+ * digest, a lost race is retried on the new newest version; with one, it is a `ConflictError`.
+ * Returns what was written (a ref gets its `parent`).
+ */
+export async function appendVersion(
   backend: RemoteBackend,
   scope: Scope,
-  ref: CheckpointRef,
-  options: AppendRefOptions,
-): Promise<CheckpointRef> {
-  const handle = ref.handle;
+  handle: string,
+  body: CheckpointRef | "deleted",
+  options: AppendOptions & { now: () => Date },
+): Promise<CheckpointRef | undefined> {
+  const where = `handle "${handle}" of ${scope.workspace}/${scope.pluginInstanceId}`;
   for (let attempt = 0; attempt < 100; attempt++) {
-    const seqs = await listRefSeqs(backend, scope, handle, options.signal);
-    const latestSeq = seqs.at(-1);
-    let current: CheckpointRef | undefined;
-    if (latestSeq !== undefined) {
-      try {
-        current = await readRefAt(backend, refVersionKey(scope, handle, latestSeq), options.signal);
-      } catch (error) {
-        if (NotFoundError.isInstance(error)) continue; // deleted under us: look again
-        if (!IntegrityError.isInstance(error) || options.expectedDigest !== undefined) throw error;
-        // A malformed current version does not block a plain overwrite.
-      }
-    }
-    if (options.expectedDigest !== undefined) {
-      const actual = latestSeq === undefined ? null : (current?.digest ?? null);
-      if (actual !== options.expectedDigest) {
-        throw new ConflictError(
-          `[storage] Handle "${handle}" of ${scope.workspace}/${scope.pluginInstanceId} points at ${actual ?? "nothing"}, not the expected ${options.expectedDigest ?? "nothing"}`,
-          { expected: options.expectedDigest, actual },
-        );
-      }
-    }
-    const seq = (latestSeq ?? -1) + 1;
-    const written: CheckpointRef = { ...ref, parent: current?.digest ?? null };
-    const body = Buffer.from(`${JSON.stringify(written, null, 2)}\n`);
+    let newest: RefVersion | undefined;
     try {
-      await backend.put(refVersionKey(scope, handle, seq), body, {
+      newest = await readNewestVersion(backend, scope, handle, options.signal);
+    } catch (error) {
+      // A malformed newest version does not block a plain overwrite (it is never the newest again).
+      if (!IntegrityError.isInstance(error) || options.expectedDigest !== undefined) throw error;
+      const versions = await listVersions(backend, scope, handle, options.signal);
+      newest = versions[0] && { kind: "trimmed", seq: versions[0].seq };
+    }
+    const current = newest?.kind === "ref" ? newest.ref.digest : null;
+    if (options.expectedDigest !== undefined && current !== options.expectedDigest) {
+      throw new ConflictError(
+        `[storage] ${where} points at ${current ?? "nothing"}, not the expected ${options.expectedDigest ?? "nothing"}`,
+        { expected: options.expectedDigest, actual: current },
+      );
+    }
+    if (body === "deleted" && newest?.kind !== "ref") {
+      throw new NotFoundError(`[storage] No checkpoint at ${where} to delete`);
+    }
+    const seq = (newest?.seq ?? -1) + 1;
+    const written =
+      body === "deleted"
+        ? {
+            formatVersion: CHECKPOINT_FORMAT_VERSION,
+            handle,
+            deleted: true as const,
+            createdAt: options.now().toISOString(),
+            parent: current,
+          }
+        : { ...body, handle, parent: current };
+    const bytes = Buffer.from(`${JSON.stringify(written, null, 1)}\n`);
+    if (bytes.length > MAX_REF_BYTES) {
+      throw ValidationError.forField(
+        "storage",
+        "metadata",
+        `makes the ref ${bytes.length} bytes, over the ${MAX_REF_BYTES}-byte limit of a ref: keep large data in the checkpoint folder`,
+      );
+    }
+    try {
+      await backend.put(refVersionKey(scope, handle, seq), bytes, {
         ifNoneMatch: "*",
-        contentLength: body.length,
+        contentLength: bytes.length,
         contentType: "application/json",
         signal: options.signal,
       });
@@ -140,19 +207,48 @@ export async function appendRef(
       if (!PreconditionFailedError.isInstance(error)) throw error;
       if (options.expectedDigest !== undefined) {
         throw new ConflictError(
-          `[storage] Handle "${handle}" of ${scope.workspace}/${scope.pluginInstanceId} was updated concurrently; expected ${options.expectedDigest ?? "nothing"}`,
+          `[storage] ${where} was updated concurrently; expected ${options.expectedDigest ?? "nothing"}`,
           { expected: options.expectedDigest, cause: error },
         );
       }
       await new Promise((r) => setTimeout(r, Math.random() * 20 * Math.min(attempt + 1, 10)));
       continue;
     }
-    // Trim history, oldest first; never the version just written.
-    const stale = [...seqs, seq].filter((s) => s <= seq - options.history);
-    for (const s of stale) {
-      await backend.delete(refVersionKey(scope, handle, s)).catch(() => {});
-    }
-    return written;
+    await trim(
+      backend,
+      scope,
+      handle,
+      seq,
+      body === "deleted" ? 1 : options.history,
+      options.signal,
+    );
+    return body === "deleted" ? undefined : (written as CheckpointRef);
   }
-  throw new ConflictError(`[storage] Gave up updating handle "${handle}": too much contention`);
+  throw new ConflictError(`[storage] Gave up updating ${where}: too much contention`);
+}
+
+/**
+ * Empties the versions older than the last `history` (after a deletion: all but it), so they no
+ * longer keep their checkpoints alive. Keys stay: a key is never created twice. Best effort:
+ * a version left unemptied only keeps its checkpoint a little longer.
+ */
+async function trim(
+  backend: RemoteBackend,
+  scope: Scope,
+  handle: string,
+  seq: number,
+  history: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const keep = Math.max(1, history);
+  const versions = await listVersions(backend, scope, handle, signal).catch(() => []);
+  for (const version of versions) {
+    if (version.seq > seq - keep || version.size === 0) continue;
+    await backend
+      .put(refVersionKey(scope, handle, version.seq), Buffer.alloc(0), {
+        contentLength: 0,
+        signal,
+      })
+      .catch(() => {});
+  }
 }
