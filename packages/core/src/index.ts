@@ -1,7 +1,13 @@
 export * from "./errors/index.js";
 export { DEFAULT_HANDLE, ID_PATTERN, isValidId, validateId } from "./ids/validate-id.js";
+export { comparePaths } from "./manifest/compare-paths.js";
+export {
+  type ManifestEntry,
+  manifestDigest,
+  manifestEntries,
+  manifestLine,
+} from "./manifest/manifest-digest.js";
 export type { TrainContext } from "./model/train-context.js";
-export { defaultCacheDir } from "./paths/default-cache-dir.js";
 export {
   type ConfigOf,
   type LoadRemoteOptions,
@@ -10,6 +16,7 @@ export {
   TrainableModel,
   type TrainableModelClass,
 } from "./model/trainable-model.js";
+export { defaultCacheDir } from "./paths/default-cache-dir.js";
 export {
   CHECKPOINT_FORMAT_VERSION,
   CheckpointFile,

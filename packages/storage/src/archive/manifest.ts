@@ -1,31 +1,10 @@
 import { createHash, type Hash } from "node:crypto";
-import { IntegrityError } from "@trainable/core";
-import { comparePaths } from "./compare-paths.js";
-import type { ExtractLimits } from "./default-extract-limits.js";
-import { entryPathProblem } from "./entry-path-problem.js";
-
-/** One entry of a checkpoint folder, in archive order. */
-export type ManifestEntry =
-  | { type: "file"; path: string; size: number; sha256: string }
-  | { type: "directory"; path: string };
+import { comparePaths, IntegrityError, type ManifestEntry, manifestLine } from "@trainable/core";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
-/**
- * The canonical line of one entry. A manifest is these lines, in ascending UTF-8 byte order of
- * the paths, each ending in `\n`; the checkpoint digest is `sha256:` + the sha256 of those bytes.
- *
- * - a file: `{"path":<path>,"size":<size>,"sha256":<hex>}`
- * - a directory: `{"dir":<path>}`
- *
- * Strings are written as `JSON.stringify` writes them, sizes as base-10 integers. Exactly one
- * byte sequence describes a given folder, so the digest identifies it.
- */
-export function manifestLine(entry: ManifestEntry): string {
-  return entry.type === "file"
-    ? `{"path":${JSON.stringify(entry.path)},"size":${entry.size},"sha256":"${entry.sha256}"}\n`
-    : `{"dir":${JSON.stringify(entry.path)}}\n`;
-}
+import type { ExtractLimits } from "./default-extract-limits.js";
+import { entryPathProblem } from "./entry-path-problem.js";
 
 /** Builds a manifest line by line and hashes it: the digest is known once the last entry is in. */
 export class ManifestWriter {
@@ -67,16 +46,6 @@ export class ManifestWriter {
   digest(): string {
     return `sha256:${this.#hash.digest("hex")}`;
   }
-}
-
-/** The digest of a complete list of entries (they are sorted here; they must be unique). */
-export function manifestDigest(entries: readonly ManifestEntry[]): string {
-  const writer = new ManifestWriter({
-    maxEntries: Number.MAX_SAFE_INTEGER,
-    maxTotalBytes: Number.MAX_SAFE_INTEGER,
-  });
-  for (const entry of [...entries].sort((a, b) => comparePaths(a.path, b.path))) writer.add(entry);
-  return writer.digest();
 }
 
 /**
@@ -230,3 +199,5 @@ export async function* readManifestEntries(
     throw fail(`its digest is ${digest}, the ref says ${options.digest}`);
   }
 }
+
+export { type ManifestEntry, manifestDigest, manifestLine } from "@trainable/core";

@@ -1,8 +1,7 @@
 import type { Dirent } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { CancelledError, ValidationError } from "@trainable/core";
-import { comparePaths } from "./compare-paths.js";
+import { CancelledError, comparePaths, ValidationError } from "@trainable/core";
 import type { ExtractLimits } from "./default-extract-limits.js";
 import { entryPathProblem } from "./entry-path-problem.js";
 
