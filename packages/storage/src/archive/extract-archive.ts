@@ -58,7 +58,11 @@ const writeFd = (fd: number, buffer: Buffer, offset: number, length: number) =>
       error ? reject(error) : resolve(written),
     );
   });
-const datasyncFd = promisify(fs.fdatasync);
+// Looked up at each call (not captured), so tests can observe when files are flushed.
+const datasyncFd = (fd: number) =>
+  new Promise<void>((resolve, reject) => {
+    fs.fdatasync(fd, (error) => (error ? reject(error) : resolve()));
+  });
 const fsyncFd = promisify(fs.fsync);
 const closeFd = promisify(fs.close);
 const fchmodFd = promisify(fs.fchmod);
@@ -261,8 +265,12 @@ class FolderWriter {
     }
     // Say what is there instead, as far as a header decoder can tell.
     const found = describeHeader(got.subarray(got.length - TAR_BLOCK_SIZE));
+    const differs = headerDifference(
+      expected.subarray(expected.length - TAR_BLOCK_SIZE),
+      got.subarray(got.length - TAR_BLOCK_SIZE),
+    );
     throw this.refuse(
-      `entry ${count} is not the one its manifest lists: expected ${entry.type} ${name}, found ${found}`,
+      `entry ${count} is not the one its manifest lists: expected ${entry.type} ${name}, found ${found}${differs}`,
     );
   }
 
@@ -446,6 +454,35 @@ function describeHeader(block: Buffer): string {
   if (header.linkpath) parts.push(`→ ${JSON.stringify(header.linkpath)}`);
   parts.push(`(${header.size ?? 0} bytes, mode ${(header.mode ?? 0).toString(8)})`);
   return parts.join(" ");
+}
+
+/** `; its <fields> differ` when two headers name the same entry but differ elsewhere. */
+function headerDifference(expected: Buffer, got: Buffer): string {
+  if (got.length < TAR_BLOCK_SIZE || got.equals(ZEROS)) return "";
+  let a: Header;
+  let b: Header;
+  try {
+    a = new Header(expected);
+    b = new Header(got);
+  } catch {
+    return "";
+  }
+  if (a.path !== b.path || a.type !== b.type || a.size !== b.size) return "";
+  const fields = [
+    "mode",
+    "uid",
+    "gid",
+    "mtime",
+    "uname",
+    "gname",
+    "linkpath",
+    "devmaj",
+    "devmin",
+  ] as const;
+  const differing: string[] = fields.filter((f) => String(a[f] ?? "") !== String(b[f] ?? ""));
+  if (expected.subarray(257, 265).compare(got.subarray(257, 265)) !== 0) differing.push("magic");
+  if (differing.length === 0) differing.push("other header bytes");
+  return `; its ${differing.join(", ")} differ from the canonical header`;
 }
 
 async function writeAll(fd: number, chunk: Buffer): Promise<void> {

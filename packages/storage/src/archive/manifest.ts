@@ -1,10 +1,9 @@
 import { createHash, type Hash } from "node:crypto";
 import { comparePaths, IntegrityError, type ManifestEntry, manifestLine } from "@trainable/core";
-
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-
 import type { ExtractLimits } from "./default-extract-limits.js";
 import { entryPathProblem } from "./entry-path-problem.js";
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** Builds a manifest line by line and hashes it: the digest is known once the last entry is in. */
 export class ManifestWriter {
