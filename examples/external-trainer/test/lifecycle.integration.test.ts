@@ -76,7 +76,9 @@ describe("external trainer through the local engine", () => {
     const refs = await store.list({ pluginInstanceId: "ext" });
     const v1 = refs.find((r) => r.handle === "v1")!;
     expect(refs.find((r) => r.handle === "default")?.digest).toBe(v1.digest);
-    expect(v1.files.map((f) => f.path)).toEqual(["external-model.json"]);
+    expect(v1.fileCount).toBe(1);
+    const manifest = await store.readManifest({ pluginInstanceId: "ext", ref: v1 });
+    expect(manifest.files.map((f) => f.path)).toEqual(["external-model.json"]);
     const saved = await store.withCheckpoint({
       pluginInstanceId: "ext",
       handle: "v1",

@@ -34,13 +34,17 @@ describe("keyword tagger through the local engine", () => {
     expect(task.output?.trainingResults).toEqual({ keywordCount: 2, duplicatesDropped: 1 });
     expect(task.progress).toEqual({ epoch: 1, of: 1, fraction: 1 });
     expect(task.checkpoint?.handle).toBe("v1");
-    expect(task.output?.archivePath).toMatch(/^examples\/tagger\/blobs\/sha256\//);
+    expect(task.output?.archivePath).toMatch(
+      /^examples\/tagger\/blobs\/[0-9a-z]{9}-[0-9a-f]{16}\.tar(\.gz)?$/,
+    );
 
     const refs = await store.list({ pluginInstanceId: "tagger" });
     const v1 = refs.find((r) => r.handle === "v1");
     const def = refs.find((r) => r.handle === "default");
     expect(def?.digest).toBe(v1?.digest);
-    expect(v1?.files.map((f) => f.path)).toEqual(["keywords.json"]);
+    expect(v1?.fileCount).toBe(1);
+    const manifest = await store.readManifest({ pluginInstanceId: "tagger", handle: "v1" });
+    expect(manifest.files.map((f) => f.path)).toEqual(["keywords.json"]);
 
     const output = await engine.run("tagger", file("Buy SPAM now: a special offer!", "nothing"));
     expect(tagsOf(output)).toEqual([["kw:spam@4-8", "kw:offer@24-29"], []]);

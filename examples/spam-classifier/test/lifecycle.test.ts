@@ -77,7 +77,9 @@ describe("spam classifier through the local engine", () => {
     const refs = await store.list({ pluginInstanceId: "spam" });
     const v1 = refs.find((r) => r.handle === "v1")!;
     expect(refs.find((r) => r.handle === "default")?.digest).toBe(v1.digest);
-    expect(v1.files.map((f) => f.path).sort()).toEqual([
+    expect(v1.fileCount).toBe(4);
+    const manifest = await store.readManifest({ pluginInstanceId: "spam", ref: v1 });
+    expect(manifest.files.map((f) => f.path).sort()).toEqual([
       "config.json",
       "metrics.json",
       "parameters.bin",

@@ -24,6 +24,11 @@ export class CliContext {
   /** Local state of the engine (tasks, instances): `./.trainable/engine` by default. */
   readonly dataDir: string;
   readonly progress: ProgressReporter;
+  /**
+   * The exit code of a command that completed but found a problem to report (e.g. `verify`
+   * finding a bad blob): 1. Errors thrown by commands set the exit code in `main` instead.
+   */
+  exitCode = 0;
   private storePromise?: Promise<CheckpointStoreImpl>;
   private readonly closers: (() => Promise<void> | void)[] = [];
 

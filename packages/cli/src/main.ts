@@ -60,7 +60,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
 
   try {
     await program.parseAsync(argv, { from: "user" });
-    return EXIT.ok;
+    return context?.exitCode ?? EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
       if (

@@ -47,6 +47,16 @@ export class ProgressReporter {
     this.update("train", fraction, `train ${detail}`.trim());
   };
 
+  /** Blobs checked by `checkpoints verify`. */
+  verify = (p: { checked: number; total: number; bytes: number }): void => {
+    const fraction = p.total > 0 ? p.checked / p.total : undefined;
+    this.update(
+      "verify",
+      fraction,
+      `verify ${p.checked}/${p.total} blobs, ${formatBytes(p.bytes)}`,
+    );
+  };
+
   message(text: string): void {
     if (!this.enabled) return;
     this.clear();

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const bin = join(import.meta.dirname, "..", "dist", "bin.js");
@@ -68,6 +69,7 @@ describe("trainable (spawned binary)", () => {
       ["serve", "--help"],
       ["checkpoints", "--help"],
       ["checkpoints", "prune", "--help"],
+      ["checkpoints", "verify", "--help"],
     ]) {
       const r = await trainable(args);
       expect(r.code, args.join(" ")).toBe(0);
@@ -173,6 +175,25 @@ describe("trainable (spawned binary)", () => {
 
     r = await trainable(["checkpoints", "show", "--instance", "tagger", "--handle", "v2"]);
     expect(r.stdout).toMatch(/word\.txt\s+3/);
+    expect(r.stdout).toMatch(/^files \(1, 3 bytes\):$/m);
+    r = await trainable([
+      "--json",
+      "checkpoints",
+      "show",
+      "--instance",
+      "tagger",
+      "--handle",
+      "v2",
+    ]);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      formatVersion: 2,
+      handle: "v2",
+      fileCount: 1,
+      directoryCount: 0,
+      totalBytes: 3,
+      files: [{ path: "word.txt", size: 3, sha256: expect.stringMatching(/^[a-f0-9]{64}$/) }],
+      directories: [],
+    });
     const out = join(cwd, "pulled");
     r = await trainable([
       "checkpoints",
@@ -212,6 +233,148 @@ describe("trainable (spawned binary)", () => {
     ]);
     expect(r.code).toBe(1);
     expectOneLineError(r, /NOT_FOUND/);
+  });
+
+  it("verifies stored blobs, reports a corrupted one and quarantines it with --repair", async () => {
+    const storeDir = join(cwd, "verify-store");
+    const remote = ["--remote", pathToFileURL(storeDir).href];
+    const train = (instance: string, word: string, handle: string) =>
+      trainable([
+        ...remote,
+        "--json",
+        "train",
+        "--plugin",
+        plugin,
+        "--instance",
+        instance,
+        "--param",
+        `word=${word}`,
+        "--handle",
+        handle,
+      ]);
+    const verify = (...args: string[]) =>
+      trainable([...remote, "checkpoints", "verify", "--instance", "vt", ...args]);
+
+    // Bad flags are usage errors.
+    let r = await trainable([...remote, "checkpoints", "verify"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/required option '--instance <id>' not specified/);
+    r = await trainable([...remote, "checkpoints", "verify", "--instance", "../x"]);
+    expect(r.code).toBe(2);
+    expectOneLineError(r, /--instance/);
+    r = await verify("--bogus");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown option '--bogus'/);
+
+    r = await train("vt", "cat", "v1");
+    expect(r.code).toBe(0);
+    const archivePath = JSON.parse(r.stdout).output.archivePath as string;
+    r = await train("intact", "dog", "v1");
+    expect(r.code).toBe(0);
+
+    // An intact store: exit 0.
+    r = await verify();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^checked 1 blob \(\d+ bytes verified\): 1 ok, 0 bad, 0 unreferenced$/m,
+    );
+    expect(r.stdout).not.toMatch(/^bad:/m);
+
+    // Corrupt one byte of the stored archive (the first byte of word.txt's data).
+    const blobsDir = join(storeDir, "local", "vt", "blobs");
+    const tars = (await readdir(blobsDir)).filter((name) => name.endsWith(".tar"));
+    expect(tars).toHaveLength(1);
+    const tar = tars[0] as string;
+    expect(archivePath).toBe(`local/vt/blobs/${tar}`);
+    const blobId = tar.slice(0, -".tar".length);
+    const bytes = await readFile(join(blobsDir, tar));
+    const at = bytes.indexOf("cat", 512);
+    expect(at).toBeGreaterThanOrEqual(512);
+    bytes[at] = (bytes[at] as number) ^ 0xff;
+    await writeFile(join(blobsDir, tar), bytes);
+
+    const list = JSON.parse(
+      (await trainable([...remote, "--json", "checkpoints", "list", "--instance", "vt"])).stdout,
+    ) as { handle: string; digest: string }[];
+    const digest = list[0]?.digest as string;
+    const indexRecord = join(
+      storeDir,
+      "local",
+      "vt",
+      "index",
+      "sha256",
+      digest.slice(7),
+      `${blobId}.json`,
+    );
+    const quarantineMarker = join(storeDir, "local", "vt", "quarantine", `${blobId}.json`);
+    expect(existsSync(indexRecord)).toBe(true);
+
+    // verify reports it (exit 1) and changes nothing.
+    r = await verify();
+    expect(r.code).toBe(1);
+    const badLine = r.stdout.split("\n").find((line) => line.startsWith("bad: "));
+    expect(badLine).toContain(archivePath);
+    expect(badLine).toContain(digest);
+    expect(badLine).toContain("handles: default, v1");
+    expect(badLine).toContain("not quarantined");
+    expect(badLine).toMatch(/word\.txt/); // the reason names the damaged file
+    expect(r.stdout).toMatch(
+      /^checked 1 blob \(0 bytes verified\): 0 ok, 1 bad \(0 quarantined\), 0 unreferenced$/m,
+    );
+    expect(r.stdout).toMatch(/--repair/);
+    expect(existsSync(quarantineMarker)).toBe(false);
+    expect(existsSync(indexRecord)).toBe(true);
+
+    r = await trainable([...remote, "--json", "checkpoints", "verify", "--instance", "vt"]);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ checked: 1, ok: 0, unreferenced: 0 });
+    expect(report.bad).toEqual([
+      {
+        blobId,
+        archivePath,
+        digest,
+        reason: expect.any(String),
+        handles: ["default", "v1"],
+        quarantined: false,
+      },
+    ]);
+
+    // --repair quarantines it: still exit 1 (the data is lost), marker written, index record gone.
+    r = await verify("--repair");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^bad: .*\bquarantined\b/m);
+    expect(r.stdout).not.toMatch(/not quarantined/);
+    expect(r.stdout).toMatch(/1 bad \(1 quarantined\)/);
+    expect(existsSync(quarantineMarker)).toBe(true);
+    expect(JSON.parse(await readFile(quarantineMarker, "utf8"))).toMatchObject({
+      reason: expect.any(String),
+    });
+    expect(existsSync(indexRecord)).toBe(false);
+
+    // A save of the same content does not reuse the quarantined blob.
+    r = await train("vt", "cat", "v2");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).output.archivePath).not.toBe(archivePath);
+    r = await trainable([
+      ...remote,
+      "run",
+      "--plugin",
+      plugin,
+      "--instance",
+      "vt",
+      "--handle",
+      "v2",
+      "--input",
+      "a cat",
+    ]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).file.blocks[0].tags[0].name).toBe("cat");
+
+    // Another instance of the same store is intact: exit 0.
+    r = await trainable([...remote, "checkpoints", "verify", "--instance", "intact"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/1 ok, 0 bad/);
   });
 
   it("serves the plugin over HTTP until SIGTERM", async () => {

@@ -195,7 +195,7 @@ describe("plugin HTTP server", () => {
     expect(status).toBe(200);
     expect(json.status).toMatchObject({ state: "succeeded" });
     expect(json.status.output).toMatchObject({ handle: "v2", setAsDefault: true });
-    expect(json.data.archivePath).toMatch(/blobs\/sha256\//);
+    expect(json.data.archivePath).toMatch(/\/blobs\/[0-9a-z]{9}-[0-9a-f]{16}\.tar(\.gz)?$/);
     expect(json.data.trainingResults).toEqual({ keywordCount: 2, epochs: 2 });
     expect(json.updates).toEqual([
       { trainingProgress: { epoch: 1, of: 2, fraction: 0.5 } },

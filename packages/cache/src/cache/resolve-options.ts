@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
-import { ValidationError } from "@trainable/core";
-import { defaultCacheDir } from "@trainable/core";
+import { defaultCacheDir, ValidationError } from "@trainable/core";
 import type { VerifyLevel } from "../disk/verify-entry.js";
 import type { CacheLogger } from "./cache-logger.js";
 import type { CreateModelCacheOptions } from "./create-model-cache-options.js";

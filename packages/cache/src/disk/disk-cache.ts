@@ -14,7 +14,6 @@ import {
 import { join } from "node:path";
 import {
   CancelledError,
-  type CheckpointFile,
   type CheckpointRef,
   type CheckpointStore,
   IntegrityError,
@@ -39,6 +38,7 @@ import {
 } from "./entry-paths.js";
 import { type FileFingerprint, fingerprintOf, settledStats } from "./file-fingerprint.js";
 import { tryLock } from "./file-lock.js";
+import { manifestProblem } from "./manifest-check.js";
 import { type VerifyLevel, verifyEntry } from "./verify-entry.js";
 
 /**
@@ -69,17 +69,10 @@ export interface DiskLease {
   release(): void;
 }
 
-type Check = { state: "ok" } | { state: "missing" } | { state: "bad"; reason: string };
+/** The fields of a ref that describe its manifest (checked against it by `manifestProblem`). */
+const SUMMARY = ["fileCount", "directoryCount", "totalBytes", "manifestSize"] as const;
 
-function sameFiles(a: readonly CheckpointFile[], b: readonly CheckpointFile[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as CheckpointFile;
-    const y = b[i] as CheckpointFile;
-    if (x.path !== y.path || x.size !== y.size || x.sha256 !== y.sha256) return false;
-  }
-  return true;
-}
+type Check = { state: "ok" } | { state: "missing" } | { state: "bad"; reason: string };
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -211,8 +204,14 @@ export class DiskCache {
     const read = await readMarker(p.marker, ref.digest);
     if (read.state !== "ok") return read;
     const { marker } = read;
-    if (!offline && !sameFiles(marker.ref.files, ref.files)) {
-      return { state: "bad", reason: "its manifest differs from the ref's" };
+    // readMarker checked that the marker's manifest hashes to the digest and agrees with the
+    // marker's ref; online, the ref just read from the store must describe it the same way.
+    const differs = offline ? undefined : SUMMARY.find((field) => marker.ref[field] !== ref[field]);
+    if (differs !== undefined) {
+      return {
+        state: "bad",
+        reason: `its manifest differs from the ref's (${differs} ${marker.ref[differs]}, the ref says ${ref[differs]})`,
+      };
     }
     const configured = this.#o.verify;
     // "full" hashes once per cache instance and install, then checks fingerprints.
@@ -221,7 +220,8 @@ export class DiskCache {
     const { stats } = this.#o;
     const result = await verifyEntry({
       dir: p.dir,
-      files: marker.ref.files,
+      files: marker.manifest.files,
+      directories: marker.manifest.directories,
       level,
       fingerprints: marker.fingerprints,
       probeDir: p.tmp,
@@ -257,6 +257,7 @@ export class DiskCache {
           path: p.marker,
           tmpDir: p.tmp,
           ref: now.marker.ref,
+          manifest: now.marker.manifest,
           now: new Date(),
           fingerprints,
           previous: now.marker,
@@ -331,7 +332,11 @@ export class DiskCache {
     }
   }
 
-  /** Downloads into a private temp folder and renames it into place; false if we lost a race. */
+  /**
+   * Downloads into a private temp folder, reads the checkpoint's manifest from the store (for
+   * the marker: later checks, online or offline, need no store call), renames the folder into
+   * place and writes the marker; false if we lost a race.
+   */
   async #download(
     p: EntryPaths,
     pluginInstanceId: string,
@@ -362,6 +367,13 @@ export class DiskCache {
           `[cache] The store returned ${fetched.digest} when asked for ${ref.digest}`,
         );
       }
+      const manifest = await store.readManifest({ pluginInstanceId, ref, signal });
+      const problem = manifestProblem(ref, manifest);
+      if (problem !== undefined) {
+        throw new IntegrityError(
+          `[cache] The manifest the store returned for ${ref.digest} ${problem}: refusing to cache it`,
+        );
+      }
       try {
         await rename(join(work, "checkpoint"), p.dir);
       } catch (error) {
@@ -370,7 +382,7 @@ export class DiskCache {
         throw error;
       }
       // Fingerprints of the files as extracted (verified by the store), for verify: "stat".
-      const paths = ref.files.map((file) => file.path);
+      const paths = manifest.files.map((file) => file.path);
       const settled = await settledStats(p.dir, paths, work).catch((error: unknown) => {
         this.#o.logger.warn?.(
           `[cache] Could not fingerprint ${p.dir} (it will be hashed when used): ${(error as Error)?.message ?? error}`,
@@ -384,6 +396,7 @@ export class DiskCache {
         path: p.marker,
         tmpDir: work,
         ref,
+        manifest,
         now: new Date(),
         fingerprints,
       });

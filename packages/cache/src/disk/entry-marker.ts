@@ -1,20 +1,23 @@
 import { createHash, randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CheckpointRef } from "@trainable/core";
+import { type CheckpointManifest, CheckpointRef } from "@trainable/core";
 import { errno } from "../util/errno.js";
 import { ownedName } from "./entry-paths.js";
 import { type FileFingerprint, isFingerprint } from "./file-fingerprint.js";
-import { manifestDigest } from "./manifest-digest.js";
+import { manifestBytes, manifestProblem, parseManifest } from "./manifest-check.js";
+
+/** The format of a completion marker (1: layout v1, the file list inside the ref). */
+export const MARKER_SCHEMA_VERSION = 2;
 
 /**
  * The completion marker `<hex>.complete.json`, written last: an entry without one is
- * incomplete. It holds the checkpoint's ref (so the entry can be served offline), the byte
- * total, a token identifying this install, the fingerprint of each file as installed (for
- * `verify: "stat"`), and a sha256 over all of that.
+ * incomplete. It holds the checkpoint's ref and manifest (so the entry can be verified and
+ * served offline, with no store call), the byte total, a token identifying this install, the
+ * fingerprint of each file as installed (for `verify: "stat"`), and a sha256 over all of that.
  */
 export interface EntryMarker {
-  schemaVersion: 1;
+  schemaVersion: typeof MARKER_SCHEMA_VERSION;
   digest: string;
   /** Sum of the sizes of the extracted files. */
   bytes: number;
@@ -22,6 +25,11 @@ export interface EntryMarker {
   token: string;
   completedAt: string;
   ref: CheckpointRef;
+  /**
+   * The checkpoint's manifest (every file with its size and sha256, every directory), read
+   * from the store after the download. Its v2 digest must be `digest`.
+   */
+  manifest: CheckpointManifest;
   /**
    * `lstat` fingerprints of the files whose content was verified (by the store while
    * extracting, or by hashing), taken once the file system clock had moved past their ctime.
@@ -34,7 +42,18 @@ export interface EntryMarker {
 
 type MarkerBody = Omit<EntryMarker, "sha256">;
 
-function checksum(body: MarkerBody): string {
+/** The manifest as the checksum sees it (whatever was read, well-formed or not). */
+function canonicalManifest(manifest: unknown): unknown {
+  const m = manifest as Partial<CheckpointManifest> | null;
+  if (!m || typeof m !== "object") return m;
+  return [
+    Array.isArray(m.files) ? m.files.map((f) => [f?.path, f?.size, f?.sha256]) : m.files,
+    m.directories,
+  ];
+}
+
+/** The sha256 (hex) a marker with this body carries. Exported for tests. */
+export function markerChecksum(body: MarkerBody): string {
   const fields: unknown[] = [
     body.schemaVersion,
     body.digest,
@@ -42,6 +61,7 @@ function checksum(body: MarkerBody): string {
     body.token,
     body.completedAt,
     body.ref,
+    canonicalManifest(body.manifest),
   ];
   if (body.fingerprints !== undefined) {
     fields.push(
@@ -74,11 +94,12 @@ export async function readMarker(path: string, digest: string): Promise<MarkerRe
   } catch {
     return { state: "bad", reason: "its completion marker is not valid JSON" };
   }
-  if (!raw || typeof raw !== "object" || raw.schemaVersion !== 1) {
+  if (!raw || typeof raw !== "object" || raw.schemaVersion !== MARKER_SCHEMA_VERSION) {
     return { state: "bad", reason: "its completion marker has an unknown format" };
   }
   if (
     !raw.ref ||
+    !raw.manifest ||
     typeof raw.digest !== "string" ||
     typeof raw.bytes !== "number" ||
     typeof raw.token !== "string" ||
@@ -87,8 +108,9 @@ export async function readMarker(path: string, digest: string): Promise<MarkerRe
   ) {
     return { state: "bad", reason: "its completion marker is missing fields" };
   }
-  // The checksum covers the ref as written (before parsing, which may drop unknown fields).
-  if (checksum(raw as EntryMarker) !== raw.sha256) {
+  // The checksum covers the ref and manifest as written (before parsing, which may drop
+  // unknown fields).
+  if (markerChecksum(raw as EntryMarker) !== raw.sha256) {
     return { state: "bad", reason: "its completion marker fails its checksum" };
   }
   if (
@@ -100,18 +122,19 @@ export async function readMarker(path: string, digest: string): Promise<MarkerRe
   const parsed = CheckpointRef.safeParse(raw.ref);
   if (!parsed.success)
     return { state: "bad", reason: "its completion marker holds a malformed ref" };
-  const marker = { ...(raw as EntryMarker), ref: parsed.data };
+  const manifest = parseManifest(raw.manifest);
+  if (!manifest)
+    return { state: "bad", reason: "its completion marker holds a malformed manifest" };
+  const marker: EntryMarker = { ...(raw as EntryMarker), ref: parsed.data, manifest };
   if (marker.digest !== digest || marker.ref.digest !== digest) {
     return { state: "bad", reason: `its completion marker is for ${marker.digest}, not ${digest}` };
   }
-  if (manifestDigest(marker.ref.files, marker.ref.directories) !== digest) {
-    return {
-      state: "bad",
-      reason: "its completion marker lists files that do not match the digest",
-    };
+  // The manifest's v2 digest ties its file list to the digest, online or offline.
+  const problem = manifestProblem(marker.ref, manifest);
+  if (problem !== undefined) {
+    return { state: "bad", reason: `its completion marker ${problem}` };
   }
-  const bytes = marker.ref.files.reduce((sum, file) => sum + file.size, 0);
-  if (bytes !== marker.bytes)
+  if (manifestBytes(manifest) !== marker.bytes)
     return { state: "bad", reason: "its completion marker miscounts its bytes" };
   return { state: "ok", marker };
 }
@@ -124,20 +147,22 @@ export async function writeMarker(options: {
   path: string;
   tmpDir: string;
   ref: CheckpointRef;
+  manifest: CheckpointManifest;
   now: Date;
   fingerprints: FileFingerprint[];
   previous?: EntryMarker;
 }): Promise<EntryMarker> {
   const body: MarkerBody = {
-    schemaVersion: 1,
+    schemaVersion: MARKER_SCHEMA_VERSION,
     digest: options.ref.digest,
-    bytes: options.ref.files.reduce((sum, file) => sum + file.size, 0),
+    bytes: manifestBytes(options.manifest),
     token: options.previous?.token ?? randomUUID(),
     completedAt: options.previous?.completedAt ?? options.now.toISOString(),
     ref: options.ref,
+    manifest: options.manifest,
     fingerprints: options.fingerprints,
   };
-  const marker: EntryMarker = { ...body, sha256: checksum(body) };
+  const marker: EntryMarker = { ...body, sha256: markerChecksum(body) };
   await mkdir(options.tmpDir, { recursive: true });
   const tmp = join(options.tmpDir, ownedName("marker"));
   await writeFile(tmp, JSON.stringify(marker));

@@ -2,18 +2,22 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { IntegrityError, validateId } from "@trainable/core";
 
-/** The on-disk layout version; a new layout gets a new folder, never a migration in place. */
-export const LAYOUT_VERSION = "v1";
+/**
+ * The on-disk layout version; a new layout gets a new folder, never a migration in place
+ * (v1: checkpoint format 1, the file list inside the ref; v2: checkpoint format 2, the
+ * manifest in the completion marker). Entries of another layout are never read.
+ */
+export const LAYOUT_VERSION = "v2";
 
 /**
  * Where one cached checkpoint lives:
  *
- *   <root>/v1/<workspace>/<pluginInstanceId>/<hex>/                 the extracted folder
- *   <root>/v1/<workspace>/<pluginInstanceId>/<hex>.complete.json    completion marker (written last)
- *   <root>/v1/<workspace>/<pluginInstanceId>/<hex>.lock             download lock (O_EXCL)
- *   <root>/v1/<workspace>/<pluginInstanceId>/<hex>.pins/            one file per live user
- *   <root>/v1/<workspace>/<pluginInstanceId>/handles/<handle>.json  last known digest of a handle
- *   <root>/v1/<workspace>/<pluginInstanceId>/.tmp/                  downloads in progress, trash
+ *   <root>/v2/<workspace>/<pluginInstanceId>/<hex>/                 the extracted folder
+ *   <root>/v2/<workspace>/<pluginInstanceId>/<hex>.complete.json    completion marker (written last)
+ *   <root>/v2/<workspace>/<pluginInstanceId>/<hex>.lock             download lock (O_EXCL)
+ *   <root>/v2/<workspace>/<pluginInstanceId>/<hex>.pins/            one file per live user
+ *   <root>/v2/<workspace>/<pluginInstanceId>/handles/<handle>.json  last known digest of a handle
+ *   <root>/v2/<workspace>/<pluginInstanceId>/.tmp/                  downloads in progress, trash
  */
 export interface EntryPaths {
   /** `<workspace>/<pluginInstanceId>/<hex>`: a key for in-process bookkeeping. */

@@ -63,6 +63,25 @@ describe("verifyEntry", () => {
     });
   });
 
+  it("with the manifest's directories: an extra or missing directory is refused (stat, full)", async () => {
+    const directories = ["sub"];
+    const check = (level: "size" | "stat" | "full", dirs = directories) =>
+      verifyEntry({ dir, files, directories: dirs, level });
+    expect(await check("full")).toEqual({ ok: true });
+    await mkdir(join(dir, "sub", "empty"));
+    expect(await check("size")).toEqual({ ok: true });
+    expect(await check("stat")).toMatchObject({ ok: false, reason: /directory sub\/empty is not/ });
+    expect(await check("full")).toMatchObject({ ok: false, reason: /directory sub\/empty is not/ });
+    expect(await check("full", ["sub", "sub/empty"])).toEqual({ ok: true });
+    expect(await check("full", ["sub", "sub/empty", "gone"])).toMatchObject({
+      ok: false,
+      reason: /directory gone is missing/,
+    });
+    // A directory where the manifest has none is refused even when it holds no file.
+    expect(await check("full", [])).toMatchObject({ ok: false, reason: /directory sub is not/ });
+    expect(await check("size", ["../x"])).toMatchObject({ ok: false, reason: /unsafe path/ });
+  });
+
   it("refuses links in place of files, and unsafe manifest paths", async () => {
     await rm(join(dir, "a.txt"));
     await symlink(join(dir, "sub", "b.txt"), join(dir, "a.txt"));

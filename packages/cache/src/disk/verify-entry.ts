@@ -21,6 +21,9 @@ import {
  *   syscalls, whatever the checkpoint size.
  * - `"size"`: sizes only (a few `lstat`s; misses a same-size change).
  * - `"full"`: the sha256 of every file, and no extra files (~1.4 s/GiB).
+ *
+ * `"stat"` and `"full"` also check the directories, when the manifest's are given: none extra,
+ * none missing.
  */
 export type VerifyLevel = "stat" | "size" | "full";
 
@@ -43,18 +46,27 @@ export function isSafeRelativePath(path: string): boolean {
   return path.split("/").every((segment) => SAFE_SEGMENT.test(segment));
 }
 
-async function walkFiles(root: string, rel = "", out: string[] = []): Promise<string[]> {
+/** Every file (`\0`-prefixed when not a regular file) and every directory under `root`. */
+async function walkFolder(
+  root: string,
+  rel = "",
+  out: { files: string[]; directories: string[] } = { files: [], directories: [] },
+): Promise<{ files: string[]; directories: string[] }> {
   const entries = await readdir(join(root, rel), { withFileTypes: true });
   for (const entry of entries) {
     const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
-    if (entry.isDirectory()) await walkFiles(root, path, out);
-    else out.push(entry.isFile() ? path : `\0${path}`);
+    if (entry.isDirectory()) {
+      out.directories.push(path);
+      await walkFolder(root, path, out);
+    } else out.files.push(entry.isFile() ? path : `\0${path}`);
   }
   return out;
 }
 
 /**
- * Checks an extracted checkpoint folder against its manifest (see {@link VerifyLevel}).
+ * Checks an extracted checkpoint folder against its manifest (see {@link VerifyLevel}). With
+ * `directories` (the manifest's), levels `"stat"` and `"full"` also check that the folder
+ * holds exactly those directories.
  * `fingerprints` are the marker's; `probeDir` is a scratch folder on the same file system
  * (outside `dir`), used to read the file system's clock before fingerprinting a hashed file.
  * `onHashed` is told the bytes of every file hashed.
@@ -62,6 +74,7 @@ async function walkFiles(root: string, rel = "", out: string[] = []): Promise<st
 export async function verifyEntry(options: {
   dir: string;
   files: readonly CheckpointFile[];
+  directories?: readonly string[];
   level: VerifyLevel;
   fingerprints?: readonly FileFingerprint[];
   probeDir?: string;
@@ -69,9 +82,9 @@ export async function verifyEntry(options: {
   onHashed?: (bytes: number) => void;
 }): Promise<VerifyResult> {
   const { dir, files, level } = options;
-  for (const file of files) {
-    if (!isSafeRelativePath(file.path))
-      return { ok: false, reason: `unsafe path ${JSON.stringify(file.path)}` };
+  for (const path of [...files.map((f) => f.path), ...(options.directories ?? [])]) {
+    if (!isSafeRelativePath(path))
+      return { ok: false, reason: `unsafe path ${JSON.stringify(path)}` };
   }
   try {
     const info = await lstat(dir);
@@ -99,10 +112,22 @@ export async function verifyEntry(options: {
   if (level === "size") return { ok: true };
 
   const expected = new Set(files.map((f) => f.path));
-  for (const path of await walkFiles(dir)) {
+  const found = await walkFolder(dir);
+  for (const path of found.files) {
     if (path.startsWith("\0"))
       return { ok: false, reason: `${path.slice(1)} is not a regular file` };
     if (!expected.has(path)) return { ok: false, reason: `${path} is not part of the checkpoint` };
+  }
+  if (options.directories) {
+    const expectedDirs = new Set(options.directories);
+    for (const path of found.directories) {
+      if (!expectedDirs.has(path))
+        return { ok: false, reason: `directory ${path} is not part of the checkpoint` };
+    }
+    const foundDirs = new Set(found.directories);
+    for (const path of options.directories) {
+      if (!foundDirs.has(path)) return { ok: false, reason: `directory ${path} is missing` };
+    }
   }
 
   const recorded = new Map<string, FileFingerprint>();

@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   chmod,
   mkdir,
@@ -6,6 +7,7 @@ import {
   open,
   readdir,
   readFile,
+  rename,
   rm,
   stat,
   truncate,
@@ -16,13 +18,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   CancelledError,
+  type CheckpointManifest,
   type CheckpointRef,
   type CheckpointStore,
+  IntegrityError,
+  manifestDigest,
   NotFoundError,
   ValidationError,
 } from "@trainable/core";
 import type { CheckpointStoreImpl } from "@trainable/storage";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { readMarker, writeMarker } from "../../src/disk/entry-marker.js";
 import { HOST } from "../../src/disk/entry-paths.js";
 import {
   type CreateModelCacheOptions,
@@ -38,8 +44,11 @@ import {
 } from "../helpers/stores.js";
 
 const WS = "ws";
+/** The disk layout this version writes (`<diskDir>/v2/…`). */
+const LAYOUT = "v2";
 const quiet = { warn: () => {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sha256Hex = (s: string) => createHash("sha256").update(s).digest("hex");
 
 /** Sets a file's mtime to the nanosecond (`utimes` takes doubles: not exact). GNU touch. */
 function setMtimeNs(path: string, mtimeNs: bigint): void {
@@ -110,8 +119,16 @@ export function describeCacheSuite(kind: BackendKind): void {
       CounterModel.loadRemote({ store: cache.store, pluginInstanceId: id, handle, cache });
 
     function entryDir(ref: CheckpointRef): string {
-      return join(diskDir, "v1", WS, id, ref.digest.slice(7));
+      return join(diskDir, LAYOUT, WS, id, ref.digest.slice(7));
     }
+
+    /** The checkpoint's manifest, from the store (verified against the ref's digest). */
+    function manifestOf(ref: CheckpointRef): Promise<CheckpointManifest> {
+      return store.readManifest({ pluginInstanceId: id, ref });
+    }
+
+    const bytesOf = (manifest: CheckpointManifest) =>
+      manifest.files.reduce((sum, f) => sum + f.size, 0);
 
     describe("memory", () => {
       it("loads once, then serves the same instance from memory", async () => {
@@ -380,12 +397,21 @@ export function describeCacheSuite(kind: BackendKind): void {
         const ref = await save("v1");
         await load(newCache());
         const marker = JSON.parse(await readFile(`${entryDir(ref)}.complete.json`, "utf8"));
-        expect(marker).toMatchObject({ schemaVersion: 1, digest: ref.digest });
+        const manifest = await manifestOf(ref);
+        expect(marker).toMatchObject({
+          schemaVersion: 2,
+          digest: ref.digest,
+          bytes: bytesOf(manifest),
+          ref: { digest: ref.digest, formatVersion: 2 },
+        });
+        // The marker keeps the store's manifest: what the entry is verified against, offline too.
+        expect(marker.manifest).toEqual(manifest);
+        expect(manifestDigest(marker.manifest)).toBe(ref.digest);
         const fresh = newCache();
         expect((await load(fresh)).version).toBe("v1");
         expect(fresh.stats()).toMatchObject({ downloads: 0, diskHits: 1, repairs: 0 });
         const handleFile = JSON.parse(
-          await readFile(join(diskDir, "v1", WS, id, "handles", "default.json"), "utf8"),
+          await readFile(join(diskDir, LAYOUT, WS, id, "handles", "default.json"), "utf8"),
         );
         expect(handleFile.digest).toBe(ref.digest);
       });
@@ -418,8 +444,9 @@ export function describeCacheSuite(kind: BackendKind): void {
         const ref = await save("v1", { payloadBytes: 200_000 });
         await load(newCache());
         const marker = JSON.parse(await readFile(`${entryDir(ref)}.complete.json`, "utf8"));
+        const manifest = await manifestOf(ref);
         expect(marker.fingerprints.map((f: { path: string }) => f.path).sort()).toEqual(
-          ref.files.map((f) => f.path).sort(),
+          manifest.files.map((f) => f.path).sort(),
         );
         const fresh = newCache();
         expect((await load(fresh)).version).toBe("v1");
@@ -431,7 +458,7 @@ export function describeCacheSuite(kind: BackendKind): void {
         });
         const full = newCache({ verify: "full" });
         await load(full);
-        const extracted = ref.files.reduce((sum, f) => sum + f.size, 0);
+        const extracted = bytesOf(manifest);
         expect(full.stats()).toMatchObject({ downloads: 0, diskHits: 1, verifiedBytes: extracted });
       });
 
@@ -462,7 +489,7 @@ export function describeCacheSuite(kind: BackendKind): void {
         await chmod(file, 0o600);
         const c1 = newCache();
         await load(c1);
-        const payload = ref.files.find((f) => f.path === "weights/payload.bin");
+        const payload = (await manifestOf(ref)).files.find((f) => f.path === "weights/payload.bin");
         expect(c1.stats()).toMatchObject({
           repairs: 0,
           downloads: 0,
@@ -499,18 +526,125 @@ export function describeCacheSuite(kind: BackendKind): void {
 
         const markerPath = `${entryDir(ref)}.complete.json`;
         const marker = JSON.parse(await readFile(markerPath, "utf8"));
-        marker.ref.files[0].sha256 = "0".repeat(64);
+        marker.manifest.files[0].sha256 = "0".repeat(64);
         await writeFile(markerPath, JSON.stringify(marker));
         const c3 = newCache();
         await load(c3);
         expect(c3.stats()).toMatchObject({ repairs: 1, downloads: 1 });
       });
 
+      it("an extra directory in an entry, even empty, is never served", async () => {
+        const ref = await save("v1");
+        await load(newCache());
+        await mkdir(join(entryDir(ref), "weights", "injected"));
+        const c1 = newCache();
+        expect((await load(c1)).version).toBe("v1");
+        expect(c1.stats()).toMatchObject({ repairs: 1, downloads: 1, diskHits: 0 });
+        expect(await readdir(join(entryDir(ref), "weights"))).toEqual(["payload.bin"]);
+      });
+
+      it("a file and its marker rewritten together (checksum and fingerprints recomputed) are caught by the v2 digest", async () => {
+        const ref = await save("v1");
+        await load(newCache());
+        const markerPath = `${entryDir(ref)}.complete.json`;
+        const read = await readMarker(markerPath, ref.digest);
+        if (read.state !== "ok") throw new Error(`expected a good marker, got ${read.state}`);
+        // "v1" → "vX": same size; the forged manifest lists the new content's sha256.
+        await writeFile(join(entryDir(ref), "version.txt"), "vX");
+        const forged = {
+          files: read.marker.manifest.files.map((f) =>
+            f.path === "version.txt" ? { ...f, sha256: sha256Hex("vX") } : f,
+          ),
+          directories: read.marker.manifest.directories,
+        };
+        expect(forged.files).not.toEqual(read.marker.manifest.files);
+        await writeMarker({
+          path: markerPath,
+          tmpDir: diskDir,
+          ref: read.marker.ref,
+          manifest: forged,
+          now: new Date(),
+          fingerprints: [], // every file gets hashed, and each matches the forged manifest
+          previous: read.marker,
+        });
+        expect(await readMarker(markerPath, ref.digest)).toEqual({
+          state: "bad",
+          reason: "its completion marker lists files that do not match the digest",
+        });
+
+        const fresh = newCache({ verify: "full" });
+        expect((await load(fresh)).version).toBe("v1");
+        expect(fresh.stats()).toMatchObject({ repairs: 1, downloads: 1, diskHits: 0 });
+        expect(await readFile(join(entryDir(ref), "version.txt"), "utf8")).toBe("v1");
+      });
+
+      it("a ref whose counts disagree with its manifest is refused, and nothing is cached for it", async () => {
+        const ref = await save("v1");
+        const manifest = await manifestOf(ref);
+        expect(manifestDigest(manifest)).toBe(ref.digest);
+        expect(ref).toMatchObject({
+          fileCount: manifest.files.length,
+          directoryCount: manifest.directories.length,
+          totalBytes: bytesOf(manifest),
+        });
+        const cache = newCache({ revalidateMs: 3_600_000 });
+        for (const forged of [
+          { ...ref, totalBytes: ref.totalBytes + 1 },
+          { ...ref, fileCount: ref.fileCount + 1 },
+          { ...ref, directoryCount: ref.directoryCount + 1 },
+        ]) {
+          cache.notifySaved({ pluginInstanceId: id, ref: forged });
+          await expect(load(cache)).rejects.toSatisfy(
+            (e) => IntegrityError.isInstance(e) && /the ref says/.test((e as Error).message),
+          );
+          await expect(stat(`${entryDir(ref)}.complete.json`)).rejects.toThrow(/ENOENT/);
+          await expect(stat(entryDir(ref))).rejects.toThrow(/ENOENT/);
+        }
+        cache.invalidate({ pluginInstanceId: id });
+        expect((await load(cache)).version).toBe("v1");
+        expect(cache.stats()).toMatchObject({ downloads: 4, loads: 1, diskHits: 0 });
+        await stat(`${entryDir(ref)}.complete.json`);
+
+        // A cached entry is not served under a ref that describes another manifest.
+        const fresh = newCache({ revalidateMs: 3_600_000 });
+        fresh.notifySaved({
+          pluginInstanceId: id,
+          ref: { ...ref, fileCount: ref.fileCount + 1 },
+        });
+        await expect(load(fresh)).rejects.toSatisfy(
+          (e) => IntegrityError.isInstance(e) && /the ref says/.test((e as Error).message),
+        );
+        expect(fresh.stats()).toMatchObject({ diskHits: 0, repairs: 1, downloads: 1, loads: 0 });
+      });
+
+      it("entries of the v1 layout are ignored: downloaded again into v2, never served or evicted", async () => {
+        const ref = await save("v1");
+        const older = newCache();
+        await load(older);
+        await older.close(); // releases its lease on the entry
+        // What an older cache left: the same tree under v1/ (markers of schema 1 or 2 alike).
+        await rename(join(diskDir, LAYOUT), join(diskDir, "v1"));
+        const none = forbiddenStore(WS);
+        const offline = newCache({ store: none as CheckpointStoreImpl, offline: true });
+        await expect(
+          CounterModel.loadRemote({ store: none, pluginInstanceId: id, cache: offline }),
+        ).rejects.toSatisfy(
+          (e) => NotFoundError.isInstance(e) && /not cached/.test((e as Error).message),
+        );
+        const fresh = newCache({ diskMaxBytes: 1 });
+        expect((await load(fresh)).version).toBe("v1");
+        expect(fresh.stats()).toMatchObject({ downloads: 1, diskHits: 0, repairs: 0 });
+        await stat(`${entryDir(ref)}.complete.json`);
+        fresh.clear();
+        expect(await fresh.evictDisk()).toBe(1);
+        await stat(join(diskDir, "v1", WS, id, `${ref.digest.slice(7)}.complete.json`));
+      });
+
       it("a stale lock from a dead process is broken at once", async () => {
         const ref = await save("v1");
         const dead = spawnSync(process.execPath, ["-e", ""]).pid;
         const lock = `${entryDir(ref)}.lock`;
-        await mkdir(join(diskDir, "v1", WS, id), { recursive: true });
+        await mkdir(join(diskDir, LAYOUT, WS, id), { recursive: true });
         await writeFile(
           lock,
           JSON.stringify({ pid: dead, host: HOST, token: "t", createdAt: Date.now() }),
@@ -525,7 +659,7 @@ export function describeCacheSuite(kind: BackendKind): void {
       it("a lock not refreshed for lockStaleMs (another host) is broken; a live one is waited for", async () => {
         const ref = await save("v1");
         const lock = `${entryDir(ref)}.lock`;
-        await mkdir(join(diskDir, "v1", WS, id), { recursive: true });
+        await mkdir(join(diskDir, LAYOUT, WS, id), { recursive: true });
         await writeFile(
           lock,
           JSON.stringify({ pid: 1, host: "elsewhere", token: "t", createdAt: 0 }),
@@ -556,9 +690,9 @@ export function describeCacheSuite(kind: BackendKind): void {
         const refs: CheckpointRef[] = [];
         for (const v of ["a", "b", "c"])
           refs.push(await save(v, { handle: v, setAsDefault: false, payloadBytes: 10_000 }));
-        const bytes = (ref: CheckpointRef) => ref.files.reduce((s, f) => s + f.size, 0);
+        const bytes = bytesOf(await manifestOf(refs[0]!));
         // Memory keeps one model: the older entries are unpinned once it moves on.
-        const cache = newCache({ maxEntries: 1, diskMaxBytes: bytes(refs[0]!) * 2 + 100 });
+        const cache = newCache({ maxEntries: 1, diskMaxBytes: bytes * 2 + 100 });
         await load(cache, "a");
         await sleep(20);
         await load(cache, "b");
@@ -638,6 +772,38 @@ export function describeCacheSuite(kind: BackendKind): void {
         });
         expect(first.version).toBe("v1");
         expect(offline.stats()).toMatchObject({ downloads: 0, diskHits: 2 });
+      });
+
+      it('verifies offline from the manifest in the marker, at every level (verify: "full" hashes it all)', async () => {
+        const ref = await save("v1", { payloadBytes: 50_000 });
+        await load(newCache());
+        const manifest = await manifestOf(ref);
+        const none = forbiddenStore(WS);
+        const full = newCache({
+          store: none as CheckpointStoreImpl,
+          offline: true,
+          verify: "full",
+        });
+        const m = await CounterModel.loadRemote({ store: none, pluginInstanceId: id, cache: full });
+        expect(m.version).toBe("v1");
+        expect(full.stats()).toMatchObject({
+          downloads: 0,
+          diskHits: 1,
+          repairs: 0,
+          verifiedBytes: bytesOf(manifest),
+        });
+        // A same-size change is caught offline by hashing against the marker's manifest.
+        const file = join(entryDir(ref), "weights", "payload.bin");
+        const content = await readFile(file);
+        content[40_000] = (content[40_000] as number) ^ 0x01;
+        await writeFile(file, content);
+        const later = newCache({ store: none as CheckpointStoreImpl, offline: true });
+        await expect(
+          CounterModel.loadRemote({ store: none, pluginInstanceId: id, cache: later }),
+        ).rejects.toSatisfy(
+          (e) => NotFoundError.isInstance(e) && /damaged.*payload\.bin/.test((e as Error).message),
+        );
+        expect(later.stats().repairs).toBe(1);
       });
 
       it("fails with a NotFoundError naming the handle and instance when it is not cached", async () => {

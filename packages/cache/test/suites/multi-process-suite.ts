@@ -123,7 +123,7 @@ export function describeMultiProcessSuite(kind: BackendKind): void {
       victim.child.kill("SIGKILL");
       await new Promise((r) => victim.child.once("close", r));
 
-      const instanceDir = join(diskDir, "v1", WS, id);
+      const instanceDir = join(diskDir, "v2", WS, id);
       const hex = ref.digest.slice(7);
       const left = await readdir(instanceDir);
       expect(left).toContain(`${hex}.lock`); // the dead process's lock

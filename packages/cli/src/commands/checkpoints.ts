@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from "node:path";
 import { type CheckpointRef, DEFAULT_HANDLE, validateId } from "@trainable/core";
+import type { VerifyResult } from "@trainable/storage";
 import type { Command } from "commander";
 import { type CliContext, parseIntFlag } from "../context.js";
 
@@ -8,7 +9,9 @@ function summary(ref: CheckpointRef) {
     handle: ref.handle,
     digest: ref.digest,
     size: ref.size,
-    files: ref.files.length,
+    files: ref.fileCount,
+    directories: ref.directoryCount,
+    totalBytes: ref.totalBytes,
     createdAt: ref.createdAt,
     archivePath: ref.archivePath,
     trainingResults: ref.metadata.trainingResults,
@@ -36,11 +39,37 @@ function metrics(ref: CheckpointRef): string {
     .join(" ");
 }
 
-/** `trainable checkpoints list|show|pull|delete|prune`. */
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** `checkpoints verify`'s human output: a line per bad blob, then a summary. */
+function verifyReport(result: VerifyResult, repair: boolean, empty: string): string {
+  if (result.checked === 0 && result.unreferenced === 0) return empty;
+  const lines = result.bad.map((b) =>
+    [
+      `bad: ${b.archivePath}`,
+      b.digest ?? "-",
+      `handles: ${b.handles.join(", ") || "none"}`,
+      b.quarantined ? "quarantined" : "not quarantined",
+      b.reason.replace(/\s*\n\s*/g, " ").trim(),
+    ].join("  "),
+  );
+  const quarantined = result.bad.filter((b) => b.quarantined).length;
+  lines.push(
+    `checked ${plural(result.checked, "blob")} (${result.bytes} bytes verified): ${result.ok} ok, ` +
+      `${result.bad.length} bad${result.bad.length ? ` (${quarantined} quarantined)` : ""}, ` +
+      `${result.unreferenced} unreferenced`,
+  );
+  if (result.bad.length > quarantined && !repair) {
+    lines.push("run with --repair to quarantine bad blobs so no save reuses them");
+  }
+  return lines.join("\n");
+}
+
+/** `trainable checkpoints list|show|pull|delete|prune|verify`. */
 export function registerCheckpoints(program: Command, ctx: () => CliContext): void {
   const cmd = program
     .command("checkpoints")
-    .description("list, show, pull, delete and prune the checkpoints of a plugin instance");
+    .description("list, show, pull, delete, prune and verify the checkpoints of a plugin instance");
 
   cmd
     .command("list")
@@ -67,27 +96,37 @@ export function registerCheckpoints(program: Command, ctx: () => CliContext): vo
 
   cmd
     .command("show")
-    .description("show one checkpoint's ref (files, metadata, digest)")
+    .description("show one checkpoint's ref and manifest (files, directories, metadata, digest)")
     .requiredOption("--instance <id>", "plugin instance id")
     .option("--handle <name>", "checkpoint handle", DEFAULT_HANDLE)
     .action(async (o: { instance: string; handle: string }) => {
       const c = ctx();
       const store = await c.store();
+      const pluginInstanceId = validateId(o.instance, "--instance");
       const ref = await store.resolve({
-        pluginInstanceId: validateId(o.instance, "--instance"),
+        pluginInstanceId,
         handle: validateId(o.handle, "--handle"),
       });
-      c.print(ref, () =>
+      const { files, directories } = await store.readManifest({ pluginInstanceId, ref });
+      c.print({ ...ref, files, directories }, () =>
         [
           `handle:      ${ref.handle}`,
           `digest:      ${ref.digest}`,
           `archive:     ${ref.archivePath} (${ref.size} bytes, ${ref.compression})`,
+          `manifest:    ${ref.manifestSize} bytes`,
           `created:     ${ref.createdAt}`,
           `parent:      ${ref.parent ?? "-"}`,
           `metadata:    ${JSON.stringify(ref.metadata)}`,
-          `files (${ref.files.length}):`,
-          ...ref.files.slice(0, 50).map((f) => `  ${f.path}  ${f.size}  ${f.sha256.slice(0, 12)}`),
-          ...(ref.files.length > 50 ? [`  … ${ref.files.length - 50} more`] : []),
+          `files (${ref.fileCount}, ${ref.totalBytes} bytes):`,
+          ...files.slice(0, 50).map((f) => `  ${f.path}  ${f.size}  ${f.sha256.slice(0, 12)}`),
+          ...(files.length > 50 ? [`  … ${files.length - 50} more`] : []),
+          ...(directories.length > 0
+            ? [
+                `directories (${ref.directoryCount}):`,
+                ...directories.slice(0, 50).map((d) => `  ${d}/`),
+                ...(directories.length > 50 ? [`  … ${directories.length - 50} more`] : []),
+              ]
+            : []),
         ].join("\n"),
       );
     });
@@ -111,7 +150,7 @@ export function registerCheckpoints(program: Command, ctx: () => CliContext): vo
       c.print(
         { ...summary(ref), path: target },
         () =>
-          `pulled ${ref.handle} (${ref.digest.slice(0, 19)}…, ${ref.files.length} files) into ${target}`,
+          `pulled ${ref.handle} (${ref.digest.slice(0, 19)}…, ${plural(ref.fileCount, "file")}) into ${target}`,
       );
     });
 
@@ -188,4 +227,32 @@ export function registerCheckpoints(program: Command, ctx: () => CliContext): vo
         );
       },
     );
+
+  cmd
+    .command("verify")
+    .description(
+      "re-hash every stored blob of an instance against its manifest; --repair quarantines bad ones (exit 1 when any is bad)",
+    )
+    .requiredOption("--instance <id>", "plugin instance id")
+    .option("--repair", "quarantine bad blobs so no save reuses them (their handles stay broken)")
+    .action(async (o: { instance: string; repair?: boolean }) => {
+      const c = ctx();
+      const pluginInstanceId = validateId(o.instance, "--instance");
+      const repair = o.repair ?? false;
+      const store = await c.store();
+      const result = await store.verify({
+        pluginInstanceId,
+        repair,
+        onProgress: c.progress.verify,
+      });
+      c.print(result, () =>
+        verifyReport(
+          result,
+          repair,
+          `no stored blobs for instance "${pluginInstanceId}" in ${c.remote}`,
+        ),
+      );
+      // Bad blobs are lost data, also once quarantined: the command fails.
+      if (result.bad.length > 0) c.exitCode = 1;
+    });
 }

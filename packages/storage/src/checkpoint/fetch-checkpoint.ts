@@ -12,8 +12,8 @@ import {
 } from "@trainable/core";
 import { extractArchive } from "../archive/extract-archive.js";
 import { type ManifestEntry, readManifestEntries } from "../archive/manifest.js";
-import { quarantineBlob } from "./blob-registry.js";
-import { manifestKey, parseBlobsKey, type Scope } from "./keys.js";
+import { quarantineBlob, readIndexRecord } from "./blob-registry.js";
+import { indexKey, manifestKey, parseBlobsKey, type Scope } from "./keys.js";
 import { openDownload } from "./open-download.js";
 import { readNewestVersion } from "./ref-log.js";
 import { describeHandle, type StoreContext, scopeOf } from "./store-context.js";
@@ -47,8 +47,11 @@ export function blobOf(
   return { id: parsed.id, archiveKey: ref.archivePath, manifestKey: manifestKey(scope, parsed.id) };
 }
 
-/** The verified manifest entries of a ref, streamed. */
-export function manifestEntries(
+/**
+ * The verified manifest entries of a ref, streamed: each line checked as it comes, then its
+ * digest, and the ref's counts (files, directories, bytes) against what it listed.
+ */
+export async function* manifestEntries(
   ctx: StoreContext,
   scope: Scope,
   ref: CheckpointRef,
@@ -56,10 +59,28 @@ export function manifestEntries(
 ): AsyncGenerator<ManifestEntry> {
   const { manifestKey: key } = blobOf(scope, ref);
   const what = `the manifest of ${describeHandle(scope, ref.handle)} (${key})`;
-  return readManifestEntries(
+  const counts = { files: 0, directories: 0, bytes: 0 };
+  for await (const entry of readManifestEntries(
     openDownload({ backend: ctx.backend, key, size: ref.manifestSize, what, signal }),
     { digest: ref.digest, size: ref.manifestSize, what, limits: ctx.limits },
-  );
+  )) {
+    if (entry.type === "file") {
+      counts.files++;
+      counts.bytes += entry.size;
+    } else {
+      counts.directories++;
+    }
+    yield entry;
+  }
+  if (
+    counts.files !== ref.fileCount ||
+    counts.directories !== ref.directoryCount ||
+    counts.bytes !== ref.totalBytes
+  ) {
+    throw new IntegrityError(
+      `[storage] Ref ${describeHandle(scope, ref.handle)} says ${ref.fileCount} files, ${ref.directoryCount} directories and ${ref.totalBytes} bytes; its manifest lists ${counts.files}, ${counts.directories} and ${counts.bytes}`,
+    );
+  }
 }
 
 export async function readManifest(
@@ -116,12 +137,28 @@ export async function fetchCheckpoint(
   } catch (error) {
     source.destroy();
     if (IntegrityError.isInstance(error) && !fetch.signal?.aborted) {
-      // Damaged (or missing) stored data, not a transfer problem: never reuse that blob.
-      await quarantineBlob(ctx.backend, scope, blob.id, {
-        digest: ref.digest,
-        reason: error.message,
-        signal: fetch.signal,
-      }).catch(() => {});
+      // Damaged (or missing) stored data, not a transfer problem: never reuse that blob — but
+      // only when the ref agrees with the blob's own index record, so a wrong ref (handed in
+      // by a caller, or planted) cannot get a healthy blob quarantined.
+      const record = await readIndexRecord(
+        ctx.backend,
+        indexKey(scope, ref.digest, blob.id),
+        fetch.signal,
+      ).catch(() => undefined);
+      if (
+        record?.size === ref.size &&
+        record.manifestSize === ref.manifestSize &&
+        record.compression === ref.compression &&
+        record.fileCount === ref.fileCount &&
+        record.directoryCount === ref.directoryCount &&
+        record.totalBytes === ref.totalBytes
+      ) {
+        await quarantineBlob(ctx.backend, scope, blob.id, {
+          digest: ref.digest,
+          reason: error.message,
+          signal: fetch.signal,
+        }).catch(() => {});
+      }
     }
     throw error;
   }

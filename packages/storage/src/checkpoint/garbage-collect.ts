@@ -269,9 +269,14 @@ async function startRun(
   const key = `${gcPrefix(scope)}${Date.now().toString(36)}-${randomBytes(6).toString("hex")}.json`;
   const body = Buffer.from(JSON.stringify({ host: hostname(), pid: process.pid }));
   await backend.put(key, body, { contentLength: body.length, signal });
-  const info = await backend.head(key, { signal });
+  // Read back from a listing, which gives times at the precision of the other listings (S3's
+  // HEAD rounds to the second, its listings do not).
+  let now: number | undefined;
+  for await (const info of backend.list(key, { limit: 1, signal })) {
+    now = info.lastModified?.getTime();
+  }
   return {
-    now: info?.lastModified?.getTime() ?? Date.now(),
+    now: now ?? Date.now(),
     end: () => backend.delete(key).catch(() => {}),
   };
 }
