@@ -310,8 +310,26 @@ export function testBackend(options: BackendTestOptions): void {
         const error = await caught(
           backend.put(key, patternStream(12 * MIB, key), { ifNoneMatch: "*" }),
         );
-        expect(PreconditionFailedError.isInstance(error)).toBe(true);
+        const limit = backend.capabilities.conditionalMaxBytes;
+        if (limit !== undefined && limit < 12 * MIB) {
+          // Over the declared limit: refused outright, never "HEAD, then upload".
+          expect(ValidationError.isInstance(error), String(error)).toBe(true);
+          expect((error as Error).message).toMatch(/needs a server that checks the condition/);
+        } else {
+          expect(PreconditionFailedError.isInstance(error)).toBe(true);
+        }
         expect(await getText(backend, key)).toBe("small original");
+      });
+
+      it("a big create-only body over the declared limit is refused before anything is stored", async () => {
+        const limit = backend.capabilities.conditionalMaxBytes;
+        if (!backend.capabilities.createOnly || limit === undefined) return;
+        const key = `${ns()}big-new`;
+        const error = await caught(
+          backend.put(key, patternStream(limit + MIB, key), { ifNoneMatch: "*" }),
+        );
+        expect(ValidationError.isInstance(error), String(error)).toBe(true);
+        expect(await backend.head(key)).toBeUndefined();
       });
 
       it("lets exactly one of 16 concurrent creators win", async () => {
@@ -394,6 +412,9 @@ export function testBackend(options: BackendTestOptions): void {
       for (const mode of ["plain", "create-only"] as const) {
         it(`aborting a big ${mode} put rejects and leaves nothing at the key`, async () => {
           if (mode === "create-only" && !backend.capabilities.createOnly) return;
+          if (mode === "create-only" && backend.capabilities.conditionalMaxBytes !== undefined) {
+            return; // such a put is refused up front (see above)
+          }
           const p = ns();
           const key = `${p}aborted.bin`;
           const controller = new AbortController();

@@ -319,6 +319,7 @@ describe("s3 backend specifics", () => {
       createOnly: true,
       compareAndSwap: false,
       rangeReads: true,
+      conditionalMaxBytes: 8 * 1024 * 1024,
     });
     const base = await backend.put("k", Buffer.from("base"));
     const error = await backend.put("k", Buffer.from("x"), { ifMatch: base.etag }).catch((e) => e);

@@ -294,6 +294,7 @@ export function createS3Backend(options: S3BackendOptions): RemoteBackend {
     createOnly: conditional.ifNoneMatch,
     compareAndSwap: conditional.ifMatch,
     rangeReads: true,
+    ...(conditional.multipart ? {} : { conditionalMaxBytes: partSize }),
   };
   const fullKey = (key: string) => `${basePrefix}${key}`;
 

@@ -4,6 +4,11 @@ import type { Readable } from "node:stream";
 export interface BackendCapabilities {
   /** `put(..., { ifNoneMatch: "*" })` fails atomically with `PreconditionFailed` when the key exists. */
   createOnly: boolean;
+  /**
+   * The largest body a conditional put (`ifNoneMatch`, `ifMatch`) accepts; a larger one is
+   * refused with a `ValidationError`, never emulated. Absent: any size.
+   */
+  conditionalMaxBytes?: number;
   /** `put(..., { ifMatch: etag })` replaces atomically only when the current ETag matches. */
   compareAndSwap: boolean;
   /** `get(..., { range })` returns only the requested bytes. */
