@@ -1,13 +1,17 @@
 // Benchmark data sets, generated once into bench/.data (gitignored) and reused:
 //   A weights-heavy: one 1 GiB incompressible file + 20 small JSON files
-//   B many-files:    5,000 text files of 1-64 KiB (~150 MiB)
+//   B many-files:    5,000 text files of 1-64 KiB (~160 MiB)
 //   C tiny:          a 10 KiB model
+// A data set is complete when its marker `<dir>.complete` exists (beside the folder, so the
+// folder holds exactly the data set's files).
 import { randomFillSync } from "node:crypto";
 import {
   closeSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -35,14 +39,17 @@ const WORDS =
 
 function make(name, build) {
   const dir = join(DATA_DIR, name);
-  if (existsSync(join(dir, ".complete"))) return dir;
+  const marker = `${dir}.complete`;
+  // Data sets made by an older harness kept their marker inside the folder: move it out.
+  if (existsSync(join(dir, ".complete"))) renameSync(join(dir, ".complete"), marker);
+  if (existsSync(marker)) return dir;
   const tmp = `${dir}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   build(tmp);
   renameSync(tmp, dir);
-  writeFileSync(join(dir, ".complete"), "");
+  writeFileSync(marker, "");
   return dir;
 }
 
@@ -86,4 +93,25 @@ export function datasetC() {
     writeFileSync(join(dir, "model.bin"), buf);
     writeFileSync(join(dir, "config.json"), JSON.stringify({ kind: "tiny" }));
   });
+}
+
+/** Files, folders and bytes of a data set folder (what a save of it holds). */
+export function describe(dir) {
+  const out = { files: 0, directories: 0, bytes: 0, largestFileBytes: 0 };
+  const walk = (d) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      if (st.isDirectory()) {
+        out.directories++;
+        walk(p);
+      } else {
+        out.files++;
+        out.bytes += st.size;
+        out.largestFileBytes = Math.max(out.largestFileBytes, st.size);
+      }
+    }
+  };
+  walk(dir);
+  return out;
 }
