@@ -50,6 +50,11 @@ export const CheckpointRef = z.object({
   archivePath: z.string().min(1).max(1024),
   size: Count,
   compression: z.enum(["none", "gzip"]),
+  /**
+   * sha256 of the stored archive bytes, for compressed archives: the compression's own
+   * framing (gzip header fields) is not covered by the manifest, so it is checked as a whole.
+   */
+  storedSha256: Sha256Hex.optional(),
   manifestSize: Count,
   fileCount: Count,
   directoryCount: Count,

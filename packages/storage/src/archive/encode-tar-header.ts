@@ -41,8 +41,11 @@ export function encodeTarHeader(input: TarHeaderInput): Buffer {
   const block = header.block!;
   // node-tar splits paths of 100+ bytes into ustar prefix/name at a "/"; for some (e.g. a
   // 99-byte directory name plus its "/") that yields a prefix "." that reads back as "./name",
-  // which extraction rightly refuses. Use the ustar fields only when they read back exactly.
-  if (!needPax && new Header(block).path === name) return block;
+  // which extraction rightly refuses. Use the ustar fields only when they read back exactly
+  // (a short ASCII name is stored as is: no need to decode it again).
+  if (!needPax && (/^[\x20-\x7e]{1,100}$/.test(name) || new Header(block).path === name)) {
+    return block;
+  }
 
   const records: Array<[string, string]> = [["path", name]];
   if (size > MAX_OCTAL_SIZE) records.push(["size", String(size)]);

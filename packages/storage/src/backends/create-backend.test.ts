@@ -65,6 +65,8 @@ describe("createBackend", () => {
       createOnly: true,
       compareAndSwap: false,
       rangeReads: true,
+      // partSize from the URL (6 MiB): larger conditional puts are refused, never emulated.
+      conditionalMaxBytes: 6 * 1024 * 1024,
     });
     await backend.close?.();
     const overridden = await createBackend("s3://my-bucket?ifMatch=false", {

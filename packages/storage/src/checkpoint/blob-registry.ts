@@ -46,6 +46,10 @@ export const IndexRecord = z.object({
   blobId: z.string().regex(/^[0-9a-z]{9}-[0-9a-f]{16}$/),
   size: z.number().int().min(0),
   compression: z.enum(["none", "gzip"]),
+  storedSha256: z
+    .string()
+    .regex(/^[a-f0-9]{64}$/)
+    .optional(),
   manifestSize: z.number().int().min(0),
   fileCount: z.number().int().min(0),
   directoryCount: z.number().int().min(0),
@@ -56,7 +60,11 @@ export type IndexRecord = z.infer<typeof IndexRecord>;
 
 export interface Pin {
   readonly id: string;
-  release(): Promise<void>;
+  /**
+   * Deletes the pin (idempotent). With an aborted `signal` it does not wait: a pin left behind
+   * goes stale and garbage collection removes it.
+   */
+  release(signal?: AbortSignal): Promise<void>;
 }
 
 /** Pins blob `id` and keeps the pin fresh (every `ttlMs / 4`) until released. */
@@ -97,12 +105,15 @@ export async function pinBlob(
   let released = false;
   return {
     id,
-    async release() {
+    async release(signal?: AbortSignal) {
       if (released) return;
       released = true;
       clearInterval(timer);
-      await refreshing;
-      await backend.delete(key).catch(() => {});
+      const deleting = (async () => {
+        await refreshing;
+        await backend.delete(key, { signal }).catch(() => {});
+      })();
+      if (!signal?.aborted) await deleting;
     },
   };
 }
@@ -114,6 +125,20 @@ export async function isDoomed(
   signal?: AbortSignal,
 ): Promise<boolean> {
   return (await backend.head(doomKey(scope, id), { signal })) !== undefined;
+}
+
+/**
+ * Whether a blob a ref names was collected: doomed, or already gone. Checked in that order: a
+ * collection removes a doom only once it has found the blob deleted.
+ */
+export async function isCollected(
+  backend: RemoteBackend,
+  scope: Scope,
+  blob: { id: string; archiveKey: string; size: number },
+  signal?: AbortSignal,
+): Promise<boolean> {
+  if (await isDoomed(backend, scope, blob.id, signal)) return true;
+  return (await backend.head(blob.archiveKey, { signal }))?.size !== blob.size;
 }
 
 export async function readIndexRecord(
@@ -143,26 +168,33 @@ export async function claimStoredBlob(
   options: { ttlMs: number; signal?: AbortSignal },
 ): Promise<{ record: IndexRecord; pin: Pin } | undefined> {
   const { signal } = options;
+  const candidates: Array<{ key: string; id: string }> = [];
   for await (const info of backend.list(indexPrefix(scope, digest), { signal })) {
     const parsed = parseIndexKey(info.key, scope);
-    if (!parsed || parsed.digest !== digest) continue;
-    const record = await readIndexRecord(backend, info.key, signal);
-    if (!record || record.digest !== digest || record.blobId !== parsed.id) continue;
-    const pin = await pinBlob(backend, scope, record.blobId, options);
+    if (parsed?.digest === digest) candidates.push({ key: info.key, id: parsed.id });
+  }
+  for (const { key, id } of candidates) {
+    // The pin goes first (the id is in the key), with the record read beside it.
+    const [record, pin] = await Promise.all([
+      readIndexRecord(backend, key, signal),
+      pinBlob(backend, scope, id, options),
+    ]);
     try {
-      const [doomed, quarantined, archive, manifest] = await Promise.all([
-        isDoomed(backend, scope, record.blobId, signal),
-        backend.head(quarantineKey(scope, record.blobId), { signal }),
-        backend.head(blobKey(scope, record.blobId, record.compression), { signal }),
-        backend.head(manifestKey(scope, record.blobId), { signal }),
-      ]);
-      if (
-        !doomed &&
-        quarantined === undefined &&
-        archive?.size === record.size &&
-        manifest?.size === record.manifestSize
-      ) {
-        return { record, pin };
+      if (record?.digest === digest && record.blobId === id) {
+        const [doomed, quarantined, archive, manifest] = await Promise.all([
+          isDoomed(backend, scope, id, signal),
+          backend.head(quarantineKey(scope, id), { signal }),
+          backend.head(blobKey(scope, id, record.compression), { signal }),
+          backend.head(manifestKey(scope, id), { signal }),
+        ]);
+        if (
+          !doomed &&
+          quarantined === undefined &&
+          archive?.size === record.size &&
+          manifest?.size === record.manifestSize
+        ) {
+          return { record, pin };
+        }
       }
     } catch (error) {
       await pin.release();

@@ -782,6 +782,9 @@ describe.each(backends)("checkpoint store on $name", ({ name, create }) => {
     const frozenSide = controlled(backend);
     const frozen = await storeFor({ pinTtlMs: 200 }, frozenSide.backend);
     const frozenRefs = frozenSide.hold("put", (k) => k.startsWith(`ws/${id}/refs/frozen/`));
+    // Its pin is written once; its refreshes never land (a frozen process's timers do not run).
+    let pinWrites = 0;
+    frozenSide.drop("put", (k) => k.includes(`/pins/`) && ++pinWrites > 1);
     const frozenSave = frozen.save({
       pluginInstanceId: id,
       handle: "frozen",
@@ -794,12 +797,15 @@ describe.each(backends)("checkpoint store on $name", ({ name, create }) => {
     const collectorStore = await storeFor({ pinTtlMs: 200 }, collector.backend);
     const lateDelete = collector.delayDelete((k) => k.endsWith(".tar"));
     const gc3 = await collectorStore.gc({ pluginInstanceId: id, minAgeMs: 0 });
-    expect(gc3.deleted.length).toBeGreaterThan(0);
+    // The frozen save's blob was taken for abandoned: doomed and deleted (late).
+    const frozenFirst = frozenSide.calls.find((c) => c.op === "put" && c.key.endsWith(".tar"))?.key;
+    expect(gc3.deleted).toContain(frozenFirst);
     frozenRefs.open();
     const frozenResult = await frozenSave;
     lateDelete.open();
     await collector.landed();
-    expect(gc3.deleted).not.toContain(frozenResult.ref.archivePath);
+    expect(frozenResult.ref.archivePath).not.toBe(frozenFirst);
+    expect(frozenResult.uploadedBytes).toBeGreaterThan(0);
     await plain.fetch({ pluginInstanceId: id, handle: "frozen", target: out("frozen") });
     // Nothing any handle names was lost.
     for (const ref of await plain.list({ pluginInstanceId: id })) {

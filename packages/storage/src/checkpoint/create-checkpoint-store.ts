@@ -5,6 +5,7 @@ import {
   type CheckpointRef,
   CheckpointRef as CheckpointRefSchema,
   type CheckpointStore,
+  ConflictError,
   defaultCacheDir,
   NotFoundError,
   type SetHandleOptions,
@@ -17,13 +18,19 @@ import { DEFAULT_EXTRACT_LIMITS, type ExtractLimits } from "../archive/default-e
 import { createBackend } from "../backends/create-backend.js";
 import type { RemoteBackend } from "../backends/types.js";
 import { mapLimit } from "../util/map-limit.js";
-import { DEFAULT_PIN_TTL_MS, isDoomed, pinBlob } from "./blob-registry.js";
+import { DEFAULT_PIN_TTL_MS, isCollected, pinBlob } from "./blob-registry.js";
 import { blobOf, fetchCheckpoint, readManifest, resolveRef } from "./fetch-checkpoint.js";
 import { createFingerprintCache } from "./fingerprint-cache.js";
 import { type GcOptions, type GcResult, garbageCollect } from "./garbage-collect.js";
 import { parseRefVersionKey, refsPrefix } from "./keys.js";
 import { type PruneOptions, type PruneResult, selectPrunable } from "./prune.js";
-import { appendVersion, listVersions, readNewestVersion, readRefVersion } from "./ref-log.js";
+import {
+  appendVersion,
+  appendVersionAt,
+  listVersions,
+  type RefVersion,
+  readRefVersion,
+} from "./ref-log.js";
 import { saveCheckpoint } from "./save-checkpoint.js";
 import {
   checkFormat,
@@ -151,7 +158,7 @@ export async function createCheckpointStore(
       `${backend.description} does not declare create-only writes, which checkpoint refs need (for S3, keep conditionalWrites.ifNoneMatch on)`,
     );
   }
-  let marked = (await checkFormat(backend, workspace)) === "marked";
+  let marked = (await checkFormat(backend)) === "marked";
   const fingerprintDir =
     options.fingerprintCache === false
       ? undefined
@@ -243,38 +250,39 @@ export async function createCheckpointStore(
         );
       }
       await ctx.ensureFormatMarker(opts.signal);
-      const pin = await pinBlob(backend, scope, blob.id, { ttlMs: pinTtlMs, signal: opts.signal });
-      try {
-        const missing = () =>
-          new NotFoundError(
-            `[storage] The blob of that ref is missing or being collected (${opts.ref.archivePath})`,
-          );
-        const archive = await backend.head(blob.archiveKey, { signal: opts.signal });
-        if (archive?.size !== parsedRef.data.size || (await isDoomed(backend, scope, blob.id))) {
-          throw missing();
-        }
-        const previous = await readNewestVersion(backend, scope, handle, opts.signal).catch(
-          () => undefined,
+      const { signal } = opts;
+      const missing = () =>
+        new NotFoundError(
+          `[storage] The blob of that ref is missing or being collected (${opts.ref.archivePath})`,
         );
-        const written = (await appendVersion(backend, scope, handle, parsedRef.data, {
-          expectedDigest: opts.expectedDigest,
-          history: refHistory,
-          signal: opts.signal,
-          now: ctx.now,
-        })) as CheckpointRef;
-        if (await isDoomed(backend, scope, blob.id, opts.signal)) {
-          // Doomed between our checks (its pin ignored as stale): undo, so no ref dangles.
-          const undo = previous?.kind === "ref" ? previous.ref : "deleted";
-          await appendVersion(backend, scope, handle, undo, {
-            expectedDigest: written.digest,
+      const pin = await pinBlob(backend, scope, blob.id, { ttlMs: pinTtlMs, signal });
+      try {
+        const target = { ...blob, size: parsedRef.data.size };
+        if (await isCollected(backend, scope, target, signal)) throw missing();
+        const { written, previous } = await appendVersionAt(
+          backend,
+          scope,
+          handle,
+          parsedRef.data,
+          {
+            expectedDigest: opts.expectedDigest,
             history: refHistory,
+            signal,
             now: ctx.now,
-          }).catch(() => {});
+          },
+        );
+        const [collected] = await Promise.all([
+          isCollected(backend, scope, target, signal),
+          pin.release(signal),
+        ]);
+        if (collected) {
+          // Collected between our checks (our pin taken for stale): undo, so no ref dangles.
+          await undoVersion(ctx, scope, handle, previous, written as CheckpointRef, signal);
           throw missing();
         }
-        return written;
+        return written as CheckpointRef;
       } finally {
-        await pin.release();
+        await pin.release(signal);
       }
     },
 
@@ -366,6 +374,43 @@ export async function createCheckpointStore(
     },
   };
   return store;
+}
+
+/**
+ * Takes back the version just written (which names a collected blob): puts back `previous`,
+ * the version it was written over, when that one's blob is still there (pinned while we
+ * check), else a deletion — both only if ours is still the newest (compare-and-swap on its
+ * digest), so a later save is never undone.
+ */
+async function undoVersion(
+  ctx: StoreContext,
+  scope: ReturnType<typeof scopeOf>,
+  handle: string,
+  previous: RefVersion | undefined,
+  written: CheckpointRef,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const append = (body: CheckpointRef | "deleted") =>
+    appendVersion(ctx.backend, scope, handle, body, {
+      expectedDigest: written.digest,
+      history: ctx.refHistory,
+      signal,
+      now: ctx.now,
+    }).catch((error) => {
+      if (!ConflictError.isInstance(error)) throw error;
+    });
+  if (previous?.kind !== "ref") {
+    await append("deleted");
+    return;
+  }
+  const blob = { ...blobOf(scope, previous.ref), size: previous.ref.size };
+  const pin = await pinBlob(ctx.backend, scope, blob.id, { ttlMs: ctx.pinTtlMs, signal });
+  try {
+    if (await isCollected(ctx.backend, scope, blob, signal)) await append("deleted");
+    else await append(previous.ref);
+  } finally {
+    await pin.release(signal);
+  }
 }
 
 function positiveInteger(value: number, field: string): number {

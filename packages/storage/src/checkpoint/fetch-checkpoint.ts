@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import {
   type CheckpointLocator,
@@ -113,12 +113,14 @@ export async function fetchCheckpoint(
   const ref = await resolveRef(ctx, fetch);
   const blob = blobOf(scope, ref);
   const what = `the blob of ${describeHandle(scope, ref.handle)} (${ref.archivePath})`;
-  await mkdir(dirname(fetch.target), { recursive: true });
+  // Parents created for the target are removed again when the load fails.
+  const createdParent = await mkdir(dirname(fetch.target), { recursive: true });
   const source = openDownload({
     backend: ctx.backend,
     key: blob.archiveKey,
     size: ref.size,
     what,
+    ...(ref.storedSha256 ? { sha256: ref.storedSha256 } : {}),
     signal: fetch.signal,
     onBytes: fetch.onProgress
       ? (bytes) => fetch.onProgress?.({ phase: "download", bytes, total: ref.size })
@@ -136,6 +138,9 @@ export async function fetchCheckpoint(
     });
   } catch (error) {
     source.destroy();
+    if (createdParent !== undefined) {
+      await rm(createdParent, { recursive: true, force: true }).catch(() => {});
+    }
     if (IntegrityError.isInstance(error) && !fetch.signal?.aborted) {
       // Damaged (or missing) stored data, not a transfer problem: never reuse that blob — but
       // only when the ref agrees with the blob's own index record, so a wrong ref (handed in
@@ -149,6 +154,7 @@ export async function fetchCheckpoint(
         record?.size === ref.size &&
         record.manifestSize === ref.manifestSize &&
         record.compression === ref.compression &&
+        record.storedSha256 === ref.storedSha256 &&
         record.fileCount === ref.fileCount &&
         record.directoryCount === ref.directoryCount &&
         record.totalBytes === ref.totalBytes

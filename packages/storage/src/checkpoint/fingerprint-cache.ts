@@ -1,8 +1,18 @@
 import { createHash, randomBytes } from "node:crypto";
-import { lstat, mkdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import {
+  lstat,
+  mkdir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  stat,
+  statfs,
+  writeFile,
+} from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { CancelledError } from "@trainable/core";
-import type { ManifestEntry } from "../archive/manifest.js";
+import { CancelledError, type ManifestEntry } from "@trainable/core";
 import type { PackedFile } from "../archive/pack-folder.js";
 import type { FolderEntry } from "../archive/walk-folder.js";
 import { mapLimit } from "../util/map-limit.js";
@@ -10,18 +20,23 @@ import { mapLimit } from "../util/map-limit.js";
 /**
  * Remembers, per folder, the sha256 of each file saved from it with the file's identity and
  * change times (device, inode, size, mtime, ctime), so a later save of an unchanged folder
- * knows its digest from `lstat` alone — O(files), not O(bytes) — and uploads nothing.
+ * knows its digest without uploading anything — and, for settled files, without reading them.
  *
- * A remembered hash is trusted only when every field still matches and the file was
- * *settled* when it was read: its ctime was older than the clock of its own filesystem when
- * the save started (measured by creating a file on that filesystem, `clock()`). `ctime`
- * cannot be set by user code and moves on any write, truncate, chmod or rename-over; any
- * change after the save started gets a ctime at or after that clock, so it differs from a
- * settled one even on a coarse clock. A folder whose filesystem clock cannot be read that way
- * is simply not remembered.
+ * A remembered hash is trusted without reading the file only when every field still matches
+ * and the file was *settled* when it was read: it lies on the folder's own filesystem, that
+ * filesystem is not tmpfs, and its ctime was older than that filesystem's clock when the save
+ * started minus `settleMs`. `ctime` cannot be set by user code and moves on any write,
+ * truncate, chmod or rename-over; "older than the clock" excludes a change in the same clock
+ * tick as the read, and the margin (default 35 s, the kernel's dirty-page expiry plus its
+ * flusher interval) covers writes through a shared memory mapping, which move ctime only when
+ * they dirty a clean page. A file that matches but is not settled is read and hashed again
+ * (no upload when the digest is then found stored), and remembered as settled when it is.
  */
 export interface FingerprintCache {
-  /** The manifest of `entries` when every file is remembered and unchanged; else undefined. */
+  /**
+   * The manifest of `entries` when no file changed since it was remembered (unsettled files
+   * are hashed again on the way); undefined when a file is new or changed.
+   */
   lookup(
     folder: string,
     entries: readonly FolderEntry[],
@@ -30,7 +45,7 @@ export interface FingerprintCache {
   /** The clock of the folder's filesystem now (undefined: cannot be read); take it before reading. */
   clock(folder: string): Promise<bigint | undefined>;
   /** Remembers the files of a save read after `clock` (best effort: failures are ignored). */
-  remember(folder: string, files: readonly PackedFile[], clock: bigint): Promise<void>;
+  remember(folder: string, files: readonly PackedFile[], clock: bigint | undefined): Promise<void>;
 }
 
 type Row = [
@@ -41,15 +56,44 @@ type Row = [
   mtimeNs: string,
   ctimeNs: string,
   sha256: string,
+  settled: 0 | 1,
 ];
 
-export function createFingerprintCache(dir: string): FingerprintCache {
+const TMPFS_MAGIC = 0x01021994;
+
+export function createFingerprintCache(
+  dir: string,
+  options: { settleMs?: number } = {},
+): FingerprintCache {
+  const settleNs = BigInt(options.settleMs ?? 35_000) * 1_000_000n;
   const fileOf = async (folder: string): Promise<string> => {
     const real = await realpath(folder);
     return join(dir, `${createHash("sha256").update(real).digest("hex")}.json`);
   };
 
-  return {
+  /** Which stamps count as settled for `folder` at `clock`. */
+  const settledRule = async (folder: string, clock: bigint | undefined) => {
+    if (clock === undefined) return () => false;
+    const device = (await stat(folder, { bigint: true })).dev;
+    const tmpfs = await statfs(folder)
+      .then((s) => s.type === TMPFS_MAGIC)
+      .catch(() => true);
+    if (tmpfs) return () => false;
+    return (dev: bigint, ctimeNs: bigint) => dev === device && ctimeNs < clock - settleNs;
+  };
+
+  const write = async (folder: string, rows: Row[]) => {
+    const target = await fileOf(folder);
+    await mkdir(dir, { recursive: true });
+    const temp = `${target}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+    await writeFile(temp, JSON.stringify({ version: 2, folder, rows }));
+    await rename(temp, target).catch(async (error) => {
+      await rm(temp, { force: true });
+      throw error;
+    });
+  };
+
+  const cache: FingerprintCache = {
     async lookup(folder, entries, signal) {
       let rows: Row[];
       try {
@@ -57,7 +101,7 @@ export function createFingerprintCache(dir: string): FingerprintCache {
           version?: number;
           rows?: Row[];
         };
-        if (parsed.version !== 1 || !Array.isArray(parsed.rows)) return undefined;
+        if (parsed.version !== 2 || !Array.isArray(parsed.rows)) return undefined;
         rows = parsed.rows;
       } catch {
         return undefined;
@@ -66,7 +110,7 @@ export function createFingerprintCache(dir: string): FingerprintCache {
       const files = entries.filter((entry) => entry.type === "file");
       if (files.some((file) => !known.has(file.path))) return undefined;
       let changed = false;
-      const shas = await mapLimit(files, 64, async (file) => {
+      const matches = await mapLimit(files, 64, async (file) => {
         if (changed) return undefined;
         CancelledError.throwIfAborted(signal, "[storage] Save");
         const row = known.get(file.path)!;
@@ -83,14 +127,34 @@ export function createFingerprintCache(dir: string): FingerprintCache {
           changed = true;
           return undefined;
         }
-        return { size: Number(st.size), sha256: row[6] };
+        return { row, dev: st.dev, ctimeNs: st.ctimeNs };
       });
       if (changed) return undefined;
+      // Files that were not settled: hash them again (read, nothing uploaded), then remember.
+      const unsettled = matches.filter((m) => m!.row[7] !== 1).map((m) => m!);
+      if (unsettled.length > 0) {
+        const clock = await cache.clock(folder);
+        const settled = await settledRule(folder, clock);
+        const abs = new Map(files.map((f) => [f.path, f.abs]));
+        await mapLimit(unsettled, 4, async (match) => {
+          const path = abs.get(match.row[0])!;
+          const sha256 = await hashFile(path, signal);
+          const after = await lstat(path, { bigint: true });
+          if (String(after.ctimeNs) !== match.row[5] || String(after.size) !== match.row[3]) {
+            changed = true;
+            return;
+          }
+          match.row[6] = sha256;
+          match.row[7] = settled(match.dev, match.ctimeNs) ? 1 : 0;
+        });
+        if (changed) return undefined;
+        await write(folder, rows).catch(() => {});
+      }
       let f = 0;
       return entries.map((entry) => {
         if (entry.type === "directory") return { type: "directory", path: entry.path };
-        const known = shas[f++]!;
-        return { type: "file", path: entry.path, size: known.size, sha256: known.sha256 };
+        const row = matches[f++]!.row;
+        return { type: "file", path: entry.path, size: Number(row[3]), sha256: row[6] };
       });
     },
 
@@ -100,30 +164,32 @@ export function createFingerprintCache(dir: string): FingerprintCache {
 
     async remember(folder, files, clock) {
       try {
-        const rows: Row[] = files
-          .filter((file) => file.stamp.ctimeNs < clock)
-          .map((file) => [
-            file.path,
-            String(file.stamp.dev),
-            String(file.stamp.ino),
-            String(file.stamp.size),
-            String(file.stamp.mtimeNs),
-            String(file.stamp.ctimeNs),
-            file.sha256,
-          ]);
-        const target = await fileOf(folder);
-        await mkdir(dir, { recursive: true });
-        const temp = `${target}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-        await writeFile(temp, JSON.stringify({ version: 1, folder, rows }));
-        await rename(temp, target).catch(async (error) => {
-          await rm(temp, { force: true });
-          throw error;
-        });
+        const settled = await settledRule(folder, clock);
+        const rows: Row[] = files.map((file) => [
+          file.path,
+          String(file.stamp.dev),
+          String(file.stamp.ino),
+          String(file.stamp.size),
+          String(file.stamp.mtimeNs),
+          String(file.stamp.ctimeNs),
+          file.sha256,
+          settled(file.stamp.dev, file.stamp.ctimeNs) ? 1 : 0,
+        ]);
+        await write(folder, rows);
       } catch {
         // Only an optimisation: the next save hashes the folder again.
       }
     },
   };
+  return cache;
+}
+
+async function hashFile(path: string, signal: AbortSignal | undefined): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024, signal })) {
+    hash.update(chunk as Buffer);
+  }
+  return hash.digest("hex");
 }
 
 /**

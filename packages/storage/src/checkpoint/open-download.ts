@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -21,6 +22,8 @@ export interface OpenDownloadOptions {
   maxResumes?: number;
   /** Called with the bytes received so far. */
   onBytes?: (bytes: number) => void;
+  /** When given, the object's bytes must have this sha256 (checked before the stream ends). */
+  sha256?: string;
 }
 
 const TRANSPORT_CODES = new Set([
@@ -46,6 +49,7 @@ export function openDownload(options: OpenDownloadOptions): Readable {
   async function* chunks(): AsyncGenerator<Buffer> {
     let received = 0;
     let resumes = 0;
+    const hash = options.sha256 === undefined ? undefined : createHash("sha256");
     for (;;) {
       CancelledError.throwIfAborted(signal, "[storage] Download");
       let body: Readable;
@@ -82,6 +86,7 @@ export function openDownload(options: OpenDownloadOptions): Readable {
             );
           }
           options.onBytes?.(received);
+          hash?.update(bytes);
           yield bytes;
         }
       } catch (error) {
@@ -93,7 +98,15 @@ export function openDownload(options: OpenDownloadOptions): Readable {
         }
         throw error;
       }
-      if (received === size) return;
+      if (received === size) {
+        const digest = hash?.digest("hex");
+        if (digest !== options.sha256) {
+          throw new IntegrityError(
+            `[storage] ${what} is damaged: its sha256 is ${digest}, its ref says ${options.sha256}`,
+          );
+        }
+        return;
+      }
       // The body ended early without an error: the connection closed. Resume.
       if (resumes >= maxResumes) {
         throw new RemoteError(

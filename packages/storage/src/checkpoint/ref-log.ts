@@ -11,7 +11,7 @@ import { z } from "zod";
 import { PreconditionFailedError } from "../backends/precondition-failed-error.js";
 import type { RemoteBackend } from "../backends/types.js";
 import { readSmallObject } from "../util/read-small-object.js";
-import { parseRefVersionKey, refPrefix, refVersionKey, type Scope } from "./keys.js";
+import { MAX_SEQ, parseRefVersionKey, refPrefix, refVersionKey, type Scope } from "./keys.js";
 
 /**
  * Refs are append-only logs whose version keys are never freed.
@@ -100,16 +100,19 @@ export async function readRefVersion(
   return parseRefVersion(bytes, key, handle, seq);
 }
 
-/** The newest version of a handle, or undefined when it never existed. */
+/**
+ * The newest version of a handle, or undefined when it never existed. Keys that are not
+ * versions (a `.DS_Store`, anything planted) are skipped, not taken for the end of the log.
+ */
 export async function readNewestVersion(
   backend: RemoteBackend,
   scope: Scope,
   handle: string,
   signal?: AbortSignal,
 ): Promise<RefVersion | undefined> {
-  for await (const info of backend.list(refPrefix(scope, handle), { limit: 1, signal })) {
+  for await (const info of backend.list(refPrefix(scope, handle), { limit: 32, signal })) {
     const parsed = parseRefVersionKey(info.key, scope);
-    if (!parsed || parsed.handle !== handle) break;
+    if (!parsed || parsed.handle !== handle) continue;
     const version = await readRefVersion(backend, scope, handle, parsed.seq, signal);
     if (version.kind === "trimmed") {
       throw new IntegrityError(
@@ -117,6 +120,12 @@ export async function readNewestVersion(
       );
     }
     return version;
+  }
+  // More than 32 keys that are not versions before the first version: look at all of them.
+  for await (const info of backend.list(refPrefix(scope, handle), { signal })) {
+    const parsed = parseRefVersionKey(info.key, scope);
+    if (parsed?.handle === handle)
+      return readRefVersion(backend, scope, handle, parsed.seq, signal);
   }
   return undefined;
 }
@@ -142,6 +151,11 @@ export interface AppendOptions {
   /** Versions kept readable per handle; older ones are emptied (default 10, at least 1). */
   history: number;
   signal?: AbortSignal;
+  /**
+   * The newest version, read by the caller beforehand (to overlap the read with other work):
+   * used for the first attempt only; a lost race reads again.
+   */
+  newest?: Promise<RefVersion | undefined>;
 }
 
 /**
@@ -156,11 +170,28 @@ export async function appendVersion(
   body: CheckpointRef | "deleted",
   options: AppendOptions & { now: () => Date },
 ): Promise<CheckpointRef | undefined> {
+  return (await appendVersionAt(backend, scope, handle, body, options)).written;
+}
+
+/**
+ * `appendVersion`, also giving the version number written and the version it was written over
+ * (read before the create-only write succeeded, so exactly the one just below it).
+ */
+export async function appendVersionAt(
+  backend: RemoteBackend,
+  scope: Scope,
+  handle: string,
+  body: CheckpointRef | "deleted",
+  options: AppendOptions & { now: () => Date },
+): Promise<{ written: CheckpointRef | undefined; seq: number; previous: RefVersion | undefined }> {
   const where = `handle "${handle}" of ${scope.workspace}/${scope.pluginInstanceId}`;
   for (let attempt = 0; attempt < 100; attempt++) {
     let newest: RefVersion | undefined;
     try {
-      newest = await readNewestVersion(backend, scope, handle, options.signal);
+      newest =
+        attempt === 0 && options.newest !== undefined
+          ? await options.newest
+          : await readNewestVersion(backend, scope, handle, options.signal);
     } catch (error) {
       // A malformed newest version does not block a plain overwrite (it is never the newest again).
       if (!IntegrityError.isInstance(error) || options.expectedDigest !== undefined) throw error;
@@ -178,6 +209,11 @@ export async function appendVersion(
       throw new NotFoundError(`[storage] No checkpoint at ${where} to delete`);
     }
     const seq = (newest?.seq ?? -1) + 1;
+    if (seq > MAX_SEQ) {
+      throw new IntegrityError(
+        `[storage] ${where} has no version number left after ${newest?.seq} (a planted version?): delete that handle's refs folder by hand`,
+      );
+    }
     const written =
       body === "deleted"
         ? {
@@ -188,7 +224,7 @@ export async function appendVersion(
             parent: current,
           }
         : { ...body, handle, parent: current };
-    const bytes = Buffer.from(`${JSON.stringify(written, null, 1)}\n`);
+    const bytes = Buffer.from(`${JSON.stringify(written)}\n`);
     if (bytes.length > MAX_REF_BYTES) {
       throw ValidationError.forField(
         "storage",
@@ -214,41 +250,56 @@ export async function appendVersion(
       await new Promise((r) => setTimeout(r, Math.random() * 20 * Math.min(attempt + 1, 10)));
       continue;
     }
-    await trim(
-      backend,
-      scope,
-      handle,
+    await trim(backend, scope, handle, seq, {
+      history: options.history,
+      deletion: body === "deleted",
+      signal: options.signal,
+    });
+    return {
+      written: body === "deleted" ? undefined : (written as CheckpointRef),
       seq,
-      body === "deleted" ? 1 : options.history,
-      options.signal,
-    );
-    return body === "deleted" ? undefined : (written as CheckpointRef);
+      previous: newest,
+    };
   }
   throw new ConflictError(`[storage] Gave up updating ${where}: too much contention`);
 }
 
 /**
- * Empties the versions older than the last `history` (after a deletion: all but it), so they no
- * longer keep their checkpoints alive. Keys stay: a key is never created twice. Best effort:
- * a version left unemptied only keeps its checkpoint a little longer.
+ * Empties the versions that leave the readable window, so they no longer keep their
+ * checkpoints alive; keys stay (a key is never created twice). Versions are contiguous and
+ * each append empties the one at `seq - history`, so an append costs one write and no listing,
+ * however old the handle. After a deletion, every version before it goes: the window's
+ * versions (older ones are empty already). Best effort: a version left unemptied only keeps
+ * its checkpoint a little longer.
  */
 async function trim(
   backend: RemoteBackend,
   scope: Scope,
   handle: string,
   seq: number,
-  history: number,
-  signal: AbortSignal | undefined,
+  options: { history: number; deletion: boolean; signal: AbortSignal | undefined },
 ): Promise<void> {
-  const keep = Math.max(1, history);
-  const versions = await listVersions(backend, scope, handle, signal).catch(() => []);
-  for (const version of versions) {
-    if (version.seq > seq - keep || version.size === 0) continue;
-    await backend
-      .put(refVersionKey(scope, handle, version.seq), Buffer.alloc(0), {
-        contentLength: 0,
-        signal,
-      })
+  const history = Math.max(1, options.history);
+  const { signal } = options;
+  const empty = (old: number) =>
+    backend
+      .put(refVersionKey(scope, handle, old), Buffer.alloc(0), { contentLength: 0, signal })
       .catch(() => {});
+  if (!options.deletion) {
+    if (seq - history >= 0) await empty(seq - history);
+    return;
   }
+  const stale: number[] = [];
+  try {
+    for await (const info of backend.list(refPrefix(scope, handle), {
+      limit: history + 2,
+      signal,
+    })) {
+      const parsed = parseRefVersionKey(info.key, scope);
+      if (parsed?.handle === handle && parsed.seq < seq && info.size > 0) stale.push(parsed.seq);
+    }
+  } catch {
+    return;
+  }
+  for (const old of stale) await empty(old);
 }

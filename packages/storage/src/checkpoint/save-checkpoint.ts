@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { lstat } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
 import {
@@ -6,6 +7,7 @@ import {
   type CheckpointMetadata,
   CheckpointMetadata as CheckpointMetadataSchema,
   type CheckpointRef,
+  ConflictError,
   DEFAULT_HANDLE,
   RemoteError,
   type SaveCheckpointOptions,
@@ -20,13 +22,13 @@ import { mapLimit } from "../util/map-limit.js";
 import {
   claimStoredBlob,
   type IndexRecord,
-  isDoomed,
+  isCollected,
   type Pin,
   pinBlob,
   publishIndexRecord,
 } from "./blob-registry.js";
 import { blobKey, manifestKey, newBlobId, type Scope } from "./keys.js";
-import { appendVersion } from "./ref-log.js";
+import { appendVersion, type RefVersion, readNewestVersion } from "./ref-log.js";
 import { describeHandle, type StoreContext, scopeOf } from "./store-context.js";
 
 /** User metadata larger than this (as JSON) is refused: a ref stays small. */
@@ -61,57 +63,152 @@ export async function saveCheckpoint(
   const entries = await walkFolder({ folder, limits: ctx.limits, signal: save.signal });
   const fingerprints = options.remember ? ctx.fingerprints : undefined;
   const known = await fingerprints?.lookup(folder, entries, save.signal);
-  let expected = save.expectedDigest;
+  let repairing: CheckpointRef | undefined;
   if (known !== undefined) {
+    // The handle's newest version is read while a stored blob of the digest is claimed.
+    const newest = readNewestVersion(ctx.backend, scope, handle, save.signal);
+    newest.catch(() => {});
     const claimed = await claimStoredBlob(ctx.backend, scope, manifestDigest(known), {
       ttlMs: ctx.pinTtlMs,
       signal: save.signal,
     });
     if (claimed) {
-      try {
-        const refs = await publishRefs(
-          ctx,
-          scope,
-          handle,
-          claimed.record,
-          metadata,
-          save,
-          expected,
-        );
-        if (!(await isDoomed(ctx.backend, scope, claimed.record.blobId, save.signal))) {
-          return { ...refs, uploadedBytes: 0 };
-        }
-        expected = refs.ref.digest;
-      } finally {
-        await claimed.pin.release();
-      }
-      // Doomed after we pinned it (a collection that ignored a stale pin): upload our own.
+      const { refs, collected } = await publishPinned(
+        ctx,
+        scope,
+        handle,
+        claimed,
+        metadata,
+        save,
+        newest,
+      );
+      if (!collected) return { ...refs, uploadedBytes: 0 };
+      // Collected after all (a collection that ignored a stale pin): store it again below.
+      repairing = refs.ref;
     }
   }
 
   for (let attempt = 0; attempt < 3; attempt++) {
     const clock = await fingerprints?.clock(folder);
     const uploaded = await uploadBlob(ctx, scope, entries, save);
-    try {
-      const refs = await publishRefs(ctx, scope, handle, uploaded.record, metadata, save, expected);
-      // A collection that doomed the blob after ignoring our pin (a process paused past the
-      // pin's lifetime) may delete it whenever its delete lands: store it again and move the
-      // refs there (from the version just written).
-      if (await isDoomed(ctx.backend, scope, uploaded.record.blobId, save.signal)) {
-        expected = refs.ref.digest;
-        continue;
-      }
-      if (fingerprints && clock !== undefined && uploaded.files) {
+    const { refs, collected } = repairing
+      ? await repoint(ctx, scope, handle, uploaded, repairing, save)
+      : await publishPinned(ctx, scope, handle, uploaded, metadata, save);
+    if (!collected) {
+      if (fingerprints && uploaded.files) {
         await fingerprints.remember(folder, uploaded.files, clock);
       }
       return { ...refs, uploadedBytes: uploaded.bytes };
-    } finally {
-      await uploaded.pin.release();
     }
+    repairing = refs.ref;
   }
   throw new RemoteError(
     `[storage] Saving ${describeHandle(scope, handle)}: its blob was collected by a garbage collection three times; is a collection running with a pin lifetime shorter than this save?`,
     { retryable: true },
+  );
+}
+
+type Published = { ref: CheckpointRef; defaultRef?: CheckpointRef };
+
+/**
+ * Appends the refs naming a pinned blob, then checks that the blob was not collected
+ * meanwhile (a collection that took our pin for stale): doomed, or already gone — a later
+ * collection removes the doom of a blob it found deleted. When it was (`collected`), the refs
+ * just written name a blob that may be gone, and the caller stores it again.
+ */
+async function publishPinned(
+  ctx: StoreContext,
+  scope: Scope,
+  handle: string,
+  claimed: { record: IndexRecord; pin: Pin },
+  metadata: CheckpointMetadata,
+  save: SaveCheckpointOptions,
+  newest?: Promise<RefVersion | undefined>,
+): Promise<{ refs: Published; collected: boolean }> {
+  try {
+    const refs = await publishRefs(
+      ctx,
+      scope,
+      handle,
+      claimed.record,
+      metadata,
+      save,
+      save.expectedDigest,
+      newest,
+    );
+    // The refs protect the blob now: the pin goes while the blob is checked.
+    const [collected] = await Promise.all([
+      wasCollected(ctx, scope, claimed.record, save.signal),
+      claimed.pin.release(save.signal),
+    ]);
+    return { refs, collected };
+  } finally {
+    await claimed.pin.release(save.signal);
+  }
+}
+
+/**
+ * After a blob the refs named was collected: points the handle (and `default`) at the fresh
+ * copy, from the version naming the lost one — unless someone moved them since, in which case
+ * the lost version is no longer current and there is nothing to repoint. The caller's
+ * compare-and-swap was satisfied by the first write; this one is ours.
+ */
+async function repoint(
+  ctx: StoreContext,
+  scope: Scope,
+  handle: string,
+  uploaded: { record: IndexRecord; pin: Pin },
+  lost: CheckpointRef,
+  save: SaveCheckpointOptions,
+): Promise<{ refs: Published; collected: boolean }> {
+  try {
+    const fresh = refOf(ctx, scope, handle, uploaded.record, lost.metadata);
+    const move = async (name: string): Promise<CheckpointRef | undefined> => {
+      try {
+        return (await appendVersion(
+          ctx.backend,
+          scope,
+          name,
+          { ...fresh, handle: name },
+          {
+            expectedDigest: lost.digest,
+            history: ctx.refHistory,
+            signal: save.signal,
+            now: ctx.now,
+          },
+        )) as CheckpointRef;
+      } catch (error) {
+        if (ConflictError.isInstance(error)) return undefined;
+        throw error;
+      }
+    };
+    const ref = (await move(handle)) ?? fresh;
+    const defaultRef =
+      (save.setAsDefault ?? true) && handle !== DEFAULT_HANDLE
+        ? await move(DEFAULT_HANDLE)
+        : undefined;
+    const [collected] = await Promise.all([
+      wasCollected(ctx, scope, uploaded.record, save.signal),
+      uploaded.pin.release(save.signal),
+    ]);
+    return { refs: { ref, ...(defaultRef ? { defaultRef } : {}) }, collected };
+  } finally {
+    await uploaded.pin.release(save.signal);
+  }
+}
+
+function wasCollected(
+  ctx: StoreContext,
+  scope: Scope,
+  record: IndexRecord,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  const archiveKey = blobKey(scope, record.blobId, record.compression);
+  return isCollected(
+    ctx.backend,
+    scope,
+    { id: record.blobId, archiveKey, size: record.size },
+    signal,
   );
 }
 
@@ -169,11 +266,14 @@ async function uploadBlob(
       signal: save.signal,
     });
     let sent = 0;
+    // A compressed archive's framing is not covered by the manifest: hash what is stored.
+    const stored = ctx.compression === "gzip" ? createHash("sha256") : undefined;
     const counted = stream.pipe(
       new Transform({
         highWaterMark: 1024 * 1024,
         transform(chunk: Buffer, _encoding, done) {
           sent += chunk.length;
+          stored?.update(chunk);
           done(null, chunk);
         },
       }),
@@ -202,6 +302,7 @@ async function uploadBlob(
       blobId: id,
       size: sent,
       compression: ctx.compression,
+      ...(stored ? { storedSha256: stored.digest("hex") } : {}),
       manifestSize: packed.manifestSize,
       fileCount: packed.fileCount,
       directoryCount: packed.directoryCount,
@@ -214,7 +315,7 @@ async function uploadBlob(
       signal: save.signal,
     });
     if (existing) {
-      await pin.release();
+      await pin.release(save.signal);
       await Promise.all([
         backend.delete(archiveKey).catch(() => {}),
         backend.delete(manifestKey(scope, id)).catch(() => {}),
@@ -224,7 +325,7 @@ async function uploadBlob(
     await publishIndexRecord(backend, scope, record, save.signal);
     return { record, pin, bytes: sent, files: packed.files };
   } catch (error) {
-    await pin.release();
+    await pin.release(save.signal);
     throw error;
   }
 }
@@ -238,12 +339,14 @@ async function publishRefs(
   metadata: CheckpointMetadata,
   save: SaveCheckpointOptions,
   expectedDigest: string | null | undefined,
-): Promise<{ ref: CheckpointRef; defaultRef?: CheckpointRef }> {
+  newest?: Promise<RefVersion | undefined>,
+): Promise<Published> {
   const base = refOf(ctx, scope, handle, record, metadata);
   const append = { history: ctx.refHistory, signal: save.signal, now: ctx.now };
   const ref = (await appendVersion(ctx.backend, scope, handle, base, {
     ...append,
     expectedDigest,
+    newest,
   })) as CheckpointRef;
   let defaultRef: CheckpointRef | undefined;
   if ((save.setAsDefault ?? true) && handle !== DEFAULT_HANDLE) {
@@ -272,6 +375,7 @@ export function refOf(
     archivePath: blobKey(scope, record.blobId, record.compression),
     size: record.size,
     compression: record.compression,
+    ...(record.storedSha256 ? { storedSha256: record.storedSha256 } : {}),
     manifestSize: record.manifestSize,
     fileCount: record.fileCount,
     directoryCount: record.directoryCount,

@@ -51,16 +51,16 @@ const MARKER = { format: "trainable-checkpoint-store", formatVersion: CHECKPOINT
  */
 export async function checkFormat(
   backend: RemoteBackend,
-  workspace: string,
   signal?: AbortSignal,
 ): Promise<"marked" | "empty"> {
   const marker = await readFormatMarker(backend, signal);
   if (marker === "absent") {
-    for await (const _ of backend.list(`${workspace}/`, { limit: 1, signal })) {
+    // Any object at all (not only under this workspace): a store is one format throughout.
+    for await (const info of backend.list("", { limit: 1, signal })) {
       throw formatError(
         backend,
         1,
-        "it holds checkpoints but no format marker: it was written before format version 2",
+        `it holds objects (${JSON.stringify(info.key)}, …) but no format marker: it was written before format version 2, or is not a checkpoint store`,
       );
     }
     return "empty";

@@ -56,6 +56,7 @@ interface Described {
   manifestSize: number;
   size: number;
   compression: "none" | "gzip";
+  storedSha256?: string;
   handles: Set<string>;
 }
 
@@ -73,7 +74,14 @@ export async function verifyBlobs(
   const { signal } = options;
   const described = new Map<string, Described>();
   const describe = (id: string, facts: Omit<Described, "handles">, handle?: string) => {
-    const known = described.get(id) ?? { ...facts, handles: new Set<string>() };
+    const known = described.get(id) ?? {
+      digest: facts.digest,
+      manifestSize: facts.manifestSize,
+      size: facts.size,
+      compression: facts.compression,
+      ...(facts.storedSha256 ? { storedSha256: facts.storedSha256 } : {}),
+      handles: new Set<string>(),
+    };
     if (handle !== undefined) known.handles.add(handle);
     described.set(id, known);
   };
@@ -118,7 +126,14 @@ export async function verifyBlobs(
     let reason: string | undefined;
     try {
       await verifyArchive({
-        source: openDownload({ backend, key: archivePath, size: facts.size, what, signal }),
+        source: openDownload({
+          backend,
+          key: archivePath,
+          size: facts.size,
+          what,
+          signal,
+          ...(facts.storedSha256 ? { sha256: facts.storedSha256 } : {}),
+        }),
         manifest: readManifestEntries(
           openDownload({
             backend,

@@ -28,6 +28,8 @@ export function controlled(inner: RemoteBackend) {
   const holds: Array<{ op: Op; match: (key: string) => boolean; gate: GateImpl; late: boolean }> =
     [];
   const lateDeletes: Promise<void>[] = [];
+  const drops: Array<{ op: Op; match: (key: string) => boolean }> = [];
+  const dropped = (op: Op, key: string) => drops.some((d) => d.op === op && d.match(key));
 
   class GateImpl implements Gate {
     reached: Promise<void>;
@@ -63,6 +65,10 @@ export function controlled(inner: RemoteBackend) {
     async put(key, body, options) {
       const call: Call = { op: "put", key, bytes: 0 };
       calls.push(call);
+      if (dropped("put", key)) {
+        // A frozen process: the write never happens (its info is made up).
+        return { key, size: 0, etag: "dropped", lastModified: new Date() };
+      }
       const hold = take("put", key);
       if (hold) {
         hold.gate.arrive();
@@ -137,6 +143,10 @@ export function controlled(inner: RemoteBackend) {
       const gate = new GateImpl();
       holds.push({ op, match, gate, late: false });
       return gate;
+    },
+    /** From now on, matching calls are answered at once and have no effect. */
+    drop(op: Op, match: (key: string) => boolean): void {
+      drops.push({ op, match });
     },
     /** Makes the next delete of a matching key land only when the gate opens. */
     delayDelete(match: (key: string) => boolean): Gate {
