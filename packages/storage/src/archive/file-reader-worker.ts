@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker } from "node:worker_threads";
 
 /** One file as the reader saw it: `stamp` is [dev, ino, size, mtimeNs, ctimeNs] (decimal). */
 export type ReaderMessage =
@@ -11,22 +11,29 @@ export type ReaderMessage =
       length: number;
     }
   | { kind: "begin"; index: number; size: number }
-  | { kind: "chunk"; data: ArrayBuffer }
-  | { kind: "end"; index: number; sha256: string; stamp: string[] }
+  /** `length` bytes of a large file in ring slot `slot`; release the slot once copied. */
+  | { kind: "chunk"; slot: number; length: number }
+  /** A large file's end; its sha256 comes from the hash worker (`digest()`). */
+  | { kind: "end"; index: number; stamp: string[] }
   | { kind: "error"; index: number; path: string; reason: string; code?: string }
   | { kind: "done" };
 
 // Plain CommonJS evaluated from a string (node built-ins only), so it ships inside the bundle.
 // It reads files with synchronous system calls — on its own thread they block nothing, and
-// they cost a fraction of what a promise round trip through libuv's pool costs per file —
-// hashes them, and hands the bytes over by transfer (no copy). The main thread grants credit
-// (in KiB) through shared memory, so at most `creditKiB` of file data is ever in flight.
-const WORKER_SOURCE = `
+// they cost a fraction of what a promise round trip through libuv's pool costs per file.
+// Small files: read, hashed here, batched and handed over by transfer; the main thread grants
+// credit (in KiB) through shared memory, so at most `creditKiB` is in flight. Large files:
+// read into a ring of shared slots that the main thread copies out of and a second worker
+// hashes at the same time (a slot is reused once both are done), so reading, hashing and
+// writing run on three threads.
+const READER_SOURCE = `
 const fs = require("node:fs");
 const { createHash } = require("node:crypto");
 const { parentPort, workerData } = require("node:worker_threads");
-const { paths, shared, smallMax, chunkSize, batchBytes } = workerData;
-const control = new Int32Array(shared); // [creditKiB, stop]
+const { paths, shared, smallMax, chunkSize, batchBytes, ring, slots, hashPort } = workerData;
+const control = new Int32Array(shared); // [creditKiB, stop, ringFreed]
+const holders = new Int32Array(slots); // per slot: readers of it not done yet (main, hasher)
+const ringView = new Uint8Array(ring);
 const FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW || 0) | (fs.constants.O_NONBLOCK || 0);
 
 function stopped() { return Atomics.load(control, 1) !== 0; }
@@ -40,6 +47,16 @@ function take(bytes) {
       return;
     }
     Atomics.wait(control, 0, credit, 100);
+  }
+}
+function freeSlot() {
+  for (;;) {
+    if (stopped()) throw new Error("stopped");
+    const freed = Atomics.load(control, 2);
+    for (let slot = 0; slot < holders.length; slot++) {
+      if (Atomics.load(holders, slot) === 0) return slot;
+    }
+    Atomics.wait(control, 2, freed, 100);
   }
 }
 function stampOf(st) {
@@ -102,20 +119,19 @@ try {
       } else {
         flush();
         parentPort.postMessage({ kind: "begin", index, size });
-        const hash = createHash("sha256");
         for (let position = 0; position < size; ) {
           const length = Math.min(chunkSize, size - position);
-          take(length);
-          const view = Buffer.allocUnsafeSlow(length); // its own memory, not zero-filled
-          const data = view.buffer;
-          readInto(fd, view, length, position);
-          hash.update(view);
+          const slot = freeSlot();
+          readInto(fd, ringView.subarray(slot * chunkSize, slot * chunkSize + length), length, position);
           position += length;
-          parentPort.postMessage({ kind: "chunk", data }, [data]);
+          Atomics.store(holders, slot, 2);
+          hashPort.postMessage({ slot, length });
+          parentPort.postMessage({ kind: "chunk", slot, length });
         }
         const after = fs.fstatSync(fd, { bigint: true });
         if (!same(before, after)) throw new Refused("it changed while it was read");
-        parentPort.postMessage({ kind: "end", index, sha256: hash.digest("hex"), stamp: stampOf(after) });
+        hashPort.postMessage({ end: index });
+        parentPort.postMessage({ kind: "end", index, stamp: stampOf(after) });
       }
     } finally {
       fs.closeSync(fd);
@@ -130,14 +146,48 @@ try {
 }
 `;
 
+// Hashes the large files' slots as the reader fills them; posts each file's digest.
+const HASHER_SOURCE = `
+const { createHash } = require("node:crypto");
+const { parentPort, workerData } = require("node:worker_threads");
+const { shared, ring, slots, chunkSize, hashPort } = workerData;
+const control = new Int32Array(shared);
+const holders = new Int32Array(slots);
+const ringView = new Uint8Array(ring);
+let hash = createHash("sha256");
+hashPort.on("message", (message) => {
+  if (message.end !== undefined) {
+    parentPort.postMessage({ index: message.end, sha256: hash.digest("hex") });
+    hash = createHash("sha256");
+    return;
+  }
+  const start = message.slot * chunkSize;
+  hash.update(ringView.subarray(start, start + message.length));
+  if (Atomics.sub(holders, message.slot, 1) === 1) {
+    Atomics.add(control, 2, 1);
+    Atomics.notify(control, 2);
+  }
+});
+`;
+
+/** The ring's slots (each `chunkSize` bytes): the large-file read-ahead, at most. */
+const RING_SLOTS = 8;
+
 /**
- * Reads and hashes files on a worker thread, in order, with at most `creditKiB` of file data
- * handed over and not yet consumed. `grant()` returns credit as the consumer takes bytes.
+ * Reads files on a worker thread, in order: small files hashed there and handed over in
+ * batches (at most `creditKiB` in flight; `grant()` returns credit as the consumer takes
+ * bytes), large files through a ring of shared slots that a second worker hashes while the
+ * consumer copies them out (`copyChunk()`), their digests from `digest()`.
  */
 export class FileReaderWorker {
-  readonly #worker: Worker;
+  readonly #reader: Worker;
+  readonly #hasher: Worker;
   readonly #control: Int32Array;
+  readonly #holders: Int32Array;
+  readonly #ring: Uint8Array;
+  readonly #chunkSize: number;
   readonly #queue: ReaderMessage[] = [];
+  readonly #digests = new Map<number, string>();
   #waiter?: () => void;
   #failure?: Error;
 
@@ -148,10 +198,21 @@ export class FileReaderWorker {
     batchBytes: number;
     creditKiB: number;
   }) {
-    const shared = new SharedArrayBuffer(8);
+    const shared = new SharedArrayBuffer(12);
     this.#control = new Int32Array(shared);
     this.#control[0] = options.creditKiB;
-    this.#worker = new Worker(WORKER_SOURCE, {
+    const slots = new SharedArrayBuffer(4 * RING_SLOTS);
+    this.#holders = new Int32Array(slots);
+    const ring = new SharedArrayBuffer(RING_SLOTS * options.chunkSize);
+    this.#ring = new Uint8Array(ring);
+    this.#chunkSize = options.chunkSize;
+    const { port1, port2 } = new MessageChannel();
+    this.#hasher = new Worker(HASHER_SOURCE, {
+      eval: true,
+      workerData: { shared, ring, slots, chunkSize: options.chunkSize, hashPort: port2 },
+      transferList: [port2],
+    });
+    this.#reader = new Worker(READER_SOURCE, {
       eval: true,
       workerData: {
         paths: options.paths,
@@ -159,20 +220,35 @@ export class FileReaderWorker {
         smallMax: options.smallMax,
         chunkSize: options.chunkSize,
         batchBytes: options.batchBytes,
+        ring,
+        slots,
+        hashPort: port1,
       },
+      transferList: [port1],
     });
-    this.#worker.on("message", (message: ReaderMessage) => {
+    this.#reader.on("message", (message: ReaderMessage) => {
       this.#queue.push(message);
       this.#wake();
     });
-    this.#worker.on("error", (error) => {
-      this.#failure ??= error;
+    this.#hasher.on("message", (message: { index: number; sha256: string }) => {
+      this.#digests.set(message.index, message.sha256);
       this.#wake();
     });
-    this.#worker.on("exit", (code) => {
-      this.#failure ??= new Error(`file reader worker exited with code ${code}`);
-      this.#wake();
-    });
+    for (const [worker, name] of [
+      [this.#reader, "file reader"],
+      [this.#hasher, "hash"],
+    ] as const) {
+      worker.on("error", (error) => {
+        this.#failure ??= error;
+        this.#wake();
+      });
+      // Exit code 0 is the normal end (the reader after its last message; the hasher when the
+      // reader's port closes, after the messages sent on it).
+      worker.on("exit", (code) => {
+        if (code !== 0) this.#failure ??= new Error(`${name} worker exited with code ${code}`);
+        this.#wake();
+      });
+    }
   }
 
   #wake(): void {
@@ -181,11 +257,10 @@ export class FileReaderWorker {
     waiter?.();
   }
 
-  /** The next message, in order. */
-  async next(): Promise<ReaderMessage> {
+  async #until<T>(ready: () => T | undefined): Promise<T> {
     for (;;) {
-      const message = this.#queue.shift();
-      if (message !== undefined) return message;
+      const value = ready();
+      if (value !== undefined) return value;
       if (this.#failure) throw this.#failure;
       await new Promise<void>((resolve) => {
         this.#waiter = resolve;
@@ -193,7 +268,33 @@ export class FileReaderWorker {
     }
   }
 
-  /** Gives back credit for `bytes` of file data the consumer has taken. */
+  /** The next message from the reader, in order. */
+  next(): Promise<ReaderMessage> {
+    return this.#until(() => this.#queue.shift());
+  }
+
+  /** A copy of a large file's chunk (its slot is released for the reader once hashed too). */
+  copyChunk(message: { slot: number; length: number }): Buffer {
+    const start = message.slot * this.#chunkSize;
+    const copy = Buffer.allocUnsafe(message.length);
+    copy.set(this.#ring.subarray(start, start + message.length));
+    if (Atomics.sub(this.#holders, message.slot, 1) === 1) {
+      Atomics.add(this.#control, 2, 1);
+      Atomics.notify(this.#control, 2);
+    }
+    return copy;
+  }
+
+  /** The sha256 of large file `index` (after its "end" message). */
+  digest(index: number): Promise<string> {
+    return this.#until(() => {
+      const digest = this.#digests.get(index);
+      if (digest !== undefined) this.#digests.delete(index);
+      return digest;
+    });
+  }
+
+  /** Gives back credit for `bytes` of small-file data the consumer has taken. */
   grant(bytes: number): void {
     Atomics.add(this.#control, 0, Math.ceil(bytes / 1024));
     Atomics.notify(this.#control, 0);
@@ -202,6 +303,7 @@ export class FileReaderWorker {
   async close(): Promise<void> {
     Atomics.store(this.#control, 1, 1);
     Atomics.notify(this.#control, 0);
-    await this.#worker.terminate();
+    Atomics.notify(this.#control, 2);
+    await Promise.all([this.#reader.terminate(), this.#hasher.terminate()]);
   }
 }

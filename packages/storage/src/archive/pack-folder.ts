@@ -206,7 +206,7 @@ async function* generateTar(
                 archiveBytes += pad;
                 yield Buffer.alloc(pad);
               }
-              fileDone(part.index, message.size, part.sha256, part.stamp);
+              fileDone(part.index, message.size, await reader.digest(part.index), part.stamp);
               break;
             }
             if (part.kind === "error") {
@@ -217,10 +217,9 @@ async function* generateTar(
             throw new Error(`[storage] file reader: unexpected ${part.kind} message`);
           }
           CancelledError.throwIfAborted(signal, "[storage] Packing");
-          const chunk = Buffer.from(part.data);
+          const chunk = reader.copyChunk(part);
           received += chunk.length;
           archiveBytes += chunk.length;
-          reader.grant(chunk.length);
           yield chunk;
         }
         if (received !== message.size) {
