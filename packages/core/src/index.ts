@@ -7,7 +7,7 @@ export {
   manifestEntries,
   manifestLine,
 } from "./manifest/manifest-digest.js";
-export type { TrainContext } from "./model/train-context.js";
+export type { TrainCheckpointScope, TrainContext } from "./model/train-context.js";
 export {
   type ConfigOf,
   type LoadRemoteOptions,
@@ -41,13 +41,22 @@ export {
   invocableResponseSchema,
   ResponseError,
 } from "./schemas/invocable-response.js";
-export { JsonObject } from "./schemas/json-object.js";
+export { JsonObject, jsonProblem } from "./schemas/json-object.js";
 export { parseWith } from "./schemas/parse.js";
 export { type PluginRequest, pluginRequestSchema } from "./schemas/plugin-request.js";
 export { PluginRequestContext } from "./schemas/plugin-request-context.js";
+export {
+  PartialTrainPluginOutput,
+  PostUpdate,
+  parsePostUpdate,
+} from "./schemas/post-update.js";
 export { Task } from "./schemas/task.js";
 export { FINAL_TASK_STATES, isFinalTaskState, TaskState } from "./schemas/task-state.js";
 export { TrainPluginInput } from "./schemas/train-plugin-input.js";
 export { TrainPluginOutput } from "./schemas/train-plugin-output.js";
 export { TrainingParameterPluginInput } from "./schemas/training-parameter-plugin-input.js";
-export { TrainingParameterPluginOutput } from "./schemas/training-parameter-plugin-output.js";
+export {
+  ExportPluginInput,
+  TrainingParameterPluginOutput,
+  trainingParametersFromInput,
+} from "./schemas/training-parameter-plugin-output.js";

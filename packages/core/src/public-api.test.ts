@@ -136,7 +136,7 @@ describe("public API", () => {
     const model = new SpamModel();
     const updates: Array<Partial<TrainPluginOutput>> = [];
     const response = await model.train(request, {
-      postUpdate: (u) => updates.push(u),
+      postUpdate: (u) => updates.push(u as Partial<TrainPluginOutput>),
       signal: new AbortController().signal,
       scratchDir: store.root,
     });

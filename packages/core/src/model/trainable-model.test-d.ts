@@ -5,6 +5,7 @@ import type { ModelCache } from "../ports/model-cache.js";
 import type { InvocableResponse } from "../schemas/invocable-response.js";
 import { type PluginRequest, pluginRequestSchema } from "../schemas/plugin-request.js";
 import type { PluginRequestContext } from "../schemas/plugin-request-context.js";
+import type { PostUpdate } from "../schemas/post-update.js";
 import type { Task } from "../schemas/task.js";
 import type { TaskState } from "../schemas/task-state.js";
 import { TrainPluginInput } from "../schemas/train-plugin-input.js";
@@ -123,7 +124,7 @@ describe("TrainableModel types", () => {
     expectTypeOf<TrainContext["signal"]>().toEqualTypeOf<AbortSignal>();
     expectTypeOf<TrainContext["postUpdate"]>()
       .parameter(0)
-      .toEqualTypeOf<Partial<TrainPluginOutput>>();
+      .toEqualTypeOf<PostUpdate | Partial<TrainPluginOutput>>();
   });
 });
 

@@ -487,7 +487,11 @@ describe("loadRemote", () => {
 describe("train / trainStatus", () => {
   function context(signal = new AbortController().signal) {
     const updates: Array<Partial<TrainPluginOutput>> = [];
-    const ctx: TrainContext = { postUpdate: (u) => updates.push(u), signal, scratchDir: temp };
+    const ctx: TrainContext = {
+      postUpdate: (u) => updates.push(u as Partial<TrainPluginOutput>),
+      signal,
+      scratchDir: temp,
+    };
     return { ctx, updates };
   }
 

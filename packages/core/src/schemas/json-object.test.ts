@@ -32,3 +32,21 @@ describe("JsonObject schema", () => {
     expect(output.a).toBe(1);
   });
 });
+
+describe("JsonObject refuses what JSON cannot carry, naming the path", () => {
+  const cycle: Record<string, unknown> = { a: 1 };
+  cycle.self = cycle;
+  it.each([
+    ["a BigInt", { step: 10n }, ["step"]],
+    ["NaN", { loss: Number.NaN }, ["loss"]],
+    ["Infinity deep inside", { a: { b: [1, Number.POSITIVE_INFINITY] } }, ["a", "b", 1]],
+    ["a function", { f: () => 1 }, ["f"]],
+    ["undefined in an array", { xs: [1, undefined] }, ["xs", 1]],
+    ["a Date", { at: new Date(0) }, ["at"]],
+    ["a cycle", cycle, ["self"]],
+  ])("%s", (_label, value, path) => {
+    const result = JsonObject.safeParse(value);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.path.slice(0, path.length)).toEqual(path);
+  });
+});
