@@ -1,5 +1,5 @@
 import type { TrainingParameterPluginInput, TrainingParameterPluginOutput } from "@trainable/core";
-import { type PluginRequest, ValidationError } from "@trainable/core";
+import { type PluginRequest, trainingParametersFromInput, ValidationError } from "@trainable/core";
 import {
   type ClassifierInput,
   type ClassifierOutput,
@@ -27,13 +27,11 @@ export class SpamClassifier extends TrainableClassifierPluginService<
     const input = request.data;
     if (!input) throw ValidationError.forField("spam-classifier", "data", "is required");
     return {
-      machineLearningTask: "text-classification",
+      ...trainingParametersFromInput(input),
       trainingEpochs: input.trainingEpochs || SPAM_TRAINING_DEFAULTS.trainingEpochs,
       testingHoldoutPercent:
         input.testingHoldoutPercent ?? SPAM_TRAINING_DEFAULTS.testingHoldoutPercent,
       testSplitSeed: input.testSplitSeed ?? SPAM_TRAINING_DEFAULTS.testSplitSeed,
-      trainingParams: input.trainingParams,
-      inferenceParams: input.inferenceParams,
     };
   }
 

@@ -10,11 +10,8 @@ export {
 } from "./client/create-local-plugin-client.js";
 export type { ClientRunOptions, ClientTrainOptions, PluginClient } from "./client/plugin-client.js";
 export { type Clock, systemClock } from "./engine/clock.js";
-export {
-  createLocalEngine,
-  type EngineLogger,
-  type LocalEngineOptions,
-} from "./engine/create-local-engine.js";
+export { createLocalEngine, type LocalEngineOptions } from "./engine/create-local-engine.js";
+export type { DriveHooks, DrivePoint, EngineLogger } from "./engine/drive-training.js";
 export { EngineInstance } from "./engine/engine-instance.js";
 export type {
   CreateInstanceOptions,

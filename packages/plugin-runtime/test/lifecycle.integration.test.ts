@@ -1,7 +1,7 @@
 import { access, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createModelCache } from "@trainable/cache";
-import { NotFoundError, TrainableError, ValidationError } from "@trainable/core";
+import { NotFoundError, type PostUpdate, TrainableError, ValidationError } from "@trainable/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   createHttpPluginClient,
@@ -108,7 +108,7 @@ describe.each(modes)("training lifecycle (%s)", (mode) => {
       trainingEpochs: 2,
       trainingParams: { keywords: ["alpha"], amendedBy: "KeywordTagger" },
     });
-    expect(task.updates.map((u) => u.update.trainingProgress)).toEqual([
+    expect(task.updates.map((u) => (u.update as PostUpdate).output?.trainingProgress)).toEqual([
       { epoch: 1, of: 2, fraction: 0.5 },
       { epoch: 2, of: 2, fraction: 1 },
     ]);

@@ -1,6 +1,10 @@
 import {
+  httpStatusForCode,
   invocableResponseSchema,
+  NotFoundError,
+  PostUpdate,
   RemoteError,
+  TrainableError,
   TrainingError,
   TrainingParameterPluginOutput,
   TrainPluginOutput,
@@ -8,21 +12,34 @@ import {
   validateId,
 } from "@trainable/core";
 import { z } from "zod";
+import type { HostedTask } from "../hosted/create-task-host.js";
+import { isHostedRunning } from "../hosted/task-routes.js";
 import { errorFromBody } from "../http/error-from-body.js";
 import type { TrainResponse } from "../training/create-training-coordinator.js";
 import type { PluginClient } from "./plugin-client.js";
+import { readEvents } from "./read-events.js";
 
 export interface HttpPluginClientOptions {
-  /** The fetch to use (for tests, proxies, auth). Default: the global `fetch`. */
+  /** The fetch to use (for tests, proxies). Default: the global `fetch`. */
   fetch?: typeof fetch;
-  /** Extra headers on every request (e.g. an `authorization` header). */
+  /** The plugin server's bearer token (`trainable serve --token`); sent on every request. */
+  token?: string;
+  /** Extra headers on every request. */
   headers?: Record<string, string>;
-  /** Per-request timeout. Default 5 minutes (a synchronous `/train` can take long). */
+  /**
+   * Per-request timeout. Default 2 minutes: no request lasts a training's length — `POST
+   * /train` answers within seconds and a long training is followed as a task.
+   */
   requestTimeoutMs?: number;
+  /**
+   * How long a training's event stream may stay unreachable (reconnecting with backoff)
+   * before the call fails with a retryable `RemoteError`. Default 10 minutes.
+   */
+  reconnectForMs?: number;
 }
 
 const TrainResponseBody = invocableResponseSchema(TrainPluginOutput).extend({
-  updates: z.array(TrainPluginOutput.partial()).optional(),
+  updates: z.array(z.union([PostUpdate, TrainPluginOutput.partial()])).optional(),
 });
 
 /**
@@ -50,7 +67,12 @@ export function createHttpPluginClient(
   }
   const root = base.href.endsWith("/") ? base.href : `${base.href}/`;
   const doFetch = options.fetch ?? fetch;
-  const timeoutMs = options.requestTimeoutMs ?? 5 * 60_000;
+  const timeoutMs = options.requestTimeoutMs ?? 2 * 60_000;
+  const reconnectForMs = options.reconnectForMs ?? 10 * 60_000;
+  const headers: Record<string, string> = {
+    ...options.headers,
+    ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
+  };
   const display = `${base.origin}${base.pathname === "/" ? "" : base.pathname}`;
 
   async function call(
@@ -65,7 +87,7 @@ export function createHttpPluginClient(
     try {
       response = await doFetch(url, {
         method,
-        headers: { "content-type": "application/json", ...options.headers },
+        headers: { "content-type": "application/json", ...headers },
         body: JSON.stringify(body),
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
@@ -128,9 +150,12 @@ export function createHttpPluginClient(
     async train(request, callOptions = {}) {
       const { body } = await call("POST", "train", request, callOptions.signal);
       const response = parseTrainResponse(body, "train");
-      for (const update of response.updates ?? []) callOptions.onUpdate?.(update);
+      for (const update of response.updates ?? []) callOptions.onUpdate?.(normalizeUpdate(update));
       const { updates: _updates, ...rest } = response;
-      return rest as TrainResponse;
+      const answer = rest as TrainResponse;
+      // A training that outlasts the request runs on as a task on the server: follow it.
+      if (isHostedRunning(answer)) return follow(answer.status.taskId as string, callOptions);
+      return answer;
     },
 
     async cancelTraining(request, callOptions = {}) {
@@ -138,6 +163,78 @@ export function createHttpPluginClient(
       return parseTrainResponse(body, "cancelTraining") as TrainResponse;
     },
   };
+
+  /**
+   * Follows a training hosted by the server through its event stream until its `train` call
+   * ends: post-updates are relayed as they come, a dropped or ended stream is reopened from
+   * the last event seen (`Last-Event-ID`), with backoff, for up to `reconnectForMs`.
+   */
+  async function follow(
+    taskId: string,
+    callOptions: { signal?: AbortSignal; onUpdate?: (update: PostUpdate) => void },
+  ): Promise<TrainResponse> {
+    const { signal } = callOptions;
+    const url = new URL(`tasks/${encodeURIComponent(taskId)}/events`, root);
+    let last = 0;
+    let failingSince: number | undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const response = await doFetch(url, {
+          headers: { accept: "text/event-stream", "last-event-id": String(last), ...headers },
+          signal,
+        });
+        if (!response.ok || response.body === null) {
+          const text = await response.text().catch(() => "");
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            parsed = undefined;
+          }
+          throw errorFromBody(response.status, parsed, `${display}/tasks/${taskId}/events`);
+        }
+        for await (const event of readEvents(response.body)) {
+          failingSince = undefined;
+          if (event.id !== undefined) last = Number(event.id);
+          if (event.event === "update") {
+            const { update } = JSON.parse(event.data) as { update: PostUpdate };
+            callOptions.onUpdate?.(update);
+          } else if (event.event === "finished") {
+            const { task } = JSON.parse(event.data) as { task: HostedTask };
+            if (task.error) {
+              throw errorFromBody(
+                httpStatusForCode(task.error.code),
+                { error: task.error },
+                `${display}/train`,
+              );
+            }
+            return parseTrainResponse(task.response, "train") as TrainResponse;
+          }
+        }
+        // The server ends each stream after a while: reopen it from the last event.
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason ?? error;
+        if (NotFoundError.isInstance(error)) {
+          // The server no longer knows the task (it restarted): the training's call is lost.
+          throw new RemoteError(
+            `[runtime] Plugin server ${display} lost training task ${taskId} (did it restart?): repeat the train call`,
+            { retryable: true, cause: error },
+          );
+        }
+        const transient =
+          !TrainableError.isInstance(error) || (RemoteError.isInstance(error) && error.retryable);
+        if (!transient) throw error;
+        failingSince ??= Date.now();
+        if (Date.now() - failingSince > reconnectForMs) {
+          throw new RemoteError(
+            `[runtime] Plugin server ${display} stayed unreachable for ${reconnectForMs} ms while following training task ${taskId}`,
+            { retryable: true, cause: error },
+          );
+        }
+        await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)), signal);
+      }
+    }
+  }
 
   function parseTrainResponse(body: unknown, what: string) {
     const checked = TrainResponseBody.safeParse(body ?? {});
@@ -151,6 +248,28 @@ export function createHttpPluginClient(
     }
     return checked.data;
   }
+}
+
+/** An update as the server sent it: a `PostUpdate`, or (an older server) partial output. */
+function normalizeUpdate(update: unknown): PostUpdate {
+  const value = update as Record<string, unknown>;
+  return "state" in value || "statusMessage" in value || "output" in value
+    ? (value as PostUpdate)
+    : { output: value as PostUpdate["output"] };
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }
 
 function describe(error: unknown): string {

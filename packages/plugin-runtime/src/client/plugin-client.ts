@@ -1,5 +1,6 @@
 import type {
   PluginRequest,
+  PostUpdate,
   TrainingParameterPluginInput,
   TrainingParameterPluginOutput,
   TrainPluginOutput,
@@ -16,8 +17,8 @@ export interface ClientRunOptions {
 
 export interface ClientTrainOptions {
   signal?: AbortSignal;
-  /** Receives the model's `postUpdate`s (progress, metrics). */
-  onUpdate?: (update: Partial<TrainPluginOutput>) => void;
+  /** Receives the model's `postUpdate`s (state, status message, progress, metrics), as they happen. */
+  onUpdate?: (update: PostUpdate) => void;
   /**
    * Where the in-training model's folder is kept between calls (in-process plugins only; a
    * plugin server keeps its own under its `dataDir`).

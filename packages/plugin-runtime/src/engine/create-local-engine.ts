@@ -28,17 +28,22 @@ import { mergeTrainingParameters } from "../training/merge-training-parameters.j
 import type { TrainRequest } from "../training/train-request.js";
 import { abortError, raceSignal } from "../util/race-signal.js";
 import { type Clock, systemClock } from "./clock.js";
-import { createEngineStore } from "./create-engine-store.js";
+import {
+  CLOSING,
+  type DriveContext,
+  type DriveHooks,
+  driveTraining,
+  type EngineLogger,
+  finish,
+  stopRemote,
+} from "./drive-training.js";
 import type { EngineInstance } from "./engine-instance.js";
 import type { LocalEngine, ResumeResult } from "./local-engine.js";
 import { nextPollDelay, type PollPolicy, resolvePollPolicy } from "./poll-policy.js";
 import type { TaskEvent } from "./task-event.js";
+import { describeHolder, isTaskLock, lockTask, type TaskLock } from "./task-lock.js";
+import { createTaskLog } from "./task-log.js";
 import type { TrainingTask } from "./training-task.js";
-
-export interface EngineLogger {
-  warn(message: string, error?: unknown): void;
-  error(message: string, error?: unknown): void;
-}
 
 export interface LocalEngineOptions {
   /** Where checkpoints are saved and loaded (for in-process plugins). */
@@ -56,14 +61,14 @@ export interface LocalEngineOptions {
   /** Post-updates kept per task (older ones are dropped). Default 100. */
   maxUpdatesPerTask?: number;
   logger?: EngineLogger;
+  /** Observes the driver at its write-ahead points (tests stop the process there). */
+  hooks?: DriveHooks;
 }
 
 interface Active {
   controller: AbortController;
   done: Promise<TrainingTask>;
 }
-
-const CLOSING = Symbol("engine closing");
 const DEFAULT_TIMEOUT_MS = 24 * 60 * 60_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -98,9 +103,7 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
     warn: (message, error) => console.warn(message, error ?? ""),
     error: (message, error) => console.error(message, error ?? ""),
   };
-  const engineStore = await createEngineStore(dataDir, (message, error) =>
-    logger.error(message, error),
-  );
+  const taskLog = await createTaskLog(dataDir, (message, error) => logger.error(message, error));
 
   const plugins = new Map<string, PluginClient>();
   const instances = new Map<string, EngineInstance>();
@@ -111,9 +114,9 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
   emitter.setMaxListeners(0);
   let closed = false;
 
-  const loadedInstances = await engineStore.loadInstances();
+  const loadedInstances = await taskLog.loadInstances();
   for (const instance of loadedInstances.instances) instances.set(instance.id, instance);
-  const loadedTasks = await engineStore.loadTasks();
+  const loadedTasks = await taskLog.loadTasks();
   for (const task of loadedTasks.tasks) tasks.set(task.taskId, task);
   for (const problem of [...loadedInstances.problems, ...loadedTasks.problems]) {
     logger.warn(`[runtime] Skipped an unreadable engine file: ${problem}`);
@@ -128,7 +131,7 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
   };
   const record = (task: TrainingTask, type?: TaskEvent["type"], update?: TaskEvent["update"]) => {
     task.updatedAt = nowIso();
-    const written = engineStore.writeTask(task);
+    const written = taskLog.writeTask(task);
     if (type) emit(type, task, update);
     return written;
   };
@@ -177,221 +180,27 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
     workspace: store.workspace,
   });
 
-  function errorInfo(error: unknown, plugin: string): { code: string; message: string } {
-    if (TrainableError.isInstance(error)) return { code: error.code, message: error.message };
-    const detail = error instanceof Error ? error.message : String(error);
-    return { code: "INTERNAL", message: `[runtime] Plugin "${plugin}" failed: ${detail}` };
-  }
+  const driveContext: DriveContext = {
+    clock,
+    policy,
+    logger,
+    hooks: options.hooks ?? {},
+    maxUpdates,
+    modelDir: (taskId) => taskLog.modelDir(taskId),
+    record,
+    contextOf,
+    ensureRegistered,
+  };
 
-  async function finish(
-    task: TrainingTask,
-    state: "succeeded" | "failed" | "cancelled",
-    details: { response?: TrainResponse; error?: { code: string; message: string } },
-  ): Promise<TrainingTask> {
-    const at = nowIso();
-    task.state = state;
-    task.finishedAt = at;
-    const response = details.response;
-    if (state === "succeeded" && response) {
-      task.output = response.data ?? {};
-      if (task.output.trainingProgress) task.progress = task.output.trainingProgress;
-      const saved = response.status.output as
-        | { handle?: string; digest?: string; archivePath?: string; setAsDefault?: boolean }
-        | undefined;
-      const archivePath = task.output.archivePath ?? saved?.archivePath;
-      if (archivePath) {
-        task.checkpoint = {
-          handle: saved?.handle ?? task.save.handle,
-          archivePath,
-          ...(saved?.digest ? { digest: saved.digest } : {}),
-          ...(saved?.setAsDefault !== undefined ? { setAsDefault: saved.setAsDefault } : {}),
-        };
-      }
-      task.statusMessage = response.status.statusMessage ?? "Training succeeded";
-      task.error = undefined;
-    } else {
-      const error = details.error ?? {
-        code: response?.status.statusCode ?? (state === "cancelled" ? "CANCELLED" : "TRAINING"),
-        message:
-          response?.status.statusMessage ??
-          (state === "cancelled" ? "[runtime] Training cancelled" : "[runtime] Training failed"),
-      };
-      task.error = error;
-      task.statusMessage = error.message;
-      if (response?.status) task.remoteStatus = response.status;
-    }
-    await rm(engineStore.modelDir(task.taskId), { recursive: true, force: true }).catch(() => {});
-    await record(task, "finished");
-    return snapshot(task);
-  }
-
-  /** Asks the plugin to stop a training's external job; failures are logged, not thrown. */
-  async function stopRemote(task: TrainingTask, client: PluginClient, instance: EngineInstance) {
-    const request: TrainRequest = {
-      data: task.trainPluginInput ?? task.input,
-      context: contextOf(instance.id),
-      status: task.remoteStatus ?? { taskId: task.taskId, state: "running" },
-      save: task.save,
-    };
-    try {
-      await client.cancelTraining(request, {
-        stateDir: engineStore.modelDir(task.taskId),
-        signal: AbortSignal.timeout(30_000),
-      });
-    } catch (error) {
-      logger.warn(`[runtime] Could not stop the plugin's job of task ${task.taskId}`, error);
-    }
-  }
-
-  function isTransient(error: unknown): boolean {
-    return RemoteError.isInstance(error) && error.retryable;
-  }
-
-  /** Drives one training from wherever it is to a final state. */
-  async function drive(
-    task: TrainingTask,
-    client: PluginClient,
-    instance: EngineInstance,
-    controller: AbortController,
-  ): Promise<TrainingTask> {
-    const signal = controller.signal;
-    const stateDir = engineStore.modelDir(task.taskId);
-    const onUpdate = (update: Partial<TrainPluginOutput>) => {
-      if (isFinalTaskState(task.state)) return;
-      task.updates.push({ at: nowIso(), update });
-      if (task.updates.length > maxUpdates)
-        task.updates.splice(0, task.updates.length - maxUpdates);
-      if (update.trainingProgress) task.progress = update.trainingProgress;
-      void record(task, "update", update);
-    };
-    const finished = new AbortController();
-    const remaining = Date.parse(task.deadline) - clock.now().getTime();
-    clock.sleep(Math.max(0, remaining), finished.signal).then(
-      () =>
-        controller.abort(
-          new TimeoutError(
-            `[runtime] Training ${task.taskId} timed out: it did not finish by ${task.deadline}`,
-          ),
-        ),
-      () => {},
-    );
-
-    try {
-      await ensureRegistered(client, instance);
-      let response: TrainResponse;
-      let resumed = false;
-      if (task.remoteStatus && !isFinalTaskState(task.remoteStatus.state)) {
-        response = { status: task.remoteStatus };
-        resumed = true;
-      } else {
-        task.state = "running";
-        task.startedAt ??= nowIso();
-        await record(task, "started");
-        const params = await raceSignal(
-          client.getTrainingParameters(
-            { data: task.input, context: contextOf(instance.id) },
-            { signal },
-          ),
-          signal,
-          "Training",
-        );
-        const merged = parseWith(
-          TrainPluginInput,
-          mergeTrainingParameters(task.input, params),
-          "training parameters merged with the plugin's answer",
-          "runtime",
-        );
-        task.trainingParameters = params;
-        task.trainPluginInput = merged;
-        await record(task, "parameters");
-        response = await raceSignal(
-          client.train(
-            {
-              data: merged,
-              context: contextOf(instance.id),
-              status: { taskId: task.taskId, state: "waiting" },
-              isStatusCheck: false,
-              save: task.save,
-            },
-            { signal, onUpdate, stateDir },
-          ),
-          signal,
-          "Training",
-        );
-      }
-
-      let attempt = 0;
-      let errors = 0;
-      for (;;) {
-        const state = response.status.state;
-        if (state === "succeeded" || state === "failed" || state === "cancelled") {
-          return await finish(task, state, { response });
-        }
-        if (!resumed || attempt > 0) {
-          task.remoteStatus = response.status;
-          if (response.status.statusMessage) task.statusMessage = response.status.statusMessage;
-          await record(task, "status");
-        }
-        const wait =
-          resumed && attempt === 0 && errors === 0
-            ? 0
-            : errors > 0
-              ? nextPollDelay(policy, errors - 1)
-              : nextPollDelay(policy, attempt, response.status.retryAfterMs);
-        if (wait > 0) await clock.sleep(wait, signal);
-        try {
-          response = await raceSignal(
-            client.train(
-              {
-                data: task.trainPluginInput ?? task.input,
-                context: contextOf(instance.id),
-                status: task.remoteStatus ?? response.status,
-                isStatusCheck: true,
-                save: task.save,
-              },
-              { signal, onUpdate, stateDir },
-            ),
-            signal,
-            "Training",
-          );
-          task.statusChecks++;
-          errors = 0;
-          attempt++;
-        } catch (error) {
-          if (signal.aborted || !isTransient(error) || errors + 1 >= policy.maxConsecutiveErrors) {
-            throw error;
-          }
-          errors++;
-          task.statusChecks++;
-          logger.warn(`[runtime] Status check of task ${task.taskId} failed; retrying`, error);
-        }
-      }
-    } catch (error) {
-      if (signal.aborted) {
-        const reason: unknown = signal.reason;
-        if (reason === CLOSING) return snapshot(task);
-        await stopRemote(task, client, instance);
-        if (TimeoutError.isInstance(reason)) {
-          return finish(task, "failed", { error: { code: reason.code, message: reason.message } });
-        }
-        const cancelled = CancelledError.isInstance(reason)
-          ? reason
-          : abortError(signal, "[runtime] Training");
-        return finish(task, "cancelled", { error: errorInfo(cancelled, task.plugin) });
-      }
-      if (!TrainableError.isInstance(error)) {
-        logger.error(`[runtime] Training ${task.taskId} failed unexpectedly`, error);
-      }
-      return finish(task, "failed", { error: errorInfo(error, task.plugin) });
-    } finally {
-      finished.abort();
-    }
-  }
-
+  /**
+   * Drives a task in this process, holding its driver lock (taken by the caller) until it
+   * stops: no other engine or `resume` touches it meanwhile.
+   */
   function launch(
     task: TrainingTask,
     client: PluginClient,
     instance: EngineInstance,
+    lock: TaskLock,
     external?: AbortSignal,
   ) {
     const controller = new AbortController();
@@ -406,12 +215,16 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
           { once: true },
         );
     }
-    const done = drive(task, client, instance, controller)
+    const done = driveTraining(driveContext, task, client, instance, controller)
       .catch(async (error: unknown) => {
         logger.error(`[runtime] Training ${task.taskId} could not be recorded`, error);
         return snapshot(task);
       })
-      .finally(() => active.delete(task.taskId));
+      .finally(async () => {
+        active.delete(task.taskId);
+        await taskLog.flush();
+        await lock.release();
+      });
     active.set(task.taskId, { controller, done });
     return done;
   }
@@ -488,7 +301,7 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
           );
         }
       }
-      await engineStore.writeInstance(instance);
+      await taskLog.writeInstance(instance);
       instances.set(id, instance);
       registrations.set(`${plugin}\u0000${id}`, Promise.resolve());
       return structuredClone(instance);
@@ -549,7 +362,13 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
       };
       tasks.set(task.taskId, task);
       await record(task, "created");
-      const done = launch(task, client, instance, trainOptions.signal);
+      const lock = await lockTask(taskLog.taskDir(task.taskId));
+      if (!isTaskLock(lock)) {
+        throw new ConflictError(
+          `[runtime] Task ${task.taskId} is driven by ${describeHolder(lock)}`,
+        );
+      }
+      const done = launch(task, client, instance, lock, trainOptions.signal);
       return { taskId: task.taskId, task: snapshot(task), done };
     },
 
@@ -567,13 +386,24 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
         return running.done;
       }
       if (isFinalTaskState(task.state)) return snapshot(task);
-      // Not driven by this engine (e.g. not resumed yet): stop the plugin's job if possible.
-      const instance = instances.get(task.instanceId);
-      const client = plugins.get(task.plugin);
-      if (instance && client) await stopRemote(task, client, instance);
-      return finish(task, "cancelled", {
-        error: { code: "CANCELLED", message: "[runtime] Training cancelled" },
-      });
+      // Not driven by this engine: only when no one drives it (else that driver owns it).
+      const lock = await lockTask(taskLog.taskDir(taskId));
+      if (!isTaskLock(lock)) {
+        throw new ConflictError(
+          `[runtime] Task ${taskId} is driven by ${describeHolder(lock)}: cancel it there (or stop that process first)`,
+        );
+      }
+      try {
+        const instance = instances.get(task.instanceId);
+        const client = plugins.get(task.plugin);
+        if (instance && client) await stopRemote(driveContext, task, client, instance);
+        return await finish(driveContext, task, "cancelled", {
+          error: { code: "CANCELLED", message: "[runtime] Training cancelled" },
+        });
+      } finally {
+        await taskLog.flush();
+        await lock.release();
+      }
     },
 
     async wait(taskId) {
@@ -613,6 +443,10 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
     async resume() {
       assertOpen();
       const result: ResumeResult = { resumed: [], interrupted: [], skipped: [] };
+      // Tasks another process wrote since this engine loaded its log.
+      for (const task of (await taskLog.loadTasks()).tasks) {
+        if (!active.has(task.taskId)) tasks.set(task.taskId, task);
+      }
       for (const task of tasks.values()) {
         if (isFinalTaskState(task.state) || active.has(task.taskId)) continue;
         const client = plugins.get(task.plugin);
@@ -623,33 +457,55 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
           });
           continue;
         }
+        // Only a task no one drives: a live driver (another engine, `trainable train`) keeps it.
+        const lock = await lockTask(taskLog.taskDir(task.taskId));
+        if (!isTaskLock(lock)) {
+          result.skipped.push({ taskId: task.taskId, reason: `driven by ${describeHolder(lock)}` });
+          continue;
+        }
+        // Read again under the lock: the last driver may have moved it on before it stopped.
+        const fresh = (await taskLog.loadTasks()).tasks.find((t) => t.taskId === task.taskId);
+        if (fresh) {
+          Object.assign(task, fresh);
+          tasks.set(task.taskId, task);
+        }
+        if (isFinalTaskState(task.state)) {
+          await lock.release();
+          continue;
+        }
         const instance = instances.get(task.instanceId);
         if (!instance) {
-          await finish(task, "failed", {
+          await finish(driveContext, task, "failed", {
             error: {
               code: "NOT_FOUND",
               message: `[runtime] Plugin instance "${task.instanceId}" no longer exists`,
             },
           });
+          await taskLog.flush();
+          await lock.release();
           result.interrupted.push(task.taskId);
           continue;
         }
         const polling =
           task.remoteStatus !== undefined && !isFinalTaskState(task.remoteStatus.state);
-        if (task.state === "running" && !polling) {
-          // The engine stopped while the plugin's train call was in flight: whether that
-          // training happened (and saved) cannot be known, so it is not silently repeated.
-          await finish(task, "failed", {
+        if (task.state === "running" && task.phase === undefined && !polling) {
+          // A record from before write-ahead phases: whether its train call ran (and saved)
+          // cannot be known, so it is not silently repeated.
+          await finish(driveContext, task, "failed", {
             error: {
               code: "INTERNAL",
               message:
-                "[runtime] Interrupted: the engine stopped while the plugin's train call was in flight; train again",
+                "[runtime] Interrupted: the engine stopped while the plugin's train call was in flight (recorded by an older version); train again",
             },
           });
+          await taskLog.flush();
+          await lock.release();
           result.interrupted.push(task.taskId);
           continue;
         }
-        launch(task, client, instance);
+        // Wherever it stopped: a train call that may have been in flight is repeated as a
+        // retry (the plugin continues that training), status checks go on from the last one.
+        launch(task, client, instance, lock);
         result.resumed.push(task.taskId);
       }
       return result;
@@ -678,7 +534,7 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
       const running = [...active.values()];
       for (const entry of running) entry.controller.abort(CLOSING);
       await Promise.all(running.map((entry) => entry.done));
-      await engineStore.flush();
+      await taskLog.flush();
       emitter.removeAllListeners();
     },
   };

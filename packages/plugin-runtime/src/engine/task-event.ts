@@ -1,4 +1,4 @@
-import type { TrainPluginOutput } from "@trainable/core";
+import type { PostUpdate } from "@trainable/core";
 import type { TrainingTask } from "./training-task.js";
 
 /**
@@ -12,6 +12,6 @@ export interface TaskEvent {
   taskId: string;
   /** A copy of the task after the event. */
   task: TrainingTask;
-  /** For `update`: what was posted. */
-  update?: Partial<TrainPluginOutput>;
+  /** For `update`: what was posted (checked and normalized). */
+  update?: PostUpdate;
 }

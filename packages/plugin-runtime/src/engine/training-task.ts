@@ -1,6 +1,7 @@
 import {
   Id,
   JsonObject,
+  PostUpdate,
   Task,
   TaskState,
   TrainingParameterPluginOutput,
@@ -11,10 +12,11 @@ import { z } from "zod";
 
 const Timestamp = z.iso.datetime({ offset: true });
 
-/** One post-update of a training (progress, metrics), as recorded. */
+/** One post-update of a training (state, status message, progress, metrics), as recorded. */
 export const TrainingUpdate = z.object({
   at: Timestamp,
-  update: TrainPluginOutput.partial(),
+  /** A `PostUpdate`; tasks recorded by earlier versions hold partial output only. */
+  update: z.union([PostUpdate, TrainPluginOutput.partial()]),
 });
 export type TrainingUpdate = z.infer<typeof TrainingUpdate>;
 
@@ -28,6 +30,15 @@ export const TrainingTask = z.object({
   instanceId: Id,
   plugin: Id,
   state: TaskState,
+  /**
+   * Where the driver is (its write-ahead record): `training` is written before each `train`
+   * call, so a driver that stops while one is in flight is known to have one outstanding and
+   * repeats it with `retry` (the plugin then reattaches to its job or answers its save);
+   * `polling` once the plugin answered `running` (with `remoteStatus`); `finished` at the end.
+   */
+  phase: z.enum(["created", "parameters", "training", "polling", "finished"]).optional(),
+  /** `train` calls made (a retry after a lost answer counts). */
+  attempts: z.number().int().min(0).optional(),
   /** The last status message (the plugin's, or why it failed). */
   statusMessage: z.string().optional(),
   createdAt: Timestamp,
@@ -57,7 +68,8 @@ export const TrainingTask = z.object({
   /** The checkpoint saved on success. */
   checkpoint: z
     .object({
-      handle: Id,
+      /** Absent when a plugin saved by itself through another store than its context's. */
+      handle: Id.optional(),
       digest: z.string().optional(),
       archivePath: z.string(),
       setAsDefault: z.boolean().optional(),

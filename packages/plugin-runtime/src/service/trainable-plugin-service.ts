@@ -10,6 +10,7 @@ import {
   type TrainingParameterPluginOutput,
   type TrainPluginInput,
   type TrainPluginOutput,
+  trainingParametersFromInput,
   ValidationError,
   validateId,
 } from "@trainable/core";
@@ -112,13 +113,7 @@ export abstract class TrainablePluginService<
   ): Promise<TrainingParameterPluginOutput> {
     const input = request.data;
     if (!input) throw ValidationError.forField("runtime", "data", "is required");
-    return {
-      trainingEpochs: input.trainingEpochs,
-      testingHoldoutPercent: input.testingHoldoutPercent,
-      testSplitSeed: input.testSplitSeed,
-      trainingParams: input.trainingParams,
-      inferenceParams: input.inferenceParams,
-    };
+    return trainingParametersFromInput(input);
   }
 
   /** Trains `model` (fresh, config received). The default calls `model.train`. */

@@ -11,6 +11,8 @@ import {
   isFinalTaskState,
   type ModelCache,
   NotFoundError,
+  type PostUpdate,
+  parsePostUpdate,
   RemoteError,
   type Task,
   TrainableModel,
@@ -54,8 +56,8 @@ export interface TrainCallOptions<Config> {
   /** The instance being trained (config validated). */
   instance: PluginInstance<Config>;
   signal?: AbortSignal;
-  /** Receives each `postUpdate` of the model (progress, metrics). */
-  onUpdate?: (update: Partial<TrainPluginOutput>) => void;
+  /** Receives each `postUpdate` of the model, checked and normalized. */
+  onUpdate?: (update: PostUpdate) => void;
   /** Where this training's in-training model folder is kept between calls. */
   stateDir?: string;
 }
@@ -198,18 +200,44 @@ export function createTrainingCoordinator(
     return { ...response, status };
   }
 
+  /** A save the plugin made itself through `context.checkpoint.store`. */
+  interface SelfSave {
+    handle: string;
+    ref: { digest: string; archivePath: string };
+    defaultMoved: boolean;
+  }
+
   async function save(
     request: TrainRequest,
     response: TrainResponse,
     model: TrainableModel<unknown>,
     callOptions: TrainCallOptions<unknown>,
     signal: AbortSignal,
+    selfSaves: SelfSave[],
+    handle: string,
   ): Promise<TrainResponse> {
     const data: TrainPluginOutput = { ...response.data, pluginInstanceId: callOptions.instance.id };
-    // A plugin that saved by itself (the original's style) reports its archivePath: keep it.
-    if (data.archivePath) return { ...response, data };
+    if (data.archivePath) {
+      // A plugin that saved by itself (the original's style) reports its archivePath: record
+      // the handle it really saved to, when it saved through its context's store.
+      const own = selfSaves.findLast((s) => s.ref.archivePath === data.archivePath);
+      return {
+        ...response,
+        data,
+        status: {
+          ...response.status,
+          output: own
+            ? {
+                handle: own.handle,
+                digest: own.ref.digest,
+                archivePath: own.ref.archivePath,
+                setAsDefault: own.defaultMoved,
+              }
+            : { archivePath: data.archivePath },
+        },
+      };
+    }
     CancelledError.throwIfAborted(signal, "[runtime] Training");
-    const handle = request.save?.handle ?? generateHandle(now());
     const saved = await model.saveRemote({
       store,
       pluginInstanceId: callOptions.instance.id,
@@ -219,6 +247,8 @@ export function createTrainingCoordinator(
         trainPluginInput: request.data,
         trainingResults: data.trainingResults,
         ...(data.inferenceParams ? { inferenceParams: data.inferenceParams } : {}),
+        // Lets a repeated train call find this save instead of saving twice.
+        trainingTaskId: request.status?.taskId,
       },
       cache,
       signal,
@@ -239,20 +269,71 @@ export function createTrainingCoordinator(
     };
   }
 
+  const handleFor = (request: TrainRequest) => request.save?.handle ?? generateHandle(now());
+
+  /**
+   * A repeated train call (`retry`) for a training that already saved: the handle it was
+   * asked to save to names a checkpoint this task made (its metadata says so). Answers that
+   * save instead of training again.
+   */
+  async function savedBefore(
+    request: TrainRequest,
+    taskId: string,
+    callOptions: TrainCallOptions<unknown>,
+    signal: AbortSignal | undefined,
+  ): Promise<TrainResponse | undefined> {
+    if (!request.retry || request.save?.handle === undefined) return undefined;
+    const ref = await store
+      .resolve({ pluginInstanceId: callOptions.instance.id, handle: request.save.handle, signal })
+      .catch((error: unknown) => {
+        if (NotFoundError.isInstance(error)) return undefined;
+        throw error;
+      });
+    if (ref?.metadata.trainingTaskId !== taskId) return undefined;
+    const at = now().toISOString();
+    const results = ref.metadata.trainingResults as TrainPluginOutput["trainingResults"];
+    return {
+      data: {
+        pluginInstanceId: callOptions.instance.id,
+        archivePath: ref.archivePath,
+        ...(results ? { trainingResults: results } : {}),
+      },
+      status: {
+        taskId,
+        state: "succeeded",
+        updatedAt: at,
+        finishedAt: at,
+        statusMessage: "Training succeeded (found its saved checkpoint)",
+        output: { handle: ref.handle, digest: ref.digest, archivePath: ref.archivePath },
+      },
+    };
+  }
+
   function contextFor(
+    request: TrainRequest,
     taskId: string,
     signal: AbortSignal,
     callOptions: TrainCallOptions<unknown>,
+    selfSaves: SelfSave[],
+    handle: string,
   ): TrainContext {
     return {
       signal,
       scratchDir: scratchDirOf(taskId),
       postUpdate(update) {
+        // Checked at the call: a bad update is the plugin's error, thrown back to it.
+        const parsed = parsePostUpdate(update);
         try {
-          callOptions.onUpdate?.(update);
+          callOptions.onUpdate?.(parsed);
         } catch {
-          // postUpdate never throws into the model.
+          // A failing listener is not the plugin's problem.
         }
+      },
+      checkpoint: {
+        store: recordingStore(store, selfSaves),
+        pluginInstanceId: callOptions.instance.id,
+        handle,
+        setAsDefault: request.save?.setAsDefault ?? true,
       },
     };
   }
@@ -272,23 +353,34 @@ export function createTrainingCoordinator(
           );
         }
       }
-      if (!statusCheck && request.status?.taskId !== undefined) {
+      // A repeated train call continues the training it repeats: the save it already made,
+      // or (its model was kept when train answered "running") its job, checked with trainStatus.
+      let reattach = false;
+      if (!statusCheck && request.retry) {
+        const found = await savedBefore(request, taskId, callOptions, callOptions.signal);
+        if (found) return found;
+        const stateDir = stateDirOf(taskId, callOptions);
+        reattach = live.has(taskId) || (stateDir !== undefined && (await exists(stateDir)));
+      } else if (!statusCheck && request.status?.taskId !== undefined) {
         // A caller-chosen id must not take over a training that is live or left state behind
         // (its model and state folder would be replaced, then cleaned up).
         const stateDir = callOptions.stateDir ? undefined : stateDirOf(taskId, callOptions);
         if (live.has(taskId) || (stateDir && (await exists(stateDir)))) {
           throw new ConflictError(
-            `[runtime] Training task "${taskId}" already exists: start a new training without status.taskId, or check this one with isStatusCheck`,
+            `[runtime] Training task "${taskId}" already exists: start a new training without status.taskId, retry it with retry: true, or check it with isStatusCheck`,
           );
         }
       }
-      const entry = statusCheck
+      const checking = statusCheck || reattach;
+      const entry = checking
         ? await modelFor(taskId, callOptions)
         : {
             model: service.createModel(callOptions.instance.config),
             controllers: new Set<AbortController>(),
           };
-      if (!statusCheck) remember(taskId, entry);
+      if (!checking) remember(taskId, entry);
+      const selfSaves: SelfSave[] = [];
+      const handle = handleFor(request);
       const controller = new AbortController();
       const signal = callOptions.signal
         ? AbortSignal.any([callOptions.signal, controller.signal])
@@ -297,22 +389,33 @@ export function createTrainingCoordinator(
       const startedAt = statusCheck ? request.status?.startedAt : now().toISOString();
       try {
         await mkdir(scratchDirOf(taskId), { recursive: true });
-        const context = contextFor(taskId, signal, callOptions);
-        const raw = statusCheck
-          ? service.trainStatus(request, entry.model, context)
+        const context = contextFor(request, taskId, signal, callOptions, selfSaves, handle);
+        const checkRequest = reattach ? { ...request, isStatusCheck: true } : request;
+        const raw = checking
+          ? service.trainStatus(checkRequest, entry.model, context)
           : service.train(request, entry.model, context);
         let response = normalize(
           await raceSignal(raw, signal, "Training"),
           taskId,
-          what,
+          checking ? "trainStatus" : what,
           startedAt,
         );
         const state = response.status.state;
         if (state === "succeeded") {
-          response = await save(request, response, entry.model, callOptions, signal);
+          response = await save(
+            request,
+            response,
+            entry.model,
+            callOptions,
+            signal,
+            selfSaves,
+            handle,
+          );
         } else if (!isFinalTaskState(state)) {
+          // Keep the model as it is now (a status check may have changed it), so a status
+          // check after a restart of this process starts from it.
           const stateDir = stateDirOf(taskId, callOptions);
-          if (!statusCheck && stateDir) await persistModel(entry.model, stateDir);
+          if (stateDir) await persistModel(entry.model, stateDir);
           return response;
         }
         await cleanup(taskId, callOptions);
@@ -342,7 +445,7 @@ export function createTrainingCoordinator(
           await service.cancelTraining(
             request,
             entry.model,
-            contextFor(taskId, signal, callOptions),
+            contextFor(request, taskId, signal, callOptions, [], handleFor(request)),
           );
         }
       } finally {
@@ -354,6 +457,31 @@ export function createTrainingCoordinator(
       };
     },
   };
+}
+
+/** The store, recording the saves made through it (a plugin saving its model itself). */
+function recordingStore(
+  store: CheckpointStore,
+  saves: Array<{
+    handle: string;
+    ref: { digest: string; archivePath: string };
+    defaultMoved: boolean;
+  }>,
+): CheckpointStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop !== "save") return Reflect.get(target, prop, receiver);
+      return async (options: Parameters<CheckpointStore["save"]>[0]) => {
+        const result = await target.save(options);
+        saves.push({
+          handle: result.ref.handle,
+          ref: { digest: result.ref.digest, archivePath: result.ref.archivePath },
+          defaultMoved: result.defaultRef !== undefined,
+        });
+        return result;
+      };
+    },
+  });
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -11,7 +11,7 @@ describe("mergeTrainingParameters", () => {
         trainingParams: { lr: 0.1, batch: 8 },
         inferenceParams: { threshold: 0.5 },
       },
-      { trainingEpochs: 5, trainingParams: { lr: 0.01 }, machineLearningTask: "tagging" },
+      { trainingEpochs: 5, trainingParams: { lr: 0.01 }, machineType: "cpu" },
     );
     expect(merged).toEqual({
       pluginInstance: "a",

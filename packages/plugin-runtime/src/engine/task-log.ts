@@ -6,8 +6,11 @@ import { writeJsonAtomic } from "../util/write-json-atomic.js";
 import { EngineInstance } from "./engine-instance.js";
 import { TrainingTask } from "./training-task.js";
 
-/** Where the engine keeps its state under `dataDir`, and how it reads and writes it. */
-export interface EngineStore {
+/**
+ * The engine's task log: where it keeps its trainings and instances under `dataDir`, and how
+ * it reads and writes them (not to be confused with the checkpoint store).
+ */
+export interface TaskLog {
   /** `{dataDir}/tasks/{taskId}` */
   taskDir(taskId: string): string;
   /** `{dataDir}/tasks/{taskId}/model`: the in-training model's folder (in-process plugins). */
@@ -31,10 +34,10 @@ interface Writer {
   running?: Promise<void>;
 }
 
-export async function createEngineStore(
+export async function createTaskLog(
   dataDir: string,
   onError: (message: string, error: unknown) => void,
-): Promise<EngineStore> {
+): Promise<TaskLog> {
   const tasksDir = join(dataDir, "tasks");
   const instancesDir = join(dataDir, "instances");
   await mkdir(tasksDir, { recursive: true });

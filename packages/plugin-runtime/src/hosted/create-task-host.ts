@@ -1,0 +1,241 @@
+import { randomUUID } from "node:crypto";
+import {
+  ConflictError,
+  isFinalTaskState,
+  type JsonObject,
+  NotFoundError,
+  type PostUpdate,
+  type TaskState,
+  TrainableError,
+  validateId,
+} from "@trainable/core";
+import type { LocalPluginClient } from "../client/create-local-plugin-client.js";
+import { type ErrorBody, errorBody } from "../http/error-body.js";
+import type { TrainResponse } from "../training/create-training-coordinator.js";
+import type { TrainRequest } from "../training/train-request.js";
+
+/** A training's `train` call running on the plugin server, as clients see it. */
+export interface HostedTask {
+  taskId: string;
+  instanceId: string;
+  /** `running` while the call runs; then the state it answered (`running` for an external job). */
+  state: TaskState;
+  statusMessage?: string;
+  /** The latest `trainingProgress` posted. */
+  progress?: JsonObject;
+  /** The call's answer, once it has one (a `running` answer carries `remoteStatusInput`). */
+  response?: TrainResponse;
+  /** The call's error (as the HTTP error body carries it), when it threw. */
+  error?: ErrorBody["error"];
+  startedAt: string;
+  updatedAt: string;
+  /** The id of its last event (for `Last-Event-ID`). */
+  lastEventId: number;
+}
+
+/** One event of a hosted task: a post-update, or the end of its `train` call. */
+export type HostedEvent =
+  | { id: number; type: "update"; update: PostUpdate }
+  | { id: number; type: "finished"; task: HostedTask };
+
+export interface TaskHostOptions {
+  client: LocalPluginClient;
+  /** How long `POST /train` waits for the call to finish before answering with the task. Default 2 s. */
+  answerWithinMs?: number;
+  /** Events kept per task for replay (`Last-Event-ID`). Default 1000. */
+  maxEventsPerTask?: number;
+  /** Finished tasks kept (oldest forgotten first). Default 1000. */
+  maxFinishedTasks?: number;
+  now?: () => Date;
+}
+
+interface Entry {
+  task: HostedTask;
+  request: TrainRequest;
+  events: HostedEvent[];
+  controller: AbortController;
+  done: Promise<void>;
+  listeners: Set<() => void>;
+}
+
+export interface TaskHost {
+  /**
+   * Starts a training's `train` call (or, for `status.taskId` already hosted, attaches to it:
+   * a repeated call — `retry` — never starts a second one) and waits up to `answerWithinMs`
+   * for its answer. Resolves with the task either way.
+   */
+  start(request: TrainRequest): Promise<HostedTask>;
+  get(taskId: string): HostedTask | undefined;
+  /** Events after `afterId` (replayed), then live ones, until the call finishes or `signal` aborts. */
+  events(taskId: string, afterId: number, signal?: AbortSignal): AsyncGenerator<HostedEvent>;
+  /** Stops a hosted call and the plugin's job. */
+  cancel(taskId: string): Promise<HostedTask>;
+}
+
+/**
+ * Runs trainings' `train` calls on the plugin server, detached from the HTTP request that
+ * started them: `POST /train` answers within a bounded time with the task, the call goes on,
+ * and its post-updates and end stream to `GET /tasks/:id/events` (resumable from any event
+ * still kept) or can be polled. Keyed by the engine's task id, so a repeated `POST /train`
+ * (the engine lost the answer) attaches to the call already running or finished.
+ */
+export function createTaskHost(options: TaskHostOptions): TaskHost {
+  const { client } = options;
+  const answerWithinMs = options.answerWithinMs ?? 2000;
+  const maxEvents = options.maxEventsPerTask ?? 1000;
+  const maxFinished = options.maxFinishedTasks ?? 1000;
+  const now = options.now ?? (() => new Date());
+  const entries = new Map<string, Entry>();
+  const finishedOrder: string[] = [];
+
+  const snapshot = (entry: Entry): HostedTask => structuredClone(entry.task);
+  const emit = (
+    entry: Entry,
+    event: { type: "update"; update: PostUpdate } | { type: "finished"; task: HostedTask },
+  ) => {
+    entry.task.lastEventId += 1;
+    entry.task.updatedAt = now().toISOString();
+    entry.events.push({ ...event, id: entry.task.lastEventId } as HostedEvent);
+    if (entry.events.length > maxEvents) entry.events.splice(0, entry.events.length - maxEvents);
+    for (const listener of entry.listeners) listener();
+  };
+
+  const forgetOld = (taskId: string) => {
+    finishedOrder.push(taskId);
+    while (finishedOrder.length > maxFinished) entries.delete(finishedOrder.shift() as string);
+  };
+
+  function run(entry: Entry): Promise<void> {
+    return client
+      .train(entry.request, {
+        prevalidated: true,
+        signal: entry.controller.signal,
+        onUpdate: (update) => {
+          if (update.output?.trainingProgress) entry.task.progress = update.output.trainingProgress;
+          if (update.statusMessage !== undefined) entry.task.statusMessage = update.statusMessage;
+          emit(entry, { type: "update", update });
+        },
+      })
+      .then(
+        (response) => {
+          entry.task.response = response;
+          entry.task.state = response.status.state;
+          if (response.status.statusMessage)
+            entry.task.statusMessage = response.status.statusMessage;
+        },
+        (error: unknown) => {
+          const { body } = errorBody(error, entry.task.taskId);
+          entry.task.error = body.error;
+          entry.task.state =
+            TrainableError.isInstance(error) && error.code === "CANCELLED" ? "cancelled" : "failed";
+          entry.task.statusMessage = body.error.message;
+        },
+      )
+      .finally(() => {
+        emit(entry, { type: "finished", task: snapshot(entry) });
+        forgetOld(entry.task.taskId);
+      });
+  }
+
+  return {
+    async start(request) {
+      const taskId = validateId(request.status?.taskId ?? randomUUID(), "status.taskId");
+      const existing = entries.get(taskId);
+      if (existing) {
+        if (!request.retry) {
+          throw new ConflictError(
+            `[runtime] Training task "${taskId}" already exists on this server: repeat it with retry: true, or check it with isStatusCheck`,
+          );
+        }
+        await Promise.race([existing.done, sleep(answerWithinMs)]);
+        return snapshot(existing);
+      }
+      const at = now().toISOString();
+      const entry: Entry = {
+        task: {
+          taskId,
+          instanceId: request.data?.pluginInstance ?? "",
+          state: "running",
+          startedAt: at,
+          updatedAt: at,
+          lastEventId: 0,
+        },
+        request: {
+          ...request,
+          status: { ...request.status, taskId, state: request.status?.state ?? "waiting" },
+        },
+        events: [],
+        controller: new AbortController(),
+        done: Promise.resolve(),
+        listeners: new Set(),
+      };
+      entries.set(taskId, entry);
+      entry.done = run(entry);
+      await Promise.race([entry.done, sleep(answerWithinMs)]);
+      return snapshot(entry);
+    },
+
+    get(taskId) {
+      const entry = entries.get(taskId);
+      return entry ? snapshot(entry) : undefined;
+    },
+
+    async *events(taskId, afterId, signal) {
+      const entry = entries.get(taskId);
+      if (!entry) throw new NotFoundError(`[runtime] No training task "${taskId}" on this server`);
+      let last = afterId;
+      for (;;) {
+        const oldest = entry.events[0]?.id ?? entry.task.lastEventId + 1;
+        if (last + 1 < oldest) {
+          // Missed events no longer kept: start from the oldest kept (the task state they led to
+          // is in every "finished" event, and in GET /tasks/:id).
+          last = oldest - 1;
+        }
+        for (const event of entry.events) {
+          if (event.id <= last) continue;
+          last = event.id;
+          yield event;
+          if (event.type === "finished") return;
+        }
+        if (signal?.aborted) return;
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            entry.listeners.delete(wake);
+            signal?.removeEventListener("abort", wake);
+            resolve();
+          };
+          entry.listeners.add(wake);
+          signal?.addEventListener("abort", wake, { once: true });
+        });
+      }
+    },
+
+    async cancel(taskId) {
+      const entry = entries.get(taskId);
+      if (!entry) throw new NotFoundError(`[runtime] No training task "${taskId}" on this server`);
+      if (!isFinalTaskState(entry.task.state) || entry.task.response === undefined) {
+        entry.controller.abort();
+      }
+      await entry.done;
+      // The plugin's own job (an external one the call started) stops too.
+      const status = entry.task.response?.status ?? { taskId, state: "running" as const };
+      if (!isFinalTaskState(status.state) || entry.task.state === "cancelled") {
+        await client
+          .cancelTraining(
+            { ...entry.request, status: { ...status, taskId } },
+            { prevalidated: true },
+          )
+          .catch(() => {});
+        entry.task.state = "cancelled";
+      }
+      return snapshot(entry);
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref?.();
+  });
+}
