@@ -11,32 +11,12 @@ import {
   servePlugin,
   TrainingTask,
 } from "../src/index.js";
+import { ensureBuilt } from "./__fixtures__/ensure-built.js";
 import { createTestEnv, silentLogger, type TestEnv } from "./__fixtures__/env.js";
 import { ExternalTagger } from "./__fixtures__/plugins.mjs";
 
 const packageDir = join(import.meta.dirname, "..");
 const child = join(import.meta.dirname, "__fixtures__", "engine-child.mjs");
-
-async function newestMtime(dir: string): Promise<number> {
-  let newest = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) {
-      const { mtimeMs } = await stat(join(entry.parentPath, entry.name));
-      newest = Math.max(newest, mtimeMs);
-    }
-  }
-  return newest;
-}
-
-/** The child process runs the built dist: build it when it is missing or older than src. */
-async function ensureBuilt(): Promise<void> {
-  const built = await stat(join(packageDir, "dist", "index.js")).then(
-    (s) => s.mtimeMs,
-    () => 0,
-  );
-  if (built > (await newestMtime(join(packageDir, "src")))) return;
-  await promisify(execFile)("npx", ["tsup"], { cwd: packageDir, timeout: 180_000 });
-}
 
 interface ChildEvent {
   type: string;
@@ -118,9 +98,13 @@ describe.each(["in-process", "http"] as const)("crash and restart (%s plugin)", 
     expect(left.state).toBe("running");
     expect(left.remoteStatus?.remoteStatusInput?.jobId).toMatch(/^job-/);
     if (mode === "in-process") {
-      expect((await stat(join(dataDir, "tasks", taskId, "model", "model.json"))).isFile()).toBe(
-        true,
-      );
+      // The in-training model's state: its folder and the status it last answered.
+      const kept = join(dataDir, "tasks", taskId, "model");
+      expect((await stat(join(kept, "model", "model.json"))).isFile()).toBe(true);
+      expect(JSON.parse(await readFile(join(kept, "status.json"), "utf8"))).toMatchObject({
+        state: "running",
+        remoteStatusInput: { jobId: left.remoteStatus?.remoteStatusInput?.jobId },
+      });
     }
     const checksBefore = left.statusChecks;
 

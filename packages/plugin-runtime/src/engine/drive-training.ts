@@ -309,6 +309,9 @@ export async function finish(
     if (response?.status) task.remoteStatus = response.status;
   }
   await rm(ctx.modelDir(task.taskId), { recursive: true, force: true }).catch(() => {});
+  await rm(`${ctx.modelDir(task.taskId)}.previous`, { recursive: true, force: true }).catch(
+    () => {},
+  );
   await ctx.record(task, "finished");
   return structuredClone(task);
 }

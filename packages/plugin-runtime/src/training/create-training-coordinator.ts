@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { access, mkdir, rename, rm } from "node:fs/promises";
+import { access, mkdir, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -79,6 +79,8 @@ export interface TrainingCoordinator {
 interface LiveTraining {
   model: TrainableModel<unknown>;
   controllers: Set<AbortController>;
+  /** The plugin's last `running` status. */
+  status?: Task;
 }
 
 const ResponseSchema = invocableResponseSchema(TrainPluginOutput);
@@ -114,31 +116,69 @@ export function createTrainingCoordinator(
     service.trainStatus === TrainablePluginService.prototype.trainStatus &&
     service.modelClass.prototype.trainStatus === TrainableModel.prototype.trainStatus;
 
+  interface LoadedState {
+    entry: LiveTraining;
+    /** The plugin's last `running` status, kept with the model (for a reattach). */
+    status?: Task;
+  }
+
+  /** The live model of a task, or one rebuilt from its kept state. */
   async function modelFor(
     taskId: string,
     callOptions: TrainCallOptions<unknown>,
-  ): Promise<LiveTraining> {
+  ): Promise<LoadedState> {
     const existing = live.get(taskId);
-    if (existing) return existing;
+    if (existing) return { entry: existing, status: existing.status };
     const model = service.createModel(callOptions.instance.config);
     const stateDir = stateDirOf(taskId, callOptions);
-    if (stateDir && (await exists(stateDir))) await model.loadFromFolder(stateDir);
-    const entry: LiveTraining = { model, controllers: new Set() };
+    const kept = stateDir ? await readState(stateDir) : undefined;
+    if (kept) await model.loadFromFolder(kept.modelDir);
+    const entry: LiveTraining = { model, controllers: new Set(), status: kept?.status };
     remember(taskId, entry);
-    return entry;
+    return { entry, status: kept?.status };
   }
 
-  async function persistModel(model: TrainableModel<unknown>, stateDir: string): Promise<void> {
+  /**
+   * Keeps a training's state — its model (`saveToFolder`) and the status the plugin just
+   * answered — as one unit under `stateDir` (`model/`, `status.json`), replaced atomically
+   * enough for a kill: the new unit is written and flushed beside the old, the old moved to
+   * `.previous`, the new renamed into place; a reader takes `.previous` when the rename did
+   * not happen.
+   */
+  async function persistState(
+    model: TrainableModel<unknown>,
+    status: Task,
+    stateDir: string,
+  ): Promise<void> {
     const tmp = `${stateDir}.${randomBytes(6).toString("hex")}.tmp`;
-    await mkdir(tmp, { recursive: true });
+    const previous = `${stateDir}.previous`;
+    await mkdir(join(tmp, "model"), { recursive: true });
     try {
-      await model.saveToFolder(tmp);
-      await rm(stateDir, { recursive: true, force: true });
+      await model.saveToFolder(join(tmp, "model"));
+      await writeFile(join(tmp, "status.json"), JSON.stringify(status));
+      await fsyncTree(tmp);
+      await rm(previous, { recursive: true, force: true });
+      if (await exists(stateDir)) await rename(stateDir, previous);
       await rename(tmp, stateDir);
+      await rm(previous, { recursive: true, force: true });
     } catch (error) {
       await rm(tmp, { recursive: true, force: true });
       throw error;
     }
+  }
+
+  async function readState(
+    stateDir: string,
+  ): Promise<{ modelDir: string; status?: Task } | undefined> {
+    for (const dir of [stateDir, `${stateDir}.previous`]) {
+      if (!(await exists(join(dir, "model")))) continue;
+      const status = await readFile(join(dir, "status.json"), "utf8").then(
+        (text) => JSON.parse(text) as Task,
+        () => undefined,
+      );
+      return { modelDir: join(dir, "model"), status };
+    }
+    return undefined;
   }
 
   async function cleanup(taskId: string, callOptions: TrainCallOptions<unknown>): Promise<void> {
@@ -146,6 +186,7 @@ export function createTrainingCoordinator(
     const stateDir = stateDirOf(taskId, callOptions);
     await Promise.all([
       stateDir ? rm(stateDir, { recursive: true, force: true }) : undefined,
+      stateDir ? rm(`${stateDir}.previous`, { recursive: true, force: true }) : undefined,
       rm(scratchDirOf(taskId), { recursive: true, force: true }),
     ]);
   }
@@ -343,9 +384,18 @@ export function createTrainingCoordinator(
       const taskId = checkRequest(request, callOptions);
       const statusCheck = request.isStatusCheck === true;
       const what = statusCheck ? "trainStatus" : "train";
+      // A repeated call (the caller lost the answer of the last one) for a training that has
+      // already saved: answer that save, never a second one.
+      if (request.retry) {
+        const found = await savedBefore(request, taskId, callOptions, callOptions.signal);
+        if (found) {
+          await cleanup(taskId, callOptions);
+          return found;
+        }
+      }
       if (statusCheck && !live.has(taskId) && synchronousOnly()) {
         const stateDir = stateDirOf(taskId, callOptions);
-        if (!(stateDir && (await exists(stateDir)))) {
+        if (!(stateDir && (await readState(stateDir)))) {
           // A client asking about a task this plugin never left running: its mistake (404),
           // not a failure of the plugin.
           throw new NotFoundError(
@@ -357,23 +407,23 @@ export function createTrainingCoordinator(
       // or (its model was kept when train answered "running") its job, checked with trainStatus.
       let reattach = false;
       if (!statusCheck && request.retry) {
-        const found = await savedBefore(request, taskId, callOptions, callOptions.signal);
-        if (found) return found;
         const stateDir = stateDirOf(taskId, callOptions);
-        reattach = live.has(taskId) || (stateDir !== undefined && (await exists(stateDir)));
+        reattach =
+          live.has(taskId) || (stateDir !== undefined && (await readState(stateDir)) !== undefined);
       } else if (!statusCheck && request.status?.taskId !== undefined) {
         // A caller-chosen id must not take over a training that is live or left state behind
         // (its model and state folder would be replaced, then cleaned up).
         const stateDir = callOptions.stateDir ? undefined : stateDirOf(taskId, callOptions);
-        if (live.has(taskId) || (stateDir && (await exists(stateDir)))) {
+        if (live.has(taskId) || (stateDir && (await readState(stateDir)))) {
           throw new ConflictError(
             `[runtime] Training task "${taskId}" already exists: start a new training without status.taskId, retry it with retry: true, or check it with isStatusCheck`,
           );
         }
       }
       const checking = statusCheck || reattach;
-      const entry = checking
-        ? await modelFor(taskId, callOptions)
+      const loaded = checking ? await modelFor(taskId, callOptions) : undefined;
+      const entry: LiveTraining = loaded
+        ? loaded.entry
         : {
             model: service.createModel(callOptions.instance.config),
             controllers: new Set<AbortController>(),
@@ -390,7 +440,10 @@ export function createTrainingCoordinator(
       try {
         await mkdir(scratchDirOf(taskId), { recursive: true });
         const context = contextFor(request, taskId, signal, callOptions, selfSaves, handle);
-        const checkRequest = reattach ? { ...request, isStatusCheck: true } : request;
+        // A reattach checks the job with the status its train call answered (kept with the model).
+        const checkRequest = reattach
+          ? { ...request, isStatusCheck: true, status: loaded?.status ?? request.status }
+          : request;
         const raw = checking
           ? service.trainStatus(checkRequest, entry.model, context)
           : service.train(request, entry.model, context);
@@ -415,7 +468,8 @@ export function createTrainingCoordinator(
           // Keep the model as it is now (a status check may have changed it), so a status
           // check after a restart of this process starts from it.
           const stateDir = stateDirOf(taskId, callOptions);
-          if (stateDir) await persistModel(entry.model, stateDir);
+          entry.status = response.status;
+          if (stateDir) await persistState(entry.model, response.status, stateDir);
           return response;
         }
         await cleanup(taskId, callOptions);
@@ -440,7 +494,7 @@ export function createTrainingCoordinator(
       }
       try {
         if (service.cancelTraining && request.status && !isFinalTaskState(request.status.state)) {
-          const entry = await modelFor(taskId, callOptions);
+          const { entry } = await modelFor(taskId, callOptions);
           const signal = callOptions.signal ?? new AbortController().signal;
           await service.cancelTraining(
             request,
@@ -482,6 +536,22 @@ function recordingStore(
       };
     },
   });
+}
+
+/** fsyncs every file and folder under `root` (a small state folder), so a rename publishes data. */
+async function fsyncTree(root: string): Promise<void> {
+  const paths = [root];
+  for (const entry of await readdir(root, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() || entry.isDirectory()) paths.push(join(entry.parentPath, entry.name));
+  }
+  for (const path of paths) {
+    const handle = await open(path, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -54,11 +54,13 @@ export interface FakeJob {
 export declare const fakeJobs: {
   submit(
     jobsDir: string,
-    spec: { keywords?: string[]; jobMs?: number; checksNeeded?: number },
+    spec: { keywords?: string[]; jobMs?: number; checksNeeded?: number; token?: string },
   ): Promise<string>;
   check(jobsDir: string, jobId: string): Promise<FakeJob>;
   cancel(jobsDir: string, jobId: string): Promise<void>;
   read(jobsDir: string, jobId: string): Promise<FakeJob>;
+  /** How many jobs were ever submitted. */
+  count(jobsDir: string): Promise<number>;
 };
 
 export declare class KeywordClassifier extends TrainableClassifierPluginService<

@@ -1,7 +1,7 @@
 // Test plugins, in plain JavaScript so the crash-and-restart child process (plain `node`)
 // can import them too. In vitest `@trainable/plugin-runtime` resolves to src (see
 // vitest.config.ts); in the child process it resolves to the built dist.
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { TrainableModel, TrainingError } from "@trainable/core";
 import {
@@ -115,6 +115,13 @@ export const ExternalConfig = z.object({
 export const fakeJobs = {
   async submit(jobsDir, spec) {
     await mkdir(jobsDir, { recursive: true });
+    // An idempotency key (the training's task id): submitting again returns the same job.
+    if (spec.token) {
+      const existing = await readFile(join(jobsDir, `token-${spec.token}`), "utf8").catch(
+        () => undefined,
+      );
+      if (existing) return existing;
+    }
     const jobId = `job-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
     await writeJob(jobsDir, jobId, {
       jobId,
@@ -124,7 +131,13 @@ export const fakeJobs = {
       checks: 0,
       state: "running",
     });
+    if (spec.token) await writeFile(join(jobsDir, `token-${spec.token}`), jobId);
     return jobId;
+  },
+  /** How many jobs were ever submitted. */
+  async count(jobsDir) {
+    const names = await readdir(jobsDir).catch(() => []);
+    return names.filter((name) => /^job-.*\.json$/.test(name)).length;
   },
   async check(jobsDir, jobId) {
     const job = await fakeJobs.read(jobsDir, jobId);
@@ -182,7 +195,10 @@ export class ExternalJobModel extends TrainableModel {
       keywords: params.keywords,
       jobMs: params.jobMs,
       checksNeeded: params.checksNeeded,
+      token: request.status?.taskId,
     });
+    // A test kill point: the job started, and the process dies before anything is recorded.
+    if (process.env.TRAINABLE_TEST_KILL_AFTER_SUBMIT === "1") process.kill(process.pid, "SIGKILL");
     return {
       status: {
         state: "running",
