@@ -89,6 +89,9 @@ export class ExternalModel extends TrainableModel<ExternalTrainerConfig> {
         ...(input.trainingParams?.learningRate !== undefined
           ? { learningRate: input.trainingParams.learningRate }
           : {}),
+        // The training's task id is stable across retries: a train call repeated after a
+        // crash or a dropped answer gets the job the first one started, never a second.
+        ...(request.status?.taskId ? { clientToken: request.status.taskId } : {}),
       },
       context.signal,
     );

@@ -46,7 +46,12 @@ export class ServiceClient {
   }
 
   async submitJob(
-    body: { examples: readonly TrainingExample[]; epochs: number; learningRate?: number },
+    body: {
+      examples: readonly TrainingExample[];
+      epochs: number;
+      learningRate?: number;
+      clientToken?: string;
+    },
     signal?: AbortSignal,
   ): Promise<RemoteJob> {
     return this.#call("POST", "/jobs", body, RemoteJob, signal);

@@ -63,7 +63,7 @@ describe("external trainer through the local engine", () => {
     expect(statuses[0]!.task.remoteStatus?.remoteStatusInput?.jobId).toEqual(expect.any(String));
     const fractions = events
       .filter((e) => e.type === "update")
-      .map((e) => (e.update!.trainingProgress as { fraction: number }).fraction);
+      .map((e) => (e.update!.output?.trainingProgress as { fraction: number }).fraction);
     expect(fractions.at(-1)).toBe(1);
     expect(new Set(fractions).size).toBeGreaterThanOrEqual(3);
 
@@ -126,6 +126,19 @@ describe("external trainer through the local engine", () => {
       { handle: "v1" },
     )) as ClassifierOutput;
     expect(old.results[0]!.labels.map((l) => l.label).sort()).toEqual(["negative", "positive"]);
+  });
+
+  it("a train call repeated with the same task id gets the first job, never a second", async () => {
+    const client = new ServiceClient(service.url);
+    const examples = [
+      { text: "good", label: "pos" },
+      { text: "bad", label: "neg" },
+    ];
+    const first = await client.submitJob({ examples, epochs: 2, clientToken: "task-42" });
+    const again = await client.submitJob({ examples, epochs: 2, clientToken: "task-42" });
+    const other = await client.submitJob({ examples, epochs: 2, clientToken: "task-43" });
+    expect(again.jobId).toBe(first.jobId);
+    expect(other.jobId).not.toBe(first.jobId);
   });
 
   it("cancelling the training cancels the service's job", async () => {

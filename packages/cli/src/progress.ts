@@ -1,4 +1,4 @@
-import type { TransferProgress } from "@trainable/core";
+import type { PostUpdate, TransferProgress } from "@trainable/core";
 import type { CliIo } from "./io.js";
 
 function formatBytes(n: number): string {
@@ -37,14 +37,15 @@ export class ProgressReporter {
     this.update(p.phase, fraction, label);
   };
 
-  training = (update: { trainingProgress?: Record<string, unknown> }): void => {
-    const tp = update.trainingProgress ?? {};
+  /** A training update (`postUpdate` from the plugin): its progress numbers and message. */
+  training = (update: PostUpdate): void => {
+    const tp = update.output?.trainingProgress ?? {};
     const fraction = typeof tp.fraction === "number" ? tp.fraction : undefined;
     const detail = Object.entries(tp)
       .filter(([k]) => k !== "fraction")
-      .map(([k, v]) => `${k}=${typeof v === "number" ? Number(v.toFixed(4)) : String(v)}`)
-      .join(" ");
-    this.update("train", fraction, `train ${detail}`.trim());
+      .map(([k, v]) => `${k}=${typeof v === "number" ? Number(v.toFixed(4)) : String(v)}`);
+    if (update.statusMessage) detail.unshift(update.statusMessage);
+    this.update("train", fraction, `train ${detail.join(" ")}`.trim());
   };
 
   /** Blobs checked by `checkpoints verify`. */

@@ -13,7 +13,8 @@ import { features, LinearTextModel } from "./linear-text-model.js";
  * models are persisted in `dataDir`, so the service can restart too.
  *
  *   GET  /health
- *   POST /jobs                 { examples: [{ text, label }], epochs?, learningRate? } → 202 job
+ *   POST /jobs                 { examples: [{ text, label }], epochs?, learningRate?, clientToken? } → 202 job
+ *                              (200 and the same job when clientToken was seen before)
  *   GET  /jobs/:id             → job (state, epoch, loss, modelId when done)
  *   POST /jobs/:id/cancel      → job
  *   POST /models/:id/predict   { texts: string[] } → { predictions: [{ label, score }] }
@@ -25,6 +26,11 @@ export const SubmitJob = z.object({
     .max(100_000),
   epochs: z.number().int().min(1).max(100).default(5),
   learningRate: z.number().positive().max(10).default(0.1),
+  /**
+   * An idempotency key: a second submission with the same key returns the job of the first
+   * instead of starting another (a client that lost the answer submits again safely).
+   */
+  clientToken: z.string().min(1).max(256).optional(),
 });
 
 export const JobState = z.enum(["queued", "running", "succeeded", "failed", "cancelled"]);
@@ -160,6 +166,12 @@ export function createTrainingService(options: TrainingServiceOptions) {
         { error: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") },
         400,
       );
+    const token = parsed.data.clientToken;
+    const known =
+      token === undefined
+        ? undefined
+        : [...jobs.values()].find((j) => j.request.clientToken === token);
+    if (known) return c.json(view(known), 200);
     const now = new Date().toISOString();
     const job: JobRecord = {
       jobId: randomUUID(),

@@ -111,10 +111,8 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
         if (event.type === "update" && event.update) c.progress.training(event.update);
         if (event.type === "status")
           c.progress.training({
-            trainingProgress: {
-              status: event.task.statusMessage ?? "running",
-              checks: event.task.statusChecks,
-            },
+            statusMessage: event.task.statusMessage ?? "running",
+            output: { trainingProgress: { checks: event.task.statusChecks } },
           });
       });
       const onSignal = () => {
