@@ -1,5 +1,4 @@
-import { randomBytes } from "node:crypto";
-import { open, readFile, rename, rm, stat } from "node:fs/promises";
+import { open, readFile, rm, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
@@ -34,7 +33,7 @@ function isAlive(pid: number): boolean {
  */
 export async function lockTask(taskDir: string): Promise<TaskLock | TaskLockHolder> {
   const file = join(taskDir, "driver.lock");
-  for (let attempt = 0; attempt < 5; attempt++) {
+  for (let attempt = 0; attempt < 20; attempt++) {
     try {
       const handle = await open(file, "wx", 0o644);
       try {
@@ -60,29 +59,51 @@ export async function lockTask(taskDir: string): Promise<TaskLock | TaskLockHold
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
     const holder = await readHolder(file);
-    if (holder === undefined) {
-      // Released meanwhile (look again), or left half written by a process killed between
-      // creating and writing it (break it once it is clearly not being written).
-      const age = await stat(file).then(
-        (st) => Date.now() - st.mtimeMs,
-        () => 0,
-      );
-      if (age < 10_000) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        continue;
-      }
-    } else if (holder.host !== HOST || isAlive(holder.pid)) {
-      return holder;
+    if (holder !== undefined && (holder.host !== HOST || isAlive(holder.pid))) return holder;
+    if (holder === undefined && (await ageMs(file)) < 10_000) {
+      // Released meanwhile (look again), or being written by its creator right now.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      continue;
     }
-    // Left by a dead process: break it (one breaker wins the rename), then try again.
-    const broken = `${file}.stale-${randomBytes(4).toString("hex")}`;
-    await rename(file, broken).then(
-      () => rm(broken, { force: true }),
-      () => {},
-    );
+    // Left by a dead process (or half written by a process killed between creating and
+    // writing it): break it — under a breaker lock, so two breakers never both break, the
+    // second removing the fresh lock the first just took.
+    await breakStale(file, holder);
   }
   const holder = await readHolder(file);
   return holder ?? { pid: 0, host: "unknown", since: new Date(0).toISOString() };
+}
+
+async function ageMs(file: string): Promise<number> {
+  return stat(file).then(
+    (st) => Date.now() - st.mtimeMs,
+    () => 0,
+  );
+}
+
+function sameHolder(a: TaskLockHolder | undefined, b: TaskLockHolder | undefined): boolean {
+  return a?.pid === b?.pid && a?.host === b?.host && a?.since === b?.since;
+}
+
+/** Removes `file` if it still holds the stale `seen` holder, while holding `{file}.break`. */
+async function breakStale(file: string, seen: TaskLockHolder | undefined): Promise<void> {
+  const breaker = `${file}.break`;
+  try {
+    await (await open(breaker, "wx")).close();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    // Someone else is breaking it. A breaker lock older than 10 s was left by a breaker that
+    // died in its few milliseconds of work: remove it so the next attempt can break.
+    if ((await ageMs(breaker)) > 10_000) await rm(breaker, { force: true });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    return;
+  }
+  try {
+    const now = await readHolder(file);
+    if (sameHolder(now, seen)) await rm(file, { force: true });
+  } finally {
+    await rm(breaker, { force: true });
+  }
 }
 
 async function readHolder(file: string): Promise<TaskLockHolder | undefined> {
