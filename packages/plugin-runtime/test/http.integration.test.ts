@@ -197,9 +197,11 @@ describe("plugin HTTP server", () => {
     expect(json.status.output).toMatchObject({ handle: "v2", setAsDefault: true });
     expect(json.data.archivePath).toMatch(/\/blobs\/[0-9a-z]{9}-[0-9a-f]{16}\.tar(\.gz)?$/);
     expect(json.data.trainingResults).toEqual({ keywordCount: 2, epochs: 2 });
+    // Post-updates in their checked, normalized form (PostUpdate): the short form a model
+    // posts (`{ trainingProgress }`) arrives as `{ output: { trainingProgress } }`.
     expect(json.updates).toEqual([
-      { trainingProgress: { epoch: 1, of: 2, fraction: 0.5 } },
-      { trainingProgress: { epoch: 2, of: 2, fraction: 1 } },
+      { output: { trainingProgress: { epoch: 1, of: 2, fraction: 0.5 } } },
+      { output: { trainingProgress: { epoch: 2, of: 2, fraction: 1 } } },
     ]);
     const ref = await env.store.resolve({ pluginInstanceId: "tagger-1" });
     expect(ref.archivePath).toBe(json.data.archivePath);

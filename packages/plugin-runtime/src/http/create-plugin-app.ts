@@ -2,10 +2,12 @@ import type { ServerResponse } from "node:http";
 import { join } from "node:path";
 import {
   type CheckpointStore,
+  isFinalTaskState,
   type ModelCache,
+  type PostUpdate,
   parseWith,
+  RemoteError,
   TrainableError,
-  type TrainPluginOutput,
   ValidationError,
   validateId,
 } from "@trainable/core";
@@ -19,7 +21,10 @@ import type { InstanceSource } from "../service/instance-lookup.js";
 import { PluginInstanceSpec } from "../service/plugin-instance.js";
 import type { PluginService } from "../service/plugin-service.js";
 import { TrainablePluginService } from "../service/trainable-plugin-service.js";
+import type { TrainRequest } from "../training/train-request.js";
 import { errorBody, INTERNAL_ERROR_MESSAGE } from "./error-body.js";
+import { createIssuedTaskTable, type IssuedTaskTable } from "./issued-tasks.js";
+import { parseTokens, requireToken, type TokenOption } from "./require-token.js";
 
 /** Where the HTTP handler reports unexpected errors (never sent to clients). */
 export interface PluginAppLogger {
@@ -48,6 +53,21 @@ export interface PluginAppOptions {
    * `{dataDir}/training/{taskId}`, so a restarted server can still answer status checks.
    */
   dataDir?: string;
+  /**
+   * The bearer token clients must send (`Authorization: Bearer <token>`), or a list of
+   * accepted tokens (to rotate: accept old and new, move the clients, drop the old). With a
+   * token, every route needs it except `GET /health` — and `POST /run` and its alias when
+   * `protectRun` is false. Missing or wrong: 401, nothing done. Omitted: no authentication
+   * (`servePlugin` then only listens on a loopback address unless told `insecure`).
+   * Tokens are 16–4096 characters of `A-Z a-z 0-9 - . _ ~ + /` (and trailing `=`).
+   */
+  token?: TokenOption;
+  /**
+   * With a `token`: whether `POST /run` and its alias need it too. Default true (inference
+   * costs compute and loads any checkpoint a caller names); false opens them to anyone who
+   * reaches the port, for a public inference endpoint. No effect without a token.
+   */
+  protectRun?: boolean;
   /** Reports unexpected (non-`TrainableError`) failures. Default: `console.error`. */
   logger?: PluginAppLogger;
   /** Clock, for tests. */
@@ -56,6 +76,42 @@ export interface PluginAppOptions {
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 const MAX_UPDATES_PER_RESPONSE = 1000;
+
+interface AppState {
+  /** Whether the app requires a bearer token. */
+  token: boolean;
+  /** The trainings it started. */
+  tasks: IssuedTaskTable;
+}
+const appStates = new WeakMap<Hono, AppState>();
+
+/**
+ * Whether an app built by {@link createPluginApp} requires a token; `undefined` for any other
+ * Hono app (which `servePlugin` cannot vouch for).
+ */
+export function pluginAppRequiresToken(app: Hono): boolean | undefined {
+  return appStates.get(app)?.token;
+}
+
+/** The trainings an app built by {@link createPluginApp} started (for tests and diagnostics). */
+export function issuedTasksOf(app: Hono): IssuedTaskTable | undefined {
+  return appStates.get(app)?.tasks;
+}
+
+/**
+ * The routes open to anyone when a token is configured: `GET /health` (and `HEAD`), plus
+ * `POST /run` and `POST /{alias}` when `protectRun` is false. Every other request — any
+ * method, any path, including routes added later such as `/tasks/*`, and unknown ones —
+ * needs the token.
+ */
+export function publicRoutes(alias: string | undefined, protectRun: boolean): Set<string> {
+  const open = new Set(["GET /health", "HEAD /health"]);
+  if (!protectRun) {
+    open.add("POST /run");
+    if (alias) open.add(`POST /${alias}`);
+  }
+  return open;
+}
 
 /**
  * A Hono app serving one plugin with the original engine's routes and JSON shapes:
@@ -67,6 +123,10 @@ const MAX_UPDATES_PER_RESPONSE = 1000;
  *   when `isStatusCheck` is true → `InvocableResponse<TrainPluginOutput>` (+ `updates`)
  * - `POST /cancelTraining`: the last status → a `cancelled` task
  * - `PUT /instances/:id` (when `allowInstanceRegistration`): `{ handle?, config }`
+ *
+ * With a `token`, every request but `GET /health` (and `POST /run` + alias when `protectRun`
+ * is false) needs `Authorization: Bearer <token>` (see {@link publicRoutes}). Status checks
+ * and cancels act only on trainings this app started (see {@link IssuedTaskTable}).
  *
  * Bad bodies get 4xx with the problem named; failures come back as a `failed` task with a code
  * and message (HTTP status from `httpStatusForCode`), never a stack trace.
@@ -99,7 +159,14 @@ export function createPluginApp(
     throw ValidationError.forField("runtime", "routeAlias", `"${alias}" is not a valid route name`);
   }
 
+  const tokens = options.token === undefined ? undefined : parseTokens(options.token);
+  const tasks = createIssuedTaskTable({
+    dir: options.dataDir ? join(options.dataDir, "served-tasks") : undefined,
+    now: options.now,
+  });
+
   const app = new Hono();
+  appStates.set(app, { token: tokens !== undefined, tasks });
   const streamedLimit = bodyLimit({
     maxSize: limit,
     onError: (c) => {
@@ -141,6 +208,16 @@ export function createPluginApp(
       404,
     ),
   );
+
+  if (tokens) {
+    // Registered before every route: it also covers routes added below later (e.g. /tasks/*)
+    // and unknown paths, which answer 401 rather than revealing what exists.
+    const open = publicRoutes(alias, options.protectRun !== false);
+    app.use(
+      "*",
+      requireToken({ token: tokens, isPublic: (method, path) => open.has(`${method} ${path}`) }),
+    );
+  }
 
   app.get("/health", (c) =>
     c.json({
@@ -203,18 +280,66 @@ export function createPluginApp(
       `${name} train request`,
       "runtime",
     );
-    const updates: Partial<TrainPluginOutput>[] = [];
+    const signal = disconnectSignal(c);
+    // The task whose record this call keeps up to date (see IssuedTaskTable).
+    let tracked: { taskId: string; instanceId: string } | undefined;
+    if (client.trainable) {
+      const given = request.status?.taskId;
+      if (request.isStatusCheck === true) {
+        // Without a task id, the client answers its own 400 before reaching the plugin.
+        if (given !== undefined) {
+          tracked = {
+            taskId: validateId(given, "status.taskId"),
+            instanceId: instanceIdOf(request),
+          };
+          await tasks.check(
+            tracked.taskId,
+            tracked.instanceId,
+            request.status?.remoteStatusInput,
+            "check",
+          );
+        }
+      } else if (given !== undefined) {
+        tracked = { taskId: validateId(given, "status.taskId"), instanceId: instanceIdOf(request) };
+        // A repeated call (`retry`) continues its task — with trainStatus when its job is
+        // still running, so it gets the same check as a status check.
+        if (request.retry === true) {
+          await tasks.retry(tracked.taskId, tracked.instanceId, request.status?.remoteStatusInput);
+        } else {
+          await tasks.start(tracked.taskId, tracked.instanceId);
+        }
+      }
+    }
+    const updates: PostUpdate[] = [];
     try {
       const response = await client.train(request, {
         prevalidated: true,
-        signal: disconnectSignal(c),
+        signal,
         onUpdate: (update) => {
           if (updates.length >= MAX_UPDATES_PER_RESPONSE) updates.shift();
           updates.push(update);
         },
       });
+      const taskId = tracked?.taskId ?? response.status.taskId;
+      if (isFinalTaskState(response.status.state)) {
+        if (tracked) await tasks.forget(tracked.taskId);
+      } else if (taskId !== undefined) {
+        // A tracked task cancelled meanwhile stays forgotten; an untracked one (its id was
+        // generated by the plugin side) is recorded now.
+        await tasks.issue(
+          taskId,
+          tracked?.instanceId ?? instanceIdOf(request),
+          response.status.remoteStatusInput,
+          { create: tracked === undefined },
+        );
+      }
       return c.json({ ...response, updates }, 200);
     } catch (error) {
+      // As the coordinator: an interrupted call or a transient failure keeps the task (the
+      // client may retry or cancel); any other failure ended it.
+      if (tracked && !(signal.aborted || (RemoteError.isInstance(error) && error.retryable))) {
+        await tasks.forget(tracked.taskId).catch(() => {});
+      }
       return fail(c, error, request.status?.taskId);
     }
   });
@@ -226,7 +351,20 @@ export function createPluginApp(
       `${name} cancelTraining request`,
       "runtime",
     );
-    return c.json(await client.cancelTraining(request, { prevalidated: true }));
+    if (!client.trainable)
+      return c.json(await client.cancelTraining(request, { prevalidated: true }));
+    const taskId = validateId(request.status?.taskId, "status.taskId");
+    await tasks.check(taskId, instanceIdOf(request), request.status?.remoteStatusInput, "cancel");
+    try {
+      const response = await client.cancelTraining(request, { prevalidated: true });
+      await tasks.forget(taskId);
+      return c.json(response);
+    } catch (error) {
+      if (!(RemoteError.isInstance(error) && error.retryable)) {
+        await tasks.forget(taskId).catch(() => {});
+      }
+      throw error;
+    }
   });
 
   app.put("/instances/:id", limitBody, async (c) => {
@@ -251,6 +389,20 @@ export function createPluginApp(
   });
 
   return app;
+}
+
+/** The plugin instance a training request is for (validated): as the client resolves it. */
+function instanceIdOf(request: TrainRequest): string {
+  const id = request.context?.pluginInstanceId ?? request.data?.pluginInstance;
+  if (id === undefined) {
+    throw ValidationError.forField("runtime", "context.pluginInstanceId", "is required");
+  }
+  return validateId(
+    id,
+    request.context?.pluginInstanceId === undefined
+      ? "data.pluginInstance"
+      : "context.pluginInstanceId",
+  );
 }
 
 function routes(alias: string | undefined, trainable: boolean, registration: boolean): string[] {

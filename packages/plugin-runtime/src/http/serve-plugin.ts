@@ -5,13 +5,29 @@ import { ValidationError } from "@trainable/core";
 import type { Hono } from "hono";
 import type { LocalPluginClient } from "../client/create-local-plugin-client.js";
 import type { PluginService } from "../service/plugin-service.js";
-import { createPluginApp, type PluginAppOptions } from "./create-plugin-app.js";
+import {
+  createPluginApp,
+  type PluginAppOptions,
+  pluginAppRequiresToken,
+} from "./create-plugin-app.js";
+import { isLoopbackHostname } from "./loopback.js";
+import { parseTokens } from "./require-token.js";
 
 export interface ServePluginOptions extends Partial<PluginAppOptions> {
   /** TCP port; 0 picks a free one. Default 8080. */
   port?: number;
-  /** Interface to listen on. Default `127.0.0.1` (local only); `0.0.0.0` for all. */
+  /**
+   * Interface to listen on. Default `127.0.0.1` (local only); `0.0.0.0` for all. Anything but
+   * a loopback address (127.0.0.0/8, `::1`, `localhost`) needs a `token` — or `insecure`.
+   */
   hostname?: string;
+  /**
+   * Listen on a non-loopback address without a token. DANGEROUS: anyone who can reach the
+   * port can train any instance, move its `default`, cancel trainings and (with
+   * `allowInstanceRegistration`) register instances. For a server behind a proxy that
+   * authenticates, or a network you fully trust. Default false.
+   */
+  insecure?: boolean;
   /** How long `close()` waits for in-flight requests before cutting connections. Default 10 s. */
   shutdownTimeoutMs?: number;
 }
@@ -39,12 +55,31 @@ export async function servePlugin(
   target: Hono | PluginService<any, any> | LocalPluginClient,
   options: ServePluginOptions = {},
 ): Promise<ServedPlugin> {
-  const app = isHono(target) ? target : createPluginApp(target, options as PluginAppOptions);
   const port = options.port ?? 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     throw ValidationError.forField("runtime", "port", "must be an integer from 0 to 65535");
   }
   const hostname = options.hostname ?? "127.0.0.1";
+  if (typeof hostname !== "string" || hostname.trim() === "") {
+    throw ValidationError.forField("runtime", "hostname", "must be a non-empty string");
+  }
+  let authenticated: boolean | undefined;
+  if (isHono(target)) {
+    if (options.token !== undefined) {
+      throw ValidationError.forField(
+        "runtime",
+        "token",
+        "cannot be added to an app that is already built: pass it to createPluginApp instead",
+      );
+    }
+    authenticated = pluginAppRequiresToken(target);
+  } else {
+    authenticated = options.token !== undefined && parseTokens(options.token).length > 0;
+  }
+  if (!authenticated && options.insecure !== true && !isLoopbackHostname(hostname)) {
+    throw refuseInsecure(hostname, authenticated === undefined);
+  }
+  const app = isHono(target) ? target : createPluginApp(target, options as PluginAppOptions);
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000;
 
   let inFlight = 0;
@@ -106,6 +141,16 @@ export async function servePlugin(
       return closing;
     },
   };
+}
+
+function refuseInsecure(hostname: string, unknownApp: boolean): ValidationError {
+  const why = unknownApp
+    ? "this app was not built by createPluginApp, so servePlugin cannot tell whether it checks a token: build it with createPluginApp({ token })"
+    : "set a token: the token option (trainable serve: --token <secret> or the TRAINABLE_TOKEN environment variable)";
+  const message = `a token is required to listen on ${hostname}, which is not a loopback address (anyone who can reach the port could train, cancel trainings and register instances): ${why}, or pass insecure: true (trainable serve: --insecure) to serve without one, which is dangerous`;
+  return new ValidationError(`[runtime] Refusing to serve: ${message}`, {
+    issues: [{ path: "token", message }],
+  });
 }
 
 function isHono(value: unknown): value is Hono {
