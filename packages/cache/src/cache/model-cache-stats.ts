@@ -16,12 +16,24 @@ export interface ModelCacheStats {
   loadErrors: number;
   /** Models dropped from memory to stay within `maxEntries` / `maxBytes`. */
   evictions: number;
+  /**
+   * Models whose `dispose()` the cache called: once out of memory (evicted, replaced by a
+   * moved handle, cleared) and released by their last lease.
+   */
+  disposals: number;
   /** Disk entries removed to stay within `diskMaxBytes`. */
   diskEvictions: number;
   /** Partial, corrupt or tampered disk entries detected and removed. */
   repairs: number;
-  /** Handle resolutions sent to the store (or, offline, to the disk). */
+  /** Handle resolutions sent to the store (or, offline, to the disk), background ones included. */
   revalidations: number;
+  /** Resolutions that failed with anything but a `NotFoundError` (store unreachable, timeouts…). */
+  revalidationErrors: number;
+  /**
+   * Calls answered with the last verified version of a handle because asking the store
+   * failed (see `staleIfErrorMs`).
+   */
+  staleServed: number;
   /**
    * Bytes of disk-entry files hashed to verify them (`verify: "full"`, or `"stat"` when a
    * file's fingerprint changed). 0 while every entry's fingerprints match.
@@ -39,9 +51,12 @@ export function emptyStats(): ModelCacheStats {
     loads: 0,
     loadErrors: 0,
     evictions: 0,
+    disposals: 0,
     diskEvictions: 0,
     repairs: 0,
     revalidations: 0,
+    revalidationErrors: 0,
+    staleServed: 0,
     verifiedBytes: 0,
   };
 }

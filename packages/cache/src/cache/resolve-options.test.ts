@@ -28,11 +28,24 @@ describe("resolveOptions", () => {
       maxEntries: 16,
       maxBytes: undefined,
       revalidateMs: 5000,
+      staleWhileRevalidateMs: 60_000,
+      staleIfErrorMs: Number.POSITIVE_INFINITY,
+      disposeUnleasedAfterMs: Number.POSITIVE_INFINITY,
       diskDir: "/tmp/x",
       diskMaxBytes: 20 * 1024 ** 3,
       offline: false,
       verify: "stat",
     });
+  });
+
+  it("revalidateMs 0 waits for every answer unless staleWhileRevalidateMs is given", () => {
+    expect(resolveOptions({ store, diskDir: "/tmp/x", revalidateMs: 0 })).toMatchObject({
+      revalidateMs: 0,
+      staleWhileRevalidateMs: 0,
+    });
+    expect(
+      resolveOptions({ store, diskDir: "/tmp/x", revalidateMs: 0, staleWhileRevalidateMs: 10 }),
+    ).toMatchObject({ revalidateMs: 0, staleWhileRevalidateMs: 10 });
   });
 
   it("names the bad field", () => {
@@ -42,6 +55,13 @@ describe("resolveOptions", () => {
     expect(fieldOf({ maxBytes: -1 })).toBe("maxBytes");
     expect(fieldOf({ revalidateMs: -1 })).toBe("revalidateMs");
     expect(fieldOf({ revalidateMs: Number.NaN })).toBe("revalidateMs");
+    expect(fieldOf({ staleWhileRevalidateMs: -1 })).toBe("staleWhileRevalidateMs");
+    expect(fieldOf({ staleIfErrorMs: Number.NaN })).toBe("staleIfErrorMs");
+    expect(fieldOf({ staleIfErrorMs: "1h" as never })).toBe("staleIfErrorMs");
+    expect(fieldOf({ disposeUnleasedAfterMs: -1 })).toBe("disposeUnleasedAfterMs");
+    expect(
+      fieldOf({ staleIfErrorMs: 0, staleWhileRevalidateMs: 0, disposeUnleasedAfterMs: 0 }),
+    ).toBeUndefined();
     expect(fieldOf({ diskDir: "" })).toBe("diskDir");
     expect(fieldOf({ diskMaxBytes: -5 })).toBe("diskMaxBytes");
     expect(fieldOf({ verify: "sometimes" as never })).toBe("verify");

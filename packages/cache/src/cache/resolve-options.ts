@@ -6,6 +6,9 @@ import type { CreateModelCacheOptions } from "./create-model-cache-options.js";
 
 export const DEFAULT_MAX_ENTRIES = 16;
 export const DEFAULT_REVALIDATE_MS = 5000;
+export const DEFAULT_STALE_WHILE_REVALIDATE_MS = 60_000;
+export const DEFAULT_STALE_IF_ERROR_MS = Number.POSITIVE_INFINITY;
+export const DEFAULT_DISPOSE_UNLEASED_AFTER_MS = Number.POSITIVE_INFINITY;
 export const DEFAULT_DISK_MAX_BYTES = 20 * 1024 ** 3;
 export const DEFAULT_LOCK_STALE_MS = 30_000;
 export const DEFAULT_POLL_MS = 500;
@@ -15,6 +18,9 @@ export interface ResolvedOptions {
   maxEntries: number;
   maxBytes: number | undefined;
   revalidateMs: number;
+  staleWhileRevalidateMs: number;
+  staleIfErrorMs: number;
+  disposeUnleasedAfterMs: number;
   diskDir: string | undefined;
   diskMaxBytes: number;
   offline: boolean;
@@ -65,6 +71,22 @@ export function resolveOptions(options: CreateModelCacheOptions): ResolvedOption
   const maxBytes =
     options.maxBytes === undefined ? undefined : positiveInteger(options.maxBytes, "maxBytes", 0);
   const revalidateMs = nonNegative(options.revalidateMs, "revalidateMs", DEFAULT_REVALIDATE_MS);
+  // Asking on every call (revalidateMs 0) means waiting for every answer unless told otherwise.
+  const staleWhileRevalidateMs = nonNegative(
+    options.staleWhileRevalidateMs,
+    "staleWhileRevalidateMs",
+    revalidateMs === 0 ? 0 : DEFAULT_STALE_WHILE_REVALIDATE_MS,
+  );
+  const staleIfErrorMs = nonNegative(
+    options.staleIfErrorMs,
+    "staleIfErrorMs",
+    DEFAULT_STALE_IF_ERROR_MS,
+  );
+  const disposeUnleasedAfterMs = nonNegative(
+    options.disposeUnleasedAfterMs,
+    "disposeUnleasedAfterMs",
+    DEFAULT_DISPOSE_UNLEASED_AFTER_MS,
+  );
   let diskDir: string | undefined;
   if (options.diskDir === false) diskDir = undefined;
   else if (options.diskDir === undefined) diskDir = defaultCacheDir();
@@ -102,6 +124,9 @@ export function resolveOptions(options: CreateModelCacheOptions): ResolvedOption
     maxEntries,
     maxBytes,
     revalidateMs,
+    staleWhileRevalidateMs,
+    staleIfErrorMs,
+    disposeUnleasedAfterMs,
     diskDir,
     diskMaxBytes,
     offline,

@@ -565,12 +565,27 @@ export class DiskCache {
     pluginInstanceId: string;
     handle: string;
   }): Promise<string | undefined> {
+    return (await this.readHandleRecord(options))?.digest;
+  }
+
+  /**
+   * The last digest a handle was seen at and when that was recorded (`updatedAt`, ms since
+   * the epoch, 0 when unknown): the time the digest was first recorded by the cache that
+   * wrote it, so never later than its last verification.
+   */
+  async readHandleRecord(options: {
+    workspace: string;
+    pluginInstanceId: string;
+    handle: string;
+  }): Promise<{ digest: string; updatedAt: number } | undefined> {
     try {
       const text = await readFile(handlePath({ root: this.root, ...options }), "utf8");
-      const digest = (JSON.parse(text) as { digest?: unknown }).digest;
-      return typeof digest === "string" && /^sha256:[a-f0-9]{64}$/.test(digest)
-        ? digest
-        : undefined;
+      const body = JSON.parse(text) as { digest?: unknown; updatedAt?: unknown };
+      const digest = body.digest;
+      if (typeof digest !== "string" || !/^sha256:[a-f0-9]{64}$/.test(digest)) return undefined;
+      const updatedAt =
+        typeof body.updatedAt === "string" ? Date.parse(body.updatedAt) : Number.NaN;
+      return { digest, updatedAt: Number.isFinite(updatedAt) ? updatedAt : 0 };
     } catch (error) {
       if (errno(error) === "ENOENT" || error instanceof SyntaxError) return undefined;
       throw error;

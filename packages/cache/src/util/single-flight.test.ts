@@ -65,6 +65,35 @@ describe("SingleFlight", () => {
     expect(await flight.run("k", work)).toBe("done");
   });
 
+  it("claims the value for every waiter before onForgotten, and before any waiter's code resumes", async () => {
+    const flight = new SingleFlight<{ holds: number }>();
+    const log: string[] = [];
+    const value = { holds: 1 }; // the starter's hold, dropped by onForgotten
+    const work = async () => {
+      await tick();
+      return value;
+    };
+    const claim = (name: string) => (v: { holds: number }) => {
+      v.holds++;
+      log.push(`claim ${name}`);
+    };
+    const a = flight.run("k", work, {
+      claim: claim("a"),
+      onForgotten: (v) => {
+        v.holds--;
+        log.push(`forgotten (${v.holds} holds)`);
+      },
+    });
+    const controller = new AbortController();
+    const b = flight.run("k", work, { signal: controller.signal, claim: claim("b") });
+    const gone = flight.run("k", work, { signal: AbortSignal.timeout(1), claim: claim("gone") });
+    await expect(gone).rejects.toSatisfy((e) => CancelledError.isInstance(e));
+    const resumed = Promise.all([a, b]).then(() => log.push("resumed"));
+    await resumed;
+    expect(log).toEqual(["claim a", "claim b", "forgotten (2 holds)", "resumed"]);
+    expect(flight.has("k")).toBe(false);
+  });
+
   it("rejects at once when the signal is already aborted", () => {
     const flight = new SingleFlight<number>();
     expect(() => flight.run("k", async () => 1, { signal: AbortSignal.abort() })).toThrow(

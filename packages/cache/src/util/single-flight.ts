@@ -6,6 +6,28 @@ interface Flight<V> {
   waiters: number;
 }
 
+/** Options of {@link SingleFlight.run}. */
+export interface RunOptions<V> {
+  /** Cancels this caller's wait (the shared work only when every waiter has gone). */
+  signal?: AbortSignal;
+  /** Names the work in a `CancelledError`. */
+  what?: string;
+  /** Called when this call joins a run already in flight. */
+  onJoin?: () => void;
+  /**
+   * Called with the value just before it is handed to this caller, synchronously in the same
+   * reaction (so no other code runs in between): the place to take a hold on the value. Not
+   * called for a caller that has gone (aborted).
+   */
+  claim?: (value: V) => void;
+  /**
+   * Only for the call that starts the run: called with its value once the run has succeeded
+   * and been forgotten — after `claim` of every caller that was waiting when it settled. The
+   * place to drop a hold the work took for its waiters.
+   */
+  onForgotten?: (value: V) => void;
+}
+
 /**
  * Shares one run of `work` between every concurrent caller of the same key.
  *
@@ -30,7 +52,7 @@ export class SingleFlight<V> {
   run(
     key: string,
     work: (signal: AbortSignal) => Promise<V>,
-    options: { signal?: AbortSignal; what?: string; onJoin?: () => void } = {},
+    options: RunOptions<V> = {},
   ): Promise<V> {
     const { signal } = options;
     CancelledError.throwIfAborted(signal, options.what ?? "[cache] load");
@@ -44,15 +66,24 @@ export class SingleFlight<V> {
         waiters: 0,
         promise: Promise.resolve().then(() => work(controller.signal)),
       };
-      created.promise
-        .catch(() => {})
-        .finally(() => {
+      // Registered first: runs before any waiter's reaction, and the removal it chains runs
+      // after the reactions of every waiter that joined before the run settled.
+      created.promise.then(
+        (value) =>
+          Promise.resolve()
+            .then(() => {
+              if (this.#flights.get(key) === created) this.#flights.delete(key);
+              options.onForgotten?.(value);
+            })
+            .catch(() => {}),
+        () => {
           if (this.#flights.get(key) === created) this.#flights.delete(key);
-        });
+        },
+      );
       this.#flights.set(key, created);
       flight = created;
     }
-    return this.#wait(key, flight, signal, options.what);
+    return this.#wait(key, flight, signal, options.what, options.claim);
   }
 
   #wait(
@@ -60,12 +91,21 @@ export class SingleFlight<V> {
     flight: Flight<V>,
     signal: AbortSignal | undefined,
     what?: string,
+    claim?: (value: V) => void,
   ): Promise<V> {
     flight.waiters++;
     if (!signal) {
-      return flight.promise.finally(() => {
-        flight.waiters--;
-      });
+      return flight.promise.then(
+        (value) => {
+          flight.waiters--;
+          claim?.(value);
+          return value;
+        },
+        (error: unknown) => {
+          flight.waiters--;
+          throw error;
+        },
+      );
     }
     return new Promise<V>((resolve, reject) => {
       let done = false;
@@ -87,6 +127,7 @@ export class SingleFlight<V> {
           done = true;
           flight.waiters--;
           signal.removeEventListener("abort", onAbort);
+          claim?.(value);
           resolve(value);
         },
         (error: unknown) => {

@@ -24,6 +24,10 @@ export class CounterModel extends TrainableModel<{ tag?: string }> {
   payloadBytes = 0;
   disposed = false;
   loadedDigest?: string;
+  /** Calls of `work` running now. */
+  inUse = 0;
+  /** Set when `dispose()` ran while a `work` call was running (must never happen). */
+  disposedWhileInUse = false;
 
   static reset(): void {
     CounterModel.loads = 0;
@@ -70,8 +74,22 @@ export class CounterModel extends TrainableModel<{ tag?: string }> {
     this.payloadBytes = payload.length;
   }
 
+  /** A slow request on the model: records a `dispose()` that happens before it ends. */
+  async work(ms: number): Promise<string> {
+    this.inUse++;
+    try {
+      if (this.disposed) this.disposedWhileInUse = true;
+      await new Promise((r) => setTimeout(r, ms));
+      if (this.disposed) this.disposedWhileInUse = true;
+      return this.version;
+    } finally {
+      this.inUse--;
+    }
+  }
+
   override dispose(): void {
     CounterModel.disposals++;
+    if (this.inUse > 0) this.disposedWhileInUse = true;
     this.disposed = true;
   }
 

@@ -24,16 +24,18 @@ import {
   IntegrityError,
   manifestDigest,
   NotFoundError,
+  RemoteError,
   ValidationError,
 } from "@trainable/core";
 import type { CheckpointStoreImpl } from "@trainable/storage";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { readMarker, writeMarker } from "../../src/disk/entry-marker.js";
 import { HOST } from "../../src/disk/entry-paths.js";
 import {
   type CreateModelCacheOptions,
   createModelCache,
   type ModelCacheImpl,
+  type ModelLoadOptions,
 } from "../../src/index.js";
 import { CounterModel, loadCounter } from "../helpers/counter-model.js";
 import {
@@ -41,12 +43,18 @@ import {
   createStoreLocation,
   forbiddenStore,
   type StoreLocation,
+  unreachable,
 } from "../helpers/stores.js";
 
 const WS = "ws";
 /** The disk layout this version writes (`<diskDir>/v2/…`). */
 const LAYOUT = "v2";
 const quiet = { warn: () => {} };
+/**
+ * How a ref whose counts disagree with its manifest is refused: by the store while reading
+ * the manifest ("its manifest lists"), or by the cache's own check ("the ref says").
+ */
+const FORGED_REF = /the ref says|its manifest lists/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha256Hex = (s: string) => createHash("sha256").update(s).digest("hex");
 
@@ -117,6 +125,19 @@ export function describeCacheSuite(kind: BackendKind): void {
 
     const load = (cache: ModelCacheImpl, handle?: string) =>
       CounterModel.loadRemote({ store: cache.store, pluginInstanceId: id, handle, cache });
+
+    /** Options for the leasing API (`use`/`acquire`) and `getOrLoad`, keyed by class identity. */
+    const spec = (handle?: string, extra: Partial<ModelLoadOptions<CounterModel>> = {}) => ({
+      pluginInstanceId: id,
+      handle,
+      modelClass: CounterModel,
+      load: loadCounter,
+      ...extra,
+    });
+
+    /** A model obtained with a lease that is released at once (a request that has ended). */
+    const leased = (cache: ModelCacheImpl, handle?: string) =>
+      cache.use(spec(handle), (model) => model);
 
     function entryDir(ref: CheckpointRef): string {
       return join(diskDir, LAYOUT, WS, id, ref.digest.slice(7));
@@ -217,16 +238,16 @@ export function describeCacheSuite(kind: BackendKind): void {
       it("evicts by count, least recently used first, and disposes the evicted model", async () => {
         for (const v of ["a", "b", "c"]) await save(v, { handle: v, setAsDefault: false });
         const cache = newCache({ maxEntries: 2 });
-        const a = await load(cache, "a");
-        const b = await load(cache, "b");
-        expect(await load(cache, "a")).toBe(a); // a is now more recent than b
-        const c = await load(cache, "c");
+        const a = await leased(cache, "a");
+        const b = await leased(cache, "b");
+        expect(await leased(cache, "a")).toBe(a); // a is now more recent than b
+        const c = await leased(cache, "c");
         expect(b.disposed).toBe(true);
         expect(a.disposed).toBe(false);
         expect(c.disposed).toBe(false);
-        expect(cache.stats().evictions).toBe(1);
+        expect(cache.stats()).toMatchObject({ evictions: 1, disposals: 1 });
         expect(CounterModel.disposals).toBe(1);
-        const b2 = await load(cache, "b");
+        const b2 = await leased(cache, "b");
         expect(b2).not.toBe(b);
         expect(b2.version).toBe("b");
         expect(cache.stats()).toMatchObject({ loads: 4, downloads: 3, diskHits: 1, evictions: 2 });
@@ -238,30 +259,39 @@ export function describeCacheSuite(kind: BackendKind): void {
           refs.push(await save(v, { handle: v, setAsDefault: false, payloadBytes: 20_000 }));
         const size = refs[0]!.size;
         const cache = newCache({ maxBytes: 2 * size + 1 });
-        const a = await load(cache, "a");
-        await load(cache, "b");
-        await load(cache, "c");
+        const a = await leased(cache, "a");
+        await leased(cache, "b");
+        await leased(cache, "c");
         expect(a.disposed).toBe(true);
         expect(cache.stats().evictions).toBe(1);
 
         const tiny = newCache({ maxBytes: Math.floor(size / 2) });
-        const x = await load(tiny, "a");
-        const y = await load(tiny, "a");
+        const x = await leased(tiny, "a");
+        const y = await leased(tiny, "a");
         expect(y).not.toBe(x);
         expect(tiny.stats()).toMatchObject({ loads: 2, hits: 0 });
+        // Never kept: each is disposed when its only lease is released.
+        expect(x.disposed).toBe(true);
+        expect(y.disposed).toBe(true);
       });
 
-      it("clear() and close() dispose every model; a closed cache refuses work", async () => {
+      it("clear() and close() dispose every model once released; a closed cache refuses work", async () => {
         await save("v1");
         const cache = newCache();
-        const a = await load(cache);
+        const a = await leased(cache);
         cache.clear();
         expect(a.disposed).toBe(true);
-        const b = await load(cache);
+        const held = await cache.acquire(spec());
+        const b = held.model;
         expect(b).not.toBe(a);
         await cache.close();
+        expect(b.disposed).toBe(false); // still leased
+        held.release();
         expect(b.disposed).toBe(true);
+        held.release(); // a second release does nothing
+        expect(cache.stats().disposals).toBe(2);
         await expect(load(cache)).rejects.toThrow(/closed/);
+        await expect(cache.use(spec(), (m) => m)).rejects.toThrow(/closed/);
       });
 
       it("validates inputs before any I/O", async () => {
@@ -285,10 +315,10 @@ export function describeCacheSuite(kind: BackendKind): void {
     });
 
     describe("revalidation", () => {
-      it("a retrain moves default: the new model is served once revalidateMs has passed (injected clock)", async () => {
+      it("a retrain moves default: with staleWhileRevalidateMs 0, every call after revalidateMs waits and gets the new model (injected clock)", async () => {
         const r1 = await save("v1");
         let t = 1_000_000;
-        const cache = newCache({ revalidateMs: 1000, now: () => t });
+        const cache = newCache({ revalidateMs: 1000, staleWhileRevalidateMs: 0, now: () => t });
         const a = await load(cache);
         expect(a.version).toBe("v1");
         const r2 = await save("v2"); // through another store instance: the cache is not told
@@ -298,15 +328,32 @@ export function describeCacheSuite(kind: BackendKind): void {
         t += 1;
         const b = await load(cache);
         expect(b.version).toBe("v2");
-        expect(a.disposed).toBe(false); // in-flight users of v1 finish on it
+        expect(a.disposed).toBe(false); // handed out by getOrLoad (no lease): never disposed
         expect(cache.stats()).toMatchObject({ revalidations: 2, loads: 2, downloads: 2 });
+      });
+
+      it("a retrain moves default: by default the call after revalidateMs gets the known model at once, the calls after the background answer the new one (injected clock)", async () => {
+        await save("v1");
+        let t = 1_000_000;
+        const cache = newCache({ revalidateMs: 1000, now: () => t });
+        const a = await load(cache);
+        await save("v2");
+        t += 1000;
+        expect(await load(cache)).toBe(a); // served at once; the store is asked in the background
+        expect(cache.stats().revalidations).toBe(2);
+        await vi.waitFor(async () => expect((await load(cache)).version).toBe("v2"));
+        expect(cache.stats()).toMatchObject({ revalidations: 2, loads: 2, downloads: 2 });
+        // Past revalidateMs + staleWhileRevalidateMs (default 60 s), callers wait again.
+        await save("v3");
+        t += 1000 + 60_000;
+        expect((await load(cache)).version).toBe("v3");
       });
 
       it("a retrain moves default: seen after a real revalidateMs wait, and versions never mix", async () => {
         const versionOf = new Map<string, string>();
         const r1 = await save("v1", { payloadBytes: 64 * 1024 });
         versionOf.set(r1.digest, "v1");
-        const cache = newCache({ revalidateMs: 50 });
+        const cache = newCache({ revalidateMs: 50, staleWhileRevalidateMs: 0 });
         const seen: Array<{ version: string; digest?: string }> = [];
         let stop = false;
         const readers = Array.from({ length: 4 }, async () => {
@@ -338,11 +385,24 @@ export function describeCacheSuite(kind: BackendKind): void {
         for (const s of seen) expect(versionOf.get(s.digest ?? "")).toBe(s.version);
       });
 
-      it("revalidateMs 0 resolves on every call; loads stay single", async () => {
+      it("revalidateMs 0 resolves on every call and waits for the answer; loads stay single", async () => {
         await save("v1");
-        const cache = newCache({ revalidateMs: 0 });
+        const cache = newCache({ revalidateMs: 0 }); // staleWhileRevalidateMs defaults to 0 then
         for (let i = 0; i < 3; i++) await load(cache);
         expect(cache.stats()).toMatchObject({ revalidations: 3, loads: 1, hits: 2 });
+        await save("v2");
+        expect((await load(cache)).version).toBe("v2");
+      });
+
+      it("revalidateMs 0 with staleWhileRevalidateMs: every call is answered from memory and asks the store in the background, one resolution at a time", async () => {
+        await save("v1");
+        const cache = newCache({ revalidateMs: 0, staleWhileRevalidateMs: 60_000 });
+        const a = await load(cache);
+        const again = await Promise.all(Array.from({ length: 5 }, () => load(cache)));
+        expect(new Set([a, ...again]).size).toBe(1);
+        expect(cache.stats()).toMatchObject({ revalidations: 2, loads: 1, hits: 5 });
+        await save("v2");
+        await vi.waitFor(async () => expect((await load(cache)).version).toBe("v2"));
       });
 
       it("a save through this process (saveRemote with the cache) is seen at once", async () => {
@@ -389,6 +449,407 @@ export function describeCacheSuite(kind: BackendKind): void {
         await expect(aborted).rejects.toSatisfy((e) => CancelledError.isInstance(e));
         expect((await kept).version).toBe("v1");
         expect(cache.stats().loads).toBe(1);
+      });
+    });
+
+    describe("leases and disposal", () => {
+      it("a model is never disposed while a lease holds it: eviction and clear() wait for the last release", async () => {
+        await save("a", { handle: "a", setAsDefault: false });
+        await save("b", { handle: "b", setAsDefault: false });
+        const cache = newCache({ maxEntries: 1 });
+        let seen: CounterModel | undefined;
+        const busy = cache.use(spec("a"), async (model, ref) => {
+          seen = model;
+          expect(ref.digest).toBe(model.loadedDigest);
+          return model.work(300);
+        });
+        await vi.waitFor(() => expect(seen?.inUse).toBe(1));
+        const b = await leased(cache, "b"); // evicts a (maxEntries 1) while it is in use
+        expect(cache.stats().evictions).toBe(1);
+        cache.clear();
+        expect(b.disposed).toBe(true); // no lease: disposed at once
+        expect(seen?.disposed).toBe(false);
+        expect(await busy).toBe("a");
+        expect(seen?.disposedWhileInUse).toBe(false);
+        expect(seen?.disposed).toBe(true); // at its last release
+        expect(cache.stats().disposals).toBe(2);
+
+        // A throwing fn releases its lease too.
+        let thrower: CounterModel | undefined;
+        await expect(
+          cache.use(spec("a"), (model) => {
+            thrower = model;
+            throw new Error("request failed");
+          }),
+        ).rejects.toThrow("request failed");
+        cache.clear();
+        expect(thrower?.disposed).toBe(true);
+      });
+
+      it("many concurrent requests while models are evicted, replaced by a moving default and cleared: dispose() never overlaps a use, and every model is disposed once released", async () => {
+        for (const v of ["a", "b", "c"]) await save(v, { handle: v, setAsDefault: false });
+        await save("d0");
+        let t = 1_000_000;
+        const cache = newCache({
+          maxEntries: 2,
+          revalidateMs: 100,
+          staleWhileRevalidateMs: 0,
+          now: () => t,
+        });
+        const models = new Set<CounterModel>();
+        const handles = ["a", "b", "c", undefined];
+        await Promise.all(
+          Array.from({ length: 48 }, async (_, i) => {
+            await sleep((i * 7) % 60);
+            if (i % 16 === 5) {
+              await save(`d${i}`);
+              t += 100;
+            }
+            if (i % 20 === 19) cache.clear();
+            return cache.use(spec(handles[i % handles.length]), async (model) => {
+              models.add(model);
+              return model.work(5 + (i % 4) * 15);
+            });
+          }),
+        );
+        expect(cache.stats().evictions + cache.stats().disposals).toBeGreaterThan(0);
+        await cache.close();
+        for (const model of models) {
+          expect(model.disposedWhileInUse).toBe(false);
+          expect(model.disposed).toBe(true);
+        }
+        expect(cache.stats().disposals).toBe(models.size);
+        expect(CounterModel.disposals).toBe(models.size);
+      });
+
+      it("a model handed out by getOrLoad (no lease) is never disposed by the cache, unless disposeUnleasedAfterMs says when", async () => {
+        await save("a", { handle: "a", setAsDefault: false });
+        await save("b", { handle: "b", setAsDefault: false });
+        const cache = newCache({ maxEntries: 1 });
+        const a = await cache.getOrLoad(spec("a"));
+        expect(await leased(cache, "a")).toBe(a); // a lease as well does not make it disposable
+        await leased(cache, "b"); // evicts a
+        cache.clear();
+        expect(cache.stats()).toMatchObject({ evictions: 1, disposals: 1 }); // b only
+        expect(a.disposed).toBe(false);
+
+        const timed = newCache({ maxEntries: 1, disposeUnleasedAfterMs: 200 });
+        const x = await timed.getOrLoad(spec("a"));
+        await leased(timed, "b"); // evicts x
+        expect(x.disposed).toBe(false);
+        await vi.waitFor(() => expect(x.disposed).toBe(true), { timeout: 5000 });
+        expect(timed.stats().disposals).toBe(1);
+      });
+
+      it("a moved default releases the old version (disposed once unused), unless another handle still points at it", async () => {
+        await save("v1", { handle: "pinned" }); // default too
+        let t = 1_000_000;
+        const cache = newCache({ revalidateMs: 1000, staleWhileRevalidateMs: 0, now: () => t });
+        const held = await cache.acquire(spec());
+        const v1 = held.model;
+        expect(held.ref.digest).toBe(v1.loadedDigest);
+        expect(await leased(cache, "pinned")).toBe(v1);
+        await save("v2"); // default → v2; pinned stays at v1
+        t += 1000;
+        const v2 = await leased(cache);
+        expect(v2.version).toBe("v2");
+        expect(await leased(cache, "pinned")).toBe(v1); // still pinned's version: kept
+        expect(v1.disposed).toBe(false);
+        await save("v3", { handle: "pinned", setAsDefault: false });
+        t += 1000;
+        expect((await leased(cache, "pinned")).version).toBe("v3");
+        // v1 is no handle's version any more: out of memory, disposed at its last release.
+        expect(v1.disposed).toBe(false);
+        held.release();
+        expect(v1.disposed).toBe(true);
+        // A save through this process (notifySaved) releases the version it replaces at once.
+        expect(v2.disposed).toBe(false);
+        await CounterModel.withVersion("v4").saveRemote({ store, pluginInstanceId: id, cache });
+        expect(v2.disposed).toBe(true);
+        expect(cache.stats()).toMatchObject({ disposals: 2, evictions: 0 });
+        expect((await leased(cache)).version).toBe("v4");
+      });
+
+      it("a deleted handle is a NotFoundError even with its model in memory, and its version is released", async () => {
+        await save("v1", { handle: "h", setAsDefault: false });
+        let t = 1_000_000;
+        const cache = newCache({ revalidateMs: 1000, now: () => t });
+        const m = await leased(cache, "h");
+        await writer.delete({ pluginInstanceId: id, handle: "h" });
+        t += 1000;
+        // The first call past revalidateMs is answered from memory while the store is asked…
+        expect(await leased(cache, "h")).toBe(m);
+        // …which answers not-found: the version leaves memory, and the next calls throw.
+        await vi.waitFor(() => expect(m.disposed).toBe(true));
+        await expect(leased(cache, "h")).rejects.toSatisfy((e) => NotFoundError.isInstance(e));
+        expect(cache.stats()).toMatchObject({ staleServed: 0, revalidationErrors: 0 });
+
+        // Waiting callers (staleWhileRevalidateMs 0) get the NotFoundError at once.
+        await save("v2", { handle: "g", setAsDefault: false });
+        const strict = newCache({ revalidateMs: 1000, staleWhileRevalidateMs: 0, now: () => t });
+        await leased(strict, "g");
+        await writer.delete({ pluginInstanceId: id, handle: "g" });
+        t += 1000;
+        await expect(leased(strict, "g")).rejects.toSatisfy((e) => NotFoundError.isInstance(e));
+      });
+    });
+
+    describe("stale-if-error", () => {
+      const staleWarnings = (warnings: string[]) =>
+        warnings.filter((w) => w.includes("Serving the last verified version"));
+
+      it("the store made unreachable after warm-up: the last version keeps being served at once, counted, warned once per failure streak", async () => {
+        await save("v1");
+        const { store: flaky, control } = await loc.openControlled({ workspace: WS });
+        const warnings: string[] = [];
+        let t = 1_000_000;
+        const cache = newCache({
+          store: flaky,
+          revalidateMs: 1000,
+          now: () => t,
+          logger: { warn: (m) => warnings.push(m) },
+        });
+        try {
+          const get = () => cache.getOrLoad(spec());
+          const a = await get();
+          control.fail = unreachable;
+          t += 1000;
+          expect(await get()).toBe(a); // from memory; the background revalidation fails
+          await vi.waitFor(() => expect(cache.stats().revalidationErrors).toBe(1));
+          for (let i = 0; i < 5; i++) expect(await get()).toBe(a);
+          expect(cache.stats()).toMatchObject({
+            staleServed: 5,
+            revalidationErrors: 1,
+            revalidations: 2,
+          });
+          expect(staleWarnings(warnings)).toHaveLength(1);
+          const [warning] = staleWarnings(warnings);
+          expect(warning).toContain(`handle "default" of ${WS}/${id}`);
+          expect(warning).toContain(a.loadedDigest);
+          expect(warning).toMatch(/RemoteError.*ECONNREFUSED/);
+
+          // Retried in the background once per max(revalidateMs, 1 s); no new warning.
+          t += 1000;
+          expect(await get()).toBe(a);
+          await vi.waitFor(() => expect(cache.stats().revalidationErrors).toBe(2));
+          expect(await get()).toBe(a);
+          expect(staleWarnings(warnings)).toHaveLength(1);
+
+          // The store comes back, with a new default: the next retry ends the streak.
+          control.fail = undefined;
+          await save("v2");
+          t += 1000;
+          expect(await get()).toBe(a);
+          await vi.waitFor(async () => expect((await get()).version).toBe("v2"));
+          const served = cache.stats().staleServed;
+
+          // A second streak warns again, once.
+          control.fail = unreachable;
+          t += 1000;
+          const b = await get();
+          await vi.waitFor(() => expect(cache.stats().revalidationErrors).toBe(3));
+          expect(await get()).toBe(b);
+          expect(await get()).toBe(b);
+          expect(cache.stats().staleServed).toBe(served + 2);
+          expect(staleWarnings(warnings)).toHaveLength(2);
+        } finally {
+          await cache.close();
+          await flaky.close();
+        }
+      });
+
+      it("waiting callers (staleWhileRevalidateMs 0) get the last version when the store fails; past staleIfErrorMs they get the error; a deleted handle is always a NotFoundError", async () => {
+        await save("v1");
+        const { store: flaky, control } = await loc.openControlled({ workspace: WS });
+        let t = 1_000_000;
+        const cache = newCache({
+          store: flaky,
+          revalidateMs: 1000,
+          staleWhileRevalidateMs: 0,
+          staleIfErrorMs: 5000,
+          now: () => t,
+        });
+        try {
+          const get = () => cache.getOrLoad(spec());
+          const a = await get();
+          control.fail = unreachable;
+          t += 1000;
+          expect(await get()).toBe(a); // waited for the store, which failed
+          expect(cache.stats()).toMatchObject({ staleServed: 1, revalidationErrors: 1 });
+          t += 4999; // verified 5999 ms ago: within revalidateMs + staleIfErrorMs
+          expect(await get()).toBe(a);
+          // invalidate() makes the next call ask the store; failing, it still gets the last version.
+          cache.invalidate({ pluginInstanceId: id });
+          expect(await get()).toBe(a);
+          expect(cache.stats()).toMatchObject({ staleServed: 3, revalidationErrors: 2 });
+          t += 1; // 6000 ms: too old to serve
+          await expect(get()).rejects.toSatisfy((e) => RemoteError.isInstance(e));
+          expect(cache.stats().staleServed).toBe(3);
+
+          control.fail = undefined;
+          await writer.delete({ pluginInstanceId: id, handle: "default" });
+          await expect(get()).rejects.toSatisfy((e) => NotFoundError.isInstance(e));
+          expect(cache.stats().staleServed).toBe(3);
+        } finally {
+          await cache.close();
+          await flaky.close();
+        }
+      });
+
+      it("a fresh cache sharing the disk folder serves the version recorded there when the store is unreachable", async () => {
+        const ref = await save("v1");
+        await leased(newCache()); // an online cache recorded handles/default.json and the entry
+        const unreachableStore = await loc.openUnreachable({ workspace: WS });
+        const warnings: string[] = [];
+        // revalidateMs 0: the record on disk (written just now) is past its revalidation at once.
+        const cache = newCache({
+          store: unreachableStore,
+          revalidateMs: 0,
+          logger: { warn: (m) => warnings.push(m) },
+        });
+        try {
+          const m = await cache.getOrLoad(spec());
+          expect(m.version).toBe("v1");
+          expect(m.loadedDigest).toBe(ref.digest);
+          expect(cache.stats()).toMatchObject({
+            staleServed: 1,
+            revalidationErrors: 1,
+            downloads: 0,
+            diskHits: 1,
+          });
+          // Now known: the next calls do not wait for the store (retried in the background after 1 s).
+          expect(await cache.getOrLoad(spec())).toBe(m);
+          expect(cache.stats()).toMatchObject({ staleServed: 2, revalidationErrors: 1 });
+          expect(staleWarnings(warnings)).toHaveLength(1);
+          expect(staleWarnings(warnings)[0]).toContain(`handle "default" of ${WS}/${id}`);
+          // Nothing on disk for a handle: the store's error.
+          const other = await cache.getOrLoad(spec("other")).catch((e: unknown) => e);
+          expect(RemoteError.isInstance(other)).toBe(true);
+          // Bounded: a record older than revalidateMs + staleIfErrorMs is not served. Its age is
+          // counted from when it was recorded (`updatedAt`): here, an hour ago.
+          const handleFile = join(diskDir, LAYOUT, WS, id, "handles", "default.json");
+          const record = JSON.parse(await readFile(handleFile, "utf8"));
+          record.updatedAt = new Date(Date.now() - 3_600_000).toISOString();
+          await writeFile(handleFile, JSON.stringify(record));
+          const bounded = newCache({ store: unreachableStore, staleIfErrorMs: 10_000 });
+          const error = await bounded.getOrLoad(spec()).catch((e: unknown) => e);
+          expect(RemoteError.isInstance(error)).toBe(true);
+          expect(bounded.stats()).toMatchObject({ staleServed: 0, revalidationErrors: 1 });
+          const unbounded = newCache({ store: unreachableStore });
+          expect((await unbounded.getOrLoad(spec())).version).toBe("v1");
+          expect(unbounded.stats().staleServed).toBe(1);
+        } finally {
+          for (const c of caches) await c.close();
+          await unreachableStore.close();
+        }
+      });
+    });
+
+    describe("stale-while-revalidate", () => {
+      it("a slow store does not delay callers once a version is known; the calls after its answer get the new version", async () => {
+        await save("v1");
+        const { store: slow, control } = await loc.openControlled({ workspace: WS });
+        let t = 1_000_000;
+        let open = () => {};
+        const stall = () => {
+          control.gate = new Promise<void>((resolve) => {
+            open = () => {
+              control.gate = undefined;
+              resolve();
+            };
+          });
+        };
+        const cache = newCache({ store: slow, revalidateMs: 1000, now: () => t });
+        const waiting = newCache({
+          store: slow,
+          revalidateMs: 1000,
+          staleWhileRevalidateMs: 0,
+          now: () => t,
+        });
+        try {
+          const a = await cache.getOrLoad(spec());
+          await save("v2");
+          stall();
+          t += 1000;
+          const before = control.calls;
+          for (let i = 0; i < 3; i++) expect(await cache.getOrLoad(spec())).toBe(a);
+          expect(control.calls).toBeGreaterThan(before); // the store was asked, and is stalled
+          expect(cache.stats()).toMatchObject({ revalidations: 2, staleServed: 0 });
+          open();
+          await vi.waitFor(async () => expect((await cache.getOrLoad(spec())).version).toBe("v2"));
+
+          // staleWhileRevalidateMs 0: callers wait for the store.
+          expect((await waiting.getOrLoad(spec())).version).toBe("v2");
+          await save("v3");
+          stall();
+          t += 1000;
+          let settled = false;
+          const pending = waiting.getOrLoad(spec()).finally(() => {
+            settled = true;
+          });
+          await sleep(150);
+          expect(settled).toBe(false);
+          open();
+          expect((await pending).version).toBe("v3");
+        } finally {
+          open();
+          for (const c of caches) await c.close();
+          await slow.close();
+        }
+      });
+    });
+
+    describe("keys", () => {
+      it("two model classes with the same name never share an instance; the same class does", async () => {
+        await save("v1");
+        const cache = newCache();
+        const A = (() => class Model extends CounterModel {})();
+        const B = (() => class Model extends CounterModel {})();
+        expect(A.name).toBe(B.name);
+        const get = (modelClass: object) =>
+          cache.getOrLoad({ pluginInstanceId: id, modelClass, load: loadCounter });
+        const [a1, b1] = await Promise.all([get(A), get(B)]);
+        expect(b1).not.toBe(a1);
+        expect(await get(A)).toBe(a1);
+        expect(await get(B)).toBe(b1);
+        expect(cache.stats()).toMatchObject({ loads: 2, hits: 2, downloads: 1 });
+      });
+
+      it("configs that differ only in key order share one instance; non-JSON configs are refused before any I/O", async () => {
+        await save("v1");
+        const cache = newCache();
+        const get = (config: unknown) => cache.getOrLoad(spec(undefined, { config }));
+        const x = await get({ threshold: 0.5, labels: ["a", "b"], nested: { p: 1, q: { r: 2 } } });
+        const y = await get({
+          nested: { q: { r: 2 }, p: 1 },
+          labels: ["a", "b"],
+          threshold: 0.5,
+          unset: undefined,
+        });
+        expect(y).toBe(x);
+        const z = await get({ threshold: 0.5, labels: ["b", "a"], nested: { p: 1, q: { r: 2 } } });
+        expect(z).not.toBe(x);
+        expect(await get(undefined)).not.toBe(x); // no config: another kind of model
+        expect(cache.stats()).toMatchObject({ loads: 3, downloads: 1 });
+
+        const refused = newCache({ store: forbiddenStore(WS) as CheckpointStoreImpl });
+        for (const [config, what] of [
+          [{ step: 1n }, /step: a BigInt is not JSON/],
+          [{ f: () => 1 }, /f: a function is not JSON/],
+          [{ at: new Date(0) }, /at: must be plain JSON, not a Date/],
+        ] as const) {
+          for (const call of [
+            () => refused.getOrLoad(spec(undefined, { config })),
+            () => refused.use(spec(undefined, { config }), (m) => m),
+          ]) {
+            await expect(call()).rejects.toSatisfy(
+              (e) =>
+                ValidationError.isInstance(e) &&
+                (e as ValidationError).issues[0]?.path === "config" &&
+                what.test((e as Error).message),
+            );
+          }
+        }
       });
     });
 
@@ -595,7 +1056,7 @@ export function describeCacheSuite(kind: BackendKind): void {
         ]) {
           cache.notifySaved({ pluginInstanceId: id, ref: forged });
           await expect(load(cache)).rejects.toSatisfy(
-            (e) => IntegrityError.isInstance(e) && /the ref says/.test((e as Error).message),
+            (e) => IntegrityError.isInstance(e) && FORGED_REF.test((e as Error).message),
           );
           await expect(stat(`${entryDir(ref)}.complete.json`)).rejects.toThrow(/ENOENT/);
           await expect(stat(entryDir(ref))).rejects.toThrow(/ENOENT/);
@@ -612,7 +1073,7 @@ export function describeCacheSuite(kind: BackendKind): void {
           ref: { ...ref, fileCount: ref.fileCount + 1 },
         });
         await expect(load(fresh)).rejects.toSatisfy(
-          (e) => IntegrityError.isInstance(e) && /the ref says/.test((e as Error).message),
+          (e) => IntegrityError.isInstance(e) && FORGED_REF.test((e as Error).message),
         );
         expect(fresh.stats()).toMatchObject({ diskHits: 0, repairs: 1, downloads: 1, loads: 0 });
       });
