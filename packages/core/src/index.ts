@@ -34,7 +34,7 @@ export type {
   TransferProgress,
   WithCheckpointOptions,
 } from "./ports/checkpoint-store.js";
-export type { CacheLoadOptions, ModelCache } from "./ports/model-cache.js";
+export type { CacheLoadOptions, ModelCache, ModelLease } from "./ports/model-cache.js";
 export { Id } from "./schemas/id.js";
 export {
   type InvocableResponse,

@@ -173,7 +173,11 @@ describe("public API", () => {
     expect(loaded.config).toEqual({ threshold: 0.3 });
     expect(loaded.isSpam("You are a WINNER: free cash")).toBe(true);
     expect(loaded.isSpam("see you at lunch")).toBe(false);
-    expect(cache.loads[0]?.kind).toBe(`SpamModel:${JSON.stringify({ threshold: 0.3 })}`);
+    expect(cache.loads[0]).toMatchObject({
+      kind: "SpamModel",
+      modelClass: SpamModel,
+      config: { threshold: 0.3 },
+    });
 
     const v1 = await SpamModel.loadRemote({ store, pluginInstanceId: "spam-filter", handle: "v1" });
     expect(v1.spamWords).toEqual(loaded.spamWords);

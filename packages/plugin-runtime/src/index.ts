@@ -29,12 +29,19 @@ export {
 } from "./engine/poll-policy.js";
 export type { TaskEvent } from "./engine/task-event.js";
 export { TrainingTask, TrainingUpdate } from "./engine/training-task.js";
+export type { HostedEvent, HostedTask } from "./hosted/create-task-host.js";
+export { HOSTED_KEY } from "./hosted/task-routes.js";
 export {
   createPluginApp,
   DEFAULT_BODY_LIMIT,
+  issuedTasksOf,
   type PluginAppLogger,
   type PluginAppOptions,
+  publicRoutes,
 } from "./http/create-plugin-app.js";
+export type { IssuedTask, IssuedTaskTable } from "./http/issued-tasks.js";
+export { isLoopbackHostname } from "./http/loopback.js";
+export { parseTokens, requireToken, type TokenOption } from "./http/require-token.js";
 export { type ErrorBody, errorBody, INTERNAL_ERROR_MESSAGE } from "./http/error-body.js";
 export { errorFromBody } from "./http/error-from-body.js";
 export { type ServedPlugin, type ServePluginOptions, servePlugin } from "./http/serve-plugin.js";

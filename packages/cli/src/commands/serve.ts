@@ -1,6 +1,5 @@
-import { BlockList, isIP } from "node:net";
 import { ValidationError, validateId } from "@trainable/core";
-import { createPluginApp, servePlugin } from "@trainable/plugin-runtime";
+import { createPluginApp, isLoopbackHostname, servePlugin } from "@trainable/plugin-runtime";
 import type { Command } from "commander";
 import { type CliContext, parseIntFlag } from "../context.js";
 import { openEngine } from "../engine.js";
@@ -58,7 +57,8 @@ export function registerServe(program: Command, ctx: () => CliContext): void {
           throw ValidationError.forField("cli", "--port", `must be at most 65535, got ${port}`);
         // Checked before anything is opened or created: a refused server changes nothing.
         const { tokens, source } = resolveTokens(o.token, c.io.env[TOKEN_ENV]);
-        const loopback = isLoopbackHost(o.host);
+        // The runtime's rule, checked here first so a refused `serve` opens and creates nothing.
+        const loopback = isLoopbackHostname(o.host);
         if (!tokens && !loopback && !o.insecure) {
           const problem = `is required to listen on ${o.host}, which is not a loopback address (anyone who can reach the port could train, cancel trainings and register instances): pass --token <secret> or set ${TOKEN_ENV} (e.g. ${TOKEN_ENV}=$(openssl rand -hex 32)), or add --insecure to serve without one (dangerous)`;
           throw new ValidationError(`[cli] --token ${problem}`, {
@@ -172,21 +172,4 @@ function resolveTokens(
     );
   }
   return { tokens, source: TOKEN_ENV };
-}
-
-/**
- * The runtime's loopback rule (`servePlugin` applies it again; the two should share one
- * export once the runtime's index exports `isLoopbackHostname`): `localhost`, 127.0.0.0/8,
- * `::1` in any spelling, IPv4-mapped 127.x. Checked here first so a refused `serve` opens and
- * creates nothing.
- */
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
-LOOPBACK.addAddress("::1", "ipv6");
-
-function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase();
-  if (h === "localhost") return true;
-  const family = isIP(h);
-  return family !== 0 && LOOPBACK.check(h, family === 4 ? "ipv4" : "ipv6");
 }

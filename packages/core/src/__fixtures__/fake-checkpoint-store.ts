@@ -252,6 +252,14 @@ export class FakeModelCache implements ModelCache {
   readonly notified: Array<{ pluginInstanceId: string; ref: CheckpointRef }> = [];
   readonly invalidated: Array<{ pluginInstanceId: string; handle?: string }> = [];
   private readonly models = new Map<string, unknown>();
+  private readonly classIds = new WeakMap<object, number>();
+  private nextClassId = 1;
+
+  private classId(modelClass: object | undefined): number {
+    if (!modelClass) return 0;
+    if (!this.classIds.has(modelClass)) this.classIds.set(modelClass, this.nextClassId++);
+    return this.classIds.get(modelClass) as number;
+  }
 
   constructor(readonly store: CheckpointStore) {}
 
@@ -262,7 +270,7 @@ export class FakeModelCache implements ModelCache {
       handle: options.handle,
       signal: options.signal,
     });
-    const key = `${options.kind ?? ""}|${options.pluginInstanceId}|${ref.digest}`;
+    const key = `${options.kind ?? ""}|${this.classId(options.modelClass)}|${JSON.stringify(options.config)}|${options.pluginInstanceId}|${ref.digest}`;
     if (this.models.has(key)) return this.models.get(key) as M;
     const model = await this.store.withCheckpoint({
       pluginInstanceId: options.pluginInstanceId,

@@ -8,6 +8,7 @@ import { NotFoundError } from "../errors/not-found-error.js";
 import { TrainingError } from "../errors/training-error.js";
 import { ValidationError } from "../errors/validation-error.js";
 import type { CheckpointRef } from "../ports/checkpoint-ref.js";
+import type { CacheLoadOptions, ModelLease } from "../ports/model-cache.js";
 import type { InvocableResponse } from "../schemas/invocable-response.js";
 import type { PluginRequest } from "../schemas/plugin-request.js";
 import type { TrainPluginInput } from "../schemas/train-plugin-input.js";
@@ -395,7 +396,7 @@ describe("loadRemote", () => {
     },
   );
 
-  it("with a cache, loads through cache.getOrLoad with kind = the class name (+ its config)", async () => {
+  it("with a cache, loads through cache.getOrLoad keyed by the class itself and its config", async () => {
     await trained().saveRemote({ store, pluginInstanceId: "p", handle: "v1" });
     store.calls.length = 0;
     const cache = new FakeModelCache(store);
@@ -414,7 +415,9 @@ describe("loadRemote", () => {
     expect(cache.loads[0]).toMatchObject({
       pluginInstanceId: "p",
       handle: "default",
-      kind: `KeywordTagger:${JSON.stringify(config)}`,
+      kind: "KeywordTagger",
+      modelClass: KeywordTagger,
+      config,
       signal: controller.signal,
     });
     // The store was only reached through the cache.
@@ -425,7 +428,8 @@ describe("loadRemote", () => {
     // Another config is another instance.
     const other = await KeywordTagger.loadRemote({ store, pluginInstanceId: "p", cache });
     expect(other).not.toBe(model);
-    expect(cache.loads.at(-1)).toMatchObject({ kind: "KeywordTagger" });
+    expect(cache.loads.at(-1)).toMatchObject({ kind: "KeywordTagger", modelClass: KeywordTagger });
+    expect(cache.loads.at(-1)).not.toHaveProperty("config");
 
     const strict = await StrictTagger.loadRemote({
       store,
@@ -481,6 +485,65 @@ describe("loadRemote", () => {
     await writeFile(join(store.handleDir("p", "default"), "model.json"), "{not json");
     const error = await expectRejection(KeywordTagger.loadRemote({ store, pluginInstanceId: "p" }));
     expect(error).toBeInstanceOf(SyntaxError);
+  });
+});
+
+describe("useRemote", () => {
+  class Disposable extends KeywordTagger {
+    disposed = 0;
+    override dispose(): void {
+      this.disposed++;
+    }
+  }
+
+  it("without a cache: fn gets a fresh model, disposed when fn ends (even when it throws)", async () => {
+    await trained().saveRemote({ store, pluginInstanceId: "p" });
+    let seen: Disposable | undefined;
+    const answer = await Disposable.useRemote({ store, pluginInstanceId: "p", config }, (model) => {
+      seen = model;
+      expect(model.disposed).toBe(0);
+      return model.weights.winner;
+    });
+    expect(answer).toBe(3);
+    expect(seen?.disposed).toBe(1);
+    const failure = await expectRejection(
+      Disposable.useRemote({ store, pluginInstanceId: "p" }, (model) => {
+        seen = model;
+        throw new Error("boom");
+      }),
+    );
+    expect((failure as Error).message).toBe("boom");
+    expect(seen?.disposed).toBe(1);
+  });
+
+  it("with a cache that leases: holds the model for fn and releases it however fn ends", async () => {
+    await trained().saveRemote({ store, pluginInstanceId: "p" });
+    const cache = new FakeModelCache(store);
+    const held: string[] = [];
+    const leasing = Object.assign(cache, {
+      async acquire<M>(options: CacheLoadOptions<M>): Promise<ModelLease<M>> {
+        const model = await cache.getOrLoad(options);
+        held.push("acquire");
+        const ref = await store.resolve({ pluginInstanceId: "p" });
+        return { model, ref, release: () => void held.push("release") };
+      },
+    });
+    const answer = await Disposable.useRemote(
+      { store, pluginInstanceId: "p", cache: leasing, config },
+      (model) => {
+        expect(held).toEqual(["acquire"]);
+        return model.weights.free;
+      },
+    );
+    expect(answer).toBe(2);
+    expect(held).toEqual(["acquire", "release"]);
+    expect(cache.loads[0]).toMatchObject({ modelClass: Disposable, config });
+    await expectRejection(
+      Disposable.useRemote({ store, pluginInstanceId: "p", cache: leasing }, () => {
+        throw new Error("boom");
+      }),
+    );
+    expect(held).toEqual(["acquire", "release", "acquire", "release"]);
   });
 });
 

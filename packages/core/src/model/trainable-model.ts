@@ -3,7 +3,7 @@ import { ValidationError } from "../errors/validation-error.js";
 import { DEFAULT_HANDLE, validateId } from "../ids/validate-id.js";
 import type { CheckpointMetadata, CheckpointRef } from "../ports/checkpoint-ref.js";
 import type { CheckpointStore, TransferProgress } from "../ports/checkpoint-store.js";
-import type { ModelCache } from "../ports/model-cache.js";
+import type { CacheLoadOptions, ModelCache } from "../ports/model-cache.js";
 import type { InvocableResponse } from "../schemas/invocable-response.js";
 import type { PluginRequest } from "../schemas/plugin-request.js";
 import type { TrainPluginInput } from "../schemas/train-plugin-input.js";
@@ -47,17 +47,37 @@ export interface LoadRemoteOptions<Config> {
   onProgress?: (progress: TransferProgress) => void;
 }
 
-/**
- * What distinguishes cached models built from one checkpoint: the class and the config it
- * received (two callers with different configs must not share an instance).
- */
-function cacheKind(className: string, config: unknown): string {
-  if (config === undefined) return className;
-  try {
-    return `${className}:${JSON.stringify(config)}`;
-  } catch {
-    throw ValidationError.forField("core", "config", "must be JSON-serializable to be cached");
-  }
+/** A model of `modelClass` with `config` received, loaded from `dir`. */
+async function buildModel<M extends TrainableModel<unknown>>(
+  modelClass: TrainableModelClass<M>,
+  config: unknown,
+  dir: string,
+): Promise<M> {
+  const model = new modelClass();
+  if (config !== undefined) model.receiveConfig(config);
+  await model.loadFromFolder(dir);
+  return model;
+}
+
+/** How a model class asks a cache for a model: keyed by the class itself and its config. */
+function cacheLoadOptions<M>(
+  modelClass: TrainableModelClass<M>,
+  pluginInstanceId: string,
+  handle: string,
+  options: { config?: unknown; signal?: AbortSignal },
+  load: (dir: string) => Promise<M>,
+): CacheLoadOptions<M> {
+  return {
+    pluginInstanceId,
+    handle,
+    // The name for caches that only read `kind`; ours key by the class's identity and the
+    // config's canonical JSON.
+    kind: modelClass.name,
+    modelClass,
+    ...(options.config === undefined ? {} : { config: options.config }),
+    load: (dir) => load(dir),
+    signal: options.signal,
+  };
 }
 
 /** The Config type parameter of a model class. */
@@ -162,12 +182,7 @@ export abstract class TrainableModel<Config = unknown> {
   ): Promise<M> {
     const pluginInstanceId = validateId(options.pluginInstanceId, "pluginInstanceId");
     const handle = validateId(options.handle ?? DEFAULT_HANDLE, "handle");
-    const build = async (dir: string): Promise<M> => {
-      const model = new this();
-      if (options.config !== undefined) model.receiveConfig(options.config);
-      await model.loadFromFolder(dir);
-      return model;
-    };
+    const build = (dir: string): Promise<M> => buildModel(this, options.config, dir);
     const cache = options.cache;
     if (cache) {
       if (cache.store !== options.store) {
@@ -177,13 +192,7 @@ export abstract class TrainableModel<Config = unknown> {
           "the cache was created for a different store than the one passed to loadRemote",
         );
       }
-      return cache.getOrLoad({
-        pluginInstanceId,
-        handle,
-        kind: cacheKind(this.name, options.config),
-        load: (dir) => build(dir),
-        signal: options.signal,
-      });
+      return cache.getOrLoad(cacheLoadOptions(this, pluginInstanceId, handle, options, build));
     }
     return options.store.withCheckpoint({
       pluginInstanceId,
@@ -192,5 +201,47 @@ export abstract class TrainableModel<Config = unknown> {
       onProgress: options.onProgress,
       use: (dir) => build(dir),
     });
+  }
+
+  /**
+   * Loads checkpoint `handle` like {@link TrainableModel.loadRemote} and calls `fn` with the
+   * model, holding it for the call: a cache never disposes a model while a `useRemote` call
+   * still runs (even when a moved handle or eviction takes it out of memory meanwhile), and a
+   * model loaded without a cache is disposed when `fn` ends. How request handlers should use
+   * models; `loadRemote` leaves a model's lifetime to the garbage collector.
+   */
+  static async useRemote<M extends TrainableModel<unknown>, R>(
+    this: TrainableModelClass<M>,
+    options: LoadRemoteOptions<ConfigOf<M>>,
+    fn: (model: M) => R | Promise<R>,
+  ): Promise<R> {
+    const cache = options.cache || undefined;
+    if (cache?.acquire) {
+      const pluginInstanceId = validateId(options.pluginInstanceId, "pluginInstanceId");
+      const handle = validateId(options.handle ?? DEFAULT_HANDLE, "handle");
+      if (cache.store !== options.store) {
+        throw ValidationError.forField(
+          "core",
+          "cache",
+          "the cache was created for a different store than the one passed to useRemote",
+        );
+      }
+      const lease = await cache.acquire(
+        cacheLoadOptions(this, pluginInstanceId, handle, options, (dir) =>
+          buildModel(this, options.config, dir),
+        ),
+      );
+      try {
+        return await fn(lease.model);
+      } finally {
+        lease.release();
+      }
+    }
+    const model = await (this as unknown as typeof TrainableModel).loadRemote.call(this, options);
+    try {
+      return await fn(model as M);
+    } finally {
+      if (!cache) await (model as M).dispose?.();
+    }
   }
 }

@@ -47,6 +47,11 @@ export interface TaskHostOptions {
   /** Finished tasks kept (oldest forgotten first). Default 1000. */
   maxFinishedTasks?: number;
   now?: () => Date;
+  /**
+   * Called when a call ends, before its `finished` event is sent (so a client acting on that
+   * event finds what this records — e.g. the plugin's `remoteStatusInput` to check next).
+   */
+  onSettled?(task: HostedTask, error: unknown): void | Promise<void>;
 }
 
 interface Entry {
@@ -56,6 +61,8 @@ interface Entry {
   controller: AbortController;
   done: Promise<void>;
   listeners: Set<() => void>;
+  /** What the call threw, when it did. */
+  error?: unknown;
 }
 
 export interface TaskHost {
@@ -64,12 +71,14 @@ export interface TaskHost {
    * a repeated call — `retry` — never starts a second one) and waits up to `answerWithinMs`
    * for its answer. Resolves with the task either way.
    */
-  start(request: TrainRequest): Promise<HostedTask>;
+  start(request: TrainRequest, instanceId?: string): Promise<HostedTask>;
   get(taskId: string): HostedTask | undefined;
   /** Events after `afterId` (replayed), then live ones, until the call finishes or `signal` aborts. */
   events(taskId: string, afterId: number, signal?: AbortSignal): AsyncGenerator<HostedEvent>;
   /** Stops a hosted call and the plugin's job. */
   cancel(taskId: string): Promise<HostedTask>;
+  /** The post-updates of a task still kept (for the answer of a call that finished in time). */
+  updates(taskId: string): PostUpdate[];
 }
 
 /**
@@ -124,6 +133,7 @@ export function createTaskHost(options: TaskHostOptions): TaskHost {
             entry.task.statusMessage = response.status.statusMessage;
         },
         (error: unknown) => {
+          entry.error = error;
           const { body } = errorBody(error, entry.task.taskId);
           entry.task.error = body.error;
           entry.task.state =
@@ -131,6 +141,8 @@ export function createTaskHost(options: TaskHostOptions): TaskHost {
           entry.task.statusMessage = body.error.message;
         },
       )
+      .then(() => options.onSettled?.(snapshot(entry), entry.error))
+      .catch(() => {})
       .finally(() => {
         emit(entry, { type: "finished", task: snapshot(entry) });
         forgetOld(entry.task.taskId);
@@ -138,10 +150,13 @@ export function createTaskHost(options: TaskHostOptions): TaskHost {
   }
 
   return {
-    async start(request) {
+    async start(request, instanceId) {
       const taskId = validateId(request.status?.taskId ?? randomUUID(), "status.taskId");
       const existing = entries.get(taskId);
-      if (existing) {
+      // A repeated call attaches to the call running or its answer — but a call that failed
+      // is repeated (that is what the caller retries; the plugin side reattaches to its job).
+      const failed = existing?.task.error !== undefined && existing.task.state === "failed";
+      if (existing && !failed) {
         if (!request.retry) {
           throw new ConflictError(
             `[runtime] Training task "${taskId}" already exists on this server: repeat it with retry: true, or check it with isStatusCheck`,
@@ -150,11 +165,16 @@ export function createTaskHost(options: TaskHostOptions): TaskHost {
         await Promise.race([existing.done, sleep(answerWithinMs)]);
         return snapshot(existing);
       }
+      if (existing) {
+        const at = finishedOrder.indexOf(taskId);
+        if (at >= 0) finishedOrder.splice(at, 1);
+      }
       const at = now().toISOString();
       const entry: Entry = {
         task: {
           taskId,
-          instanceId: request.data?.pluginInstance ?? "",
+          instanceId:
+            instanceId ?? request.context?.pluginInstanceId ?? request.data?.pluginInstance ?? "",
           state: "running",
           startedAt: at,
           updatedAt: at,
@@ -178,6 +198,11 @@ export function createTaskHost(options: TaskHostOptions): TaskHost {
     get(taskId) {
       const entry = entries.get(taskId);
       return entry ? snapshot(entry) : undefined;
+    },
+
+    updates(taskId) {
+      const events = entries.get(taskId)?.events ?? [];
+      return events.flatMap((event) => (event.type === "update" ? [event.update] : []));
     },
 
     async *events(taskId, afterId, signal) {
@@ -220,12 +245,12 @@ export function createTaskHost(options: TaskHostOptions): TaskHost {
       // The plugin's own job (an external one the call started) stops too.
       const status = entry.task.response?.status ?? { taskId, state: "running" as const };
       if (!isFinalTaskState(status.state) || entry.task.state === "cancelled") {
-        await client
-          .cancelTraining(
-            { ...entry.request, status: { ...status, taskId } },
-            { prevalidated: true },
-          )
-          .catch(() => {});
+        // A failure here (the external service unreachable) is the caller's to see and
+        // repeat: the task is not called cancelled while its job may still run.
+        await client.cancelTraining(
+          { ...entry.request, status: { ...status, taskId } },
+          { prevalidated: true },
+        );
         entry.task.state = "cancelled";
       }
       return snapshot(entry);

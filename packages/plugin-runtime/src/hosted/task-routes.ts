@@ -88,18 +88,31 @@ export function hostedAnswer(task: HostedTask): { httpStatus: 200 | 202 | number
   };
 }
 
-/** A status check of a hosted training (the original polling shape). */
+/**
+ * A status check of a training hosted by this server (the original polling shape: the
+ * client sends back the `remoteStatusInput` it got), or `undefined` when the check is not for
+ * one. The hosted task must be this server's, for the same task id and plugin instance.
+ */
 export function hostedStatus(
   host: TaskHost,
   request: TrainRequest,
+  instanceId: string,
 ): { httpStatus: number; body: unknown } | undefined {
   const hosted = request.status?.remoteStatusInput?.[HOSTED_KEY];
-  if (typeof hosted !== "string") return undefined;
-  const task = host.get(hosted);
-  if (!task || task.taskId !== request.status?.taskId) {
-    throw new NotFoundError(`[runtime] No training task "${hosted}" on this server`);
+  if (hosted === undefined) return undefined;
+  const task = typeof hosted === "string" ? host.get(hosted) : undefined;
+  if (!task || task.taskId !== request.status?.taskId || task.instanceId !== instanceId) {
+    throw new NotFoundError(
+      `[runtime] No training task "${String(hosted)}" of instance "${instanceId}" on this server`,
+    );
   }
-  return hostedAnswer(task);
+  const answer = hostedAnswer(task);
+  return task.response
+    ? {
+        httpStatus: answer.httpStatus,
+        body: { ...task.response, updates: host.updates(task.taskId) },
+      }
+    : answer;
 }
 
 function runningStatus(task: HostedTask): Task {

@@ -1,5 +1,7 @@
+import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { join } from "node:path";
+import { createModelCache } from "@trainable/cache";
 import {
   type CheckpointStore,
   isFinalTaskState,
@@ -7,6 +9,7 @@ import {
   type PostUpdate,
   parseWith,
   RemoteError,
+  type Task,
   TrainableError,
   ValidationError,
   validateId,
@@ -17,10 +20,13 @@ import {
   createLocalPluginClient,
   type LocalPluginClient,
 } from "../client/create-local-plugin-client.js";
+import { createTaskHost, type HostedTask } from "../hosted/create-task-host.js";
+import { HOSTED_KEY, hostedAnswer, hostedStatus, mountTaskRoutes } from "../hosted/task-routes.js";
 import type { InstanceSource } from "../service/instance-lookup.js";
 import { PluginInstanceSpec } from "../service/plugin-instance.js";
 import type { PluginService } from "../service/plugin-service.js";
 import { TrainablePluginService } from "../service/trainable-plugin-service.js";
+import type { TrainResponse } from "../training/create-training-coordinator.js";
 import type { TrainRequest } from "../training/train-request.js";
 import { errorBody, INTERNAL_ERROR_MESSAGE } from "./error-body.js";
 import { createIssuedTaskTable, type IssuedTaskTable } from "./issued-tasks.js";
@@ -34,7 +40,11 @@ export interface PluginAppLogger {
 export interface PluginAppOptions {
   /** The checkpoint store models are loaded from and trainings saved to. */
   store: CheckpointStore;
-  /** The model cache `run` loads through. */
+  /**
+   * The model cache `run` loads through. Default: an in-memory cache of this app's own
+   * (`createModelCache({ store, diskDir: false })`), so a served model is loaded once, not
+   * per request. `false`: every `run` loads the model afresh.
+   */
   cache?: ModelCache | false;
   /**
    * The plugin instances served: a lookup (e.g. a local engine's `instances`), a `Map` or
@@ -70,6 +80,19 @@ export interface PluginAppOptions {
   protectRun?: boolean;
   /** Reports unexpected (non-`TrainableError`) failures. Default: `console.error`. */
   logger?: PluginAppLogger;
+  /**
+   * Trainings over HTTP: `POST /train` answers within `answerWithinMs` (default 2 s) — with
+   * the result, or `202` and a task followed at `GET /tasks/:id/events` (Server-Sent Events,
+   * a heartbeat every `heartbeatMs`, default 15 s; each stream ends after `maxStreamMs`,
+   * default 60 s, and clients reconnect with `Last-Event-ID`). Finished tasks are kept for
+   * replay, the last `maxFinishedTasks` (default 1000).
+   */
+  tasks?: {
+    answerWithinMs?: number;
+    heartbeatMs?: number;
+    maxStreamMs?: number;
+    maxFinishedTasks?: number;
+  };
   /** Clock, for tests. */
   now?: () => Date;
 }
@@ -141,7 +164,9 @@ export function createPluginApp(
       ? service
       : createLocalPluginClient(service as PluginService, {
           store: options?.store,
-          cache: options.cache,
+          cache:
+            options.cache ??
+            (options.store ? createModelCache({ store: options.store, diskDir: false }) : false),
           instances: options.instances,
           stateRoot: options.dataDir ? join(options.dataDir, "training") : undefined,
           now: options.now,
@@ -164,6 +189,18 @@ export function createPluginApp(
     dir: options.dataDir ? join(options.dataDir, "served-tasks") : undefined,
     now: options.now,
   });
+
+  const host = client.trainable
+    ? createTaskHost({
+        client,
+        answerWithinMs: options.tasks?.answerWithinMs,
+        maxFinishedTasks: options.tasks?.maxFinishedTasks,
+        now: options.now,
+        // Before the `finished` event goes out: a follower acting on it finds its task here.
+        onSettled: (task, error) =>
+          settle(task.taskId, task.instanceId, task.response, error, task.state === "cancelled"),
+      })
+    : undefined;
 
   const app = new Hono();
   appStates.set(app, { token: tokens !== undefined, tasks });
@@ -280,36 +317,56 @@ export function createPluginApp(
       `${name} train request`,
       "runtime",
     );
-    const signal = disconnectSignal(c);
-    // The task whose record this call keeps up to date (see IssuedTaskTable).
-    let tracked: { taskId: string; instanceId: string } | undefined;
-    if (client.trainable) {
-      const given = request.status?.taskId;
-      if (request.isStatusCheck === true) {
-        // Without a task id, the client answers its own 400 before reaching the plugin.
-        if (given !== undefined) {
-          tracked = {
-            taskId: validateId(given, "status.taskId"),
-            instanceId: instanceIdOf(request),
-          };
-          await tasks.check(
-            tracked.taskId,
-            tracked.instanceId,
-            request.status?.remoteStatusInput,
-            "check",
-          );
-        }
-      } else if (given !== undefined) {
-        tracked = { taskId: validateId(given, "status.taskId"), instanceId: instanceIdOf(request) };
-        // A repeated call (`retry`) continues its task — with trainStatus when its job is
-        // still running, so it gets the same check as a status check.
-        if (request.retry === true) {
-          await tasks.retry(tracked.taskId, tracked.instanceId, request.status?.remoteStatusInput);
-        } else {
-          await tasks.start(tracked.taskId, tracked.instanceId);
-        }
-      }
+    if (!client.trainable || !host) {
+      return c.json(await client.train(request, { prevalidated: true }), 200);
     }
+    const given = request.status?.taskId;
+    if (request.isStatusCheck === true) {
+      // A training hosted here (its train call outlasted the request): what it did so far.
+      // Answered from the host's own record, the plugin is not called.
+      const hosted = hostedStatus(host, request, instanceIdOf(request));
+      if (hosted) return c.json(hosted.body as object, hosted.httpStatus as 200);
+      // Without a task id, the client answers its own 400 before reaching the plugin.
+      if (given !== undefined) {
+        await tasks.check(
+          validateId(given, "status.taskId"),
+          instanceIdOf(request),
+          request.status?.remoteStatusInput,
+          "check",
+        );
+      }
+      return statusCheck(c, request);
+    }
+    const instanceId = instanceIdOf(request);
+    const taskId = validateId(given ?? randomUUID(), "status.taskId");
+    // A repeated call (`retry`) continues its task: the same check as a status check.
+    if (given !== undefined && request.retry === true) {
+      await tasks.retry(taskId, instanceId, request.status?.remoteStatusInput);
+    } else {
+      await tasks.start(taskId, instanceId);
+    }
+    // The call runs detached from this request (a dropped connection is not a cancel): the
+    // answer comes within answerWithinMs, or it is 202 and the task to follow.
+    const task = await host.start(
+      {
+        ...request,
+        status: { ...request.status, taskId, state: request.status?.state ?? "waiting" },
+      },
+      instanceId,
+    );
+    if (!task.response && !task.error) {
+      await tasks.issue(taskId, instanceId, { [HOSTED_KEY]: taskId }, { create: false });
+    }
+    const answer = hostedAnswer(task);
+    const body = task.response
+      ? { ...task.response, updates: host.updates(task.taskId).slice(-MAX_UPDATES_PER_RESPONSE) }
+      : answer.body;
+    return c.json(body as object, answer.httpStatus as 200);
+  });
+
+  /** A status check of the plugin's own job (`trainStatus`), answered within the request. */
+  const statusCheck = async (c: Context, request: TrainRequest) => {
+    const signal = disconnectSignal(c);
     const updates: PostUpdate[] = [];
     try {
       const response = await client.train(request, {
@@ -320,29 +377,38 @@ export function createPluginApp(
           updates.push(update);
         },
       });
-      const taskId = tracked?.taskId ?? response.status.taskId;
-      if (isFinalTaskState(response.status.state)) {
-        if (tracked) await tasks.forget(tracked.taskId);
-      } else if (taskId !== undefined) {
-        // A tracked task cancelled meanwhile stays forgotten; an untracked one (its id was
-        // generated by the plugin side) is recorded now.
-        await tasks.issue(
-          taskId,
-          tracked?.instanceId ?? instanceIdOf(request),
-          response.status.remoteStatusInput,
-          { create: tracked === undefined },
-        );
-      }
+      await settle(request.status?.taskId, instanceIdOf(request), response, undefined, false);
       return c.json({ ...response, updates }, 200);
     } catch (error) {
-      // As the coordinator: an interrupted call or a transient failure keeps the task (the
-      // client may retry or cancel); any other failure ended it.
-      if (tracked && !(signal.aborted || (RemoteError.isInstance(error) && error.retryable))) {
-        await tasks.forget(tracked.taskId).catch(() => {});
-      }
+      await settle(request.status?.taskId, instanceIdOf(request), undefined, error, signal.aborted);
       return fail(c, error, request.status?.taskId);
     }
-  });
+  };
+
+  /**
+   * Keeps the issued-task table in step with a train or status-check answer: a final answer
+   * ends the task, a running one records the `remoteStatusInput` to check next; an
+   * interrupted call or a transient failure keeps the task (the client may retry or cancel),
+   * any other failure ended it.
+   */
+  async function settle(
+    taskId: string | undefined,
+    instanceId: string,
+    response: TrainResponse | undefined,
+    error: unknown,
+    interrupted: boolean,
+  ): Promise<void> {
+    if (taskId === undefined) return;
+    if (response) {
+      if (isFinalTaskState(response.status.state)) await tasks.forget(taskId);
+      else
+        await tasks.issue(taskId, instanceId, response.status.remoteStatusInput, { create: false });
+      return;
+    }
+    if (!(interrupted || (RemoteError.isInstance(error) && error.retryable))) {
+      await tasks.forget(taskId).catch(() => {});
+    }
+  }
 
   app.post("/cancelTraining", limitBody, async (c) => {
     const request = parseWith(
@@ -351,12 +417,17 @@ export function createPluginApp(
       `${name} cancelTraining request`,
       "runtime",
     );
-    if (!client.trainable)
+    if (!client.trainable || !host)
       return c.json(await client.cancelTraining(request, { prevalidated: true }));
     const taskId = validateId(request.status?.taskId, "status.taskId");
     await tasks.check(taskId, instanceIdOf(request), request.status?.remoteStatusInput, "cancel");
     try {
-      const response = await client.cancelTraining(request, { prevalidated: true });
+      // A training hosted here: its call stops, and the plugin's job (the hosted call knows
+      // the status it answered, whatever status the caller sent).
+      const hosted = host.get(taskId);
+      const response = hosted
+        ? { status: cancelledStatus(await host.cancel(taskId)) }
+        : await client.cancelTraining(request, { prevalidated: true });
       await tasks.forget(taskId);
       return c.json(response);
     } catch (error) {
@@ -366,6 +437,8 @@ export function createPluginApp(
       throw error;
     }
   });
+
+  if (host) mountTaskRoutes(app, host, options.tasks);
 
   app.put("/instances/:id", limitBody, async (c) => {
     const id = validateId(c.req.param("id"), "instance id (path)");
@@ -389,6 +462,16 @@ export function createPluginApp(
   });
 
   return app;
+}
+
+/** The status a cancel of a hosted training answers: the state its call and job ended in. */
+function cancelledStatus(task: HostedTask): Task {
+  return {
+    taskId: task.taskId,
+    state: task.state,
+    ...(task.statusMessage ? { statusMessage: task.statusMessage } : {}),
+    updatedAt: task.updatedAt,
+  };
 }
 
 /** The plugin instance a training request is for (validated): as the client resolves it. */

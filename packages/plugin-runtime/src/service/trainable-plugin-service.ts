@@ -78,6 +78,24 @@ export abstract class TrainablePluginService<
 
   /** Loads the model `run` serves, through the cache when one is given. */
   async loadModel(request: PluginRequest<In>, context: PluginRunContext<Config>): Promise<Model> {
+    return this.modelClass.loadRemote<Model>(this.#loadOptions(request, context));
+  }
+
+  /**
+   * Runs `runWithModel` on the instance's model, held for the call (the cache never disposes
+   * a model a request still uses; without a cache the model is disposed afterwards). A
+   * subclass that overrides `loadModel` is served through it instead.
+   */
+  async run(request: PluginRequest<In>, context: PluginRunContext<Config>): Promise<Out> {
+    if (this.loadModel !== TrainablePluginService.prototype.loadModel) {
+      return this.runWithModel(request, await this.loadModel(request, context), context);
+    }
+    return this.modelClass.useRemote<Model, Out>(this.#loadOptions(request, context), (model) =>
+      this.runWithModel(request, model, context),
+    );
+  }
+
+  #loadOptions(request: PluginRequest<In>, context: PluginRunContext<Config>) {
     const store = context.store;
     if (!store) {
       throw new ValidationError(
@@ -88,20 +106,14 @@ export abstract class TrainablePluginService<
       context.instance?.id ?? request.context?.pluginInstanceId,
       "context.pluginInstanceId",
     );
-    return this.modelClass.loadRemote<Model>({
+    return {
       store,
       pluginInstanceId,
       handle: context.handle ?? context.instance?.handle ?? DEFAULT_HANDLE,
       cache: context.cache ?? false,
       config: context.instance?.config as ConfigOf<Model> | undefined,
       signal: context.signal,
-    });
-  }
-
-  /** Loads the model and calls `runWithModel`. */
-  async run(request: PluginRequest<In>, context: PluginRunContext<Config>): Promise<Out> {
-    const model = await this.loadModel(request, context);
-    return this.runWithModel(request, model, context);
+    };
   }
 
   /**

@@ -189,8 +189,10 @@ export class ExternalJobModel extends TrainableModel {
     this.keywords = state.keywords;
   }
 
-  async train(request) {
+  async train(request, context) {
     const params = request.data?.trainingParams ?? {};
+    // A slow submission (an upload of training data, say): longer than a request may wait.
+    if (params.submitMs) await sleep(params.submitMs, context?.signal);
     this.jobId = await fakeJobs.submit(this.config.jobsDir, {
       keywords: params.keywords,
       jobMs: params.jobMs,
