@@ -33,7 +33,14 @@ describe("keyword tagger over HTTP", () => {
     await engine.train("web", { trainingParams: { keywords: ["spam"] } });
 
     // A separate server process would have its own cache; this one revalidates every 50 ms.
-    const cache = createModelCache({ store, diskDir: false, revalidateMs: 50 });
+    const cache = createModelCache({
+      store,
+      diskDir: false,
+      revalidateMs: 50,
+      // Strict: past revalidateMs, a call waits for the store (the default serves the known
+      // version once more while it asks in the background).
+      staleWhileRevalidateMs: 0,
+    });
     const served = await servePlugin(new KeywordTagger(), {
       port: 0,
       store,

@@ -75,7 +75,14 @@ describe("keyword tagger through the local engine", () => {
   it("a model loaded elsewhere sees a moved default after revalidation", async () => {
     const { engine, store } = env;
     const { createModelCache } = await import("@trainable/cache");
-    const other = createModelCache({ store, diskDir: false, revalidateMs: 50 });
+    const other = createModelCache({
+      store,
+      diskDir: false,
+      revalidateMs: 50,
+      // Strict: past revalidateMs, a call waits for the store (the default serves the known
+      // version once more while it asks in the background).
+      staleWhileRevalidateMs: 0,
+    });
     await engine.createInstance({ id: "tagger", plugin: "keyword-tagger" });
     await engine.train("tagger", { trainingParams: { keywords: ["alpha"] } });
     const first = await KeywordModel.loadRemote({

@@ -65,8 +65,15 @@ describe("spam classifier through the local engine", () => {
 
     // Progress was streamed, ending at fraction 1.
     const progress = events
-      .filter((e) => e.type === "update" && e.update?.trainingProgress)
-      .map((e) => e.update!.trainingProgress as { fraction: number; epoch: number; of: number });
+      .filter((e) => e.type === "update" && e.update?.output?.trainingProgress)
+      .map(
+        (e) =>
+          e.update!.output!.trainingProgress as unknown as {
+            fraction: number;
+            epoch: number;
+            of: number;
+          },
+      );
     expect(progress.length).toBeGreaterThan(3);
     expect(progress.at(-1)?.fraction).toBe(1);
     for (let i = 1; i < progress.length; i++) {
