@@ -39,11 +39,11 @@ export {
   type PluginAppOptions,
   publicRoutes,
 } from "./http/create-plugin-app.js";
+export { type ErrorBody, errorBody, INTERNAL_ERROR_MESSAGE } from "./http/error-body.js";
+export { errorFromBody } from "./http/error-from-body.js";
 export type { IssuedTask, IssuedTaskTable } from "./http/issued-tasks.js";
 export { isLoopbackHostname } from "./http/loopback.js";
 export { parseTokens, requireToken, type TokenOption } from "./http/require-token.js";
-export { type ErrorBody, errorBody, INTERNAL_ERROR_MESSAGE } from "./http/error-body.js";
-export { errorFromBody } from "./http/error-from-body.js";
 export { type ServedPlugin, type ServePluginOptions, servePlugin } from "./http/serve-plugin.js";
 export { ClassifierInput } from "./plugin-types/classifier/classifier-input.js";
 export { ClassifierOutput, LabelScore } from "./plugin-types/classifier/classifier-output.js";

@@ -80,7 +80,12 @@ describe("local engine", () => {
       cache: env.cache,
       dataDir: env.dir("engine"),
       clock: recordingClock(waits),
-      pollPolicy: { initialDelayMs: 10, maxRetryAfterMs: 1_000, maxConsecutiveErrors: 3 },
+      pollPolicy: {
+        initialDelayMs: 10,
+        maxRetryAfterMs: 1_000,
+        maxConsecutiveErrors: 3,
+        unreachableForMs: 0,
+      },
       logger: silentLogger,
     });
 

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import {
   type CheckpointStore,
   type ModelCache,
@@ -14,7 +15,7 @@ import {
 } from "@trainable/core";
 import type { z } from "zod";
 import { type InstanceSource, toInstanceLookup } from "../service/instance-lookup.js";
-import type { PluginInstance } from "../service/plugin-instance.js";
+import { type PluginInstance, PluginInstanceSpec } from "../service/plugin-instance.js";
 import type { PluginService } from "../service/plugin-service.js";
 import { TrainablePluginService } from "../service/trainable-plugin-service.js";
 import {
@@ -22,6 +23,8 @@ import {
   type TrainingCoordinator,
 } from "../training/create-training-coordinator.js";
 import { TrainRequest } from "../training/train-request.js";
+import { readJsonFile } from "../util/read-json-file.js";
+import { writeJsonAtomic } from "../util/write-json-atomic.js";
 import type { ClientRunOptions, ClientTrainOptions, PluginClient } from "./plugin-client.js";
 
 export interface LocalPluginClientOptions {
@@ -36,6 +39,11 @@ export interface LocalPluginClientOptions {
   instances?: InstanceSource;
   /** Keeps in-training model folders under `{stateRoot}/{taskId}` (see the coordinator). */
   stateRoot?: string;
+  /**
+   * Keeps instances added with `registerInstance` as `{instancesDir}/{id}.json`, so a
+   * restarted plugin server still serves them. Omitted: in memory only.
+   */
+  instancesDir?: string;
   /** Parent of training scratch folders. Default: the OS temp dir. */
   scratchRoot?: string;
   now?: () => Date;
@@ -143,6 +151,23 @@ export function createLocalPluginClient(
     }
   };
 
+  /** An instance registered before a restart (see `instancesDir`). */
+  async function readRegistered(id: string): Promise<PluginInstance | undefined> {
+    if (!options.instancesDir) return undefined;
+    const raw = await readJsonFile(join(options.instancesDir, `${id}.json`));
+    if (raw === undefined) return undefined;
+    const spec = parseWith(
+      PluginInstanceSpec,
+      raw,
+      `registered plugin instance "${id}"`,
+      "runtime",
+    );
+    const parsed: PluginInstance = { id, config: parseConfig(spec.config ?? {}) };
+    if (spec.handle !== undefined) parsed.handle = spec.handle;
+    registered.set(id, parsed);
+    return parsed;
+  }
+
   async function resolveInstance(id: string | undefined): Promise<PluginInstance | undefined> {
     if (id === undefined) {
       if (trainable) {
@@ -151,7 +176,7 @@ export function createLocalPluginClient(
       return undefined;
     }
     const instanceId = validateId(id, "context.pluginInstanceId");
-    const known = registered.get(instanceId);
+    const known = registered.get(instanceId) ?? (await readRegistered(instanceId));
     if (known) return known;
     if (!lookup) return { id: instanceId, config: parseConfig({}) };
     const found = await lookup.get(instanceId);
@@ -180,6 +205,12 @@ export function createLocalPluginClient(
         instance.handle === undefined ? undefined : validateId(instance.handle, "handle");
       const parsed: PluginInstance = { id, config: parseConfig(instance.config) };
       if (handle !== undefined) parsed.handle = handle;
+      if (options.instancesDir) {
+        await writeJsonAtomic(join(options.instancesDir, `${id}.json`), {
+          ...(handle === undefined ? {} : { handle }),
+          config: parsed.config,
+        });
+      }
       registered.set(id, parsed);
       return parsed;
     },

@@ -17,7 +17,7 @@ import type { TrainRequest } from "../training/train-request.js";
 import { abortError, raceSignal } from "../util/race-signal.js";
 import type { Clock } from "./clock.js";
 import type { EngineInstance } from "./engine-instance.js";
-import { nextPollDelay, type PollPolicy } from "./poll-policy.js";
+import { nextPollDelay, type PollPolicy, shouldGiveUp } from "./poll-policy.js";
 import type { TaskEvent } from "./task-event.js";
 import type { TrainingTask } from "./training-task.js";
 
@@ -158,6 +158,7 @@ export async function driveTraining(
       await hooks.at?.("before-train", task);
       // A train call that fails transiently (the connection dropped, the server restarted) is
       // repeated as a retry: the plugin side continues the same training, never a second one.
+      let failingSince = 0;
       for (let failures = 0; ; failures++) {
         try {
           response = await raceSignal(
@@ -174,10 +175,11 @@ export async function driveTraining(
           );
           break;
         } catch (error) {
+          if (failures === 0) failingSince = clock.now().getTime();
           if (
             signal.aborted ||
             !isTransient(error) ||
-            failures + 1 >= policy.maxConsecutiveErrors
+            shouldGiveUp(policy, failures + 1, failingSince, clock.now().getTime())
           ) {
             throw error;
           }
@@ -192,6 +194,7 @@ export async function driveTraining(
 
     let attempt = 0;
     let errors = 0;
+    let failingSince = 0;
     for (;;) {
       const state = response.status.state;
       if (state === "succeeded" || state === "failed" || state === "cancelled") {
@@ -230,7 +233,12 @@ export async function driveTraining(
         errors = 0;
         attempt++;
       } catch (error) {
-        if (signal.aborted || !isTransient(error) || errors + 1 >= policy.maxConsecutiveErrors) {
+        if (errors === 0) failingSince = clock.now().getTime();
+        if (
+          signal.aborted ||
+          !isTransient(error) ||
+          shouldGiveUp(policy, errors + 1, failingSince, clock.now().getTime())
+        ) {
           throw error;
         }
         errors++;

@@ -12,8 +12,14 @@ export interface PollPolicy {
   minDelayMs: number;
   /** Longest wait honoured when the plugin gives `retryAfterMs`. Default 5 min. */
   maxRetryAfterMs: number;
-  /** Transient status-check failures (network, retryable remote errors) tolerated in a row. Default 5. */
+  /** Transient failures (network, retryable remote errors) tolerated in a row. Default 5. */
   maxConsecutiveErrors: number;
+  /**
+   * However many failures in a row, transient ones are repeated (with backoff) until the
+   * first of them is this old: a plugin server that restarts, or a network that is down for a
+   * few minutes, does not fail a training that takes hours. Default 10 min; 0: count only.
+   */
+  unreachableForMs: number;
 }
 
 export const DEFAULT_POLL_POLICY: Readonly<PollPolicy> = {
@@ -23,7 +29,21 @@ export const DEFAULT_POLL_POLICY: Readonly<PollPolicy> = {
   minDelayMs: 10,
   maxRetryAfterMs: 5 * 60_000,
   maxConsecutiveErrors: 5,
+  unreachableForMs: 10 * 60_000,
 };
+
+/**
+ * Whether to give up after the `failures`-th transient failure in a row (1-based), the first
+ * of which happened at `since` (ms).
+ */
+export function shouldGiveUp(
+  policy: PollPolicy,
+  failures: number,
+  since: number,
+  now: number,
+): boolean {
+  return failures >= policy.maxConsecutiveErrors && now - since >= policy.unreachableForMs;
+}
 
 /** Fills and checks a partial poll policy. */
 export function resolvePollPolicy(policy: Partial<PollPolicy> = {}): PollPolicy {

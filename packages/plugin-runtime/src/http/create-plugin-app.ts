@@ -60,7 +60,9 @@ export interface PluginAppOptions {
   bodyLimit?: number;
   /**
    * A folder for the server's own state: in-training model folders live under
-   * `{dataDir}/training/{taskId}`, so a restarted server can still answer status checks.
+   * `{dataDir}/training/{taskId}`, the trainings it started under `served-tasks/`, and
+   * registered instances under `instances/`, so a restarted server can still answer status
+   * checks and serve what it served.
    */
   dataDir?: string;
   /**
@@ -169,6 +171,7 @@ export function createPluginApp(
             (options.store ? createModelCache({ store: options.store, diskDir: false }) : false),
           instances: options.instances,
           stateRoot: options.dataDir ? join(options.dataDir, "training") : undefined,
+          instancesDir: options.dataDir ? join(options.dataDir, "instances") : undefined,
           now: options.now,
         });
   const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
@@ -400,13 +403,13 @@ export function createPluginApp(
   ): Promise<void> {
     if (taskId === undefined) return;
     if (response) {
-      if (isFinalTaskState(response.status.state)) await tasks.forget(taskId);
+      if (isFinalTaskState(response.status.state)) await tasks.end(taskId);
       else
         await tasks.issue(taskId, instanceId, response.status.remoteStatusInput, { create: false });
       return;
     }
     if (!(interrupted || (RemoteError.isInstance(error) && error.retryable))) {
-      await tasks.forget(taskId).catch(() => {});
+      await tasks.end(taskId).catch(() => {});
     }
   }
 

@@ -19,6 +19,12 @@ export interface IssuedTask {
   issued: string[];
   createdAt: string;
   updatedAt: string;
+  /**
+   * When the server answered the task's end (succeeded, failed or cancelled by the plugin).
+   * An ended task is kept: a client that lost that answer repeats its status check or train
+   * call and gets the same end (the plugin side finds the save it made); cancels are refused.
+   */
+  endedAt?: string;
 }
 
 const IssuedTaskFile = z.object({
@@ -28,6 +34,7 @@ const IssuedTaskFile = z.object({
   issued: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(64),
   createdAt: z.string(),
   updatedAt: z.string(),
+  endedAt: z.string().optional(),
 });
 
 /** How many `remoteStatusInput` digests are kept per task. */
@@ -68,6 +75,8 @@ export interface IssuedTaskTable {
   ): Promise<void>;
   /** Forgets a task (it ended, or was cancelled). */
   forget(taskId: string): Promise<void>;
+  /** Marks the task ended (its final answer was given); see {@link IssuedTask.endedAt}. */
+  end(taskId: string): Promise<void>;
   /**
    * Throws `NotFoundError` unless this server started `taskId` for `instanceId` and — when
    * `remoteStatusInput` is given — answered it for that task. `action` is for the message.
@@ -184,6 +193,11 @@ export function createIssuedTaskTable(options: IssuedTaskTableOptions = {}): Iss
     ) {
       notIssued(taskId, action);
     }
+    if (task.endedAt !== undefined && action === "cancel") {
+      throw new NotFoundError(
+        `[runtime] Training task "${taskId}" is over (it ended at ${task.endedAt}): nothing to cancel`,
+      );
+    }
   }
 
   return {
@@ -249,6 +263,16 @@ export function createIssuedTaskTable(options: IssuedTaskTableOptions = {}): Iss
           );
         }
         task.updatedAt = at;
+        await write(task);
+      });
+    },
+
+    end(taskId) {
+      return locked(taskId, async () => {
+        const task = await read(taskId);
+        if (!task || task.endedAt !== undefined) return;
+        task.endedAt = now().toISOString();
+        task.updatedAt = task.endedAt;
         await write(task);
       });
     },
