@@ -118,6 +118,23 @@ export function modelKindKey(options: ModelKindOptions): string {
     const name = typeof c === "function" ? (c as { name?: unknown }).name : undefined;
     parts.push(`class=${JSON.stringify(typeof name === "string" ? name : "")}/${classId(c)}`);
   }
-  if (options.config !== undefined) parts.push(`config=${canonicalJson(options.config)}`);
+  if (options.config !== undefined) parts.push(`config=${canonicalConfig(options.config)}`);
   return parts.join(" ");
+}
+
+/**
+ * Canonical JSON of configs, by object: a served instance passes the same parsed config
+ * object on every request, and walking it each time would be per-request work for nothing.
+ * (A config object is taken as it was when first seen: configs are not to be mutated.)
+ */
+const canonicalByObject = new WeakMap<object, string>();
+
+function canonicalConfig(config: unknown): string {
+  if (config === null || typeof config !== "object") return canonicalJson(config);
+  let text = canonicalByObject.get(config);
+  if (text === undefined) {
+    text = canonicalJson(config);
+    canonicalByObject.set(config, text);
+  }
+  return text;
 }
