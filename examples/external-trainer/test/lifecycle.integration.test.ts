@@ -63,7 +63,9 @@ describe("external trainer through the local engine", () => {
     expect(statuses[0]!.task.remoteStatus?.remoteStatusInput?.jobId).toEqual(expect.any(String));
     const fractions = events
       .filter((e) => e.type === "update")
-      .map((e) => (e.update!.output?.trainingProgress as { fraction: number }).fraction);
+      .map(
+        (e) => (e.update?.output?.trainingProgress as { fraction?: number } | undefined)?.fraction,
+      );
     expect(fractions.at(-1)).toBe(1);
     expect(new Set(fractions).size).toBeGreaterThanOrEqual(3);
 

@@ -1,8 +1,7 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createHttpPluginClient,
@@ -15,7 +14,6 @@ import { ensureBuilt } from "./__fixtures__/ensure-built.js";
 import { createTestEnv, silentLogger, type TestEnv } from "./__fixtures__/env.js";
 import { ExternalTagger } from "./__fixtures__/plugins.mjs";
 
-const packageDir = join(import.meta.dirname, "..");
 const child = join(import.meta.dirname, "__fixtures__", "engine-child.mjs");
 
 interface ChildEvent {

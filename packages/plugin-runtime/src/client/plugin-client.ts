@@ -3,7 +3,6 @@ import type {
   PostUpdate,
   TrainingParameterPluginInput,
   TrainingParameterPluginOutput,
-  TrainPluginOutput,
 } from "@trainable/core";
 import type { PluginInstance } from "../service/plugin-instance.js";
 import type { TrainResponse } from "../training/create-training-coordinator.js";

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { rm } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import {
   CancelledError,
@@ -10,23 +9,16 @@ import {
   type ModelCache,
   NotFoundError,
   parseWith,
-  RemoteError,
-  TimeoutError,
   TrainableError,
   TrainingError,
   TrainPluginInput,
-  type TrainPluginOutput,
   ValidationError,
   validateId,
 } from "@trainable/core";
 import { createLocalPluginClient } from "../client/create-local-plugin-client.js";
 import type { PluginClient } from "../client/plugin-client.js";
 import type { PluginService } from "../service/plugin-service.js";
-import type { TrainResponse } from "../training/create-training-coordinator.js";
 import { generateHandle } from "../training/generate-handle.js";
-import { mergeTrainingParameters } from "../training/merge-training-parameters.js";
-import type { TrainRequest } from "../training/train-request.js";
-import { abortError, raceSignal } from "../util/race-signal.js";
 import { type Clock, systemClock } from "./clock.js";
 import {
   CLOSING,
@@ -39,7 +31,7 @@ import {
 } from "./drive-training.js";
 import type { EngineInstance } from "./engine-instance.js";
 import type { LocalEngine, ResumeResult } from "./local-engine.js";
-import { nextPollDelay, type PollPolicy, resolvePollPolicy } from "./poll-policy.js";
+import { type PollPolicy, resolvePollPolicy } from "./poll-policy.js";
 import type { TaskEvent } from "./task-event.js";
 import { describeHolder, isTaskLock, lockTask, type TaskLock } from "./task-lock.js";
 import { createTaskLog } from "./task-log.js";
