@@ -6,7 +6,7 @@
  * received, still trains and cancels; a restarted server on the same dataDir still knows
  * its trainings.
  */
-import { NotFoundError, ValidationError } from "@trainable/core";
+import { NotFoundError, UnauthorizedError } from "@trainable/core";
 import fc from "fast-check";
 import type { Hono } from "hono";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -345,14 +345,14 @@ describe("status checks and cancels of trainings this server started", () => {
       const left = (await issuedTasksOf(app)?.list()) ?? [];
       expect(left.map((t) => [t.taskId, t.endedAt !== undefined])).toEqual([[task.taskId, true]]);
 
-      // Without the token: refused (a VALIDATION error naming the header) when the engine
+      // Without the token: refused (an UnauthorizedError naming the header) when the engine
       // registers the instance on the server; nothing registered, nothing trained.
       const anon = engine.createInstance({
         id: "anon",
         plugin: "jobs-no-token",
         config: { jobsDir },
       });
-      await expect(anon).rejects.toSatisfy((e) => ValidationError.isInstance(e));
+      await expect(anon).rejects.toSatisfy((e) => UnauthorizedError.isInstance(e));
       await expect(anon).rejects.toThrow(/Unauthorized/);
       expect(engine.getInstance("anon")).toBeUndefined();
       await expect(env.store.resolve({ pluginInstanceId: "anon" })).rejects.toSatisfy((e) =>

@@ -13,6 +13,7 @@ import {
   TrainableError,
   type TrainableErrorCode,
   TrainingError,
+  UnauthorizedError,
   ValidationError,
 } from "./index.js";
 
@@ -36,6 +37,12 @@ const subclasses: ErrorCase[] = [
     code: "NOT_FOUND",
     cls: NotFoundError,
     make: (cause) => new NotFoundError("no such handle", { cause }),
+  },
+  {
+    name: "UnauthorizedError",
+    code: "UNAUTHORIZED",
+    cls: UnauthorizedError,
+    make: (cause) => new UnauthorizedError("no token", { cause }),
   },
   {
     name: "ConflictError",
@@ -254,6 +261,7 @@ describe("httpStatusForCode", () => {
   const expected: Record<TrainableErrorCode, number> = {
     VALIDATION: 400,
     NOT_FOUND: 404,
+    UNAUTHORIZED: 401,
     CONFLICT: 409,
     INTEGRITY: 502,
     REMOTE: 502,

@@ -4,6 +4,7 @@ import type { TrainableErrorCode } from "./trainable-error.js";
 export const HTTP_STATUS_BY_CODE: Readonly<Record<TrainableErrorCode, number>> = {
   VALIDATION: 400,
   NOT_FOUND: 404,
+  UNAUTHORIZED: 401,
   CONFLICT: 409,
   INTEGRITY: 502,
   REMOTE: 502,

@@ -11,4 +11,5 @@ export {
   type TrainableErrorOptions,
 } from "./trainable-error.js";
 export { TrainingError } from "./training-error.js";
+export { UnauthorizedError } from "./unauthorized-error.js";
 export { formatIssuePath, ValidationError, type ValidationIssue } from "./validation-error.js";

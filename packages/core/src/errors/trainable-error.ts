@@ -2,6 +2,7 @@
 export type TrainableErrorCode =
   | "VALIDATION"
   | "NOT_FOUND"
+  | "UNAUTHORIZED"
   | "CONFLICT"
   | "INTEGRITY"
   | "REMOTE"

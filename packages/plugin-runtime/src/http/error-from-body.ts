@@ -8,6 +8,7 @@ import {
   TrainableError,
   type TrainableErrorCode,
   TrainingError,
+  UnauthorizedError,
   ValidationError,
   type ValidationIssue,
 } from "@trainable/core";
@@ -15,6 +16,7 @@ import {
 const CODES = new Set<string>([
   "VALIDATION",
   "NOT_FOUND",
+  "UNAUTHORIZED",
   "CONFLICT",
   "INTEGRITY",
   "REMOTE",
@@ -54,6 +56,8 @@ export function errorFromBody(httpStatus: number, body: unknown, url: string): T
       });
     case "NOT_FOUND":
       return new NotFoundError(message);
+    case "UNAUTHORIZED":
+      return new UnauthorizedError(message);
     case "CONFLICT":
       return new ConflictError(message);
     case "INTEGRITY":

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { ValidationError } from "@trainable/core";
+import { UnauthorizedError, ValidationError } from "@trainable/core";
 import type { Context, MiddlewareHandler } from "hono";
 import { errorBody } from "./error-body.js";
 
@@ -68,9 +68,8 @@ const sha256 = (value: string): Buffer => createHash("sha256").update(value, "ut
 /**
  * A Hono middleware requiring `Authorization: Bearer <token>` on every request `isPublic`
  * does not let through. A missing or wrong token gets 401 with a `WWW-Authenticate: Bearer`
- * challenge and a JSON error body (code `VALIDATION`, the closed code union of
- * `@trainable/core` having no `UNAUTHORIZED`), before any route handler runs or the body is
- * parsed. Tokens are compared as SHA-256 digests with `timingSafeEqual` — against every
+ * challenge and a JSON error body (code `UNAUTHORIZED`), before any route handler runs or the
+ * body is parsed. Tokens are compared as SHA-256 digests with `timingSafeEqual` — against every
  * accepted token, without stopping at a match — so neither a token's content nor its length
  * shows in the timing. The token is never logged nor echoed.
  */
@@ -132,9 +131,8 @@ function unauthorized(
   issue: string,
   detail: string,
 ) {
-  const error = new ValidationError(
-    `[runtime] Unauthorized: ${c.req.method} ${c.req.path} needs a token: ${detail}`,
-    { issues: [{ path: "headers.authorization", message: issue }] },
+  const error = new UnauthorizedError(
+    `[runtime] Unauthorized: ${c.req.method} ${c.req.path} needs a token (headers.authorization: ${issue}): ${detail}`,
   );
   c.header(
     "WWW-Authenticate",
