@@ -1,13 +1,17 @@
 /**
  * Crash safety: `saveRemote` runs in a child process that is SIGKILLed at a random moment of the
- * save (seeded delays spread over its measured duration) or right after a chosen step (an env
- * hook in child.mjs). Saves alternate between two folders per handle, with setAsDefault. After
- * every kill, every handle must resolve to a complete checkpoint (the old or the new one, never
- * anything else), `loadRemote` must return exactly one of the two folders, and `gc` must delete
- * exactly the orphan blobs and no blob a ref version points at.
+ * save (seeded delays spread over its measured duration) or right after a chosen step (a
+ * wrapped backend in child.mjs that kills the process when a given key is written). Saves
+ * alternate between two folders per handle, with setAsDefault. After every kill, every handle
+ * must resolve to a complete checkpoint (the old or the new one, never anything else),
+ * `loadRemote` must return exactly one of the two folders, and `gc` must delete exactly the
+ * orphan blobs — no blob a ref version points at — and leave no orphan manifest, index record
+ * or pin. The kill-points case kills at each step of the save in turn and checks the exact
+ * state each step must leave, then that a re-save works.
  */
 import { cp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   AbortMultipartUploadCommand,
   ListMultipartUploadsCommand,
@@ -20,11 +24,15 @@ import { recordCase, trials } from "./report.js";
 import {
   BACKENDS,
   type BackendKind,
+  blobIdOf,
   createLocation,
   FolderModel,
   fingerprint,
+  inventory,
   type Location,
   makeFolder,
+  namedBlobs,
+  orphansOf,
   outcomeOf,
   rng,
   short,
@@ -35,7 +43,24 @@ import {
 
 const SEED = suiteSeed("crash-safety");
 const TRIALS = trials(10, 50);
-const PHASES = ["mid-upload", "after-blob", "after-sidecar", "after-ref", "after-default"] as const;
+const KILL_POINTS_PER_STEP = trials(1, 4);
+/** Where a save can be killed (see child.mjs): the steps of a format-version-2 save, in order. */
+const PHASES = [
+  "mid-upload",
+  "after-archive",
+  "after-manifest",
+  "after-index",
+  "after-ref",
+  "before-default",
+  "after-default",
+] as const;
+/**
+ * The pin lifetime of the collecting store: a killed save's pin protects its blob this long
+ * (the default is an hour). After a kill the test waits PIN_WAIT_MS, past it on the store's
+ * clock, so that `gc` may collect what the killed save left.
+ */
+const PIN_TTL_MS = 1500;
+const PIN_WAIT_MS = 2600;
 const MIB = 1024 * 1024;
 const WORKSPACE = "crash-ws";
 const INSTANCE = "crash-instance";
@@ -125,23 +150,34 @@ async function tempFiles(root: string): Promise<{ count: number; bytes: number }
   return { count, bytes };
 }
 
-async function blobKeys(store: CheckpointStoreImpl): Promise<Set<string>> {
-  const keys = new Set<string>();
-  for await (const info of store.backend.list(`${WORKSPACE}/${INSTANCE}/blobs/sha256/`)) {
-    if (/\.tar(\.gz)?$/.test(info.key)) keys.add(info.key);
-  }
-  return keys;
+const scopeOf = (instance: string) => `${WORKSPACE}/${instance}/`;
+
+/** Waits until the pins a killed save left are stale for the collecting store (if any). */
+async function outlivePins(store: CheckpointStoreImpl, instance = INSTANCE): Promise<boolean> {
+  const { pins } = await inventory(store.backend, scopeOf(instance));
+  if (pins.length === 0) return false;
+  await sleep(PIN_WAIT_MS);
+  return true;
 }
 
-/** Every blob a retained ref version (current or history) points at. */
-async function referencedBlobs(store: CheckpointStoreImpl): Promise<Set<string>> {
-  const keys = new Set<string>();
-  for (const ref of await store.list({ pluginInstanceId: INSTANCE })) {
-    for (const version of await store.history({ pluginInstanceId: INSTANCE, handle: ref.handle })) {
-      keys.add(version.archivePath);
-    }
-  }
-  return keys;
+/** gc({minAgeMs: 0}); then no orphan archive, manifest, index record or pin may be left. */
+async function collectAndCheck(store: CheckpointStoreImpl, what: string, instance = INSTANCE) {
+  const scope = scopeOf(instance);
+  const live = await namedBlobs(store.backend, scope);
+  const before = await inventory(store.backend, scope);
+  const orphans = [...before.archives]
+    .filter(([id]) => !live.has(id))
+    .map(([, key]) => key)
+    .sort();
+  const gc = await store.gc({ pluginInstanceId: instance, minAgeMs: 0 });
+  expect([...gc.deleted].sort(), `${what}: gc deleted`).toEqual(orphans);
+  const after = await inventory(store.backend, scope);
+  expect(
+    orphansOf(after, await namedBlobs(store.backend, scope)),
+    `${what}: left after gc`,
+  ).toEqual([]);
+  expect([...after.archives.keys()].sort(), `${what}: blobs after gc`).toEqual([...live].sort());
+  return { gc, before, after };
 }
 
 /** Runs one save in a child; with `killAfterMs` or `killAt`, kills it. Returns what happened. */
@@ -183,7 +219,7 @@ describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: B
 
   beforeAll(async () => {
     location = await createLocation(kind, "crash");
-    store = await location.open(WORKSPACE);
+    store = await location.open(WORKSPACE, { pinTtlMs: PIN_TTL_MS });
   });
 
   afterAll(async () => {
@@ -231,7 +267,7 @@ describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: B
     );
 
     // The schedule: a few kills right after each step of the save, the rest at random times.
-    const phaseTrials = Math.min(TRIALS, TRIALS >= 50 ? 10 : 5);
+    const phaseTrials = Math.min(TRIALS, TRIALS >= 50 ? 2 * PHASES.length : PHASES.length);
     const schedule = Array.from({ length: TRIALS }, (_, i) => ({
       at: i < phaseTrials ? PHASES[i % PHASES.length] : undefined,
       handle: (random() < 0.25 ? "small" : "big") as "big" | "small",
@@ -252,8 +288,12 @@ describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: B
       defaultOld: 0,
       defaultNew: 0,
       orphansRemoved: 0,
-      tempsRemoved: 0,
-      tempBytes: 0,
+      leftovers: 0,
+      leftoverBytes: 0,
+      pins: 0,
+      pinWaits: 0,
+      orphanManifests: 0,
+      orphanIndex: 0,
     };
     const nameOf = (print: string) => generations.get(print)?.name ?? `unknown(${short(print)})`;
     let failure: unknown;
@@ -322,21 +362,22 @@ describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: B
           }
         }
 
-        // 2. gc removes exactly the orphans; every handle still fetches, unchanged.
-        const blobs = await blobKeys(store);
-        const live = await referencedBlobs(store);
-        const orphans = [...blobs].filter((key) => !live.has(key)).sort();
-        const gc = await store.gc({ pluginInstanceId: INSTANCE, minAgeMs: 0 });
-        expect([...gc.deleted].sort(), `${what}: gc deleted`).toEqual(orphans);
+        // 2. gc removes exactly the orphans (once the killed save's pin is stale), and leaves
+        // no orphan manifest, index record or pin; every handle still fetches, unchanged.
+        if (await outlivePins(store)) counts.pinWaits++;
+        const { gc, before } = await collectAndCheck(store, what);
         counts.orphansRemoved += gc.deleted.length;
-        counts.tempsRemoved += gc.leftovers.removed;
-        counts.tempBytes += gc.leftovers.bytes;
+        counts.leftovers += gc.leftovers.removed;
+        counts.leftoverBytes += gc.leftovers.bytes;
+        counts.pins += before.pins.length;
+        counts.orphanManifests += [...before.manifests.keys()].filter(
+          (id) => !before.archives.has(id),
+        ).length;
+        counts.orphanIndex += before.index.filter(({ id }) => !before.archives.has(id)).length;
         if (location.args.kind === "file") {
           // The temp files of a killed upload are orphans too.
           expect((await tempFiles(location.args.root)).count, `${what}: temp files left`).toBe(0);
         }
-        const after = await blobKeys(store);
-        expect([...after].sort(), `${what}: blobs after gc`).toEqual([...live].sort());
         for (const handle of ["big", "small", "default"]) {
           const target = join(work, `fetch-${kind}-${i}-${handle}`);
           await store.fetch({ pluginInstanceId: INSTANCE, handle, target });
@@ -361,26 +402,164 @@ describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: B
     } catch (error) {
       failure = error;
     }
-    let leftovers = "";
-    if (location.args.kind === "file") {
-      leftovers = `, and ${counts.tempsRemoved} temp files of killed uploads (${(counts.tempBytes / MIB).toFixed(1)} MiB)`;
-    } else {
+    let leftovers = `; ${counts.leftovers} leftovers removed (${(counts.leftoverBytes / MIB).toFixed(1)} MiB: temp files of killed uploads, orphan manifests and index records, stale pins; ${counts.pins} pins of killed saves seen, outlived ${counts.pinWaits} times before collecting)`;
+    if (location.args.kind === "s3") {
       // Killed multipart uploads are invisible to listings; S3 keeps (and bills) their parts
       // until they are aborted, which is a bucket lifecycle rule's job. Count them, clean up.
       const aborted = await abortMultipartUploads(location.args.settings);
-      leftovers = `; ${aborted} incomplete multipart uploads of killed saves left on the server (invisible; expire them with a lifecycle rule), aborted`;
+      leftovers += `; ${aborted} incomplete multipart uploads of killed saves left on the server (invisible to listings; expire them with a lifecycle rule), aborted`;
     }
     const outcome =
       `${counts.killed} killed, ${counts.completed} finished before the kill (${counts.deduplicated} re-saves of a stored checkpoint); handle: ${counts.handleOld} old / ${counts.handleNew} new; ` +
-      `default: ${counts.defaultOld} old / ${counts.defaultNew} new; gc removed ${counts.orphansRemoved} orphan blobs, no live blob${leftovers}` +
+      `default: ${counts.defaultOld} old / ${counts.defaultNew} new; gc removed ${counts.orphansRemoved} orphan blobs and no live blob, left no orphan archive, manifest, index record or pin${leftovers}` +
       (failure ? `; FAILED: ${(failure as Error).message.split("\n")[0]}` : "");
     console.log(`[crash-safety] ${kind}: ${outcome}`);
     recordCase({
-      area: "crash safety",
-      case: "SIGKILL at a random point of saveRemote (24-38 MiB and 60 KiB folders, alternating, setAsDefault)",
-      method: `child process killed after a seeded delay spread over the save, or right after upload-half/blob/sidecar/ref/default (seed ${SEED}); then loadRemote of every handle, gc({minAgeMs:0}), fetch again`,
+      id: "crash.sigkill-random",
+      method: `child process killed after a seeded delay spread over the save, or at a step of it (${PHASES.join(", ")}; seed ${SEED}); then loadRemote of every handle, gc({minAgeMs:0}) by a store with pinTtlMs ${PIN_TTL_MS} once a killed save's pin is ${PIN_WAIT_MS} ms old, fetch again`,
       backend: kind,
       trials: TRIALS,
+      outcome,
+      passed: failure === undefined,
+    });
+    if (failure) throw failure;
+  }, 1_800_000);
+});
+
+/**
+ * The steps of a save, killed in turn, with what each must leave behind: before the handle's
+ * ref is written nothing changes; after it the handle is new and `default` old until its own
+ * ref is written.
+ */
+const KILL_POINTS: Array<{
+  at: (typeof PHASES)[number];
+  handle: "old" | "new";
+  default: "old" | "new";
+}> = [
+  { at: "after-archive", handle: "old", default: "old" },
+  { at: "after-manifest", handle: "old", default: "old" },
+  { at: "after-index", handle: "old", default: "old" },
+  { at: "after-ref", handle: "new", default: "old" },
+  { at: "before-default", handle: "new", default: "old" },
+  { at: "after-default", handle: "new", default: "new" },
+];
+
+describe.each(BACKENDS)("crash safety: SIGKILL at each step of a save (%s)", (kind) => {
+  let location: Location;
+  let store: CheckpointStoreImpl;
+  const instance = "kill-points";
+
+  beforeAll(async () => {
+    location = await createLocation(kind, "kill-points");
+    store = await location.open(WORKSPACE, { pinTtlMs: PIN_TTL_MS });
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    await location?.cleanup();
+  });
+
+  it(`each step killed ${KILL_POINTS_PER_STEP}× leaves the exact state it must; gc leaves no orphan; a re-save works`, async () => {
+    const count = KILL_POINTS.length * KILL_POINTS_PER_STEP;
+    const seen: Record<string, number> = {};
+    const totals = { collected: 0, leftovers: 0, pins: 0, resaves: 0 };
+    let failure: unknown;
+    let n = 0;
+    const folderFor = async (label: string) => {
+      const dir = await makeFolder(
+        join(work, "kp", `${kind}-${label}`),
+        { "weights.bin": 1536 * 1024 + n, "sub/table.bin": 40 * 1024, "config.json": 300 },
+        `${SEED}-kp-${kind}-${label}`,
+      );
+      return { name: label, dir, print: await fingerprint(dir) } satisfies Folder;
+    };
+    const save = async (folder: Folder, killAt?: string) => {
+      const run = startChild({
+        op: "save",
+        backend: location.args,
+        workspace: WORKSPACE,
+        pluginInstanceId: instance,
+        folder: folder.dir,
+        handle: "h",
+        setAsDefault: true,
+        killAt,
+      });
+      await run.ready;
+      run.go();
+      return run.exit;
+    };
+    const load = async (handle: string) =>
+      (await FolderModel.loadRemote({ store, pluginInstanceId: instance, handle })).print;
+    try {
+      let current = await folderFor("initial");
+      const first = await save(current);
+      expect(outcomeOf(first).event, first.stderr).toBe("done");
+      for (let round = 0; round < KILL_POINTS_PER_STEP; round++) {
+        for (const point of KILL_POINTS) {
+          n++;
+          const next = await folderFor(`g${n}`);
+          const what = `${kind}, kill ${point.at} (round ${round})`;
+          const killed = await save(next, point.at);
+          expect(
+            killed.signal,
+            `${what}: the child must be killed at its hook (${killed.stderr.slice(-500)})`,
+          ).toBe("SIGKILL");
+          // Exactly the state this step must leave, loaded whole.
+          const want = (side: "old" | "new") => (side === "new" ? next.print : current.print);
+          expect(await load("h"), `${what}: handle`).toBe(want(point.handle));
+          expect(await load("default"), `${what}: default`).toBe(want(point.default));
+          // A collection (after the killed save's pin went stale) leaves no orphan.
+          if (await outlivePins(store, instance)) totals.pins++;
+          const { gc } = await collectAndCheck(store, what, instance);
+          totals.collected += gc.deleted.length;
+          totals.leftovers += gc.leftovers.removed;
+          if (point.handle === "old") {
+            expect(gc.deleted, `${what}: the killed save's archive is collected`).toHaveLength(1);
+          }
+          for (const handle of ["h", "default"]) {
+            const target = join(work, `kp-${kind}-${n}-${handle}`);
+            await store.fetch({ pluginInstanceId: instance, handle, target });
+            expect(await fingerprint(target), `${what}: ${handle} after gc`).toBe(
+              handle === "h" ? want(point.handle) : want(point.default),
+            );
+            await rm(target, { recursive: true, force: true });
+          }
+          // The same save again, not killed: it completes and both handles move.
+          const again = await save(next);
+          const outcome = outcomeOf(again);
+          expect(outcome.event, `${what}: re-save ${JSON.stringify(outcome)}`).toBe("done");
+          totals.resaves++;
+          expect(await load("h"), `${what}: handle after the re-save`).toBe(next.print);
+          expect(await load("default"), `${what}: default after the re-save`).toBe(next.print);
+          const second = await collectAndCheck(store, `${what}, after the re-save`, instance);
+          // Doom markers stay until the collection after the one that deleted their blob.
+          const justDeleted = new Set(second.gc.deleted.map((key) => blobIdOf(key)));
+          expect(
+            second.after.doomed.filter((id) => !justDeleted.has(id)),
+            `${what}: doom markers of an earlier collection`,
+          ).toEqual([]);
+          seen[point.at] = (seen[point.at] ?? 0) + 1;
+          await rm(current.dir, { recursive: true, force: true });
+          current = next;
+        }
+      }
+    } catch (error) {
+      failure = error;
+    }
+    const outcome =
+      `${Object.entries(seen)
+        .map(([at, k]) => `${at} ×${k}`)
+        .join(
+          ", ",
+        )}: every kill left the exact state of its step (handle and default old before the handle's ref, handle new and default old until the default ref, both new after), both handles loaded whole; ` +
+      `gc after each kill removed ${totals.collected} orphan archives (+${totals.leftovers} leftovers; waited out ${totals.pins} killed saves' pins) and left no orphan archive, manifest, index record or pin, nor doom markers after the next collection; ${totals.resaves} re-saves succeeded` +
+      (failure ? `; FAILED: ${(failure as Error).message.split("\n")[0]}` : "");
+    console.log(`[crash-safety] kill points ${kind}: ${outcome}`);
+    recordCase({
+      id: "crash.kill-points",
+      method: `a child process saves a new ~1.6 MiB folder to "h" (setAsDefault) through a backend wrapper that SIGKILLs it when it writes (or, for before-default, is about to write) the key of that step; then loadRemote of "h" and default, gc({minAgeMs:0}) by a store with pinTtlMs ${PIN_TTL_MS} once the killed save's pin is ${PIN_WAIT_MS} ms old, fetch of both, the same save again, gc again (seed ${SEED})`,
+      backend: kind,
+      trials: count,
       outcome,
       passed: failure === undefined,
     });

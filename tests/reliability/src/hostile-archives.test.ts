@@ -1,24 +1,33 @@
 /**
  * Hostile archives, end to end through the store: each crafted archive is planted in a store
- * (file: and S3) with a valid ref — manifest digest, archive sha256 and size all consistent, as
- * an attacker with bucket access would write it — then loaded in a child process with
- * `store.fetch`, `Model.loadRemote` and `Model.loadRemote` through a disk cache. Each load must be
- * refused with an `IntegrityError` naming the problem (setuid bits: stripped, not refused),
- * nothing may be written outside the target (a sentinel folder stays byte-identical; no target,
- * no `.partial` folder, no temp or cache entry left), and the child must stay under 300 MiB
- * peak RSS and 60 s.
+ * (file: and S3) under a new blob id with its manifest and a new newest ref version — manifest
+ * canonical, digest, sizes and counts all consistent, as an attacker with bucket access would
+ * write them — then loaded in a child process with `store.fetch`, `Model.loadRemote` and
+ * `Model.loadRemote` through a disk cache. Each load must be refused with an `IntegrityError`
+ * naming the problem (store format version 2 accepts nothing but the canonical tar of the
+ * manifest: a setuid mode is refused, not stripped) — or, for a consistent checkpoint whose
+ * path this filesystem cannot hold, a `ValidationError` about the target, the blob not
+ * quarantined — nothing may be written outside the target
+ * (a sentinel folder stays byte-identical; no target, no `.partial` folder, no temp or cache
+ * entry left), and the child must stay under 300 MiB peak RSS and 60 s.
  */
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFileBackend, type RemoteBackend } from "@trainable/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HOSTILE_ARCHIVES, type HostileArchive, type HostileContext } from "./hostile/archives.js";
-import { type ArchiveBytes, plantCheckpoint } from "./hostile/plant.js";
+import {
+  type Built,
+  HOSTILE_ARCHIVES,
+  type HostileArchive,
+  type HostileContext,
+} from "./hostile/archives.js";
+import { checkCanonicalHeader } from "./hostile/craft-tar.js";
+import { plantCheckpoint } from "./hostile/plant.js";
 import { runNode } from "./hostile/run-child.js";
 import { s3Backend, s3Settings } from "./hostile/s3.js";
 import { snapshotTree } from "./hostile/snapshot.js";
-import { recordCase } from "./report.js";
+import { caseName, recordCase } from "./report.js";
 
 const CHILD = join(import.meta.dirname, "hostile", "load-child.mjs");
 const MAX_RSS_BYTES = 300 * 1024 * 1024;
@@ -43,7 +52,7 @@ interface ChildResult {
 let work: string;
 let ctx: HostileContext;
 let sentinelBefore: Record<string, string>;
-const built = new Map<string, Promise<ArchiveBytes>>();
+const built = new Map<string, Promise<Built>>();
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "trainable-hostile-archives-"));
@@ -55,6 +64,8 @@ beforeAll(async () => {
   const scratch = join(work, "scratch");
   await mkdir(scratch);
   ctx = { sentinel, scratch };
+  // The hand-encoded canonical headers must be the store's, byte for byte.
+  await checkCanonicalHeader(scratch);
   sentinelBefore = await snapshotTree(sentinel);
 });
 
@@ -62,14 +73,22 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-function archiveOf(c: HostileArchive): Promise<ArchiveBytes> {
+function archiveOf(c: HostileArchive): Promise<Built> {
   let p = built.get(c.id);
   if (!p) {
-    p = Promise.resolve(c.build(ctx));
+    p = c.build(ctx);
     built.set(c.id, p);
   }
   return p;
 }
+
+/** A message with long runs of one repeated unit shortened (`a/a/a/…[a/ ×2600]`). */
+const elide = (message: string) =>
+  message.replace(
+    /(.{1,3}?)\1{40,}/g,
+    (run, unit: string) =>
+      `${unit.repeat(3)}…[${JSON.stringify(unit)} ×${run.length / unit.length}]`,
+  );
 
 /** Every path under `dir` that looks like a cached or half-extracted checkpoint. */
 async function leftovers(dir: string): Promise<string[]> {
@@ -98,16 +117,16 @@ describe.each(backends)("hostile archives through the store (%s backend)", (kind
   });
 
   for (const c of HOSTILE_ARCHIVES) {
-    it(c.title, async () => {
-      const archive = await archiveOf(c);
-      await plantCheckpoint({
+    it(caseName(c.caseId), async () => {
+      const { archive, manifest } = await archiveOf(c);
+      const planted = await plantCheckpoint({
         backend,
         workspace: WORKSPACE,
         pluginInstanceId: c.id,
-        files: c.files(ctx),
-        directories: c.directories?.(ctx),
+        manifest,
         compression: c.compression,
         archive,
+        indexRecord: c.notDamage === true,
       });
       const runDir = join(work, `run-${kind}-${c.id}`);
       const out = join(runDir, "out");
@@ -139,28 +158,27 @@ describe.each(backends)("hostile archives through the store (%s backend)", (kind
         expect(run.code, run.stderr).toBe(0);
         const result = JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "") as ChildResult;
         const rss = `peak RSS ${Math.round(result.maxRssBytes / MIB)} MiB`;
-        outcome = `${rss}, ${result.ms} ms; ${result.results.map((r) => `${r.mode}: ${r.ok ? "ok" : `${r.name} ${r.message}`}`).join(" | ")}`;
+        outcome = `${rss}, ${result.ms} ms; ${result.results.map((r) => `${r.mode}: ${r.ok ? `LOADED (${r.files?.join(", ")})` : `${r.name} ${elide(r.message ?? "")}`}`).join(" | ")}`;
         expect(result.results.map((r) => r.mode)).toEqual(modes);
-        if (c.refused) {
-          for (const r of result.results) {
-            expect(r.ok, `${r.mode} must be refused`).toBe(false);
-            expect(r.code, `${r.mode}: ${r.name}: ${r.message}`).toBe("INTEGRITY");
-            expect(r.message, r.mode).toMatch(c.refused);
-          }
-          expect(await readdir(out), "no target and no .partial folder").toEqual([]);
-        } else {
-          for (const r of result.results) expect(r.ok, `${r.mode}: ${r.message}`).toBe(true);
-          const target = join(out, "checkpoint");
-          expect((await stat(join(target, "bin"))).mode & 0o7777).toBe(0o755);
-          expect((await stat(join(target, "bin", "tool"))).mode & 0o7777).toBe(0o644);
-          expect((await stat(join(target, "bin", "group-tool"))).mode & 0o7777).toBe(0o644);
-          expect((await stat(join(target, "model.bin"))).mode & 0o7777).toBe(0o644);
+        for (const r of result.results) {
+          expect(r.ok, `${r.mode} must be refused`).toBe(false);
+          expect(r.code, `${r.mode}: ${r.name}: ${r.message}`).toBe(c.code ?? "INTEGRITY");
+          expect(r.message, r.mode).toMatch(c.refused);
+          // Damage names the planted blob (its archive or manifest key).
+          if (!c.notDamage) expect(r.message, r.mode).toContain(`blobs/${planted.blobId}.`);
         }
+        if (c.notDamage) {
+          expect(
+            await backend.head(`${WORKSPACE}/${c.id}/quarantine/${planted.blobId}.json`),
+            "a consistent blob the target cannot hold is not quarantined",
+          ).toBeUndefined();
+        }
+        expect(await readdir(out), "no target and no .partial folder").toEqual([]);
         expect(await snapshotTree(ctx.sentinel), "sentinel folder untouched").toEqual(
           sentinelBefore,
         );
         expect(await readdir(tmp), "no temp folder left behind").toEqual([]);
-        if (c.refused) expect(await leftovers(cache), "nothing cached").toEqual([]);
+        expect(await leftovers(cache), "nothing cached").toEqual([]);
         expect(await readdir(runDir).then((n) => n.sort()), "nothing else written").toEqual([
           "cache",
           "out",
@@ -169,15 +187,13 @@ describe.each(backends)("hostile archives through the store (%s backend)", (kind
         expect(result.maxRssBytes, rss).toBeLessThan(MAX_RSS_BYTES);
         expect(result.ms).toBeLessThan(MAX_MS);
         passed = true;
-        const summary = result.results[0];
-        outcome = c.refused
-          ? `refused (IntegrityError: ${summary?.message?.slice(0, 160)}); nothing written outside; ${rss}, ${result.ms} ms`
-          : `loaded, setuid/setgid/sticky bits stripped (files 0644, dirs 0755); ${rss}, ${result.ms} ms`;
+        const messages = [...new Set(result.results.map((r) => elide(r.message ?? "")))];
+        const kind = c.code === "VALIDATION" ? "ValidationError" : "IntegrityError";
+        outcome = `refused by ${modes.join(", ")} (${kind}: ${messages.join(" | ")})${c.notDamage ? "; the blob (with an index record) is not quarantined" : ""}; nothing written outside; ${rss}, ${result.ms} ms`;
       } finally {
         recordCase({
-          area: "hostile archives",
-          case: c.title,
-          method: `planted with a consistent ref and loaded via ${modes.join(", ")} in a child process${c.limits ? ` (limits ${JSON.stringify(c.limits)})` : ""}`,
+          id: c.caseId,
+          method: `planted (archive, canonical manifest, new newest ref version; digest, sizes and counts consistent) and loaded via ${modes.join(", ")} in a child process${c.limits ? ` (limits ${JSON.stringify(c.limits)})` : ""}`,
           backend: kind,
           trials: modes.length,
           outcome,

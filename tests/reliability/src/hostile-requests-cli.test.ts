@@ -319,7 +319,9 @@ describe("hostile CLI flags", () => {
             .map((l) => l.trimEnd())
             .filter((l) => l !== "" && l !== HINT);
           expect(run.timedOut, label).toBe(false);
-          expect(lines, `${label}: one error line`).toHaveLength(1);
+          expect(lines, `${label}: one error line, got: ${run.stderr.slice(0, 3000)}`).toHaveLength(
+            1,
+          );
           const line = lines[0] ?? "";
           if (run.code === 1) expect(line, label).toMatch(/\[NOT_FOUND\]/);
           else expect(run.code, `${label}: ${line}`).toBe(2);
@@ -342,8 +344,7 @@ describe("hostile CLI flags", () => {
       throw error;
     } finally {
       recordCase({
-        area: "hostile requests",
-        case: "CLI flags: bad --instance, --handle, --epochs, --holdout, --seed, --param, --remote, --config",
+        id: "hostile-requests.cli-flags",
         method: `fast-check (seed ${SEED}) spawning packages/cli/dist/bin.js with generated bad values across train, run and checkpoints list/show/pull/delete/prune; store seeded by a real training`,
         backend: "cli",
         trials: ran,

@@ -51,7 +51,11 @@ const serverErrors: string[] = [];
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "trainable-hostile-http-"));
   storeDir = join(work, "store");
-  store = await createCheckpointStore({ url: pathToFileURL(storeDir).href, workspace: "ws" });
+  store = await createCheckpointStore({
+    url: pathToFileURL(storeDir).href,
+    workspace: "ws",
+    fingerprintCache: join(work, "fingerprints"),
+  });
   const model = new WordModel();
   model.words = ["spam"];
   await model.saveRemote({ store, pluginInstanceId: "good", handle: "v1" });
@@ -94,6 +98,8 @@ const GOOD_PARAMS = {
 
 interface Route {
   name: string;
+  /** The case it is recorded under (src/cases.json). */
+  caseId: string;
   method: "POST" | "GET";
   path: string;
   schema?: z.ZodType;
@@ -155,6 +161,7 @@ const PARAMS_FIELDS = [
 const ROUTES: Route[] = [
   {
     name: "POST /run",
+    caseId: "hostile-requests.post-run",
     method: "POST",
     path: "/run",
     schema: runSchema,
@@ -163,6 +170,7 @@ const ROUTES: Route[] = [
   },
   {
     name: "POST /tag",
+    caseId: "hostile-requests.post-tag",
     method: "POST",
     path: "/tag",
     schema: runSchema,
@@ -171,6 +179,7 @@ const ROUTES: Route[] = [
   },
   {
     name: "POST /train",
+    caseId: "hostile-requests.post-train",
     method: "POST",
     path: "/train",
     schema: TrainRequest,
@@ -179,13 +188,14 @@ const ROUTES: Route[] = [
   },
   {
     name: "POST /getTrainingParameters",
+    caseId: "hostile-requests.post-parameters",
     method: "POST",
     path: "/getTrainingParameters",
     schema: paramsSchema,
     good: GOOD_PARAMS,
     fields: PARAMS_FIELDS,
   },
-  { name: "GET /health", method: "GET", path: "/health" },
+  { name: "GET /health", caseId: "hostile-requests.get-health", method: "GET", path: "/health" },
 ];
 
 /** A JSON value as the server will see it (after a stringify/parse round trip). */
@@ -448,11 +458,7 @@ describe("hostile HTTP requests", () => {
         throw error;
       } finally {
         recordCase({
-          area: "hostile requests",
-          case:
-            route.method === "GET"
-              ? `${route.name}: junk queries and headers, wrong methods, odd and traversal paths`
-              : `${route.name}: invalid JSON, wrong types, random JSON in every field, bad ids, bodies over the limit, unknown instances`,
+          id: route.caseId,
           method: `fast-check (seed ${SEED + index * 100}), ${BATCHES} batches, servePlugin on a real socket with a file: store; good request + store snapshot after each batch`,
           backend: "http",
           trials: ran,

@@ -27,7 +27,7 @@ import type { S3BackendOptions } from "@trainable/storage/s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultProxy } from "./hostile/fault-proxy.js";
 import { s3Backend, s3Settings } from "./hostile/s3.js";
-import { type ReliabilityCase, recordCase } from "./report.js";
+import { type CaseRecord, recordCase } from "./report.js";
 
 const MIB = 1024 * 1024;
 const WORKSPACE = "faults";
@@ -58,6 +58,7 @@ async function proxied(overrides: Partial<S3BackendOptions> = {}): Promise<Check
     backend: s3Backend(SUB, { endpoint: proxy.url, ...overrides }),
     workspace: WORKSPACE,
     tmpDir: join(work, "tmp"),
+    fingerprintCache: false,
   });
   stores.push(store);
   return store;
@@ -72,6 +73,7 @@ beforeAll(async () => {
     backend: s3Backend(SUB),
     workspace: WORKSPACE,
     tmpDir: join(work, "tmp"),
+    fingerprintCache: false,
   });
 });
 
@@ -84,7 +86,7 @@ afterAll(async () => {
 
 /** Runs a case body, recording its outcome whether it passes or not. */
 async function recorded(
-  row: Omit<ReliabilityCase, "area" | "outcome" | "passed" | "backend">,
+  row: Omit<CaseRecord, "outcome" | "passed" | "backend">,
   body: () => Promise<string>,
 ): Promise<void> {
   let outcome = "";
@@ -96,7 +98,7 @@ async function recorded(
     outcome = `failed: ${(error as Error).message.slice(0, 400)}`;
     throw error;
   } finally {
-    recordCase({ area: "remote faults", backend: "s3", outcome, passed, ...row });
+    recordCase({ backend: "s3", outcome, passed, ...row });
   }
 }
 
@@ -152,12 +154,23 @@ const short = (message: string) =>
     .replace(/ on s3:\/\/\S+ at http:\/\/\S+/, "")
     .slice(0, 220);
 const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
+/** A request for an archive (`blobs/{id}.tar`, store format version 2), not its manifest. */
+const ARCHIVE_URL = /\/blobs\/[0-9a-z]{9}-[0-9a-f]{16}\.tar(\?|$)/;
+
+/** The archive keys stored under an instance. */
+async function archivesOf(pluginInstanceId: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const info of direct.backend.list(`${WORKSPACE}/${pluginInstanceId}/blobs/`)) {
+    if (/\.tar(\.gz)?$/.test(info.key)) keys.push(info.key);
+  }
+  return keys.sort();
+}
 
 describe("remote faults through a fault-injecting proxy (S3)", () => {
   it("5xx for a while, then recovery: the save retries with backoff and succeeds", async () => {
     await recorded(
       {
-        case: "503 then 500 for the next requests, then recovery",
+        id: "remote-faults.5xx-recovery",
         method:
           "proxy answers 503 ServiceUnavailable to the next 3 requests (then 500 InternalError to the next 2 on a second save); saveRemote with maxAttempts 4, then load and compare",
         trials: 2,
@@ -210,7 +223,7 @@ describe("remote faults through a fault-injecting proxy (S3)", () => {
   it("5xx forever: a clear, retryable RemoteError within bounded time, nothing half-published", async () => {
     await recorded(
       {
-        case: "503 on every request (server down for good)",
+        id: "remote-faults.5xx-forever",
         method:
           "proxy answers 503 to everything; saveRemote (maxAttempts 3), resolve and fetch must fail with RemoteError(retryable) in < 30 s; then the handle still resolves to its previous checkpoint",
         trials: 3,
@@ -266,7 +279,7 @@ describe("remote faults through a fault-injecting proxy (S3)", () => {
   it("connection cut mid-upload (single PUT, multipart part, ref write): save fails, nothing half-published", async () => {
     await recorded(
       {
-        case: "connection cut mid-upload",
+        id: "remote-faults.cut-upload",
         method:
           "proxy destroys the connection after 1 MiB of the blob PUT (3 MiB, single PUT), during part 2 of a multipart upload (12 MiB, 5 MiB parts), and during the write of the default ref; each time: RemoteError, previous checkpoint still current and intact, every ref complete, no multipart upload left",
         trials: 3,
@@ -276,6 +289,7 @@ describe("remote faults through a fault-injecting proxy (S3)", () => {
         const v1 = modelOf(256 * 1024);
         await v1.saveRemote({ store: direct, pluginInstanceId: id, handle: "v1" });
         const v1Digest = (await direct.resolve({ pluginInstanceId: id })).digest;
+        const archivesBefore = await archivesOf(id);
         const notes: string[] = [];
 
         // 1. Single PUT of the blob, cut after 1 MiB on every attempt.
@@ -285,8 +299,7 @@ describe("remote faults through a fault-injecting proxy (S3)", () => {
           kind: "cutUpload",
           afterBytes: MIB,
           times: Number.POSITIVE_INFINITY,
-          match: ({ method, url }) =>
-            method === "PUT" && /\/blobs\/sha256\/[0-9a-f]{64}\.tar(\?|$)/.test(url),
+          match: ({ method, url }) => method === "PUT" && ARCHIVE_URL.test(url),
         });
         const big = modelOf(3 * MIB);
         let error = await expectRejection(
@@ -314,13 +327,8 @@ describe("remote faults through a fault-injecting proxy (S3)", () => {
         notes.push(`multipart: ${error.name} "${short(error.message)}"`);
         proxy.clear();
         expect(await unfinishedUploads(), "aborted multipart uploads").toBe(0);
-        for (const m of [big, huge]) {
-          // The failed saves' blobs are absent (or, had one completed, whole).
-          const scan = await direct.backend.head(
-            `${WORKSPACE}/${id}/blobs/sha256/${(await digestOf(m)).slice(7)}.tar`,
-          );
-          expect(scan, "no blob of a failed save").toBeUndefined();
-        }
+        // The failed saves left no archive (each upload goes to a fresh key: none completed).
+        expect(await archivesOf(id), "no archive of a failed save").toEqual(archivesBefore);
 
         // 3. The blob goes through, the write of the default ref is cut.
         const refCut = await proxied({ maxAttempts: 2 });
@@ -352,49 +360,88 @@ describe("remote faults through a fault-injecting proxy (S3)", () => {
     );
   });
 
-  it("connection cut mid-download: fetch fails with a typed error, no target, nothing cached", async () => {
+  it("connection cut mid-download: resumed to the exact bytes, or a typed error with nothing left", async () => {
     await recorded(
       {
-        case: "connection cut mid-download",
+        id: "remote-faults.cut-download",
         method:
-          "proxy destroys the connection after 1 MiB of the blob GET (3 MiB); store.fetch, loadRemote and loadRemote through a disk cache must fail with RemoteError/IntegrityError, leaving no target, temp or cache entry",
-        trials: 3,
+          "proxy destroys the connection of every archive GET (3 MiB blob) (A) after 1 MiB: store.fetch, loadRemote and loadRemote through a disk cache must resume with range reads and return the exact bytes; (B) after 64 KiB (more drops than the 5 resumes allowed): all three must fail with RemoteError/IntegrityError, leaving no target, temp or cache entry; then the fetch works once the proxy stops cutting",
+        trials: 6,
       },
       async () => {
         const id = "cut-down";
         const model = modelOf(3 * MIB);
         await model.saveRemote({ store: direct, pluginInstanceId: id, handle: "v1" });
         const store = await proxied({ maxAttempts: 2 });
+        const out = join(work, "cut-down");
+        await mkdir(out);
+        const ways = (cache: ReturnType<typeof createModelCache>, target: string) =>
+          [
+            [
+              "fetch",
+              async () => {
+                await store.fetch({ pluginInstanceId: id, target });
+                return readFile(join(target, "weights.bin"));
+              },
+            ],
+            [
+              "loadRemote",
+              async () => (await BytesModel.loadRemote({ store, pluginInstanceId: id })).bytes,
+            ],
+            [
+              "cached loadRemote",
+              async () =>
+                (await BytesModel.loadRemote({ store, pluginInstanceId: id, cache })).bytes,
+            ],
+          ] as Array<[string, () => Promise<Buffer>]>;
+        const archiveGets = () =>
+          proxy.log.filter((e) => e.method === "GET" && ARCHIVE_URL.test(e.url)).length;
+
+        // (A) Dropped after 1 MiB each time: every load resumes where it stopped.
+        const resumed: string[] = [];
         proxy.clear();
         proxy.add({
           kind: "cutDownload",
           afterBytes: MIB,
           times: Number.POSITIVE_INFINITY,
-          match: ({ method, url }) =>
-            method === "GET" && /\/blobs\/sha256\/[0-9a-f]{64}\.tar(\?|$)/.test(url),
+          match: ({ method, url }) => method === "GET" && ARCHIVE_URL.test(url),
         });
-        const out = join(work, "cut-down");
-        const diskDir = join(work, "cut-down-cache");
-        await mkdir(out);
-        const cache = createModelCache({ store, diskDir, logger: { warn() {} } });
+        const cacheA = createModelCache({
+          store,
+          diskDir: join(work, "cut-down-cache-a"),
+          logger: { warn() {} },
+        });
+        for (const [name, load] of ways(cacheA, join(out, "resumed"))) {
+          const gets = archiveGets();
+          const cuts = proxy.faults("cutDownload").length;
+          const bytes = await load();
+          expect(bytes.equals(model.bytes), `${name}: the exact bytes`).toBe(true);
+          const dropped = proxy.faults("cutDownload").length - cuts;
+          expect(dropped, `${name}: connections cut`).toBeGreaterThanOrEqual(2);
+          resumed.push(`${name} (${dropped} cuts, ${archiveGets() - gets} GETs)`);
+        }
+        await cacheA.close();
+        await rm(join(out, "resumed"), { recursive: true, force: true });
+
+        // (B) Dropped after 64 KiB each time: more drops than resumes allowed.
+        proxy.clear();
+        proxy.add({
+          kind: "cutDownload",
+          afterBytes: 64 * 1024,
+          times: Number.POSITIVE_INFINITY,
+          match: ({ method, url }) => method === "GET" && ARCHIVE_URL.test(url),
+        });
+        const diskDir = join(work, "cut-down-cache-b");
+        const cacheB = createModelCache({ store, diskDir, logger: { warn() {} } });
         const errors: string[] = [];
-        const attempts: Array<[string, () => Promise<unknown>]> = [
-          ["fetch", () => store.fetch({ pluginInstanceId: id, target: join(out, "checkpoint") })],
-          ["loadRemote", () => BytesModel.loadRemote({ store, pluginInstanceId: id })],
-          [
-            "cached loadRemote",
-            () => BytesModel.loadRemote({ store, pluginInstanceId: id, cache }),
-          ],
-        ];
-        for (const [name, attempt] of attempts) {
-          const error = await expectRejection(attempt());
+        for (const [name, load] of ways(cacheB, join(out, "checkpoint"))) {
+          const error = await expectRejection(load());
           expect(["REMOTE", "INTEGRITY"], `${name}: ${error.code} ${error.message}`).toContain(
             error.code,
           );
           errors.push(`${name}: ${error.name} "${short(error.message)}"`);
         }
-        await cache.close();
-        expect(proxy.faults("cutDownload").length).toBeGreaterThanOrEqual(3);
+        await cacheB.close();
         proxy.clear();
         expect(await readdir(out), "no target, no .partial folder").toEqual([]);
         expect(await readdir(join(work, "tmp")), "no temp folder").toEqual([]);
@@ -408,7 +455,7 @@ describe("remote faults through a fault-injecting proxy (S3)", () => {
         expect((await readFile(join(out, "checkpoint", "weights.bin"))).equals(model.bytes)).toBe(
           true,
         );
-        return `${errors.join("; ")}; no target, temp or cache entry; the fetch succeeds once the proxy stops cutting`;
+        return `(A) cut after 1 MiB: resumed with range reads to the exact bytes: ${resumed.join(", ")}; (B) cut after 64 KiB: ${errors.join("; ")}; no target, temp or cache entry; the fetch succeeds once the proxy stops cutting`;
       },
     );
   });
@@ -416,7 +463,7 @@ describe("remote faults through a fault-injecting proxy (S3)", () => {
   it("S3 server stopped (connections refused): a retryable RemoteError, nothing changed", async () => {
     await recorded(
       {
-        case: "server stopped (connection refused)",
+        id: "remote-faults.refused",
         method:
           "proxy stops listening: save, resolve and fetch must fail with a retryable RemoteError naming the connection problem within 30 s; the handle is unchanged after",
         trials: 3,
@@ -461,14 +508,15 @@ describe("remote faults through a fault-injecting proxy (S3)", () => {
   it("stalled S3 server: the socket inactivity timeout (or the caller's signal) ends the wait", async () => {
     await recorded(
       {
-        case: "server stalled (accepts, never answers) and download stalled mid-body",
+        id: "remote-faults.stalled",
         method:
-          "proxy accepts requests and never answers, or stops sending a blob after 1 MiB: resolve and fetch with socketTimeoutMs 1500 must fail with a retryable RemoteError within 15 s, a fetch with AbortSignal.timeout(1 s) with CancelledError; no target left",
-        trials: 3,
+          "proxy accepts requests and never answers, or stops sending the archive (3 MiB) after 1 MiB of every response, or before its first byte: with socketTimeoutMs 1500, resolve must fail with a retryable RemoteError within 15 s, a fetch with AbortSignal.timeout(1 s) with CancelledError, a fetch stalled after 1 MiB each time must resume to the exact bytes within 15 s, a fetch stalled before any byte must fail with a retryable RemoteError within 30 s (5 resumes); no target left",
+        trials: 4,
       },
       async () => {
         const id = "stalled";
-        await modelOf(3 * MIB).saveRemote({ store: direct, pluginInstanceId: id, handle: "v1" });
+        const stored = modelOf(3 * MIB);
+        await stored.saveRemote({ store: direct, pluginInstanceId: id, handle: "v1" });
         const store = await proxied({ maxAttempts: 2, socketTimeoutMs: 1_500 });
         const target = join(work, "stalled-target");
         const notes: string[] = [];
@@ -496,16 +544,38 @@ describe("remote faults through a fault-injecting proxy (S3)", () => {
           kind: "stallDownload",
           afterBytes: MIB,
           times: Number.POSITIVE_INFINITY,
-          match: ({ method, url }) => method === "GET" && url.includes("/blobs/sha256/"),
+          match: ({ method, url }) => method === "GET" && ARCHIVE_URL.test(url),
+        });
+        t0 = Date.now();
+        await store.fetch({ pluginInstanceId: id, target });
+        const resumedMs = Date.now() - t0;
+        const stalls = proxy.faults("stallDownload").length;
+        proxy.clear();
+        expect(
+          (await readFile(join(target, "weights.bin"))).equals(stored.bytes),
+          "the exact bytes",
+        ).toBe(true);
+        expect(stalls, "stalled responses").toBeGreaterThanOrEqual(2);
+        expect(resumedMs).toBeLessThan(15_000);
+        await rm(target, { recursive: true, force: true });
+        notes.push(
+          `download stalled after 1 MiB each time: resumed to the exact bytes after ${stalls} stalls in ${resumedMs} ms`,
+        );
+
+        proxy.add({
+          kind: "stallDownload",
+          afterBytes: 0,
+          times: Number.POSITIVE_INFINITY,
+          match: ({ method, url }) => method === "GET" && ARCHIVE_URL.test(url),
         });
         t0 = Date.now();
         error = await expectRejection(store.fetch({ pluginInstanceId: id, target }));
         proxy.clear();
         expect(RemoteError.isInstance(error), error.message).toBe(true);
         expect((error as RemoteError).retryable).toBe(true);
-        expect(Date.now() - t0).toBeLessThan(15_000);
+        expect(Date.now() - t0).toBeLessThan(30_000);
         notes.push(
-          `download stalled after 1 MiB: RemoteError after ${Date.now() - t0} ms ("${short(error.message)}")`,
+          `download stalled before its first byte each time: RemoteError after ${Date.now() - t0} ms ("${short(error.message)}")`,
         );
         expect(await readdir(work).then((n) => n.filter((x) => x.includes("stalled")))).toEqual([]);
         return `${notes.join("; ")}; no target or partial folder`;
@@ -516,10 +586,10 @@ describe("remote faults through a fault-injecting proxy (S3)", () => {
   it("offline mode keeps serving models cached on disk while the server refuses everything", async () => {
     await recorded(
       {
-        case: "offline mode with the server unreachable",
+        id: "remote-faults.offline",
         method:
-          "load v1 once through an online cache with a disk dir, stop the proxy; a new offline cache on that disk dir must serve v1 (and v1 by handle), an online cache must fail with RemoteError, an unknown handle offline with NotFoundError",
-        trials: 4,
+          "load v1 once through an online cache with a disk dir, stop the proxy; a new offline cache on that disk dir must serve v1 (and v1 by handle), an unknown handle offline must fail with NotFoundError; an online cache (revalidateMs 0) with staleIfErrorMs 0 must fail with RemoteError, and one with the default stale-if-error must serve the last verified v1 from disk (twice: stats().staleServed counted, one warning)",
+        trials: 5,
       },
       async () => {
         const id = "offline";
@@ -566,18 +636,39 @@ describe("remote faults through a fault-injecting proxy (S3)", () => {
           expect(unknown.message).toMatch(/Offline/);
           await offline.close();
 
-          const again = createModelCache({
+          // An online cache that must not serve stale (staleIfErrorMs: 0) fails...
+          const strict = createModelCache({
             store,
             diskDir,
             revalidateMs: 0,
+            staleIfErrorMs: 0,
             logger: { warn() {} },
           });
           const down = await expectRejection(
-            BytesModel.loadRemote({ store, pluginInstanceId: id, cache: again }),
+            BytesModel.loadRemote({ store, pluginInstanceId: id, cache: strict }),
           );
           expect(RemoteError.isInstance(down), down.message).toBe(true);
-          await again.close();
-          return `offline cache served default and v1 from disk (512 KiB, bytes equal) with the server refusing connections; unknown handle: NotFoundError "${unknown.message.slice(0, 80)}…"; online cache: RemoteError`;
+          await strict.close();
+          // ...and one with the default (stale-if-error) serves the last verified version from
+          // its disk record, counted and warned about once.
+          const warnings: string[] = [];
+          const lenient = createModelCache({
+            store,
+            diskDir,
+            revalidateMs: 0,
+            logger: { warn: (m: string) => warnings.push(m) },
+          });
+          const stale = await BytesModel.loadRemote({
+            store,
+            pluginInstanceId: id,
+            cache: lenient,
+          });
+          expect(stale.bytes.equals(model.bytes), "stale-if-error served v1").toBe(true);
+          await BytesModel.loadRemote({ store, pluginInstanceId: id, cache: lenient });
+          expect(lenient.stats().staleServed, "counted").toBeGreaterThanOrEqual(1);
+          expect(warnings, "warned once per failure streak").toHaveLength(1);
+          await lenient.close();
+          return `offline cache served default and v1 from disk (512 KiB, bytes equal) with the server refusing connections; unknown handle: NotFoundError "${unknown.message.slice(0, 80)}…"; online cache with staleIfErrorMs 0: RemoteError "${short(down.message)}"; online cache with the default stale-if-error: served the last verified v1 from its disk record (staleServed ${lenient.stats().staleServed}, 1 warning: "${short(warnings[0] ?? "")}")`;
         } finally {
           await proxy.accept();
         }
@@ -585,16 +676,3 @@ describe("remote faults through a fault-injecting proxy (S3)", () => {
     );
   });
 });
-
-/** The manifest digest a model's folder would get (what its blob key is made of). */
-async function digestOf(model: BytesModel): Promise<string> {
-  const { manifestDigest } = await import("@trainable/storage");
-  const { createHash } = await import("node:crypto");
-  return manifestDigest([
-    {
-      path: "weights.bin",
-      size: model.bytes.length,
-      sha256: createHash("sha256").update(model.bytes).digest("hex"),
-    },
-  ]);
-}

@@ -105,6 +105,11 @@ const HOSTILE = [
   "refs",
   "blobs",
   "gc",
+  "index",
+  "pins",
+  "doomed",
+  "quarantine",
+  "_trainable-store.json",
   `${A.instance}/refs/v1`,
   "refs/../../inst-a",
   ".~tmp.0",
@@ -143,6 +148,7 @@ const NEAR = [
   "v1..",
   "secret.",
   "000000000000.json",
+  "999999999999.json",
 ];
 
 const anyString = fc.oneof(
@@ -269,7 +275,11 @@ describe.each<Kind>(["memory", "file", "s3"])("scope isolation (%s)", (kind) => 
       location = await createLocation(kind, "scope");
       backend = location.backend();
     }
-    storeA = await createCheckpointStore({ backend, workspace: A.workspace });
+    storeA = await createCheckpointStore({
+      backend,
+      workspace: A.workspace,
+      fingerprintCache: join(work, "fingerprints-a"),
+    });
     for (const handle of A_HANDLES) {
       ({ ref: aRef } = await storeA.save({
         pluginInstanceId: A.instance,
@@ -301,7 +311,11 @@ describe.each<Kind>(["memory", "file", "s3"])("scope isolation (%s)", (kind) => 
       async ({ workspace, instance: mainInstance, ops }) => {
         let storeB: CheckpointStoreImpl;
         try {
-          storeB = await createCheckpointStore({ backend, workspace });
+          storeB = await createCheckpointStore({
+            backend,
+            workspace,
+            fingerprintCache: join(work, "fingerprints-b"),
+          });
         } catch (error) {
           expect(ValidationError.isInstance(error), String(error)).toBe(true);
           expect(ID.test(workspace)).toBe(false);
@@ -325,7 +339,8 @@ describe.each<Kind>(["memory", "file", "s3"])("scope isolation (%s)", (kind) => 
           expect(ownDigests.has(ref.digest), `${what}: a digest B never saved`).toBe(true);
         };
         const forge = (source: RefSource, instance: string): CheckpointRef => {
-          const hex = aRef.archivePath.split("/").at(-1);
+          // A's archive: `{A's scope}blobs/{id}.tar` (store format version 2).
+          const name = aRef.archivePath.split("/").at(-1);
           switch (source) {
             case "own":
               return ownRefs.at(-1) ?? aRef;
@@ -334,17 +349,17 @@ describe.each<Kind>(["memory", "file", "s3"])("scope isolation (%s)", (kind) => 
             case "forged-traversal":
               return {
                 ...aRef,
-                archivePath: `${prefixOf(instance)}blobs/sha256/../../../../${A_PREFIX}blobs/sha256/${hex}`,
+                archivePath: `${prefixOf(instance)}blobs/../../../${A_PREFIX}blobs/${name}`,
               };
             case "forged-encoded":
               return {
                 ...aRef,
-                archivePath: `${prefixOf(instance)}blobs/sha256/%2e%2e/%2e%2e/%2e%2e/%2e%2e/${A_PREFIX}blobs/sha256/${hex}`,
+                archivePath: `${prefixOf(instance)}blobs/%2e%2e/%2e%2e/%2e%2e/${A_PREFIX}blobs/${name}`,
               };
             case "forged-other-scope":
               return {
                 ...aRef,
-                archivePath: `${prefixOf(instance)}blobs/sha256/${hex}`,
+                archivePath: `${prefixOf(instance)}blobs/${name}`,
                 handle: "v1",
               };
           }
@@ -543,9 +558,8 @@ describe.each<Kind>(["memory", "file", "s3"])("scope isolation (%s)", (kind) => 
       : `A's ${aBefore.size} keys unchanged after every run; every key B touched was under B's scope; ${ranOps} operations (${summary}); ${storesRefused} B stores refused (bad workspace)`;
     console.log(`[scope-isolation] ${kind}: ${outcome}`);
     recordCase({
-      area: "scope isolation",
-      case: "another workspace/instance never reads, lists, overwrites or deletes A's keys",
-      method: `fast-check (seed ${SEED}): per run a store for a generated workspace and 1-8 operations (save, saveRemote, resolve, fetch, withCheckpoint, loadRemote, history, delete, list, gc, prune, fetch/setHandle with A's or forged refs) with generated ids/handles (../, %2e%2e, /, \\, NUL, unicode, 10 000 chars, A's ids); every key + content snapshotted before and after`,
+      id: "scope-isolation.other-tenant",
+      method: `fast-check (seed ${SEED}): per run a store for a generated workspace and 1-8 operations (save, saveRemote, resolve, fetch, withCheckpoint, loadRemote, history, delete, list, gc, prune, fetch/setHandle with A's or forged refs: traversal, %2e%2e-encoded and other-scope archive paths to A's blob) with generated ids/handles (../, %2e%2e, /, \\, NUL, unicode, 10 000 chars, A's ids); every key + content snapshotted before and after`,
       backend: kind,
       trials: RUNS,
       outcome,

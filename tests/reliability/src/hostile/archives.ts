@@ -1,47 +1,79 @@
 /**
- * The hostile archives of the suite: each one an archive an attacker could put in a bucket,
- * with the manifest its ref lists and what loading it must do.
+ * The hostile archives of the suite: each one an archive (and the manifest beside it) an
+ * attacker could put in a bucket, and the refusal loading it must end in.
+ *
+ * Store format version 2 extracts by comparing every archive byte with the canonical tar of
+ * the manifest (headers with fixed fields, exact sizes, zero padding, the end-of-archive
+ * marker and nothing after). So each archive here starts with byte-exact canonical entries
+ * (made by the store's own `packFolder`) and deviates only where the attack is — the
+ * refusal then names the entry that is not what the manifest lists. Where the attack is in
+ * what the manifest lists (traversal or absolute paths, limits), the manifest is refused as
+ * it is read, before anything is created.
  */
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip, gzipSync } from "node:zlib";
-import type { CheckpointFile } from "@trainable/core";
-import type { ExtractLimits } from "@trainable/storage";
 import {
+  type ExtractLimits,
+  type FolderEntry,
+  type ManifestEntry,
+  packFolder,
+} from "@trainable/storage";
+import {
+  BLOCK,
+  type CanonicalInput,
+  canonicalHeader,
+  canonicalTar,
   craftTar,
-  dirEntry,
   END_OF_ARCHIVE,
   fileEntry,
   gnuLongName,
+  manifestEntriesOf,
+  padToBlock,
   paxHeader,
   paxHeaderBytes,
   rawHeader,
+  withMode,
+  withoutEnd,
 } from "./craft-tar.js";
 import { type ArchiveBytes, sha256Hex } from "./plant.js";
 
 export interface HostileContext {
   /** Absolute path of a folder the archive tries to reach; it must stay untouched. */
   sentinel: string;
-  /** Scratch folder for archives too big to hold in memory. */
+  /** Scratch folder for archives too big to hold in memory, and canonical file data. */
   scratch: string;
+}
+
+export interface Built {
+  archive: ArchiveBytes;
+  /** What the ref's manifest lists (may be hostile itself). */
+  manifest: ManifestEntry[];
 }
 
 export interface HostileArchive {
   /** Valid id: the plugin instance the archive is planted under. */
   id: string;
-  /** The case, as the report names it. */
-  title: string;
+  /** The case it is recorded under (src/cases.json). */
+  caseId: string;
   compression: "none" | "gzip";
-  build(ctx: HostileContext): Promise<ArchiveBytes> | ArchiveBytes;
-  /** The ref's manifest (may be hostile itself). */
-  files(ctx: HostileContext): CheckpointFile[];
-  directories?: (ctx: HostileContext) => string[];
+  build(ctx: HostileContext): Promise<Built>;
   limits?: Partial<ExtractLimits>;
-  /** The refusal's message must match; `undefined`: the load must succeed (see `accepted`). */
-  refused?: RegExp;
+  /** The refusal's message must match. */
+  refused: RegExp;
+  /**
+   * The refusal's error code: INTEGRITY (default: the stored data is refused), or VALIDATION
+   * when the checkpoint is consistent but the target filesystem cannot hold it.
+   */
+  code?: "INTEGRITY" | "VALIDATION";
+  /**
+   * Plant an index record too (as a save would), so that a load which wrongly took the blob
+   * for damaged would quarantine it; the test then checks it is not quarantined.
+   */
+  notDamage?: boolean;
   /** Loading modes (default all three). */
   modes?: Array<"fetch" | "loadRemote" | "cached">;
   /** Loading modes on S3, when fewer are enough (the extraction code is the same). */
@@ -49,27 +81,40 @@ export interface HostileArchive {
 }
 
 const GOOD = Buffer.from("benign weights\n");
-const good = (): CheckpointFile => ({
-  path: "model.bin",
-  size: GOOD.length,
-  sha256: sha256Hex(GOOD),
-});
-const goodEntry = () => fileEntry("model.bin", GOOD);
 const PWNED = Buffer.from("pwned\n");
-const pwnedFile = (path: string): CheckpointFile => ({
+const good: CanonicalInput = { type: "file", path: "model.bin", data: GOOD };
+const fileOf = (path: string, data: Buffer): ManifestEntry => ({
+  type: "file",
   path,
-  size: PWNED.length,
-  sha256: sha256Hex(PWNED),
+  size: data.length,
+  sha256: sha256Hex(data),
 });
 /** Enough `../` to climb to `/` from any temp folder, then down to the sentinel. */
 const climb = (ctx: HostileContext, leaf: string) =>
   `${"../".repeat(24)}${ctx.sentinel.slice(1)}/${leaf}`;
-const withPaxPath = (path: string | Buffer, data: Buffer, extra = {}) =>
+const withPaxPath = (path: string | Buffer, data: Buffer) =>
   Buffer.concat([
     Buffer.isBuffer(path) ? paxHeaderBytes([["path", path]]) : paxHeader([["path", path]]),
-    fileEntry("placeholder", data, extra),
+    fileEntry("placeholder", data),
   ]);
 const bytes = (b: Buffer): ArchiveBytes => ({ bytes: b });
+
+/** The canonical archive of `inputs` without its end marker, and its manifest. */
+async function benign(ctx: HostileContext, inputs: CanonicalInput[] = [good]) {
+  const { archive, manifest } = await canonicalTar(ctx.scratch, inputs);
+  return { body: withoutEnd(archive), archive, manifest };
+}
+
+/** A canonical benign model.bin followed by `extra` (then the end marker): one entry too many. */
+async function goodThen(ctx: HostileContext, ...extra: Buffer[]): Promise<Built> {
+  const { body, manifest } = await benign(ctx);
+  return { archive: bytes(craftTar(body, ...extra)), manifest };
+}
+
+const gz = (built: Built): Built => {
+  if (!("bytes" in built.archive)) throw new Error("gz: archive in a file");
+  return { ...built, archive: bytes(gzipSync(built.archive.bytes)) };
+};
 
 const GIB = 1024 ** 3;
 const ZERO_MEMBER_BYTES = 64 * 1024 ** 2;
@@ -84,323 +129,367 @@ function gzipZeros(total: number): Buffer[] {
   return Array.from({ length: total / ZERO_MEMBER_BYTES }, () => zerosMember());
 }
 
-/** A tar holding one file of `size` zero bytes, gzipped: a few MiB expanding to `size`. */
-function tarBomb(size: number): Buffer {
-  return Buffer.concat([
-    gzipSync(Buffer.concat([goodEntry(), rawHeader({ name: "weights.bin", size })])),
-    ...gzipZeros(size),
-    gzipSync(END_OF_ARCHIVE),
-  ]);
-}
-
-/** A tar of `count` directory entries, streamed through gzip into a file (never all in memory). */
-async function manyEntries(ctx: HostileContext, count: number): Promise<ArchiveBytes> {
-  const path = join(ctx.scratch, `entries-${count}.tar.gz`);
-  async function* tar() {
-    yield goodEntry();
-    for (let i = 0; i < count; i += 1000) {
-      const batch: Buffer[] = [];
-      for (let j = i; j < Math.min(count, i + 1000); j++) batch.push(dirEntry(`d${j}`));
-      yield Buffer.concat(batch);
-    }
-    yield END_OF_ARCHIVE;
-  }
-  await pipeline(Readable.from(tar()), createGzip({ level: 6 }), createWriteStream(path));
-  return { path };
-}
-
 const BOMB_BYTES = 2 * GIB;
 const ZEROS = "0".repeat(64);
+const bombFile: ManifestEntry = {
+  type: "file",
+  path: "weights.bin",
+  size: BOMB_BYTES,
+  sha256: ZEROS,
+};
+
+/** A canonical tar of model.bin and one 2 GiB file of zeros, gzipped: ~2 MiB expanding to 2 GiB. */
+async function tarBomb(ctx: HostileContext): Promise<Built> {
+  const { body, manifest } = await benign(ctx);
+  const archive = Buffer.concat([
+    gzipSync(Buffer.concat([body, canonicalHeader("weights.bin", "file", BOMB_BYTES)])),
+    ...gzipZeros(BOMB_BYTES),
+    gzipSync(END_OF_ARCHIVE),
+  ]);
+  return { archive: bytes(archive), manifest: [...manifest, bombFile] };
+}
+
+/**
+ * The canonical tar (gzipped, streamed to a file) and manifest of model.bin and `count`
+ * directories `d0`…: a manifest over any entry limit, consistent with its archive.
+ */
+async function manyEntries(ctx: HostileContext, count: number): Promise<Built> {
+  const path = join(ctx.scratch, `entries-${count}.tar.gz`);
+  const data = join(ctx.scratch, "entries-model.bin");
+  await writeFile(data, GOOD);
+  const entries: FolderEntry[] = Array.from({ length: count }, (_, i) => ({
+    type: "directory" as const,
+    path: `d${i}`,
+    abs: ctx.scratch,
+  }));
+  entries.push({ type: "file", path: "model.bin", abs: data });
+  entries.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  const { stream, result } = packFolder({ entries, compression: "none" });
+  await pipeline(stream, createGzip({ level: 6 }), createWriteStream(path));
+  const packed = await result;
+  return { archive: { path }, manifest: manifestEntriesOf(Buffer.concat(packed.manifest)) };
+}
+
+/** "…holds more than the N entries of its manifest (<what the extra header is>" */
+const extra = (what: string) =>
+  new RegExp(`is damaged: it holds more than the 1 entries of its manifest \\(${what}`);
 
 export const HOSTILE_ARCHIVES: HostileArchive[] = [
   {
     id: "dotdot",
-    title: "`../` path climbing out of the target",
+    caseId: "hostile-archives.dotdot",
     compression: "none",
-    build: (ctx) => bytes(craftTar(goodEntry(), withPaxPath(climb(ctx, "pwned"), PWNED))),
-    files: () => [good()],
-    refused: /Refused archive entry .*"\.\." segment/,
+    build: (ctx) => goodThen(ctx, withPaxPath(climb(ctx, "pwned"), PWNED)),
+    refused: extra('pax extended header "\\./\\./@PaxHeader"'),
   },
   {
     id: "dotdot-inner",
-    title: "`a/../../` path (traversal after a normal segment)",
+    caseId: "hostile-archives.dotdot-inner",
     compression: "gzip",
-    build: () => bytes(gzipSync(craftTar(goodEntry(), fileEntry("a/../../pwned", PWNED)))),
-    files: () => [good()],
-    refused: /Refused archive entry "a\/\.\.\/\.\.\/pwned".*"\.\." segment/,
+    build: async (ctx) => gz(await goodThen(ctx, fileEntry("a/../../pwned", PWNED))),
+    refused: extra('file "a/\\.\\./\\.\\./pwned"'),
   },
   {
     id: "absolute",
-    title: "absolute path into the sentinel folder",
+    caseId: "hostile-archives.absolute",
     compression: "none",
-    build: (ctx) => bytes(craftTar(goodEntry(), withPaxPath(`${ctx.sentinel}/pwned`, PWNED))),
-    files: () => [good()],
-    refused: /Refused archive entry .*path is absolute/,
+    build: (ctx) => goodThen(ctx, fileEntry(`${ctx.sentinel}/pwned`, PWNED)),
+    refused: extra('file "/[^"]*/sentinel/pwned"'),
   },
   {
     id: "symlink-out",
-    title: "symlink to the sentinel folder, then a file through it",
+    caseId: "hostile-archives.symlink-out",
     compression: "none",
-    build: (ctx) =>
-      bytes(
-        craftTar(
-          goodEntry(),
-          rawHeader({ name: "escape", type: "2", linkname: ctx.sentinel }),
-          fileEntry("escape/pwned", PWNED),
-        ),
-      ),
-    files: () => [good(), pwnedFile("escape/pwned")],
-    refused: /Refused archive entry "escape": it is a symbolic link/,
+    // The manifest lists a directory "escape" and a file in it; the archive has a symlink
+    // "escape" to the sentinel in the directory's place, then the file "through" it.
+    build: async (ctx) => {
+      const { archive, manifest } = await canonicalTar(ctx.scratch, [
+        good,
+        { type: "directory", path: "escape" },
+        { type: "file", path: "escape/pwned", data: PWNED },
+      ]);
+      const evil = Buffer.concat([
+        rawHeader({ name: "escape", type: "2", linkname: ctx.sentinel }),
+        archive.subarray(BLOCK),
+      ]);
+      return { archive: bytes(evil), manifest };
+    },
+    refused:
+      /entry 1 is not the one its manifest lists: expected directory "escape", found symbolic link "escape" → "[^"]*\/sentinel"/,
   },
   {
     id: "symlink-relative",
-    title: "symlink with a relative `../..` target",
+    caseId: "hostile-archives.symlink-relative",
     compression: "gzip",
-    build: () =>
-      bytes(
-        gzipSync(
-          craftTar(goodEntry(), rawHeader({ name: "up", type: "2", linkname: "../../../../.." })),
-        ),
-      ),
-    files: () => [good()],
-    refused: /Refused archive entry "up": it is a symbolic link/,
+    build: async (ctx) =>
+      gz(await goodThen(ctx, rawHeader({ name: "up", type: "2", linkname: "../../../../.." }))),
+    refused: extra('symbolic link "up" → "\\.\\./\\.\\./\\.\\./\\.\\./\\.\\."'),
   },
   {
     id: "hardlink-out",
-    title: "hard link to a file outside the target",
+    caseId: "hostile-archives.hardlink-out",
     compression: "none",
-    build: (ctx) =>
-      bytes(
-        craftTar(
-          goodEntry(),
-          rawHeader({ name: "secret", type: "1", linkname: `${ctx.sentinel}/secret.txt` }),
+    // The manifest lists a file "secret"; the archive has a hard link to the sentinel instead.
+    build: async (ctx) => {
+      const { body } = await benign(ctx);
+      return {
+        archive: bytes(
+          craftTar(
+            body,
+            rawHeader({ name: "secret", type: "1", linkname: `${ctx.sentinel}/secret.txt` }),
+          ),
         ),
-      ),
-    files: () => [good(), pwnedFile("secret")],
-    refused: /Refused archive entry "secret": it is a hard link/,
+        manifest: [fileOf("model.bin", GOOD), fileOf("secret", PWNED)],
+      };
+    },
+    refused:
+      /entry 2 is not the one its manifest lists: expected file "secret", found hard link "secret" → "[^"]*\/sentinel\/secret\.txt"/,
   },
   {
     id: "char-device",
-    title: "character device entry",
+    caseId: "hostile-archives.char-device",
     compression: "none",
-    build: () => bytes(craftTar(goodEntry(), rawHeader({ name: "null", type: "3" }))),
-    files: () => [good()],
-    refused: /Refused archive entry "null": it is a character device/,
+    build: (ctx) => goodThen(ctx, rawHeader({ name: "null", type: "3" })),
+    refused: extra('character device "null"'),
   },
   {
     id: "block-device",
-    title: "block device entry",
+    caseId: "hostile-archives.block-device",
     compression: "none",
-    build: () => bytes(craftTar(goodEntry(), rawHeader({ name: "sda", type: "4" }))),
-    files: () => [good()],
-    refused: /Refused archive entry "sda": it is a block device/,
+    build: (ctx) => goodThen(ctx, rawHeader({ name: "sda", type: "4" })),
+    refused: extra('block device "sda"'),
   },
   {
     id: "fifo",
-    title: "FIFO entry",
+    caseId: "hostile-archives.fifo",
     compression: "none",
-    build: () => bytes(craftTar(goodEntry(), rawHeader({ name: "pipe", type: "6" }))),
-    files: () => [good()],
-    refused: /Refused archive entry "pipe": it is a FIFO/,
+    build: (ctx) => goodThen(ctx, rawHeader({ name: "pipe", type: "6" })),
+    refused: extra('FIFO "pipe"'),
   },
   {
     id: "setuid",
-    title: "setuid/setgid/sticky modes (stripped, not refused)",
+    caseId: "hostile-archives.setuid",
     compression: "none",
-    build: () =>
-      bytes(
-        craftTar(
-          dirEntry("bin", { mode: 0o7777 }),
-          fileEntry("bin/tool", PWNED, { mode: 0o4755 }),
-          fileEntry("bin/group-tool", PWNED, { mode: 0o2777 }),
-          goodEntry(),
-        ),
-      ),
-    files: () => [good(), pwnedFile("bin/tool"), pwnedFile("bin/group-tool")],
+    // The canonical tar of bin/, bin/group-tool, bin/tool and model.bin, with the modes of the
+    // first three set to 7777, 2777 and 4755 (checksums fixed): every byte else canonical.
+    build: async (ctx) => {
+      const { archive, manifest } = await canonicalTar(ctx.scratch, [
+        good,
+        { type: "directory", path: "bin" },
+        { type: "file", path: "bin/group-tool", data: PWNED },
+        { type: "file", path: "bin/tool", data: PWNED },
+      ]);
+      let evil = withMode(archive, 0, 0o7777);
+      evil = withMode(evil, BLOCK, 0o2777);
+      evil = withMode(evil, 3 * BLOCK, 0o4755);
+      return { archive: bytes(evil), manifest };
+    },
+    refused:
+      /entry 1 is not the one its manifest lists: expected directory "bin", found directory "bin\/" \(0 bytes, mode 7777\); its mode differ from the canonical header/,
   },
   {
     id: "long-name",
-    title: "pax path of 5,201 bytes (over maxPathLength)",
+    caseId: "hostile-archives.long-name",
     compression: "none",
-    build: () => bytes(craftTar(goodEntry(), withPaxPath(`${"a/".repeat(2600)}x`, PWNED))),
-    files: () => [good()],
+    build: async (ctx) => {
+      const path = `${"a/".repeat(2600)}x`;
+      const built = await goodThen(ctx, withPaxPath(path, PWNED));
+      return { ...built, manifest: [...built.manifest, fileOf(path, PWNED)] };
+    },
     refused: /path is 5201 bytes, longer than the limit of 4096 \(maxPathLength\)/,
   },
   {
     id: "huge-pax-header",
-    title: "1 MiB pax header (a path far over any limit)",
+    caseId: "hostile-archives.huge-pax-header",
     compression: "gzip",
-    build: () =>
-      bytes(gzipSync(craftTar(goodEntry(), withPaxPath("n".repeat(1024 * 1024), PWNED)))),
-    files: () => [good()],
-    refused: /extended header at byte \d+ is \d+ bytes, more than the \d+ allowed/,
+    build: async (ctx) => gz(await goodThen(ctx, withPaxPath("n".repeat(1024 * 1024), PWNED))),
+    refused: extra('pax extended header "\\./\\./@PaxHeader" \\(1048\\d{3} bytes'),
   },
   {
     id: "long-segment",
-    title: "path segment of 300 bytes (over NAME_MAX), listed in the manifest",
+    caseId: "hostile-archives.long-segment",
     compression: "none",
-    build: () => bytes(craftTar(goodEntry(), withPaxPath(`dir/${"n".repeat(300)}`, PWNED))),
-    files: () => [good(), pwnedFile(`dir/${"n".repeat(300)}`)],
-    refused: /Refused archive entry "dir\/n+": a path segment is longer than the filesystem allows/,
+    // Byte-exact canonical archive of its manifest: the refusal comes from the target
+    // filesystem (ENAMETOOLONG), as a ValidationError about the target, not an IntegrityError.
+    build: async (ctx) => {
+      const { archive, manifest } = await canonicalTar(ctx.scratch, [
+        good,
+        { type: "directory", path: "dir" },
+        { type: "file", path: `dir/${"n".repeat(300)}`, data: PWNED },
+      ]);
+      return { archive: bytes(archive), manifest };
+    },
+    // Not damage: the checkpoint is consistent, this filesystem cannot hold it (NAME_MAX).
+    refused:
+      /Invalid target: cannot hold "dir\/n{300}": the path is longer than this filesystem allows/,
+    code: "VALIDATION",
+    notDamage: true,
   },
   {
     id: "nul-pax",
-    title: "NUL byte inside a pax path",
+    caseId: "hostile-archives.nul-pax",
     compression: "none",
-    build: () =>
-      bytes(craftTar(goodEntry(), withPaxPath(Buffer.from("model.bin\u0000/../../pwned"), PWNED))),
-    files: () => [good()],
-    refused: /path contains a NUL byte/,
+    build: (ctx) => goodThen(ctx, withPaxPath(Buffer.from("model.bin\u0000/../../pwned"), PWNED)),
+    refused: extra('pax extended header "\\./\\./@PaxHeader"'),
   },
   {
     id: "nul-gnu",
-    title: "NUL byte inside a GNU long name",
+    caseId: "hostile-archives.nul-gnu",
     compression: "none",
-    build: () =>
-      bytes(
-        craftTar(
-          goodEntry(),
-          gnuLongName(Buffer.from("ok\u0000/../../pwned")),
-          fileEntry("placeholder", PWNED),
-        ),
+    build: (ctx) =>
+      goodThen(
+        ctx,
+        gnuLongName(Buffer.from("ok\u0000/../../pwned")),
+        fileEntry("placeholder", PWNED),
       ),
-    files: () => [good()],
-    refused: /path contains a NUL byte/,
+    refused: extra("GNU long name"),
   },
   {
     id: "backslash",
-    title: "backslash path `..\\..\\pwned`",
+    caseId: "hostile-archives.backslash",
     compression: "none",
-    build: () => bytes(craftTar(goodEntry(), fileEntry("..\\..\\pwned", PWNED))),
-    files: () => [good()],
-    refused: /path contains a backslash/,
+    build: (ctx) => goodThen(ctx, fileEntry("..\\..\\pwned", PWNED)),
+    refused: extra('file "\\.\\.\\\\\\\\\\.\\.\\\\\\\\pwned"'),
   },
   {
     id: "drive-letter",
-    title: "drive-letter path `C:/Windows/pwned`",
+    caseId: "hostile-archives.drive-letter",
     compression: "none",
-    build: () => bytes(craftTar(goodEntry(), fileEntry("C:/Windows/pwned", PWNED))),
-    files: () => [good()],
-    refused: /path contains a drive letter/,
+    build: (ctx) => goodThen(ctx, fileEntry("C:/Windows/pwned", PWNED)),
+    refused: extra('file "C:/Windows/pwned"'),
   },
   {
     id: "drive-relative",
-    title: "drive-relative path `C:pwned`",
+    caseId: "hostile-archives.drive-relative",
     compression: "none",
-    build: () => bytes(craftTar(goodEntry(), fileEntry("C:pwned", PWNED))),
-    files: () => [good()],
-    refused: /path contains a drive letter/,
+    build: (ctx) => goodThen(ctx, fileEntry("C:pwned", PWNED)),
+    refused: extra('file "C:pwned"'),
   },
   {
     id: "entries-300k",
-    title: "300,000 entries (store limits.maxEntries 2,000)",
+    caseId: "hostile-archives.entries-300k",
     compression: "gzip",
+    // The manifest lists 300,001 entries, and the archive is their canonical tar: the limit
+    // must stop the load whatever the length. (Directories cost ~0.6 ms each to create on
+    // this disk: a low limit keeps the run short.)
     build: (ctx) => manyEntries(ctx, 300_000),
-    files: () => [good()],
-    // Directories cost ~0.6 ms each to create on this disk: a low limit keeps the run short;
-    // what is tested is that the limit stops the archive, whatever its length.
     limits: { maxEntries: 2_000 },
     refused: /more than 2000 entries \(maxEntries limit\)/,
   },
   {
     id: "gzip-bomb-zeros",
-    title: "gzip bomb: 2 MiB of gzip expanding to 2 GiB of zeros",
+    caseId: "hostile-archives.gzip-bomb-zeros",
     compression: "gzip",
-    build: () => bytes(Buffer.concat(gzipZeros(BOMB_BYTES))),
-    files: () => [good()],
-    refused: /more than 1048576 bytes of padding after the end-of-archive marker/,
+    // A complete canonical tar of model.bin, then 2 GiB of zeros (2 MiB of gzip) after its end.
+    build: async (ctx) => {
+      const { archive, manifest } = await benign(ctx);
+      return {
+        archive: bytes(Buffer.concat([gzipSync(archive), ...gzipZeros(BOMB_BYTES)])),
+        manifest,
+      };
+    },
+    refused: /it has bytes after its end-of-archive marker/,
   },
   {
     id: "gzip-bomb-limit",
-    title: "gzip bomb: tar of one 2 GiB file (store limits.maxTotalBytes 256 MiB)",
+    caseId: "hostile-archives.gzip-bomb-limit",
     compression: "gzip",
-    build: () => bytes(tarBomb(BOMB_BYTES)),
-    files: () => [good(), { path: "weights.bin", size: BOMB_BYTES, sha256: ZEROS }],
+    build: tarBomb,
     limits: { maxTotalBytes: 256 * 1024 ** 2 },
     refused: /more than 268435456 bytes of file data \(maxTotalBytes limit\)/,
   },
   {
     id: "gzip-bomb-default",
-    title: "gzip bomb: tar of one 2 GiB file, default limits, wrong sha256",
+    caseId: "hostile-archives.gzip-bomb-default",
     compression: "gzip",
-    build: () => bytes(tarBomb(BOMB_BYTES)),
-    files: () => [good(), { path: "weights.bin", size: BOMB_BYTES, sha256: ZEROS }],
-    refused: /Refused archive entry "weights.bin": sha256 is [0-9a-f]{64}, the manifest says 0{64}/,
+    build: tarBomb,
+    refused: /file "weights\.bin" has sha256 [0-9a-f]{64}, its manifest says 0{64}/,
     // Each load writes 2 GiB to disk before the sha256 can be checked: keep the count low.
     modes: ["fetch", "loadRemote"],
     s3Modes: ["fetch"],
   },
   {
     id: "short-data",
-    title: "header declaring 1 MiB with 100 bytes present",
+    caseId: "hostile-archives.short-data",
     compression: "none",
-    build: () =>
-      bytes(
-        Buffer.concat([
-          goodEntry(),
-          rawHeader({ name: "big", size: 1024 * 1024 }),
-          randomBytes(100),
-        ]),
+    build: async () => ({
+      archive: bytes(
+        Buffer.concat([canonicalHeader("big", "file", 1024 * 1024), randomBytes(100)]),
       ),
-    files: () => [good(), { path: "big", size: 1024 * 1024, sha256: ZEROS }],
-    refused: /truncated inside entry "big" \(header declares 1048576 bytes, only 100 present\)/,
+      manifest: [
+        { type: "file", path: "big", size: 1024 * 1024, sha256: ZEROS },
+        fileOf("model.bin", GOOD),
+      ],
+    }),
+    refused: /it ends inside file "big" \(truncated\)/,
   },
   {
     id: "short-data-gzip",
-    title: "header declaring 1 MiB with 100 bytes present (gzip)",
+    caseId: "hostile-archives.short-data-gzip",
     compression: "gzip",
-    build: () =>
-      bytes(
-        gzipSync(
-          Buffer.concat([
-            goodEntry(),
-            rawHeader({ name: "big", size: 1024 * 1024 }),
-            randomBytes(100),
-          ]),
-        ),
+    build: async () => ({
+      archive: bytes(
+        gzipSync(Buffer.concat([canonicalHeader("big", "file", 1024 * 1024), randomBytes(100)])),
       ),
-    files: () => [good(), { path: "big", size: 1024 * 1024, sha256: ZEROS }],
-    refused: /truncated inside entry "big"/,
+      manifest: [
+        { type: "file", path: "big", size: 1024 * 1024, sha256: ZEROS },
+        fileOf("model.bin", GOOD),
+      ],
+    }),
+    refused: /it ends inside file "big" \(truncated\)/,
   },
   {
     id: "random-bytes",
-    title: "64 KiB of random bytes",
+    caseId: "hostile-archives.random-bytes",
     compression: "none",
-    build: () => bytes(randomBytes(64 * 1024)),
-    files: () => [good()],
-    refused: /Corrupt archive: (header checksum mismatch|unreadable header)/,
+    build: async () => ({
+      archive: bytes(randomBytes(64 * 1024)),
+      manifest: [fileOf("model.bin", GOOD)],
+    }),
+    refused:
+      /entry 1 is not the one its manifest lists: expected file "model\.bin", found (a header with a bad checksum|an unreadable header)/,
   },
   {
     id: "random-bytes-gzip",
-    title: "64 KiB of random bytes, ref says gzip",
+    caseId: "hostile-archives.random-bytes-gzip",
     compression: "gzip",
-    build: () => bytes(randomBytes(64 * 1024)),
-    files: () => [good()],
-    refused: /Corrupt archive: the gzip stream is damaged or truncated/,
+    build: async () => ({
+      archive: bytes(randomBytes(64 * 1024)),
+      manifest: [fileOf("model.bin", GOOD)],
+    }),
+    refused: /its gzip stream is corrupt or truncated/,
   },
   {
     id: "manifest-dotdot",
-    title: "the ref's manifest itself lists `../../pwned` (digest computed over it)",
+    caseId: "hostile-archives.manifest-dotdot",
     compression: "none",
-    build: () => bytes(craftTar(goodEntry(), fileEntry("../../pwned", PWNED))),
-    files: () => [good(), pwnedFile("../../pwned")],
-    refused: /"\.\.\/\.\.\/pwned".*"\.\." segment/,
+    build: async () => ({
+      archive: bytes(craftTar(fileEntry("../../pwned", PWNED), padToBlock(GOOD))),
+      manifest: [fileOf("model.bin", GOOD), fileOf("../../pwned", PWNED)],
+    }),
+    refused:
+      /manifest of .* is damaged: line 1: entry "\.\.\/\.\.\/pwned": path contains a "\.\." segment/,
   },
   {
     id: "manifest-absolute",
-    title: "the ref's manifest itself lists an absolute path",
+    caseId: "hostile-archives.manifest-absolute",
     compression: "none",
-    build: (ctx) => bytes(craftTar(goodEntry(), withPaxPath(`${ctx.sentinel}/pwned`, PWNED))),
-    files: (ctx) => [good(), pwnedFile(`${ctx.sentinel}/pwned`)],
-    refused: /path is absolute/,
+    build: async (ctx) => ({
+      archive: bytes(craftTar(fileEntry(`${ctx.sentinel}/pwned`, PWNED))),
+      manifest: [fileOf("model.bin", GOOD), fileOf(`${ctx.sentinel}/pwned`, PWNED)],
+    }),
+    refused:
+      /manifest of .* is damaged: line 1: entry "\/[^"]*\/sentinel\/pwned": path is absolute/,
   },
   {
     id: "manifest-directories",
-    title: "the ref's directories list `../../escape`",
+    caseId: "hostile-archives.manifest-directories",
     compression: "none",
-    build: () => bytes(craftTar(goodEntry(), dirEntry("../../escape"))),
-    files: () => [good()],
-    directories: () => ["../../escape"],
-    refused: /"\.\.\/\.\.\/escape".*"\.\." segment/,
+    build: async () => ({
+      archive: bytes(craftTar(rawHeader({ name: "../../escape/", type: "5", mode: 0o755 }))),
+      manifest: [fileOf("model.bin", GOOD), { type: "directory", path: "../../escape" }],
+    }),
+    refused:
+      /manifest of .* is damaged: line 1: entry "\.\.\/\.\.\/escape": path contains a "\.\." segment/,
   },
 ];

@@ -1,5 +1,5 @@
 // A child process that loads one (hostile) checkpoint and reports what happened, with its
-// own peak RSS, so the parent can bound the memory a load takes.
+// own peak RSS (VmHWM), so the parent can bound the memory a load takes.
 //
 //   node load-child.mjs '<json>'   where json = {
 //     backend: { kind: "file", root } | { kind: "s3", endpoint, region, accessKeyId, secretAccessKey, bucket, prefix },
@@ -8,7 +8,7 @@
 //   }
 //
 // Prints one JSON line: { results: [{ mode, ok, name, code, message, ms, files? }], maxRssBytes, ms }.
-import { readdir } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { createModelCache } from "@trainable/cache";
 import { TrainableModel } from "@trainable/core";
 import { createCheckpointStore, createFileBackend } from "@trainable/storage";
@@ -45,6 +45,7 @@ const store = await createCheckpointStore({
   backend,
   workspace: args.workspace,
   tmpDir: args.tmpDir,
+  fingerprintCache: false,
   ...(args.limits ? { limits: args.limits } : {}),
 });
 
@@ -99,5 +100,18 @@ for (const mode of args.modes) {
 }
 await store.close();
 process.stdout.write(
-  `${JSON.stringify({ results, maxRssBytes: process.resourceUsage().maxRSS * 1024, ms: Date.now() - started })}\n`,
+  `${JSON.stringify({ results, maxRssBytes: await peakRss(), ms: Date.now() - started })}\n`,
 );
+
+/**
+ * This process's own peak RSS: VmHWM of /proc/self/status on Linux. (`resourceUsage().maxRSS`
+ * also counts the parent's RSS at fork time, which Linux folds in across execve.)
+ */
+async function peakRss() {
+  try {
+    const status = await readFile("/proc/self/status", "utf8");
+    const kib = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
+    if (kib) return Number(kib) * 1024;
+  } catch {}
+  return process.resourceUsage().maxRSS * 1024;
+}

@@ -10,8 +10,22 @@
 //   prune  — store.prune({ keepLast })
 //   gc     — store.gc({ minAgeMs })
 //
-// Crash hook: args.killAt = "mid-upload" | "after-blob" | "after-sidecar" | "after-ref" |
-// "after-default" makes the child SIGKILL itself at that point of the save.
+// Store options: args.store = { refHistory, pinTtlMs, fingerprintCache } (fingerprintCache is
+// false unless given: a child never writes to the user's ~/.cache).
+//
+// Crash hook (a wrapped backend): args.killAt makes the child SIGKILL itself during a save:
+//   "mid-upload"      once half of the archive was sent
+//   "after-archive"   right after the archive (blobs/{id}.tar) was stored
+//   "after-manifest"  right after its manifest (blobs/{id}.manifest)
+//   "after-index"     right after its index record (index/sha256/{hex}/{id}.json)
+//   "after-ref"       right after the handle's new ref version (refs/{handle}/…)
+//   "before-default"  right before the default handle's new ref version is written
+//   "after-default"   right after it
+//
+// Holds (stale writers): args.holdAt = "ref-put" holds the save's first ref-version write of
+// args.handle (its compare-and-swap already checked), printing {"event":"held"}, until a
+// "release" line arrives on stdin; "before-save" waits for "release" before the save starts
+// (after the "go" barrier and after resolving the expected digest).
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { cp, readdir, stat } from "node:fs/promises";
@@ -23,6 +37,21 @@ import { createCheckpointStore, createFileBackend } from "@trainable/storage";
 const args = JSON.parse(process.env.TRAINABLE_CHILD_ARGS ?? "{}");
 const print = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
 const die = () => process.kill(process.pid, "SIGKILL");
+
+// stdin carries control lines: "go" (start barrier) and "release" (end of a hold).
+const signals = { go: deferred(), release: deferred() };
+const lines = createInterface({ input: process.stdin });
+lines.on("line", (line) => {
+  const name = line.trim();
+  if (name in signals) signals[name].resolve();
+});
+function deferred() {
+  let resolve;
+  const promise = new Promise((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
 
 async function sha256Of(file) {
   const hash = createHash("sha256");
@@ -62,25 +91,40 @@ class FolderModel extends TrainableModel {
   }
 }
 
-/** What a backend key is, for the crash hooks. */
+/** What a backend key of the store is (format version 2 layout), for the hooks. */
 function kindOf(key) {
-  if (/\/blobs\/sha256\/[a-f0-9]{64}\.tar(\.gz)?$/.test(key)) return "blob";
-  if (/\/blobs\/sha256\/[a-f0-9]{64}\.tar(\.gz)?\.json$/.test(key)) return "sidecar";
-  if (/\/refs\/default\/\d+\.json$/.test(key)) return "default";
-  if (/\/refs\//.test(key)) return "ref";
+  if (/\/blobs\/[0-9a-z]{9}-[0-9a-f]{16}\.tar(\.gz)?$/.test(key)) return "archive";
+  if (/\/blobs\/[0-9a-z]{9}-[0-9a-f]{16}\.manifest$/.test(key)) return "manifest";
+  if (/\/index\/sha256\/[0-9a-f]{64}\/[0-9a-z]{9}-[0-9a-f]{16}\.json$/.test(key)) return "index";
+  if (/\/refs\/default\/\d{12}\.json$/.test(key)) return "default";
+  if (/\/refs\/[^/]+\/\d{12}\.json$/.test(key)) return "ref";
+  if (/\/pins\//.test(key)) return "pin";
   return "other";
 }
 
-/** Wraps a backend so the child kills itself right after the put that `killAt` names. */
-function withCrashHook(backend, killAt) {
-  if (!killAt || killAt === "mid-upload") return backend;
+/** Wraps a backend: the crash hook (`killAt`) and the ref-put hold (`holdAt`). */
+function hooked(backend) {
+  const { killAt, holdAt } = args;
+  let held = false;
   return new Proxy(backend, {
     get(target, property) {
       const value = Reflect.get(target, property);
       if (property !== "put") return typeof value === "function" ? value.bind(target) : value;
       return async (key, body, options) => {
+        const kind = kindOf(key);
+        if (killAt === `before-${kind}`) die();
+        if (
+          holdAt === "ref-put" &&
+          !held &&
+          key.includes(`/refs/${args.handle}/`) &&
+          options?.ifNoneMatch === "*"
+        ) {
+          held = true;
+          print({ event: "held", key });
+          await signals.release.promise;
+        }
         const info = await target.put(key, body, options);
-        if (killAt === `after-${kindOf(key)}`) die();
+        if (killAt === `after-${kind}`) die();
         return info;
       };
     },
@@ -93,21 +137,19 @@ async function openBackend() {
   return createS3Backend(args.backend.settings);
 }
 
-function barrier() {
+async function barrier() {
   print({ event: "ready" });
-  return new Promise((resolve) => {
-    const lines = createInterface({ input: process.stdin });
-    lines.once("line", () => {
-      lines.close();
-      process.stdin.destroy(); // nothing more to read: do not keep the process alive
-      resolve();
-    });
-  });
+  await signals.go.promise;
 }
 
 async function main() {
-  const backend = withCrashHook(await openBackend(), args.killAt);
-  const store = await createCheckpointStore({ backend, workspace: args.workspace });
+  const backend = hooked(await openBackend());
+  const store = await createCheckpointStore({
+    backend,
+    workspace: args.workspace,
+    fingerprintCache: false,
+    ...args.store,
+  });
   const pluginInstanceId = args.pluginInstanceId;
   try {
     if (args.op === "save") {
@@ -120,10 +162,15 @@ async function main() {
             if (error?.code === "NOT_FOUND") return null;
             throw error;
           });
+        print({ event: "resolved", expectedDigest });
       }
       const model = new FolderModel();
       model.source = args.folder;
       await barrier();
+      if (args.holdAt === "before-save") {
+        print({ event: "held" });
+        await signals.release.promise;
+      }
       print({ event: "start", expectedDigest });
       const started = performance.now();
       let killed = false;
@@ -192,6 +239,8 @@ async function main() {
     });
     process.exitCode = 1;
   } finally {
+    lines.close();
+    process.stdin.destroy(); // nothing more to read: do not keep the process alive
     await store.close();
   }
 }

@@ -160,11 +160,24 @@ export type BackendArgs =
       };
     };
 
+/** Store options the suites vary (everything else is the store's default). */
+export interface OpenOptions {
+  refHistory?: number;
+  pinTtlMs?: number;
+  durable?: boolean;
+  /** Default: a folder of this location's own (never the user's ~/.cache). */
+  fingerprintCache?: string | false;
+  /** Another backend object on the same place (e.g. a `controlled()` wrapper). */
+  backend?: RemoteBackend;
+}
+
 export interface Location {
   kind: BackendKind;
   args: BackendArgs;
   backend(): RemoteBackend;
-  open(workspace: string, options?: { refHistory?: number }): Promise<CheckpointStoreImpl>;
+  open(workspace: string, options?: OpenOptions): Promise<CheckpointStoreImpl>;
+  /** The folder this location's stores remember unchanged folders in. */
+  fingerprintDir: string;
   cleanup(): Promise<void>;
 }
 
@@ -174,6 +187,7 @@ let counter = 0;
 export async function createLocation(kind: BackendKind, name: string): Promise<Location> {
   let args: BackendArgs;
   let dir: string | undefined;
+  const fingerprintDir = await tempDir(`${name}-fingerprints`);
   if (kind === "file") {
     dir = await tempDir(`${name}-store`);
     args = { kind, root: dir };
@@ -197,10 +211,17 @@ export async function createLocation(kind: BackendKind, name: string): Promise<L
     kind,
     args,
     backend,
-    open: (workspace, options = {}) =>
-      createCheckpointStore({ backend: backend(), workspace, ...options }),
+    fingerprintDir,
+    open: (workspace, { backend: given, ...options } = {}) =>
+      createCheckpointStore({
+        backend: given ?? backend(),
+        workspace,
+        fingerprintCache: fingerprintDir,
+        ...options,
+      }),
     cleanup: async () => {
       if (dir) await rm(dir, { recursive: true, force: true });
+      await rm(fingerprintDir, { recursive: true, force: true });
     },
   };
 }
@@ -244,6 +265,8 @@ export interface ChildRun {
   ready: Promise<void>;
   /** Releases the child from its start barrier. */
   go(): void;
+  /** Releases a child held by `holdAt` (see child.mjs). */
+  release(): void;
   /** Resolves when the child printed `event` (rejects when it exits first). */
   waitFor(event: string): Promise<ChildEvent>;
   /** Resolves at exit with everything the child said. */
@@ -305,7 +328,10 @@ export function startChild(args: Record<string, unknown>): ChildRun {
     child,
     ready: waitFor("ready").then(() => {}),
     go: () => {
-      child.stdin?.end("go\n");
+      if (child.stdin?.writable) child.stdin.write("go\n");
+    },
+    release: () => {
+      if (child.stdin?.writable) child.stdin.end("release\n");
     },
     waitFor,
     exit,
@@ -334,4 +360,107 @@ export function outcomeOf(run: Awaited<ChildRun["exit"]>): ChildEvent {
     );
   }
   return last;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The keys of a scope (store format version 2)
+
+const BLOB_ID = "[0-9a-z]{9}-[0-9a-f]{16}";
+
+/** The blob id of an archive key (`…/blobs/{id}.tar[.gz]`), or undefined. */
+export function blobIdOf(archivePath: string): string | undefined {
+  return new RegExp(`/blobs/(${BLOB_ID})\\.tar(\\.gz)?$`).exec(archivePath)?.[1];
+}
+
+/** Every key of a scope `{workspace}/{pluginInstanceId}/`, sorted by kind. */
+export interface Inventory {
+  /** blob id → archive key */
+  archives: Map<string, string>;
+  /** blob id → manifest key */
+  manifests: Map<string, string>;
+  /** index records: key and the blob id they publish */
+  index: Array<{ key: string; id: string }>;
+  pins: Array<{ key: string; id: string }>;
+  doomed: string[];
+  quarantined: string[];
+  /** ref versions: key, handle, size (0 = emptied) */
+  refs: Array<{ key: string; handle: string; size: number }>;
+  /** gc run markers */
+  gcRuns: string[];
+  /** keys of no known kind (temp files of a killed upload, …) */
+  other: string[];
+}
+
+export async function inventory(backend: RemoteBackend, scope: string): Promise<Inventory> {
+  const inv: Inventory = {
+    archives: new Map(),
+    manifests: new Map(),
+    index: [],
+    pins: [],
+    doomed: [],
+    quarantined: [],
+    refs: [],
+    gcRuns: [],
+    other: [],
+  };
+  const patterns: Array<[RegExp, (m: RegExpExecArray, key: string, size: number) => void]> = [
+    [new RegExp(`^blobs/(${BLOB_ID})\\.tar(\\.gz)?$`), (m, k) => inv.archives.set(m[1]!, k)],
+    [new RegExp(`^blobs/(${BLOB_ID})\\.manifest$`), (m, k) => inv.manifests.set(m[1]!, k)],
+    [
+      new RegExp(`^index/sha256/[0-9a-f]{64}/(${BLOB_ID})\\.json$`),
+      (m, k) => inv.index.push({ key: k, id: m[1]! }),
+    ],
+    [
+      new RegExp(`^pins/(${BLOB_ID})/[0-9a-f]{16}\\.json$`),
+      (m, k) => inv.pins.push({ key: k, id: m[1]! }),
+    ],
+    [new RegExp(`^doomed/(${BLOB_ID})\\.json$`), (m) => inv.doomed.push(m[1]!)],
+    [new RegExp(`^quarantine/(${BLOB_ID})\\.json$`), (m) => inv.quarantined.push(m[1]!)],
+    [
+      /^refs\/([^/]+)\/\d{12}\.json$/,
+      (m, k, size) => inv.refs.push({ key: k, handle: m[1]!, size }),
+    ],
+    [/^gc\/[^/]+\.json$/, (_m, k) => inv.gcRuns.push(k)],
+  ];
+  for await (const info of backend.list(scope)) {
+    const rel = info.key.slice(scope.length);
+    const hit = patterns.find(([re]) => re.test(rel));
+    if (hit) hit[1](hit[0].exec(rel)!, info.key, info.size);
+    else inv.other.push(info.key);
+  }
+  return inv;
+}
+
+/**
+ * The blob ids named by any stored (non-empty) ref version of a scope: what a collection must
+ * keep. Read straight from the keys, so a malformed version shows as an error.
+ */
+export async function namedBlobs(backend: RemoteBackend, scope: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for await (const info of backend.list(`${scope}refs/`)) {
+    if (info.size === 0) continue;
+    const json = JSON.parse((await readObject(backend, info.key)).toString("utf8"));
+    if (json.deleted === true) continue;
+    const id = blobIdOf(json.archivePath);
+    if (!id) throw new Error(`ref version ${info.key} names ${json.archivePath}`);
+    ids.add(id);
+  }
+  return ids;
+}
+
+/**
+ * What is left of a scope that no ref names: archives, manifests, index records and pins of
+ * blobs outside `live`, manifests without their archive, and unknown keys. Empty after a
+ * collection that missed nothing.
+ */
+export function orphansOf(inv: Inventory, live: Set<string>): string[] {
+  const out: string[] = [];
+  for (const [id, key] of inv.archives) if (!live.has(id)) out.push(key);
+  for (const [id, key] of inv.manifests) {
+    if (!live.has(id) || !inv.archives.has(id)) out.push(key);
+  }
+  for (const { key, id } of inv.index) if (!live.has(id)) out.push(key);
+  for (const { key } of inv.pins) out.push(key);
+  out.push(...inv.other);
+  return out.sort();
 }
