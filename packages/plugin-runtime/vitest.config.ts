@@ -14,9 +14,7 @@ export default defineConfig({
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     typecheck: { enabled: true, include: ["src/**/*.test-d.ts"] },
     testTimeout: 60_000,
-    // The real S3 server (radosgw) some tests put behind a proxy they can cut.
-    globalSetup: ["../../tools/s3-server/global-setup.ts"],
-    hookTimeout: 180_000,
+
     reporters: reporters("plugin-runtime"),
   },
 });

@@ -1,3 +1,4 @@
+// (Used by tests/reliability/src/trainings.test.ts.)
 // A local engine driving one external training, as a plain `node` child on the built dist,
 // that SIGKILLs itself at a chosen write-ahead point (or the plugin at "after-submit"), or
 // resumes whatever the last one left and prints the final task.

@@ -1,3 +1,4 @@
+// (Used by tests/reliability/src/trainings.test.ts.)
 // A plugin server for ExternalTagger as a plain `node` child on the built dist: prints
 // `listening <url>` once it listens, serves until killed.
 //

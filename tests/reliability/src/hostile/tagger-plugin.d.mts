@@ -2,6 +2,7 @@ import type {
   InvocableResponse,
   PluginRequest,
   TrainableModel,
+  TrainContext,
   TrainPluginInput,
   TrainPluginOutput,
 } from "@trainable/core";
@@ -15,7 +16,10 @@ export declare class WordModel extends TrainableModel<TaggerConfig> {
   words: string[];
   saveToFolder(dir: string): Promise<void>;
   loadFromFolder(dir: string): Promise<void>;
-  train(request: PluginRequest<TrainPluginInput>): Promise<InvocableResponse<TrainPluginOutput>>;
+  train(
+    request: PluginRequest<TrainPluginInput>,
+    context: TrainContext,
+  ): Promise<InvocableResponse<TrainPluginOutput>>;
 }
 
 export declare class HostileTagger extends TrainableTaggerPluginService<TaggerConfig, WordModel> {

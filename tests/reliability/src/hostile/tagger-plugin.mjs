@@ -3,6 +3,7 @@
 // `run` tags every block containing one of the words.
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { TrainableModel } from "@trainable/core";
 import { TrainableTaggerPluginService } from "@trainable/plugin-runtime";
 import { z } from "zod";
@@ -26,7 +27,17 @@ export class WordModel extends TrainableModel {
     this.words = Array.isArray(parsed.words) ? parsed.words.map(String) : [];
   }
 
-  async train(request) {
+  async train(request, context) {
+    // A slow training, when asked: `steps` steps of `stepMs`, a progress update after each.
+    const { steps, stepMs } = request.data?.trainingParams ?? {};
+    const count = Number.isSafeInteger(steps) && steps > 0 ? steps : 0;
+    for (let step = 1; step <= count; step++) {
+      await delay(Number(stepMs) || 0, undefined, { signal: context?.signal });
+      context.postUpdate({
+        statusMessage: `step ${step} of ${count}`,
+        output: { trainingProgress: { step, of: count, fraction: step / count } },
+      });
+    }
     const words = request.data?.trainingParams?.words;
     this.words = Array.isArray(words) ? words.filter((w) => typeof w === "string") : ["spam"];
     return {
