@@ -151,11 +151,18 @@ export function createLocalPluginClient(
     }
   };
 
+  /** Ids with no registration file (looked up once: registrations go through this client). */
+  const notRegistered = new Set<string>();
+
   /** An instance registered before a restart (see `instancesDir`). */
   async function readRegistered(id: string): Promise<PluginInstance | undefined> {
-    if (!options.instancesDir) return undefined;
+    if (!options.instancesDir || notRegistered.has(id)) return undefined;
     const raw = await readJsonFile(join(options.instancesDir, `${id}.json`));
-    if (raw === undefined) return undefined;
+    if (raw === undefined) {
+      if (notRegistered.size >= 10_000) notRegistered.clear();
+      notRegistered.add(id);
+      return undefined;
+    }
     const spec = parseWith(
       PluginInstanceSpec,
       raw,
@@ -212,6 +219,7 @@ export function createLocalPluginClient(
         });
       }
       registered.set(id, parsed);
+      notRegistered.delete(id);
       return parsed;
     },
 
