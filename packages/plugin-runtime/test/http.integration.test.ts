@@ -357,6 +357,51 @@ describe("plugin HTTP server: other plugins, configs and shutdown", () => {
     }
   });
 
+  it("a /run whose client hangs up sees its signal abort (made on first use, even after the hang-up)", async () => {
+    const seen: string[] = [];
+    /** Reads its signal at once, or only after waiting `late` ms; reports when it aborts. */
+    class WaitingTagger extends TaggerPluginService {
+      async run(
+        request: PluginRequest<TaggerInput>,
+        context: { signal?: AbortSignal },
+      ): Promise<TaggerOutput> {
+        const late = request.data?.file.id === "late";
+        if (late) await new Promise((resolve) => setTimeout(resolve, 300));
+        const signal = context.signal;
+        if (!signal) throw new Error("no signal");
+        await new Promise<void>((resolve) => {
+          if (signal.aborted) resolve();
+          else signal.addEventListener("abort", () => resolve(), { once: true });
+          setTimeout(resolve, 5000).unref();
+        });
+        seen.push(`${late ? "late" : "early"}: ${signal.aborted ? "aborted" : "not aborted"}`);
+        return { file: request.data!.file };
+      }
+    }
+    const waiting = await servePlugin(
+      createPluginApp(new WaitingTagger(), { store: env.store, logger: silentLogger }),
+      { port: 0 },
+    );
+    try {
+      for (const id of ["early", "late"]) {
+        const hangUp = new AbortController();
+        const call = fetch(`${waiting.url}/run`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(runRequest("any", ["x"], id)),
+          signal: hangUp.signal,
+        }).catch(() => "hung up");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        hangUp.abort();
+        expect(await call).toBe("hung up");
+      }
+      await expect.poll(() => seen.length, { timeout: 3000 }).toBe(2);
+      expect(seen.sort()).toEqual(["early: aborted", "late: aborted"]);
+    } finally {
+      await waiting.close();
+    }
+  });
+
   it("shuts down gracefully: in-flight requests finish, new connections are refused", async () => {
     const model = new KeywordModel();
     model.keywords = ["slow"];

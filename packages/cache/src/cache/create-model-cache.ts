@@ -14,7 +14,7 @@ import { DiskCache, type DiskLease } from "../disk/disk-cache.js";
 import { SingleFlight } from "../util/single-flight.js";
 import type { CreateModelCacheOptions } from "./create-model-cache-options.js";
 import { emptyStats, type ModelCacheStats } from "./model-cache-stats.js";
-import { modelKindKey } from "./model-key.js";
+import { classId as classIdOf, modelKindKey } from "./model-key.js";
 import type { ModelLease, ModelLoadOptions } from "./model-lease.js";
 import { resolveOptions } from "./resolve-options.js";
 
@@ -224,6 +224,8 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
   });
 
   const handles = new Map<string, KnownHandle>();
+  /** Memory-key suffixes by config object, then model class and kind (see kindKeyOf). */
+  const kindKeys = new WeakMap<object, Map<string, string>>();
   const failures = new Map<string, FailureStreak>();
   /** Bumped by notifySaved/invalidate/clear: a resolution that started earlier is not stored. */
   let epoch = 0;
@@ -414,7 +416,8 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
     pluginInstanceId: string,
     handle: string,
     kindKey: string,
-    signal: AbortSignal | undefined,
+    // Read only when the store is asked: a caller's signal may be created on first use.
+    signalOf: () => AbortSignal | undefined,
   ): Promise<{ ref: CheckpointRef; stale: boolean }> {
     const key = handleKey(pluginInstanceId, handle);
     const known = handles.get(key);
@@ -438,6 +441,7 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
         return { ref: known.ref, stale: false };
       }
     }
+    const signal = signalOf();
     try {
       const ref = await resolving.run(
         key,
@@ -558,6 +562,34 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
     if (closed) throw new TrainableError("INTERNAL", "[cache] This model cache is closed");
   }
 
+  /**
+   * `modelKindKey`, remembered per config object and model class (a served instance asks
+   * with the same two objects on every request).
+   */
+  function kindKeyOf(load: ModelLoadOptions<unknown>): string {
+    const { config, modelClass, kind } = load;
+    if (
+      config === null ||
+      typeof config !== "object" ||
+      (kind !== undefined && typeof kind !== "string") ||
+      (modelClass !== undefined && (modelClass === null || typeof modelClass !== "function"))
+    ) {
+      return modelKindKey(load);
+    }
+    let byClass = kindKeys.get(config);
+    if (!byClass) {
+      byClass = new Map();
+      kindKeys.set(config, byClass);
+    }
+    const sub = `${modelClass === undefined ? "" : classIdOf(modelClass)}|${kind ?? ""}`;
+    let key = byClass.get(sub);
+    if (key === undefined) {
+      key = modelKindKey(load);
+      byClass.set(sub, key);
+    }
+    return key;
+  }
+
   /** Resolves, loads if needed, and takes one lease on the entry (the caller releases it). */
   async function obtain<M>(load: ModelLoadOptions<M>): Promise<{
     entry: MemoryEntry;
@@ -573,9 +605,9 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
     const handle = validateId(load.handle ?? DEFAULT_HANDLE, "handle");
     if (typeof load.load !== "function")
       throw ValidationError.forField("cache", "load", "must be a function");
-    const kindKey = modelKindKey(load);
+    const kindKey = kindKeyOf(load);
     for (;;) {
-      const { ref, stale } = await resolveFor(pluginInstanceId, handle, kindKey, load.signal);
+      const { ref, stale } = await resolveFor(pluginInstanceId, handle, kindKey, () => load.signal);
       const key = `${versionPrefix(pluginInstanceId, ref.digest)}${kindKey}`;
       const hit = memory.get(key);
       if (hit) {

@@ -76,7 +76,10 @@ function cacheLoadOptions<M>(
     modelClass,
     ...(options.config === undefined ? {} : { config: options.config }),
     load: (dir) => load(dir),
-    signal: options.signal,
+    // Read when needed (a request's signal may be created on first use).
+    get signal() {
+      return options.signal;
+    },
   };
 }
 

@@ -151,6 +151,9 @@ export function createLocalPluginClient(
     }
   };
 
+  const anyInstance = new Map<string, PluginInstance>();
+  const resolved = new WeakMap<PluginInstance, PluginInstance>();
+
   /** Ids with no registration file (looked up once: registrations go through this client). */
   const notRegistered = new Set<string>();
 
@@ -185,14 +188,28 @@ export function createLocalPluginClient(
     const instanceId = validateId(id, "context.pluginInstanceId");
     const known = registered.get(instanceId) ?? (await readRegistered(instanceId));
     if (known) return known;
-    if (!lookup) return { id: instanceId, config: parseConfig({}) };
+    if (!lookup) {
+      // Any id, with the config made of `{}`: made once per id.
+      let made = anyInstance.get(instanceId);
+      if (!made) {
+        if (anyInstance.size >= 10_000) anyInstance.clear();
+        made = { id: instanceId, config: parseConfig({}) };
+        anyInstance.set(instanceId, made);
+      }
+      return made;
+    }
     const found = await lookup.get(instanceId);
     if (!found) {
       throw new NotFoundError(
         `[runtime] Unknown plugin instance "${instanceId}": create it first (known instances come from the "instances" option or registerInstance)`,
       );
     }
-    return { ...found, id: instanceId, config: parseConfig(found.config) };
+    // Resolved once per instance object the lookup answers (with its config parsed).
+    const seen = resolved.get(found);
+    if (seen?.id === instanceId) return seen;
+    const made = { ...found, id: instanceId, config: parseConfig(found.config) };
+    resolved.set(found, made);
+    return made;
   }
 
   const instanceIdOf = (request: PluginRequest<unknown>, fallback?: string) =>
@@ -236,7 +253,10 @@ export function createLocalPluginClient(
         cache,
         instance,
         handle,
-        signal: runOptions.signal,
+        // Read when needed: the HTTP app creates a request's signal on first use.
+        get signal() {
+          return runOptions.signal;
+        },
       });
       if (service.outputSchema) {
         const checked = service.outputSchema.safeParse(output);

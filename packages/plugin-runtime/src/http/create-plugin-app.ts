@@ -298,9 +298,12 @@ export function createPluginApp(
     const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
     if (!outgoing || typeof outgoing.once !== "function") return c.req.raw.signal;
     const controller = new AbortController();
-    outgoing.once("close", () => {
+    const gone = () => {
       if (!outgoing.writableFinished) controller.abort(new Error("client disconnected"));
-    });
+    };
+    // Made on first use: the client may already have gone.
+    if (outgoing.closed) gone();
+    else outgoing.once("close", gone);
     return controller.signal;
   };
 
@@ -312,10 +315,16 @@ export function createPluginApp(
       "runtime",
     );
     const handle = c.req.query("handle");
+    // The disconnect signal is made on first use: a served model answering from memory
+    // never needs it, and an AbortController per request is a measurable share of a /run.
+    let signal: AbortSignal | undefined;
     const data = await client.run(request, {
       prevalidated: true,
       handle: handle === undefined ? undefined : validateId(handle, "handle (query)"),
-      signal: disconnectSignal(c),
+      get signal() {
+        signal ??= disconnectSignal(c);
+        return signal;
+      },
     });
     return c.json({ data, status: { state: "succeeded" } });
   };

@@ -18,9 +18,18 @@ export type InstanceSource =
   | Readonly<Record<string, InstanceEntry>>
   | ((id: string) => InstanceEntry | undefined | Promise<InstanceEntry | undefined>);
 
+/** The instance of an entry, made once per entry object (a request need not copy it). */
+const withIds = new WeakMap<object, PluginInstance>();
+
 function withId(id: string, entry: InstanceEntry | undefined): PluginInstance | undefined {
   if (entry === undefined) return undefined;
-  return { ...entry, id };
+  if (entry === null || typeof entry !== "object")
+    return { ...(entry as object), id } as PluginInstance;
+  const known = withIds.get(entry);
+  if (known?.id === id) return known;
+  const made = { ...entry, id };
+  withIds.set(entry, made);
+  return made;
 }
 
 /** Turns any {@link InstanceSource} into an {@link InstanceLookup}. */

@@ -112,7 +112,10 @@ export abstract class TrainablePluginService<
       handle: context.handle ?? context.instance?.handle ?? DEFAULT_HANDLE,
       cache: context.cache ?? false,
       config: context.instance?.config as ConfigOf<Model> | undefined,
-      signal: context.signal,
+      // Read when needed: the HTTP app creates a request's signal on first use.
+      get signal() {
+        return context.signal;
+      },
     };
   }
 
