@@ -7,4 +7,9 @@ export {
 } from "./checkpoint/create-checkpoint-store.js";
 export type { GcOptions, GcResult } from "./checkpoint/garbage-collect.js";
 export { type PruneOptions, type PruneResult, selectPrunable } from "./checkpoint/prune.js";
-export type { BadBlob, VerifyOptions, VerifyResult } from "./checkpoint/verify-blobs.js";
+export type {
+  BadBlob,
+  RepairedVersion,
+  VerifyOptions,
+  VerifyResult,
+} from "./checkpoint/verify-blobs.js";

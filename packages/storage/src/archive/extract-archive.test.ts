@@ -228,6 +228,38 @@ const hostile: Array<{
   },
 ];
 
+describe("a refusal names what the manifest expected as well as what the archive holds", () => {
+  const config = Buffer.alloc(700, "c");
+  const refusal = async (archive: Buffer, manifest: ManifestEntry[]) => {
+    const s = await sandbox();
+    const error = await extractError({ sandbox: s, archive, manifest });
+    await expectRefused(s, error, /entry 1 is not the one its manifest lists/);
+    return error.message.replace(/^.*entry 1 is not the one its manifest lists: /, "");
+  };
+  const configLine = (size: number): ManifestEntry[] => [
+    { type: "file", path: "config.json", size, sha256: "0".repeat(64) },
+  ];
+
+  it("a size the manifest and the header disagree on: both sizes", async () => {
+    expect(await refusal(craftTar(fileEntry("config.json", config)), configLine(701))).toBe(
+      'expected file "config.json", found file "config.json" (700 bytes, mode 644); its size differ from the canonical header (size: expected 701 bytes, found 700 bytes)',
+    );
+  });
+
+  it("another mode: both modes", async () => {
+    const archive = craftTar(fileEntry("config.json", config, { mode: 0o755 }));
+    expect(await refusal(archive, configLine(700))).toBe(
+      'expected file "config.json", found file "config.json" (700 bytes, mode 755); its mode differ from the canonical header (mode: expected 644, found 755)',
+    );
+  });
+
+  it("another type, size and mode: each, both ways", async () => {
+    expect(await refusal(craftTar(dirEntry("config.json")), configLine(700))).toBe(
+      'expected file "config.json", found directory "config.json/" (0 bytes, mode 755); its type, size, mode differ from the canonical header (type: expected file, found directory; size: expected 700 bytes, found 0 bytes; mode: expected 644, found 755)',
+    );
+  });
+});
+
 describe("extractArchive creates exactly the manifest, byte for byte", () => {
   it.each(hostile)("refuses $name, writing nothing", async ({ archive, manifest, message }) => {
     const s = await sandbox();

@@ -485,7 +485,15 @@ function describeHeader(block: Buffer): string {
     return "an unreadable header";
   }
   if (!header.cksumValid) return "a header with a bad checksum";
-  const type = header.type ?? "unknown";
+  const parts = [kindOf(header.type)];
+  parts.push(JSON.stringify(header.path ?? ""));
+  if (header.linkpath) parts.push(`→ ${JSON.stringify(header.linkpath)}`);
+  parts.push(`(${header.size ?? 0} bytes, mode ${(header.mode ?? 0).toString(8)})`);
+  return parts.join(" ");
+}
+
+/** What a tar entry type is, in words. */
+function kindOf(type: string | undefined): string {
   const kinds: Record<string, string> = {
     File: "file",
     OldFile: "file",
@@ -501,14 +509,16 @@ function describeHeader(block: Buffer): string {
     NextFileHasLongPath: "GNU long name",
     NextFileHasLongLinkpath: "GNU long link name",
   };
-  const parts = [`${kinds[type] ?? `entry of type ${JSON.stringify(type)}`}`];
-  parts.push(JSON.stringify(header.path ?? ""));
-  if (header.linkpath) parts.push(`→ ${JSON.stringify(header.linkpath)}`);
-  parts.push(`(${header.size ?? 0} bytes, mode ${(header.mode ?? 0).toString(8)})`);
-  return parts.join(" ");
+  return kinds[type ?? ""] ?? `entry of type ${JSON.stringify(type ?? "unknown")}`;
 }
 
-/** `; its <fields> differ` when two headers name the same entry but differ elsewhere. */
+/**
+ * `; its <fields> differ from the canonical header (<field>: expected …, found …; …)` when the
+ * header found differs from the expected one in more than its name: both values of each
+ * differing field (type, size, mode, owner, times, link, device, magic), so a refusal names
+ * what the manifest expected as well as what the archive holds. Empty when the found block is
+ * not a header, or when only the name differs (the message names both already).
+ */
 function headerDifference(expected: Buffer, got: Buffer): string {
   if (got.length < TAR_BLOCK_SIZE || got.equals(ZEROS)) return "";
   let a: Header;
@@ -519,22 +529,33 @@ function headerDifference(expected: Buffer, got: Buffer): string {
   } catch {
     return "";
   }
-  if (a.path !== b.path || a.type !== b.type || a.size !== b.size) return "";
-  const fields = [
-    "mode",
-    "uid",
-    "gid",
-    "mtime",
-    "uname",
-    "gname",
-    "linkpath",
-    "devmaj",
-    "devmin",
-  ] as const;
-  const differing: string[] = fields.filter((f) => String(a[f] ?? "") !== String(b[f] ?? ""));
-  if (expected.subarray(257, 265).compare(got.subarray(257, 265)) !== 0) differing.push("magic");
-  if (differing.length === 0) differing.push("other header bytes");
-  return `; its ${differing.join(", ")} differ from the canonical header`;
+  const show: Record<string, (header: Header) => string> = {
+    type: (h) => kindOf(h.type),
+    size: (h) => `${h.size ?? 0} bytes`,
+    mode: (h) => (h.mode ?? 0).toString(8),
+    uid: (h) => String(h.uid ?? ""),
+    gid: (h) => String(h.gid ?? ""),
+    mtime: (h) => (h.mtime === undefined ? "none" : String(h.mtime.getTime() / 1000)),
+    uname: (h) => JSON.stringify(h.uname ?? ""),
+    gname: (h) => JSON.stringify(h.gname ?? ""),
+    linkpath: (h) => JSON.stringify(h.linkpath ?? ""),
+    devmaj: (h) => String(h.devmaj ?? ""),
+    devmin: (h) => String(h.devmin ?? ""),
+  };
+  const differing = Object.entries(show)
+    .map(([field, value]) => ({ field, expected: value(a), found: value(b) }))
+    .filter((d) => d.expected !== d.found);
+  const magic = (block: Buffer) => JSON.stringify(block.subarray(257, 265).toString("latin1"));
+  if (expected.subarray(257, 265).compare(got.subarray(257, 265)) !== 0) {
+    differing.push({ field: "magic", expected: magic(expected), found: magic(got) });
+  }
+  if (differing.length === 0) {
+    // Same fields as far as a header decoder can tell: a difference in bytes it does not read
+    // (a checksum, padding, a field's spelling) — unless only the name differed.
+    return a.path === b.path ? "; its other header bytes differ from the canonical header" : "";
+  }
+  const values = differing.map((d) => `${d.field}: expected ${d.expected}, found ${d.found}`);
+  return `; its ${differing.map((d) => d.field).join(", ")} differ from the canonical header (${values.join("; ")})`;
 }
 
 async function writeAll(fd: number, chunk: Buffer): Promise<void> {

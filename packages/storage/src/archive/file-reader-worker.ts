@@ -1,4 +1,5 @@
 import { MessageChannel, Worker } from "node:worker_threads";
+import { CancelledError } from "@trainable/core";
 
 /** One file as the reader saw it: `stamp` is [dev, ino, size, mtimeNs, ctimeNs] (decimal). */
 export type ReaderMessage =
@@ -278,11 +279,16 @@ export class FileReaderWorker {
     const start = message.slot * this.#chunkSize;
     const copy = Buffer.allocUnsafe(message.length);
     copy.set(this.#ring.subarray(start, start + message.length));
+    this.releaseChunk(message);
+    return copy;
+  }
+
+  /** Lets go of a large file's chunk without copying it (only its digest is wanted). */
+  releaseChunk(message: { slot: number }): void {
     if (Atomics.sub(this.#holders, message.slot, 1) === 1) {
       Atomics.add(this.#control, 2, 1);
       Atomics.notify(this.#control, 2);
     }
-    return copy;
   }
 
   /** The sha256 of large file `index` (after its "end" message). */
@@ -305,5 +311,59 @@ export class FileReaderWorker {
     Atomics.notify(this.#control, 0);
     Atomics.notify(this.#control, 2);
     await Promise.all([this.#reader.terminate(), this.#hasher.terminate()]);
+  }
+}
+
+/** What the reader saw of a file it hashed: its sha256 and stamp after reading it. */
+export interface HashedFile {
+  sha256: string;
+  /** [dev, ino, size, mtimeNs, ctimeNs], decimal. */
+  stamp: string[];
+}
+
+/**
+ * Hashes files on the reader workers, as a save reads them (nothing copied to this thread):
+ * the digests and stamps in the order of `paths`, or undefined when one of them could not be
+ * read whole (gone, replaced, changed while read).
+ */
+export async function hashFiles(
+  paths: readonly string[],
+  options: { smallMax: number; chunkSize: number; signal?: AbortSignal },
+): Promise<HashedFile[] | undefined> {
+  const reader = new FileReaderWorker({
+    paths,
+    smallMax: options.smallMax,
+    chunkSize: options.chunkSize,
+    batchBytes: options.chunkSize,
+    creditKiB: (4 * options.chunkSize) / 1024,
+  });
+  const stop = () => void reader.close();
+  options.signal?.addEventListener("abort", stop, { once: true });
+  try {
+    const hashed: HashedFile[] = [];
+    for (;;) {
+      CancelledError.throwIfAborted(options.signal, "[storage] Save");
+      const message = await reader.next();
+      if (message.kind === "done") return hashed;
+      if (message.kind === "error") return undefined;
+      if (message.kind === "batch") {
+        for (const file of message.files) hashed[file.index] = file;
+        reader.grant(message.data.byteLength);
+      } else if (message.kind === "chunk") {
+        reader.releaseChunk(message);
+      } else if (message.kind === "end") {
+        hashed[message.index] = {
+          sha256: await reader.digest(message.index),
+          stamp: message.stamp,
+        };
+      }
+    }
+  } catch (error) {
+    // A stop by the signal ends the workers: that is a cancellation, not their failure.
+    CancelledError.throwIfAborted(options.signal, "[storage] Save");
+    throw error;
+  } finally {
+    options.signal?.removeEventListener("abort", stop);
+    await reader.close();
   }
 }

@@ -51,7 +51,7 @@ export interface PackFolderOptions {
 }
 
 /** Files up to this size are read whole and handed over in batches; larger ones stream. */
-const SMALL_FILE_MAX = 256 * 1024;
+export const SMALL_FILE_MAX = 256 * 1024;
 /** File data gathered before it is passed on (fewer, larger writes downstream). */
 const BATCH_BYTES = CHUNK_SIZE;
 /** File data read ahead of the consumer, at most. */

@@ -61,6 +61,11 @@ export type IndexRecord = z.infer<typeof IndexRecord>;
 export interface Pin {
   readonly id: string;
   /**
+   * Writes the pin again now (after any refresh in flight), so that it is fresh when what
+   * follows is checked: a save calls it right before checking for a doom and writing its refs.
+   */
+  refresh(signal?: AbortSignal): Promise<void>;
+  /**
    * Deletes the pin (idempotent). With an aborted `signal` it does not wait: a pin left behind
    * goes stale and garbage collection removes it.
    */
@@ -105,6 +110,12 @@ export async function pinBlob(
   let released = false;
   return {
     id,
+    async refresh(signal?: AbortSignal) {
+      if (released) return;
+      await refreshing;
+      const next = body();
+      await backend.put(key, next, { contentLength: next.length, signal });
+    },
     async release(signal?: AbortSignal) {
       if (released) return;
       released = true;

@@ -817,6 +817,253 @@ describe.each(backends)("checkpoint store on $name", ({ name, create }) => {
     }
   });
 
+  describe("a save frozen past its pin lifetime while a collection deletes its blob", () => {
+    const TTL = 500;
+    /** The first version key of a handle (`seq` 0). */
+    const firstVersionKey = (id: string, handle: string) =>
+      `ws/${id}/refs/${handle}/999999999999.json`;
+    const versionSizes = async (id: string, handle: string) => {
+      const sizes: number[] = [];
+      for await (const info of backend.list(`ws/${id}/refs/${handle}/`)) sizes.push(info.size);
+      return sizes;
+    };
+    const readRefAt = async (key: string) =>
+      JSON.parse((await readAll((await backend.get(key)).body)).toString("utf8")) as CheckpointRef;
+    /** Every version `history()` returns names an archive that is stored. */
+    const missingInHistory = async (
+      store: Awaited<ReturnType<typeof storeFor>>,
+      id: string,
+      handle: string,
+    ) => {
+      const missing: string[] = [];
+      for (const ref of await store.history({ pluginInstanceId: id, handle })) {
+        if ((await backend.head(ref.archivePath)) === undefined) missing.push(ref.archivePath);
+      }
+      return missing;
+    };
+
+    /**
+     * A saver whose process freezes on demand: from `frozen = true` on, its pin refreshes never
+     * land (a frozen process's timers do not run); the first write of each pin does.
+     */
+    async function frozenSaver(wrap: (b: RemoteBackend) => RemoteBackend = (b) => b) {
+      const rec = controlled(wrap(backend));
+      const seen = new Set<string>();
+      const pins = { frozen: false };
+      rec.drop("put", (k) => {
+        if (!k.includes("/pins/")) return false;
+        if (!seen.has(k)) {
+          seen.add(k);
+          return false;
+        }
+        return pins.frozen;
+      });
+      const saver = await storeFor({ fingerprintCache: false, pinTtlMs: TTL }, rec.backend);
+      return { rec, pins, saver };
+    }
+
+    /** Freezes the saver's pins, waits past their lifetime, collects: the saver's blob goes. */
+    async function collectFrozen(
+      rec: ReturnType<typeof controlled>,
+      pins: { frozen: boolean },
+      id: string,
+    ) {
+      pins.frozen = true;
+      await sleep(2.5 * TTL); // its pin is stale now: the store clock says so
+      const collector = await storeFor({ fingerprintCache: false, pinTtlMs: TTL });
+      const gc = await collector.gc({ pluginInstanceId: id, minAgeMs: 0 });
+      const archive = rec.calls.find((c) => c.op === "put" && c.key.endsWith(".tar"))?.key;
+      expect(gc.deleted, "the collection took the frozen save's blob").toEqual([archive]);
+      pins.frozen = false;
+      return archive!;
+    }
+
+    it("checks its pin and the doom right before the ref write: a blob doomed before that is never named by any ref version", async () => {
+      const id = instance("precheck");
+      const plain = await storeFor({ fingerprintCache: false });
+      const { rec, pins, saver } = await frozenSaver();
+      // Uploaded and pinned, not yet published: frozen before its index record and refs.
+      const indexPut = rec.hold("put", (k) => k.startsWith(`ws/${id}/index/`));
+      const saving = saver.save({
+        pluginInstanceId: id,
+        handle: "h",
+        folder: await folderWith({ "w.bin": randomBytes(50_000) }),
+      });
+      await indexPut.reached;
+      const collected = await collectFrozen(rec, pins, id);
+      indexPut.open();
+      const saved = await saving;
+      expect(saved.ref.archivePath).not.toBe(collected);
+      // Before the check it wrote a version naming the collected blob, then repaired it: two
+      // versions per handle. Now the doom is found before any ref is written.
+      expect({
+        h: await versionSizes(id, "h"),
+        default: await versionSizes(id, "default"),
+      }).toEqual({ h: [expect.any(Number)], default: [expect.any(Number)] });
+      expect(await missingInHistory(plain, id, "h")).toEqual([]);
+      const report = await plain.verify({ pluginInstanceId: id });
+      expect({ bad: report.bad, repaired: report.repaired, ok: report.ok }).toEqual({
+        bad: [],
+        repaired: [],
+        ok: 1,
+      });
+      await plain.fetch({ pluginInstanceId: id, handle: "h", target: out("precheck") });
+    });
+
+    it("frozen at its ref write: it repairs the handles and withdraws the versions naming the collected blob, so history() and verify() name no missing blob", async () => {
+      const id = instance("withdraw");
+      const plain = await storeFor({ fingerprintCache: false });
+      const { rec, pins, saver } = await frozenSaver();
+      const refPut = rec.hold("put", (k) => k.startsWith(`ws/${id}/refs/h/`));
+      const saving = saver.save({
+        pluginInstanceId: id,
+        handle: "h",
+        folder: await folderWith({ "w.bin": randomBytes(50_000) }),
+      });
+      await refPut.reached;
+      const collected = await collectFrozen(rec, pins, id);
+      refPut.open(); // h, then default, name the deleted blob; the save notices and repairs
+      const saved = await saving;
+      expect(saved.ref.archivePath).not.toBe(collected);
+      const history = {
+        h: (await plain.history({ pluginInstanceId: id, handle: "h" })).map((r) => r.archivePath),
+        default: (await plain.history({ pluginInstanceId: id, handle: "default" })).map(
+          (r) => r.archivePath,
+        ),
+      };
+      expect(history, "history after the repair").toEqual({
+        h: [saved.ref.archivePath],
+        default: [saved.ref.archivePath],
+      });
+      // The dead versions are emptied, not deleted: their keys stay (compare-and-swap).
+      expect(await versionSizes(id, "h")).toEqual([expect.any(Number), 0]);
+      const report = await plain.verify({ pluginInstanceId: id });
+      expect({ bad: report.bad, repaired: report.repaired }).toEqual({ bad: [], repaired: [] });
+      await plain.fetch({ pluginInstanceId: id, handle: "h", target: out("withdraw") });
+    });
+
+    it("stopped before withdrawing them: history() leaves out the dead versions and verify() reports them as repaired, not as bad blobs", async () => {
+      const id = instance("repaired");
+      const plain = await storeFor({ fingerprintCache: false });
+      const { rec, pins, saver } = await frozenSaver();
+      // The withdrawals (the second write of each first version key) never land.
+      const writes = new Map<string, number>();
+      rec.drop("put", (k) => {
+        if (k !== firstVersionKey(id, "h") && k !== firstVersionKey(id, "default")) return false;
+        writes.set(k, (writes.get(k) ?? 0) + 1);
+        return writes.get(k)! > 1;
+      });
+      const refPut = rec.hold("put", (k) => k.startsWith(`ws/${id}/refs/h/`));
+      const saving = saver.save({
+        pluginInstanceId: id,
+        handle: "h",
+        folder: await folderWith({ "w.bin": randomBytes(50_000) }),
+      });
+      await refPut.reached;
+      const collected = await collectFrozen(rec, pins, id);
+      refPut.open();
+      const saved = await saving;
+      const dead = await readRefAt(firstVersionKey(id, "h"));
+      expect(dead.archivePath, "the dead version is still there").toBe(collected);
+      expect(await plain.history({ pluginInstanceId: id, handle: "h" })).toEqual([saved.ref]);
+      expect(await plain.history({ pluginInstanceId: id, handle: "default" })).toEqual([
+        saved.defaultRef,
+      ]);
+      const report = await plain.verify({ pluginInstanceId: id });
+      expect({ bad: report.bad, ok: report.ok }).toEqual({ bad: [], ok: 1 });
+      expect(report.repaired).toEqual([
+        {
+          handle: "default",
+          archivePath: collected,
+          digest: saved.ref.digest,
+          repairedBy: saved.ref.archivePath,
+        },
+        {
+          handle: "h",
+          archivePath: collected,
+          digest: saved.ref.digest,
+          repairedBy: saved.ref.archivePath,
+        },
+      ]);
+    });
+
+    it("a save that gives up (its blob collected three times) puts the handle back where it was", async () => {
+      const id = instance("giveup");
+      const plain = await storeFor({ fingerprintCache: false });
+      const before = await plain.save({
+        pluginInstanceId: id,
+        handle: "h",
+        folder: await folderWith({ "p.bin": "before" }),
+        setAsDefault: false,
+      });
+      const beforeId = before.ref.archivePath.split("/").pop()!.split(".")[0]!;
+      // After the first collection, every other blob looks doomed to the saver.
+      const dooms = { on: false };
+      const { rec, pins, saver } = await frozenSaver((inner) => ({
+        name: inner.name,
+        description: inner.description,
+        capabilities: inner.capabilities,
+        put: (key, body, options) => inner.put(key, body, options),
+        get: (key, options) => inner.get(key, options),
+        list: (prefix, options) => inner.list(prefix, options),
+        delete: (key, options) => inner.delete(key, options),
+        async head(key, options) {
+          if (dooms.on && key.includes("/doomed/") && !key.includes(beforeId)) {
+            return { key, size: 2, etag: "doom", lastModified: new Date() };
+          }
+          return inner.head(key, options);
+        },
+      }));
+      const refPut = rec.hold("put", (k) => k.startsWith(`ws/${id}/refs/h/`));
+      const saving = saver
+        .save({
+          pluginInstanceId: id,
+          handle: "h",
+          folder: await folderWith({ "q.bin": randomBytes(50_000) }),
+          setAsDefault: false,
+        })
+        .catch((error: unknown) => error);
+      await refPut.reached;
+      await collectFrozen(rec, pins, id);
+      dooms.on = true;
+      refPut.open();
+      const outcome = await saving;
+      expect(RemoteError.isInstance(outcome), String(outcome)).toBe(true);
+      const now = await plain.resolve({ pluginInstanceId: id, handle: "h" });
+      expect(now.archivePath, "h after the failed save").toBe(before.ref.archivePath);
+      expect(await missingInHistory(plain, id, "h")).toEqual([]);
+      await plain.fetch({ pluginInstanceId: id, handle: "h", target: out("giveup") });
+    });
+  });
+
+  it("a resolve that lists a version emptied before it reads it (trimmed or withdrawn meanwhile) reads the newer version", async () => {
+    const id = instance("emptied");
+    const plain = await storeFor({ fingerprintCache: false });
+    const rec = controlled(backend);
+    const reader = await storeFor({ fingerprintCache: false }, rec.backend);
+    const save = async (content: string) =>
+      plain.save({
+        pluginInstanceId: id,
+        handle: "h",
+        folder: await folderWith({ f: content }),
+        setAsDefault: false,
+      });
+    await save("one");
+    const first = `ws/${id}/refs/h/999999999999.json`;
+    const read = rec.hold("get", (k) => k === first);
+    const resolving = reader
+      .resolve({ pluginInstanceId: id, handle: "h" })
+      .catch((error: unknown) => error);
+    await read.reached; // listed: version 0 is the newest
+    const two = await save("two");
+    await backend.put(first, Buffer.alloc(0)); // emptied, now that version 1 exists
+    read.open();
+    const resolved = await resolving;
+    expect(resolved instanceof Error ? resolved.message : (resolved as CheckpointRef).digest).toBe(
+      two.ref.digest,
+    );
+  });
+
   it("gc removes leftovers: orphan manifests and index records, stale pins, old dooms", async () => {
     const store = await storeFor({ pinTtlMs: 1000 });
     const id = instance("leftovers");

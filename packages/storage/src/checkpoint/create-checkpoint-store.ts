@@ -5,7 +5,6 @@ import {
   type CheckpointRef,
   CheckpointRef as CheckpointRefSchema,
   type CheckpointStore,
-  ConflictError,
   defaultCacheDir,
   NotFoundError,
   type SetHandleOptions,
@@ -28,9 +27,10 @@ import {
   appendVersion,
   appendVersionAt,
   listVersions,
-  type RefVersion,
+  readNewestVersion,
   readRefVersion,
 } from "./ref-log.js";
+import { mayBeRepaired, undoVersion } from "./repair-refs.js";
 import { saveCheckpoint } from "./save-checkpoint.js";
 import {
   checkFormat,
@@ -259,7 +259,7 @@ export async function createCheckpointStore(
       try {
         const target = { ...blob, size: parsedRef.data.size };
         if (await isCollected(backend, scope, target, signal)) throw missing();
-        const { written, previous } = await appendVersionAt(
+        const { written, previous, seq } = await appendVersionAt(
           backend,
           scope,
           handle,
@@ -276,8 +276,14 @@ export async function createCheckpointStore(
           pin.release(signal),
         ]);
         if (collected) {
-          // Collected between our checks (our pin taken for stale): undo, so no ref dangles.
-          await undoVersion(ctx, scope, handle, previous, written as CheckpointRef, signal);
+          // Collected between our checks (our pin taken for stale while the write was on its
+          // way): put back what was there and withdraw ours, so no ref names the deleted blob.
+          await undoVersion(
+            ctx,
+            scope,
+            { handle, seq, ref: written as CheckpointRef, previous },
+            signal,
+          );
           throw missing();
         }
         return written as CheckpointRef;
@@ -294,9 +300,12 @@ export async function createCheckpointStore(
         if (parsed && !newest.has(parsed.handle)) newest.set(parsed.handle, parsed.seq);
       }
       const handles = [...newest].sort(([a], [b]) => (a < b ? -1 : 1));
-      const versions = await mapLimit(handles, 8, ([handle, seq]) =>
-        readRefVersion(backend, scope, handle, seq, signal),
-      );
+      const versions = await mapLimit(handles, 8, async ([handle, seq]) => {
+        const version = await readRefVersion(backend, scope, handle, seq, signal);
+        // Emptied since it was listed (trimmed or withdrawn once a newer version existed).
+        if (version.kind !== "trimmed") return version;
+        return (await readNewestVersion(backend, scope, handle, signal)) ?? version;
+      });
       return versions.flatMap((v) => (v.kind === "ref" ? [v.ref] : []));
     },
 
@@ -307,10 +316,20 @@ export async function createCheckpointStore(
         (v) => v.size > 0,
       );
       const refs: CheckpointRef[] = [];
+      let above: CheckpointRef | undefined;
       for (const { seq } of versions) {
         const version = await readRefVersion(backend, scope, handle, seq, signal);
         if (version.kind === "deleted") break; // what came before was deleted
-        if (version.kind === "ref") refs.push(version.ref);
+        if (version.kind !== "ref") continue; // emptied since it was listed
+        const { ref } = version;
+        const repaired =
+          mayBeRepaired(ref, above) &&
+          (await isCollected(backend, scope, { ...blobOf(scope, ref), size: ref.size }, signal));
+        above = ref;
+        // A version naming a collected blob, followed by its repair (the same checkpoint, a
+        // fresh copy): the save that wrote both stopped before withdrawing it. Not a version
+        // anyone can load or roll back to; its repair stands for it.
+        if (!repaired) refs.push(ref);
       }
       return refs;
     },
@@ -374,43 +393,6 @@ export async function createCheckpointStore(
     },
   };
   return store;
-}
-
-/**
- * Takes back the version just written (which names a collected blob): puts back `previous`,
- * the version it was written over, when that one's blob is still there (pinned while we
- * check), else a deletion — both only if ours is still the newest (compare-and-swap on its
- * digest), so a later save is never undone.
- */
-async function undoVersion(
-  ctx: StoreContext,
-  scope: ReturnType<typeof scopeOf>,
-  handle: string,
-  previous: RefVersion | undefined,
-  written: CheckpointRef,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  const append = (body: CheckpointRef | "deleted") =>
-    appendVersion(ctx.backend, scope, handle, body, {
-      expectedDigest: written.digest,
-      history: ctx.refHistory,
-      signal,
-      now: ctx.now,
-    }).catch((error) => {
-      if (!ConflictError.isInstance(error)) throw error;
-    });
-  if (previous?.kind !== "ref") {
-    await append("deleted");
-    return;
-  }
-  const blob = { ...blobOf(scope, previous.ref), size: previous.ref.size };
-  const pin = await pinBlob(ctx.backend, scope, blob.id, { ttlMs: ctx.pinTtlMs, signal });
-  try {
-    if (await isCollected(ctx.backend, scope, blob, signal)) await append("deleted");
-    else await append(previous.ref);
-  } finally {
-    await pin.release(signal);
-  }
 }
 
 function positiveInteger(value: number, field: string): number {

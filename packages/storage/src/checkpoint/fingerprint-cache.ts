@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
 import {
   lstat,
   mkdir,
@@ -13,7 +12,9 @@ import {
 } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { CancelledError, type ManifestEntry } from "@trainable/core";
-import type { PackedFile } from "../archive/pack-folder.js";
+import { CHUNK_SIZE } from "../archive/chunk-size.js";
+import { hashFiles } from "../archive/file-reader-worker.js";
+import { type PackedFile, SMALL_FILE_MAX } from "../archive/pack-folder.js";
 import type { FolderEntry } from "../archive/walk-folder.js";
 import { mapLimit } from "../util/map-limit.js";
 
@@ -136,14 +137,16 @@ export function createFingerprintCache(
         const clock = await cache.clock(folder);
         const settled = await settledRule(folder, clock);
         const abs = new Map(files.map((f) => [f.path, f.abs]));
-        await mapLimit(unsettled, 4, async (match) => {
-          const path = abs.get(match.row[0])!;
-          const sha256 = await hashFile(path, signal);
-          const after = await lstat(path, { bigint: true });
-          if (String(after.ctimeNs) !== match.row[5] || String(after.size) !== match.row[3]) {
-            changed = true;
-            return;
-          }
+        // Read and hashed on the reader workers, as a save reads them; the stamp after reading
+        // must still be the one remembered.
+        const hashed = await hashFiles(
+          unsettled.map((match) => abs.get(match.row[0])!),
+          { smallMax: SMALL_FILE_MAX, chunkSize: CHUNK_SIZE, signal },
+        );
+        if (hashed === undefined) return undefined;
+        unsettled.forEach((match, i) => {
+          const { sha256, stamp } = hashed[i]!;
+          if (stamp[4] !== match.row[5] || stamp[2] !== match.row[3]) changed = true;
           match.row[6] = sha256;
           match.row[7] = settled(match.dev, match.ctimeNs) ? 1 : 0;
         });
@@ -182,14 +185,6 @@ export function createFingerprintCache(
     },
   };
   return cache;
-}
-
-async function hashFile(path: string, signal: AbortSignal | undefined): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024, signal })) {
-    hash.update(chunk as Buffer);
-  }
-  return hash.digest("hex");
 }
 
 /**

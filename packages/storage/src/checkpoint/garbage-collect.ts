@@ -54,8 +54,10 @@ interface BlobListing {
  * Deletes the blobs no ref version names (current or kept history) and nothing pins, with
  * doom markers as a fence (see blob-registry.ts): a blob is doomed first, then the refs and
  * pins are read again, and it is deleted only when still unnamed. A save that pins it after
- * the doom sees the doom and does not use it; a save that pinned it before is seen. So no ref
- * ever names a deleted blob, however late a delete lands. A malformed ref stops the
+ * the doom sees the doom and does not use it; a save that pinned it before is seen, however
+ * late a delete lands — as long as the save's pin is fresh. A save stalled past its pin's
+ * lifetime before its ref write lands repairs after the fact (see save-checkpoint.ts and
+ * repair-refs.ts). A malformed ref stops the
  * collection: with an unknown live set, nothing is deleted.
  */
 export async function garbageCollect(

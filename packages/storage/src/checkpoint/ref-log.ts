@@ -103,6 +103,10 @@ export async function readRefVersion(
 /**
  * The newest version of a handle, or undefined when it never existed. Keys that are not
  * versions (a `.DS_Store`, anything planted) are skipped, not taken for the end of the log.
+ * A version is emptied (trimmed, or withdrawn by a writer that found it names a collected
+ * blob) only once a newer one exists: an empty newest version read right after the listing
+ * means one was appended meanwhile, so the handle is listed again; one that stays the newest
+ * is an `IntegrityError`.
  */
 export async function readNewestVersion(
   backend: RemoteBackend,
@@ -110,22 +114,35 @@ export async function readNewestVersion(
   handle: string,
   signal?: AbortSignal,
 ): Promise<RefVersion | undefined> {
+  let emptied: number | undefined;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const seq = await newestSeq(backend, scope, handle, signal);
+    if (seq === undefined) return undefined;
+    if (seq === emptied) break;
+    const version = await readRefVersion(backend, scope, handle, seq, signal);
+    if (version.kind !== "trimmed") return version;
+    emptied = seq;
+  }
+  throw new IntegrityError(
+    `[storage] Malformed ref "${refVersionKey(scope, handle, emptied ?? 0)}": the newest version of handle "${handle}" is empty`,
+  );
+}
+
+/** The number of the newest version key of a handle (empty or not). */
+async function newestSeq(
+  backend: RemoteBackend,
+  scope: Scope,
+  handle: string,
+  signal?: AbortSignal,
+): Promise<number | undefined> {
   for await (const info of backend.list(refPrefix(scope, handle), { limit: 32, signal })) {
     const parsed = parseRefVersionKey(info.key, scope);
-    if (!parsed || parsed.handle !== handle) continue;
-    const version = await readRefVersion(backend, scope, handle, parsed.seq, signal);
-    if (version.kind === "trimmed") {
-      throw new IntegrityError(
-        `[storage] Malformed ref "${info.key}": the newest version of handle "${handle}" is empty`,
-      );
-    }
-    return version;
+    if (parsed?.handle === handle) return parsed.seq;
   }
   // More than 32 keys that are not versions before the first version: look at all of them.
   for await (const info of backend.list(refPrefix(scope, handle), { signal })) {
     const parsed = parseRefVersionKey(info.key, scope);
-    if (parsed?.handle === handle)
-      return readRefVersion(backend, scope, handle, parsed.seq, signal);
+    if (parsed?.handle === handle) return parsed.seq;
   }
   return undefined;
 }

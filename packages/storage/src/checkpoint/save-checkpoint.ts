@@ -27,8 +27,9 @@ import {
   pinBlob,
   publishIndexRecord,
 } from "./blob-registry.js";
-import { blobKey, manifestKey, newBlobId, type Scope } from "./keys.js";
-import { appendVersion, type RefVersion, readNewestVersion } from "./ref-log.js";
+import { blobKey, indexKey, manifestKey, newBlobId, type Scope } from "./keys.js";
+import { appendVersionAt, type RefVersion, readNewestVersion } from "./ref-log.js";
+import { undoVersion, type WrittenVersion, withdrawVersions } from "./repair-refs.js";
 import { describeHandle, type StoreContext, scopeOf } from "./store-context.js";
 
 /** User metadata larger than this (as JSON) is refused: a ref stays small. */
@@ -43,9 +44,12 @@ export const MAX_METADATA_BYTES = 32 * 1024;
  * 3. otherwise pin a fresh blob id and stream the archive to it in one pass — each byte read
  *    once, hashed on the way — then its manifest; publish an index record (or, when an
  *    identical checkpoint was stored meanwhile, reuse that one and drop ours);
- * 4. append the ref version(s), compare-and-swap when an expected digest is given;
- * 5. check the blob was not doomed by a concurrent garbage collection (else upload it again),
- *    then release the pin.
+ * 4. right before the ref write, refresh the pin and check the blob is neither doomed nor gone
+ *    (a reused blob is checked as it is claimed); if it is, upload again without writing a ref;
+ * 5. append the ref version(s), compare-and-swap when an expected digest is given;
+ * 6. check again that the blob was not collected (a collection that took our pin for stale
+ *    while the ref write was on its way): if it was, upload it again, move the refs to the fresh
+ *    copy and withdraw the versions naming the collected one; then release the pin.
  */
 export async function saveCheckpoint(
   ctx: StoreContext,
@@ -63,6 +67,9 @@ export async function saveCheckpoint(
   const entries = await walkFolder({ folder, limits: ctx.limits, signal: save.signal });
   const fingerprints = options.remember ? ctx.fingerprints : undefined;
   const known = await fingerprints?.lookup(folder, entries, save.signal);
+  /** Versions this save wrote that name a collected blob (withdrawn once repaired). */
+  const dead: WrittenVersion[] = [];
+  /** The ref the handle was left at by a write whose blob was collected: repoint from it. */
   let repairing: CheckpointRef | undefined;
   if (known !== undefined) {
     // The handle's newest version is read while a stored blob of the digest is claimed.
@@ -73,34 +80,57 @@ export async function saveCheckpoint(
       signal: save.signal,
     });
     if (claimed) {
-      const { refs, collected } = await publishPinned(
-        ctx,
-        scope,
-        handle,
-        claimed,
-        metadata,
-        save,
+      // The claim pinned the blob and then checked it: that is the check before the ref write.
+      const outcome = await publishPinned(ctx, scope, handle, claimed, metadata, save, {
         newest,
-      );
-      if (!collected) return { ...refs, uploadedBytes: 0 };
+        checked: true,
+      });
+      if (!outcome.collected) return { ...outcome.refs!, uploadedBytes: 0 };
       // Collected after all (a collection that ignored a stale pin): store it again below.
-      repairing = refs.ref;
+      if (outcome.refs) {
+        repairing = outcome.refs.ref;
+        dead.push(...outcome.written);
+      }
     }
   }
 
   for (let attempt = 0; attempt < 3; attempt++) {
     const clock = await fingerprints?.clock(folder);
     const uploaded = await uploadBlob(ctx, scope, entries, save);
-    const { refs, collected } = repairing
+    const outcome = repairing
       ? await repoint(ctx, scope, handle, uploaded, repairing, save)
-      : await publishPinned(ctx, scope, handle, uploaded, metadata, save);
-    if (!collected) {
+      : await publishPinned(ctx, scope, handle, uploaded, metadata, save, {
+          checked: false,
+        });
+    if (!outcome.collected) {
+      // Our dead versions have live ones on top now (or another writer's): withdraw them.
+      await withdrawVersions(ctx, scope, dead, save.signal);
       if (fingerprints && uploaded.files) {
         await fingerprints.remember(folder, uploaded.files, clock);
       }
-      return { ...refs, uploadedBytes: uploaded.bytes };
+      return { ...outcome.refs!, uploadedBytes: uploaded.bytes };
     }
-    repairing = refs.ref;
+    if (outcome.refs) {
+      repairing = outcome.refs.ref;
+      dead.push(...outcome.written);
+    }
+    // Our upload was doomed: its index record must not offer it to other saves.
+    if (uploaded.published) {
+      await ctx.backend
+        .delete(indexKey(scope, uploaded.record.digest, uploaded.record.blobId))
+        .catch(() => {});
+    }
+  }
+  // Giving up: the newest versions we wrote name collected blobs. Put back what each handle
+  // pointed at before this save (unless someone moved it since), so no handle is left naming
+  // a deleted blob, and withdraw our versions.
+  for (const name of new Set(dead.map((v) => v.handle))) {
+    const mine = dead.filter((v) => v.handle === name);
+    const last = mine.at(-1)!;
+    await undoVersion(ctx, scope, { ...last, previous: mine[0]!.previous }, save.signal).catch(
+      () => {},
+    );
+    await withdrawVersions(ctx, scope, mine.slice(0, -1), save.signal);
   }
   throw new RemoteError(
     `[storage] Saving ${describeHandle(scope, handle)}: its blob was collected by a garbage collection three times; is a collection running with a pin lifetime shorter than this save?`,
@@ -111,10 +141,23 @@ export async function saveCheckpoint(
 type Published = { ref: CheckpointRef; defaultRef?: CheckpointRef };
 
 /**
- * Appends the refs naming a pinned blob, then checks that the blob was not collected
- * meanwhile (a collection that took our pin for stale): doomed, or already gone — a later
- * collection removes the doom of a blob it found deleted. When it was (`collected`), the refs
- * just written name a blob that may be gone, and the caller stores it again.
+ * How publishing a pinned blob went. `collected`: the blob was found doomed or gone — before
+ * any ref was written (`refs` undefined: nothing to undo), or after (`refs` and `written` name
+ * the versions written, which name a blob that may be gone: the caller stores it again).
+ */
+interface Outcome {
+  refs?: Published;
+  written: WrittenVersion[];
+  collected: boolean;
+}
+
+/**
+ * Appends the refs naming a pinned blob. Right before, unless the blob was just claimed (the
+ * claim pinned, then checked it), the pin is written again and the blob checked: so a
+ * collection that doomed it meanwhile is seen before any ref names it, and one that dooms it
+ * later sees the fresh pin — unless the ref write lands more than a pin lifetime after this
+ * check. That is what the check after writing catches: doomed, or already gone (a later
+ * collection removes the doom of a blob it found deleted).
  */
 async function publishPinned(
   ctx: StoreContext,
@@ -123,10 +166,13 @@ async function publishPinned(
   claimed: { record: IndexRecord; pin: Pin },
   metadata: CheckpointMetadata,
   save: SaveCheckpointOptions,
-  newest?: Promise<RefVersion | undefined>,
-): Promise<{ refs: Published; collected: boolean }> {
+  options: { checked: boolean; newest?: Promise<RefVersion | undefined> },
+): Promise<Outcome> {
   try {
-    const refs = await publishRefs(
+    if (!options.checked && !(await stillUsable(ctx, scope, claimed, save.signal))) {
+      return { written: [], collected: true };
+    }
+    const { refs, written } = await publishRefs(
       ctx,
       scope,
       handle,
@@ -134,14 +180,14 @@ async function publishPinned(
       metadata,
       save,
       save.expectedDigest,
-      newest,
+      options.newest,
     );
     // The refs protect the blob now: the pin goes while the blob is checked.
     const [collected] = await Promise.all([
       wasCollected(ctx, scope, claimed.record, save.signal),
       claimed.pin.release(save.signal),
     ]);
-    return { refs, collected };
+    return { refs, written, collected };
   } finally {
     await claimed.pin.release(save.signal);
   }
@@ -151,7 +197,8 @@ async function publishPinned(
  * After a blob the refs named was collected: points the handle (and `default`) at the fresh
  * copy, from the version naming the lost one — unless someone moved them since, in which case
  * the lost version is no longer current and there is nothing to repoint. The caller's
- * compare-and-swap was satisfied by the first write; this one is ours.
+ * compare-and-swap was satisfied by the first write; this one is ours. The fresh copy is
+ * checked right before, as in `publishPinned`.
  */
 async function repoint(
   ctx: StoreContext,
@@ -160,12 +207,16 @@ async function repoint(
   uploaded: { record: IndexRecord; pin: Pin },
   lost: CheckpointRef,
   save: SaveCheckpointOptions,
-): Promise<{ refs: Published; collected: boolean }> {
+): Promise<Outcome> {
   try {
+    if (!(await stillUsable(ctx, scope, uploaded, save.signal))) {
+      return { written: [], collected: true };
+    }
     const fresh = refOf(ctx, scope, handle, uploaded.record, lost.metadata);
+    const written: WrittenVersion[] = [];
     const move = async (name: string): Promise<CheckpointRef | undefined> => {
       try {
-        return (await appendVersion(
+        const at = await appendVersionAt(
           ctx.backend,
           scope,
           name,
@@ -176,7 +227,10 @@ async function repoint(
             signal: save.signal,
             now: ctx.now,
           },
-        )) as CheckpointRef;
+        );
+        const ref = at.written as CheckpointRef;
+        written.push({ handle: name, seq: at.seq, ref, previous: at.previous });
+        return ref;
       } catch (error) {
         if (ConflictError.isInstance(error)) return undefined;
         throw error;
@@ -191,10 +245,21 @@ async function repoint(
       wasCollected(ctx, scope, uploaded.record, save.signal),
       uploaded.pin.release(save.signal),
     ]);
-    return { refs: { ref, ...(defaultRef ? { defaultRef } : {}) }, collected };
+    return { refs: { ref, ...(defaultRef ? { defaultRef } : {}) }, written, collected };
   } finally {
     await uploaded.pin.release(save.signal);
   }
+}
+
+/** Right before a ref write: the pin written again, then the blob checked (not doomed, not gone). */
+async function stillUsable(
+  ctx: StoreContext,
+  scope: Scope,
+  claimed: { record: IndexRecord; pin: Pin },
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  await claimed.pin.refresh(signal);
+  return !(await wasCollected(ctx, scope, claimed.record, signal));
 }
 
 function wasCollected(
@@ -242,6 +307,8 @@ function checkMetadata(
 interface Uploaded {
   record: IndexRecord;
   pin: Pin;
+  /** Whether `record` is ours (false: an identical stored checkpoint was claimed instead). */
+  published: boolean;
   bytes: number;
   files?: import("../archive/pack-folder.js").PackedFile[];
 }
@@ -320,10 +387,16 @@ async function uploadBlob(
         backend.delete(archiveKey).catch(() => {}),
         backend.delete(manifestKey(scope, id)).catch(() => {}),
       ]);
-      return { record: existing.record, pin: existing.pin, bytes: sent, files: packed.files };
+      return {
+        record: existing.record,
+        pin: existing.pin,
+        published: false,
+        bytes: sent,
+        files: packed.files,
+      };
     }
     await publishIndexRecord(backend, scope, record, save.signal);
-    return { record, pin, bytes: sent, files: packed.files };
+    return { record, pin, published: true, bytes: sent, files: packed.files };
   } catch (error) {
     await pin.release(save.signal);
     throw error;
@@ -340,25 +413,34 @@ async function publishRefs(
   save: SaveCheckpointOptions,
   expectedDigest: string | null | undefined,
   newest?: Promise<RefVersion | undefined>,
-): Promise<Published> {
+): Promise<{ refs: Published; written: WrittenVersion[] }> {
   const base = refOf(ctx, scope, handle, record, metadata);
   const append = { history: ctx.refHistory, signal: save.signal, now: ctx.now };
-  const ref = (await appendVersion(ctx.backend, scope, handle, base, {
+  const first = await appendVersionAt(ctx.backend, scope, handle, base, {
     ...append,
     expectedDigest,
     newest,
-  })) as CheckpointRef;
+  });
+  const ref = first.written as CheckpointRef;
+  const written: WrittenVersion[] = [{ handle, seq: first.seq, ref, previous: first.previous }];
   let defaultRef: CheckpointRef | undefined;
   if ((save.setAsDefault ?? true) && handle !== DEFAULT_HANDLE) {
-    defaultRef = await appendVersion(
+    const at = await appendVersionAt(
       ctx.backend,
       scope,
       DEFAULT_HANDLE,
       { ...base, handle: DEFAULT_HANDLE },
       append,
     );
+    defaultRef = at.written as CheckpointRef;
+    written.push({
+      handle: DEFAULT_HANDLE,
+      seq: at.seq,
+      ref: defaultRef,
+      previous: at.previous,
+    });
   }
-  return { ref, defaultRef };
+  return { refs: { ref, ...(defaultRef ? { defaultRef } : {}) }, written };
 }
 
 export function refOf(

@@ -1,4 +1,4 @@
-import { CancelledError, IntegrityError, NotFoundError } from "@trainable/core";
+import { CancelledError, type CheckpointRef, IntegrityError, NotFoundError } from "@trainable/core";
 import { verifyArchive } from "../archive/extract-archive.js";
 import { readManifestEntries } from "../archive/manifest.js";
 import { quarantineBlob, readIndexRecord } from "./blob-registry.js";
@@ -18,6 +18,7 @@ import {
 } from "./keys.js";
 import { openDownload } from "./open-download.js";
 import { readRefVersion } from "./ref-log.js";
+import { mayBeRepaired } from "./repair-refs.js";
 import type { StoreContext } from "./store-context.js";
 
 export interface VerifyOptions {
@@ -40,11 +41,31 @@ export interface BadBlob {
   quarantined: boolean;
 }
 
+/**
+ * A superseded version naming an archive that a garbage collection deleted, directly followed
+ * by the version that repaired it: the same checkpoint (digest), stored again under a fresh
+ * archive by the same save. That save's ref write landed after the collection had taken its pin
+ * for stale (it was frozen, or its request stalled, for longer than the pin lifetime); it
+ * noticed, stored the folder again and moved the handle, and was stopped before withdrawing
+ * (emptying) this version. Nothing loadable is missing: the version is not a bad blob, only a
+ * dead entry in the handle's history (`history()` leaves it out).
+ */
+export interface RepairedVersion {
+  handle: string;
+  /** The deleted archive it names. */
+  archivePath: string;
+  digest: string;
+  /** The archive of the version above it, which holds the same checkpoint. */
+  repairedBy: string;
+}
+
 export interface VerifyResult {
   /** Blobs re-hashed. */
   checked: number;
   ok: number;
   bad: BadBlob[];
+  /** Superseded versions naming a collected archive, each followed by its repair (not bad blobs, not checked). */
+  repaired: RepairedVersion[];
   /** Archive bytes read. */
   bytes: number;
   /** Blobs no ref or index record describes (left by killed saves; `gc` removes them). */
@@ -85,20 +106,41 @@ export async function verifyBlobs(
     if (handle !== undefined) known.handles.add(handle);
     described.set(id, known);
   };
-  // Refs first: what they say is what a load will check.
+  // Refs first: what they say is what a load will check. A handle's versions list newest first.
   const newest = new Set<string>();
+  /** Per handle, the ref version read just before (the next newer non-empty one). */
+  const above = new Map<string, CheckpointRef | undefined>();
+  /** Versions that may be dead versions followed by their repair, by blob id. */
+  const repairedCandidates = new Map<string, { ref: CheckpointRef; versions: RepairedVersion[] }>();
   for await (const info of backend.list(refsPrefix(scope), { signal })) {
     const parsed = parseRefVersionKey(info.key, scope);
     if (!parsed || info.size === 0) continue;
     const version = await readRefVersion(backend, scope, parsed.handle, parsed.seq, signal);
-    if (version.kind !== "ref") {
+    if (version.kind === "trimmed") continue; // emptied since it was listed
+    if (version.kind === "deleted") {
       newest.add(parsed.handle);
+      above.set(parsed.handle, undefined);
       continue;
     }
     const isNewest = !newest.has(parsed.handle);
     newest.add(parsed.handle);
-    const { id } = blobOf(scope, version.ref);
-    describe(id, version.ref, isNewest ? parsed.handle : undefined);
+    const { ref } = version;
+    const { id } = blobOf(scope, ref);
+    const next = above.get(parsed.handle);
+    above.set(parsed.handle, ref);
+    if (!isNewest && mayBeRepaired(ref, next)) {
+      const candidate = repairedCandidates.get(id) ?? { ref, versions: [] };
+      candidate.versions.push({
+        handle: parsed.handle,
+        archivePath: ref.archivePath,
+        digest: ref.digest,
+        repairedBy: next!.archivePath,
+      });
+      repairedCandidates.set(id, candidate);
+      // Described below unless its archive turns out to be gone.
+      continue;
+    }
+    describe(id, ref, isNewest ? parsed.handle : undefined);
   }
   for await (const info of backend.list(indexRoot(scope), { signal })) {
     const parsed = parseIndexKey(info.key, scope);
@@ -111,13 +153,20 @@ export async function verifyBlobs(
     const parsed = parseBlobsKey(info.key, scope);
     if (parsed?.kind === "archive") present.add(parsed.id);
   }
+  // A candidate whose archive is still stored, or that something else names, is checked as
+  // usual; one whose archive is gone is a repaired version, not a bad blob.
+  const repaired: RepairedVersion[] = [];
+  for (const [id, candidate] of repairedCandidates) {
+    if (described.has(id) || present.has(id)) describe(id, candidate.ref);
+    else repaired.push(...candidate.versions);
+  }
   const quarantined = new Set<string>();
   for await (const info of backend.list(quarantinePrefix(scope), { signal })) {
     const id = parseMarkerKey(info.key, quarantinePrefix(scope));
     if (id !== undefined) quarantined.add(id);
   }
 
-  const result: VerifyResult = { checked: 0, ok: 0, bad: [], bytes: 0, unreferenced: 0 };
+  const result: VerifyResult = { checked: 0, ok: 0, bad: [], repaired, bytes: 0, unreferenced: 0 };
   const total = described.size;
   for (const [id, facts] of described) {
     CancelledError.throwIfAborted(signal, "[storage] Verify");
