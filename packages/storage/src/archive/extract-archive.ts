@@ -48,8 +48,6 @@ const SMALL_FILE_MAX = 1024 * 1024;
 const WORKER_HASH_MIN = 4 * 1024 * 1024;
 /** Bytes of a large file gathered before each write and hash call. */
 const GATHER_BYTES = 1024 * 1024;
-/** A large file being extracted durably is flushed to disk every this many bytes. */
-const EARLY_SYNC_BYTES = Number.POSITIVE_INFINITY;
 /** Small files being written at the same time (each holds its bytes until written). */
 const WRITE_CONCURRENCY = 32;
 const END_OF_ARCHIVE = Buffer.alloc(2 * TAR_BLOCK_SIZE);
@@ -312,7 +310,6 @@ class FolderWriter {
       return;
     }
     const fd = this.#root === undefined ? undefined : await this.#create(entry.path);
-    let syncing: Promise<void> | undefined;
     try {
       const useWorker = entry.size >= WORKER_HASH_MIN;
       if (useWorker) this.#hasher ??= new HashWorker();
@@ -323,26 +320,11 @@ class FolderWriter {
       // per MiB, not per 16 KiB.
       let pending: Buffer[] = [];
       let pendingBytes = 0;
-      // Durable: flush to disk as we go (one flush in flight, every EARLY_SYNC_BYTES), so the
-      // disk writes overlap the hashing instead of all waiting for the final fdatasync.
-      let written = 0;
       const flush = async (): Promise<void> => {
         if (pendingBytes === 0) return;
         const part = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
         pending = [];
         pendingBytes = 0;
-        written += part.length;
-        if (
-          this.#durable &&
-          fd !== undefined &&
-          syncing === undefined &&
-          written >= EARLY_SYNC_BYTES
-        ) {
-          written = 0;
-          syncing = datasyncFd(fd).finally(() => {
-            syncing = undefined;
-          });
-        }
         if (inline) {
           inline.update(part);
           if (fd !== undefined) await writeAll(fd, part);
@@ -361,7 +343,6 @@ class FolderWriter {
         if (pendingBytes >= GATHER_BYTES) await flush();
       }
       await flush();
-      await syncing;
       if (received < entry.size) throw this.refuse(`it ends inside file ${name} (truncated)`);
       const sha256 = inline ? inline.digest("hex") : await this.#hasher!.digest();
       if (sha256 !== entry.sha256) {
@@ -369,7 +350,6 @@ class FolderWriter {
       }
       if (this.#durable && fd !== undefined) await datasyncFd(fd);
     } finally {
-      await syncing?.catch(() => {});
       if (fd !== undefined) await closeFd(fd);
     }
     await this.#padding(reader, entry);
