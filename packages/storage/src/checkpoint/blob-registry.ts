@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { CHECKPOINT_FORMAT_VERSION, NotFoundError } from "@trainable/core";
 import { z } from "zod";
-import { PreconditionFailedError } from "../backends/precondition-failed-error.js";
+import { putCreateOnly } from "../backends/put-create-only.js";
 import type { RemoteBackend } from "../backends/types.js";
 import { readSmallObject } from "../util/read-small-object.js";
 import {
@@ -223,17 +223,12 @@ export async function publishIndexRecord(
   record: IndexRecord,
   signal?: AbortSignal,
 ): Promise<void> {
-  const body = Buffer.from(JSON.stringify(record));
-  try {
-    await backend.put(indexKey(scope, record.digest, record.blobId), body, {
-      ifNoneMatch: "*",
-      contentLength: body.length,
-      contentType: "application/json",
-      signal,
-    });
-  } catch (error) {
-    if (!PreconditionFailedError.isInstance(error)) throw error;
-  }
+  await putCreateOnly(
+    backend,
+    indexKey(scope, record.digest, record.blobId),
+    Buffer.from(JSON.stringify(record)),
+    { contentType: "application/json", signal },
+  );
 }
 
 /**

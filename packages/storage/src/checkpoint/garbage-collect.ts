@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { IntegrityError, NotFoundError } from "@trainable/core";
-import { PreconditionFailedError } from "../backends/precondition-failed-error.js";
+import { putCreateOnly } from "../backends/put-create-only.js";
 import type { ObjectInfo, RemoteBackend } from "../backends/types.js";
 import { readSmallObject } from "../util/read-small-object.js";
 import { blobOf } from "./fetch-checkpoint.js";
@@ -246,15 +246,7 @@ async function doom(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const body = Buffer.from(JSON.stringify({ at: new Date().toISOString(), host: hostname() }));
-  try {
-    await backend.put(doomKey(scope, id), body, {
-      ifNoneMatch: "*",
-      contentLength: body.length,
-      signal,
-    });
-  } catch (error) {
-    if (!PreconditionFailedError.isInstance(error)) throw error;
-  }
+  await putCreateOnly(backend, doomKey(scope, id), body, { signal });
 }
 
 /**

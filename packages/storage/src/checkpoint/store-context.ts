@@ -6,7 +6,7 @@ import {
 } from "@trainable/core";
 import type { ArchiveCompression } from "../archive/default-compression.js";
 import type { ExtractLimits } from "../archive/default-extract-limits.js";
-import { PreconditionFailedError } from "../backends/precondition-failed-error.js";
+import { putCreateOnly } from "../backends/put-create-only.js";
 import type { RemoteBackend } from "../backends/types.js";
 import { readSmallObject } from "../util/read-small-object.js";
 import type { FingerprintCache } from "./fingerprint-cache.js";
@@ -92,15 +92,11 @@ export async function writeFormatMarker(
   signal?: AbortSignal,
 ): Promise<void> {
   const body = Buffer.from(`${JSON.stringify(MARKER)}\n`);
-  try {
-    await backend.put(FORMAT_MARKER_KEY, body, {
-      ifNoneMatch: "*",
-      contentLength: body.length,
-      contentType: "application/json",
-      signal,
-    });
-  } catch (error) {
-    if (!PreconditionFailedError.isInstance(error)) throw error;
+  const created = await putCreateOnly(backend, FORMAT_MARKER_KEY, body, {
+    contentType: "application/json",
+    signal,
+  });
+  if (!created) {
     const marker = await readFormatMarker(backend, signal);
     if (marker !== CHECKPOINT_FORMAT_VERSION) {
       throw formatError(backend, marker, `its format marker ${FORMAT_MARKER_KEY} says so`);
