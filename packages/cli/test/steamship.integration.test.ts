@@ -3,9 +3,11 @@ import { createReadStream, existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createBackend } from "@trainable/storage";
+import { pathToFileURL } from "node:url";
+import { createBackend, createCheckpointStore, type ExtractLimits } from "@trainable/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getS3TestConfig } from "../../../tools/s3-server/s3-test-env.js";
+import { importSteamship } from "../src/steamship/import-steamship.js";
 import { python, ZIP_FOLDER } from "./__fixtures__/python.js";
 import { bin, type CliResult, spawnCli } from "./__fixtures__/spawn-cli.js";
 
@@ -515,6 +517,38 @@ describe("hostile zips are refused, naming the zip and the entry, leaving nothin
       "0",
     ]);
     expect(JSON.parse(r.stdout).gc.deleted.length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("importSteamship limits (the store's extract limits, here made small)", () => {
+  it("refuses a zip over the total size, entry count or path length, storing nothing", async () => {
+    const dir = join(cwd, "limits");
+    await mkdir(dir, { recursive: true });
+    // A MiB of zeros, deflated to about a kilobyte.
+    python(
+      "import zipfile, sys\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n    z.writestr('weights/zeros.bin', b'\\0' * (1 << 20))\n    z.writestr('a.txt', 'a')",
+      [join(dir, "v1.zip")],
+    );
+    const store = await createCheckpointStore({
+      url: pathToFileURL(join(cwd, "limits-store")).href,
+      workspace: "local",
+      fingerprintCache: false,
+    });
+    const attempt = (limits: Partial<ExtractLimits>) =>
+      importSteamship({ store, pluginInstanceId: "lim", source: dir, limits });
+    await expect(attempt({ maxTotalBytes: 1000 })).rejects.toThrow(
+      /Refused v1\.zip: entry "weights\/zeros\.bin" brings the declared total to 1048576 bytes, over the limit of 1000/,
+    );
+    await expect(attempt({ maxEntries: 1 })).rejects.toThrow(
+      /Refused v1\.zip: it declares 2 entries, more than the limit of 1/,
+    );
+    await expect(attempt({ maxPathLength: 5 })).rejects.toThrow(
+      /entry "weights\/zeros\.bin" path is longer than 5 bytes/,
+    );
+    expect(await store.list({ pluginInstanceId: "lim" })).toEqual([]);
+    const ok = await attempt({ maxTotalBytes: (1 << 20) + 1, maxEntries: 2 });
+    expect(ok.imported.map((i) => i.handle)).toEqual(["v1"]);
+    await store.close();
   });
 });
 
