@@ -107,6 +107,14 @@ describe("checkpoints import/export --from/--to steamship", () => {
     steamshipLayout(models, bucket, ["v1", "epoch_3"], "epoch_3");
   });
 
+  it("prints help for import, export, push and pull", async () => {
+    for (const sub of ["import", "export", "push", "pull"]) {
+      const r = await cli(["checkpoints", sub, "--help"]);
+      expect(r.code, sub).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: trainable checkpoints ${sub} `, "m"));
+    }
+  });
+
   it("imports {handle}.zip files: default shares the blob of the handle whose zip it copies", async () => {
     expect((await readdir(bucket)).sort()).toEqual(["default.zip", "epoch_3.zip", "v1.zip"]);
     const result = json<{ imported: { handle: string; sameAs?: string }[] }>(
