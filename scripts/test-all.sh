@@ -25,6 +25,14 @@ if [ -z "${TRAINABLE_TEST_S3_ENDPOINT:-}" ]; then
   fi
 fi
 
+# The CLI's Steamship tests compare zips with Python's own zipfile and shutil: python3 is on
+# the machine image; installed with apt (as radosgw is) only where it is missing.
+if ! command -v python3 >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q -o DPkg::Lock::Timeout=600 >&2
+  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 python3 >&2
+fi
+
 rm -rf .vitest-results
 "${PNPM[@]}" run lint
 "${PNPM[@]}" exec turbo run build typecheck --concurrency=2

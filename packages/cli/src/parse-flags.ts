@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ValidationError } from "@trainable/core";
+import type { z } from "zod";
 
 /** `--config <json|file>`: inline JSON, or a path to a JSON file. */
 export function parseJsonOrFile(value: string, flag: string, cwd: string): unknown {
@@ -87,4 +88,27 @@ export function asFlagError(error: unknown, flag: string): unknown {
     cause: error,
     issues: [{ path: flag, message: problem }],
   });
+}
+
+/**
+ * Checks a command's options (and arguments) with a zod schema. The error names the flag of
+ * the first bad field: `instance` → `--instance`; fields in `names` are shown as given there
+ * (e.g. `{ dir: "<dir>" }` for an argument).
+ */
+export function parseFlags<T extends z.ZodType>(
+  schema: T,
+  values: unknown,
+  names: Record<string, string> = {},
+): z.infer<T> {
+  const parsed = schema.safeParse(values);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = String(issue?.path[0] ?? "");
+  const flag = names[field] ?? `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  const value = (values as Record<string, unknown> | null)?.[field];
+  const got =
+    typeof value === "string"
+      ? `, got ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`
+      : "";
+  throw ValidationError.forField("cli", flag, `${issue?.message ?? "invalid value"}${got}`);
 }

@@ -1,8 +1,32 @@
+import { stat } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
-import { type CheckpointRef, DEFAULT_HANDLE, validateId } from "@trainable/core";
+import {
+  type CheckpointRef,
+  DEFAULT_HANDLE,
+  Id,
+  ValidationError,
+  validateId,
+} from "@trainable/core";
 import type { VerifyResult } from "@trainable/storage";
 import type { Command } from "commander";
+import { z } from "zod";
 import { type CliContext, parseIntFlag } from "../context.js";
+import { parseFlags } from "../parse-flags.js";
+import { pullIntoFolder } from "../pull-into-folder.js";
+import { registerSteamshipTransfer } from "./checkpoints-steamship.js";
+
+const PushFlags = z.object({
+  instance: Id,
+  handle: Id,
+  dir: z.string().min(1),
+  default: z.boolean(),
+});
+const PullFlags = z.object({
+  instance: Id,
+  handle: Id,
+  dir: z.string().min(1),
+  force: z.boolean().optional(),
+});
 
 function summary(ref: CheckpointRef) {
   return {
@@ -65,11 +89,13 @@ function verifyReport(result: VerifyResult, repair: boolean, empty: string): str
   return lines.join("\n");
 }
 
-/** `trainable checkpoints list|show|pull|delete|prune|verify`. */
+/** `trainable checkpoints list|show|push|pull|import|export|delete|prune|verify`. */
 export function registerCheckpoints(program: Command, ctx: () => CliContext): void {
   const cmd = program
     .command("checkpoints")
-    .description("list, show, pull, delete, prune and verify the checkpoints of a plugin instance");
+    .description(
+      "list, show, push, pull, import, export, delete, prune and verify the checkpoints of a plugin instance",
+    );
 
   cmd
     .command("list")
@@ -132,27 +158,69 @@ export function registerCheckpoints(program: Command, ctx: () => CliContext): vo
     });
 
   cmd
-    .command("pull")
-    .description("download and verify a checkpoint into a new folder")
+    .command("push")
+    .description("save a folder as a checkpoint (verified as a training save is), and move default")
+    .argument("<dir>", "the model folder to save")
     .requiredOption("--instance <id>", "plugin instance id")
-    .option("--handle <name>", "checkpoint handle", DEFAULT_HANDLE)
-    .requiredOption("--out <dir>", "folder to create (must not exist)")
-    .action(async (o: { instance: string; handle: string; out: string }) => {
+    .requiredOption("--handle <name>", "checkpoint handle to save to")
+    .option("--no-default", "do not move the default handle to the new checkpoint")
+    .action(async (dir: string, o: { instance: string; handle: string; default: boolean }) => {
       const c = ctx();
+      const flags = parseFlags(PushFlags, { ...o, dir }, { dir: "<dir>" });
+      const folder = isAbsolute(flags.dir) ? flags.dir : resolve(c.io.cwd, flags.dir);
+      const info = await stat(folder).catch(() => undefined);
+      if (!info?.isDirectory()) {
+        throw ValidationError.forField("cli", "<dir>", `no folder at ${folder}`);
+      }
       const store = await c.store();
-      const target = isAbsolute(o.out) ? o.out : resolve(c.io.cwd, o.out);
-      const ref = await store.fetch({
-        pluginInstanceId: validateId(o.instance, "--instance"),
-        handle: validateId(o.handle, "--handle"),
-        target,
-        onProgress: c.progress.transfer,
+      const { ref, defaultRef, uploadedBytes } = await store.save({
+        pluginInstanceId: flags.instance,
+        handle: flags.handle,
+        folder,
+        setAsDefault: flags.default,
       });
       c.print(
-        { ...summary(ref), path: target },
+        { ...summary(ref), default: defaultRef !== undefined, uploadedBytes, path: folder },
         () =>
-          `pulled ${ref.handle} (${ref.digest.slice(0, 19)}…, ${plural(ref.fileCount, "file")}) into ${target}`,
+          `pushed ${folder} as ${ref.handle}${defaultRef ? " (default)" : ""}: ${ref.digest.slice(0, 19)}…, ${plural(ref.fileCount, "file")}, ${uploadedBytes} bytes uploaded`,
       );
     });
+
+  cmd
+    .command("pull")
+    .description("download and verify a checkpoint into a folder (new or empty; --force replaces)")
+    .argument("[dir]", "folder to pull into: created when missing, else it must be empty")
+    .requiredOption("--instance <id>", "plugin instance id")
+    .option("--handle <name>", "checkpoint handle", DEFAULT_HANDLE)
+    .option("--out <dir>", "the folder, as a flag (same as [dir])")
+    .option("--force", "replace the contents of a non-empty folder")
+    .action(
+      async (
+        dir: string | undefined,
+        o: { instance: string; handle: string; out?: string; force?: boolean },
+      ) => {
+        const c = ctx();
+        if ((dir === undefined) === (o.out === undefined)) {
+          throw ValidationError.forField("cli", "<dir>", "give the folder once: as [dir] or --out");
+        }
+        const flag = dir === undefined ? "--out" : "<dir>";
+        const flags = parseFlags(PullFlags, { ...o, dir: dir ?? o.out }, { dir: flag });
+        const store = await c.store();
+        const target = isAbsolute(flags.dir) ? flags.dir : resolve(c.io.cwd, flags.dir);
+        const ref = await pullIntoFolder(store, {
+          pluginInstanceId: flags.instance,
+          handle: flags.handle,
+          target,
+          force: flags.force,
+          flag,
+        });
+        c.print(
+          { ...summary(ref), path: target },
+          () =>
+            `pulled ${ref.handle} (${ref.digest.slice(0, 19)}…, ${plural(ref.fileCount, "file")}) into ${target}`,
+        );
+      },
+    );
 
   cmd
     .command("delete")
@@ -255,4 +323,6 @@ export function registerCheckpoints(program: Command, ctx: () => CliContext): vo
       // Bad blobs are lost data, also once quarantined: the command fails.
       if (result.bad.length > 0) c.exitCode = 1;
     });
+
+  registerSteamshipTransfer(cmd, ctx);
 }

@@ -5,6 +5,7 @@ export {
   DEFAULT_GZIP_LEVEL,
 } from "./default-compression.js";
 export { DEFAULT_EXTRACT_LIMITS, type ExtractLimits } from "./default-extract-limits.js";
+export { entryPathProblem } from "./entry-path-problem.js";
 export { type ExtractArchiveOptions, extractArchive, verifyArchive } from "./extract-archive.js";
 export {
   type ManifestEntry,

@@ -1,0 +1,221 @@
+import {
+  type CheckpointRef,
+  type CheckpointStore,
+  DEFAULT_HANDLE,
+  IntegrityError,
+  NotFoundError,
+  type TransferProgress,
+  ValidationError,
+} from "@trainable/core";
+import { DEFAULT_EXTRACT_LIMITS, type ExtractLimits } from "@trainable/storage";
+import { type ExtractedZip, extractZip } from "./extract-zip.js";
+import { listSteamshipZips } from "./list-steamship-zips.js";
+
+export interface ImportSteamshipOptions {
+  store: CheckpointStore;
+  pluginInstanceId: string;
+  /** A folder, or `s3://bucket/prefix?endpoint=…`, holding `{handle}.zip` files and `default.zip`. */
+  source: string;
+  /** Resolves a relative folder. Default: the process's working directory. */
+  cwd?: string;
+  /** Limits applied to each zip. Default: the checkpoint store's (`DEFAULT_EXTRACT_LIMITS`). */
+  limits?: Partial<ExtractLimits>;
+  /** Where S3 zips are downloaded to. Default: the OS temp dir. */
+  tmpDir?: string;
+  onProgress?: (progress: TransferProgress) => void;
+  /** A line per step ("v1.zip → v1"). */
+  onMessage?: (text: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface ImportedHandle {
+  handle: string;
+  zip: string;
+  digest: string;
+  /** sha256 of the zip's bytes. */
+  zipSha256: string;
+  /** For `default`: the handle whose checkpoint it now names (same digest, same blob). */
+  sameAs?: string;
+  uploadedBytes: number;
+}
+
+export interface ImportSteamshipResult {
+  source: string;
+  imported: ImportedHandle[];
+  /** Folder entries or keys that are not `*.zip` files, left alone. */
+  skipped: string[];
+}
+
+/** Every directory the extracted folder holds: the zip's directory entries and every parent. */
+function directoriesOf(extracted: ExtractedZip): Set<string> {
+  const dirs = new Set(extracted.directories);
+  for (const path of [...extracted.directories, ...extracted.files.map((f) => f.path)]) {
+    for (let i = path.indexOf("/"); i !== -1; i = path.indexOf("/", i + 1)) {
+      dirs.add(path.slice(0, i));
+    }
+  }
+  return dirs;
+}
+
+/** The stored checkpoint must hold exactly what was extracted from the zip. */
+async function verifyImport(
+  store: CheckpointStore,
+  pluginInstanceId: string,
+  ref: CheckpointRef,
+  zip: string,
+  extracted: ExtractedZip,
+): Promise<void> {
+  const manifest = await store.readManifest({ pluginInstanceId, ref });
+  const stored = new Map(manifest.files.map((f) => [f.path, f]));
+  const mismatch = (what: string) =>
+    new IntegrityError(
+      `[cli] The checkpoint stored for ${ref.handle} does not match ${zip}: ${what}`,
+    );
+  if (stored.size !== extracted.files.length) {
+    throw mismatch(`${stored.size} files stored, ${extracted.files.length} in the zip`);
+  }
+  for (const file of extracted.files) {
+    const twin = stored.get(file.path);
+    if (twin?.size !== file.size || twin.sha256 !== file.sha256) {
+      throw mismatch(`file ${JSON.stringify(file.path)} differs`);
+    }
+  }
+  const dirs = directoriesOf(extracted);
+  if (manifest.directories.length !== dirs.size || manifest.directories.some((d) => !dirs.has(d))) {
+    throw mismatch("the folders differ");
+  }
+}
+
+/**
+ * Imports the original's checkpoint layout — `{handle}.zip` per handle plus `default.zip`, each
+ * a `shutil.make_archive` zip of the model folder — into a checkpoint store. Each zip is
+ * checked and extracted (`extractZip`) into a temporary folder the store saves and then
+ * removes, and the stored manifest is compared with what was extracted. `default.zip` whose
+ * bytes equal a handle's zip only points `default` at that handle's checkpoint (the original
+ * uploaded the same zip twice); otherwise it is imported as a checkpoint of its own (one that
+ * equals another's content still shares its blob: the store keeps one copy).
+ *
+ * All or nothing: when a zip is refused or a save fails, the handles this import already
+ * wrote are put back (or deleted when they did not exist), so no ref names what was imported;
+ * archives already uploaded are left for `checkpoints prune` / `gc` to collect.
+ */
+export async function importSteamship(
+  options: ImportSteamshipOptions,
+): Promise<ImportSteamshipResult> {
+  const { store, pluginInstanceId, signal } = options;
+  const limits = { ...DEFAULT_EXTRACT_LIMITS, ...options.limits };
+  const say = options.onMessage ?? (() => {});
+  const layout = await listSteamshipZips(options.source, options.cwd ?? process.cwd());
+  const written: { handle: string; previous?: CheckpointRef }[] = [];
+  const previousOf = async (handle: string) => {
+    try {
+      return await store.resolve({ pluginInstanceId, handle, signal });
+    } catch (error) {
+      if (NotFoundError.isInstance(error)) return undefined;
+      throw error;
+    }
+  };
+  try {
+    const zips = [
+      ...layout.zips.filter((z) => z.handle !== DEFAULT_HANDLE),
+      ...layout.zips.filter((z) => z.handle === DEFAULT_HANDLE),
+    ];
+    if (zips.length === 0) {
+      throw ValidationError.forField(
+        "cli",
+        "<source>",
+        `no {handle}.zip files in ${options.source}`,
+      );
+    }
+    const imported: ImportedHandle[] = [];
+    for (const zip of zips) {
+      const local = await zip.open({
+        tmpDir: options.tmpDir,
+        onProgress: options.onProgress,
+        signal,
+      });
+      try {
+        const previous = await previousOf(zip.handle);
+        const twin = imported.find((i) => i.zipSha256 === local.sha256);
+        if (zip.handle === DEFAULT_HANDLE && twin) {
+          say(`${zip.name} is a copy of ${twin.zip}: default → ${twin.handle}`);
+          const ref = await store.resolve({ pluginInstanceId, handle: twin.handle, signal });
+          await store.setHandle({ pluginInstanceId, handle: DEFAULT_HANDLE, ref, signal });
+          written.push({ handle: zip.handle, previous });
+          imported.push({
+            handle: DEFAULT_HANDLE,
+            zip: zip.name,
+            digest: ref.digest,
+            zipSha256: local.sha256,
+            sameAs: twin.handle,
+            uploadedBytes: 0,
+          });
+          continue;
+        }
+        say(`${zip.name} → ${zip.handle}`);
+        let extracted: ExtractedZip | undefined;
+        const { ref, uploadedBytes } = await store.save({
+          pluginInstanceId,
+          handle: zip.handle,
+          setAsDefault: false,
+          metadata: {
+            importedFrom: "steamship",
+            sourceZip: zip.name,
+            sourceZipSha256: local.sha256,
+          },
+          write: async (dir) => {
+            extracted = await extractZip({
+              zipPath: local.path,
+              zipName: zip.name,
+              target: dir,
+              limits,
+              onProgress: options.onProgress,
+              signal,
+            });
+          },
+          signal,
+        });
+        written.push({ handle: zip.handle, previous });
+        await verifyImport(store, pluginInstanceId, ref, zip.name, extracted as ExtractedZip);
+        const sameContent = imported.find((i) => i.digest === ref.digest);
+        imported.push({
+          handle: zip.handle,
+          zip: zip.name,
+          digest: ref.digest,
+          zipSha256: local.sha256,
+          ...(sameContent ? { sameAs: sameContent.handle } : {}),
+          uploadedBytes,
+        });
+      } finally {
+        await local.dispose();
+      }
+    }
+    return { source: options.source, imported, skipped: layout.skipped };
+  } catch (error) {
+    await undo(store, pluginInstanceId, written, error);
+    throw error;
+  } finally {
+    await layout.close();
+  }
+}
+
+/** Puts back each handle this import wrote (newest first), or deletes it if it was new. */
+async function undo(
+  store: CheckpointStore,
+  pluginInstanceId: string,
+  written: { handle: string; previous?: CheckpointRef }[],
+  error: unknown,
+): Promise<void> {
+  const failed: string[] = [];
+  for (const { handle, previous } of written.reverse()) {
+    try {
+      if (previous) await store.setHandle({ pluginInstanceId, handle, ref: previous });
+      else await store.delete({ pluginInstanceId, handle });
+    } catch {
+      failed.push(handle);
+    }
+  }
+  if (failed.length > 0 && error instanceof Error) {
+    error.message += ` (could not put back handle(s) ${failed.join(", ")}: check them with "trainable checkpoints list")`;
+  }
+}
