@@ -16,7 +16,10 @@ import {
 import type { TrainContext } from "./train-context.js";
 
 /** Checks the options of saveRemote/loadRemote/useRemote before anything is done. */
-function checkRemoteOptions(options: unknown, call: string): void {
+function checkRemoteOptions(
+  options: { store?: unknown; cache?: unknown } | undefined,
+  call: string,
+): void {
   const site = { component: "core", call };
   checkOptionsObject(options, { ...site, expected: "({ store, pluginInstanceId, handle? })" });
   checkModelCache(options.cache, site);

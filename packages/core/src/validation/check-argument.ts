@@ -29,10 +29,10 @@ function promiseProblem(field: string, factory?: string): string {
  * Checks the options object of a call: present, an object (not a Promise, not a string).
  * Throws a `ValidationError` naming it and the likely mistake.
  */
-export function checkOptionsObject(
-  value: unknown,
+export function checkOptionsObject<T>(
+  value: T,
   site: ArgumentSite & { field?: string; expected: string },
-): asserts value is Record<string, unknown> {
+): asserts value is NonNullable<T> {
   const field = site.field ?? "options";
   if (isPromiseLike(value)) throw invalid(site, field, promiseProblem(field));
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
