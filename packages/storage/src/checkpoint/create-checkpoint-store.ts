@@ -100,7 +100,12 @@ export interface CheckpointStoreImpl extends CheckpointStore {
   close(): Promise<void>;
 }
 
-const STORE_VERSION = "0.0.0";
+/** Replaced by the build (tsup `define`) with the version in package.json. */
+declare const __TRAINABLE_STORAGE_VERSION__: string | undefined;
+
+/** This package's version (recorded in saved checkpoints' metadata), from its package.json. */
+const STORE_VERSION: string =
+  typeof __TRAINABLE_STORAGE_VERSION__ === "string" ? __TRAINABLE_STORAGE_VERSION__ : "0.0.0-dev";
 
 /**
  * Creates a checkpoint store (format version 2) on a backend. See docs/architecture.md for

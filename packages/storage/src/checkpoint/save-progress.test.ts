@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -48,4 +49,24 @@ describe("save progress", () => {
       await store.close();
     });
   }
+});
+
+describe("package version", () => {
+  it("saves record the version of package.json (injected at build) as packageVersion", async () => {
+    const { version } = JSON.parse(
+      readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
+    ) as { version: string };
+    const store = await createCheckpointStore({
+      url: "memory://",
+      workspace: "ws",
+      fingerprintCache: false,
+    });
+    const { ref } = await store.save({
+      pluginInstanceId: "inst",
+      handle: "v1",
+      folder: await folder(),
+    });
+    expect(ref.metadata.packageVersion).toBe(version);
+    await store.close();
+  });
 });
