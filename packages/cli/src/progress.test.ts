@@ -1,5 +1,5 @@
 import { PassThrough } from "node:stream";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { CliIo } from "./io.js";
 import { formatDuration, ProgressReporter } from "./progress.js";
 
@@ -44,6 +44,32 @@ describe("ProgressReporter", () => {
     expect(drawn.length).toBeLessThanOrEqual(12);
     expect(drawn.length).toBeGreaterThanOrEqual(9);
     expect(drawn.at(-1)).toMatch(/\] 100% upload 10\.0 MiB \/ 10\.0 MiB/);
+  });
+
+  it("draws the latest throttled state once the interval has passed", () => {
+    vi.useFakeTimers();
+    try {
+      const { io, writes } = fakeIo(true, 120);
+      const c = clock();
+      const progress = new ProgressReporter(io, { enabled: true, now: c.now });
+      progress.training({ statusMessage: "step 1" });
+      c.advance(10);
+      progress.training({ statusMessage: "step 2" });
+      c.advance(10);
+      progress.training({ statusMessage: "step 3" });
+      expect(frames(writes)).toEqual(["train step 1"]);
+      c.advance(80);
+      vi.advanceTimersByTime(90);
+      expect(frames(writes)).toEqual(["train step 1", "train step 3"]);
+      // done() drops a pending redraw: nothing is drawn after the bar is cleared.
+      c.advance(10);
+      progress.training({ statusMessage: "step 4" });
+      progress.done();
+      vi.advanceTimersByTime(200);
+      expect(frames(writes)).toEqual(["train step 1", "train step 3"]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("shows the rate and an ETA", () => {

@@ -54,6 +54,8 @@ const RATE_WINDOW_MS = 5_000;
 export class ProgressReporter {
   private lastLine = "";
   private lastDrawAt = Number.NEGATIVE_INFINITY;
+  /** A redraw skipped by the throttle, drawn when the interval has passed (unless superseded). */
+  private pending: { line: string; timer: ReturnType<typeof setTimeout> } | undefined;
   private phase: Phase | undefined;
   private readonly tty: boolean;
   private readonly enabled: boolean;
@@ -165,21 +167,24 @@ export class ProgressReporter {
     const now = this.now();
     const finished = fraction !== undefined && fraction >= 1;
     if (this.tty) {
-      if (!finished && now - this.lastDrawAt < this.minRedrawMs) return;
-      this.lastDrawAt = now;
-      const width = 24;
-      const filled = fraction === undefined ? 0 : Math.round(Math.min(1, fraction) * width);
-      const bar =
-        fraction === undefined
-          ? ""
-          : `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${(Math.min(1, fraction) * 100).toFixed(0).padStart(3)}% `;
-      const columns = this.io.stderr.columns;
-      // Keep the line one column short of the width so the cursor never wraps; a terminal that
-      // reports no width (0, or none) gets the whole line.
-      const full = `${bar}${label}`;
-      const line = columns && columns > 1 ? full.slice(0, columns - 1) : full;
-      this.io.stderr.write(`\r\x1b[2K${line}`);
-      this.lastLine = line;
+      const line = this.barLine(fraction, label);
+      const wait = this.lastDrawAt + this.minRedrawMs - now;
+      if (finished || wait <= 0) {
+        this.draw(line, now);
+        return;
+      }
+      // Throttled: the latest state is drawn once the interval has passed, so the bar never
+      // stays behind when updates stop.
+      if (this.pending) this.pending.line = line;
+      else {
+        const timer = setTimeout(() => {
+          const pending = this.pending;
+          this.pending = undefined;
+          if (pending) this.draw(pending.line, this.now());
+        }, wait);
+        timer.unref?.();
+        this.pending = { line, timer };
+      }
       return;
     }
     if (fraction === undefined) {
@@ -197,7 +202,35 @@ export class ProgressReporter {
     );
   }
 
+  private barLine(fraction: number | undefined, label: string): string {
+    const width = 24;
+    const shown = fraction === undefined ? undefined : Math.min(1, fraction);
+    const bar =
+      shown === undefined
+        ? ""
+        : `[${"#".repeat(Math.round(shown * width))}${"-".repeat(width - Math.round(shown * width))}] ${(shown * 100).toFixed(0).padStart(3)}% `;
+    const columns = this.io.stderr.columns;
+    // Keep the line one column short of the width so the cursor never wraps; a terminal that
+    // reports no width (0, or none) gets the whole line.
+    const full = `${bar}${label}`;
+    return columns && columns > 1 ? full.slice(0, columns - 1) : full;
+  }
+
+  private draw(line: string, now: number): void {
+    this.cancelPending();
+    this.lastDrawAt = now;
+    this.io.stderr.write(`\r\x1b[2K${line}`);
+    this.lastLine = line;
+  }
+
+  private cancelPending(): void {
+    if (!this.pending) return;
+    clearTimeout(this.pending.timer);
+    this.pending = undefined;
+  }
+
   private clear(): void {
+    this.cancelPending();
     if (this.tty && this.lastLine) {
       this.io.stderr.write("\r\x1b[2K");
       this.lastLine = "";
