@@ -2,7 +2,7 @@
 // version, explicit file input, flag names in errors. Spawns the built binary.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -104,6 +104,13 @@ describe("trainable at the shell", () => {
     const r = await trainable(["--version"], launcher);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(pkg.version);
+    // Before the build, it says what to do.
+    const unbuilt = join(cwd, "unbuilt-cli");
+    await mkdir(join(unbuilt, "bin"), { recursive: true });
+    await copyFile(launcher, join(unbuilt, "bin", "trainable.js"));
+    const early = await trainable(["--version"], join(unbuilt, "bin", "trainable.js"));
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/the CLI is not built yet: run `npx -y pnpm@10\.34\.9 build`/);
   });
 
   it("commander's usage errors and the CLI's own share one style", async () => {
