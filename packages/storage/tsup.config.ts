@@ -1,4 +1,13 @@
+import { readFileSync } from "node:fs";
 import { defineConfig } from "tsup";
 import { baseConfig } from "../../tsup.config.base";
 
-export default defineConfig(baseConfig({ index: "src/index.ts", s3: "src/s3.ts" }));
+const { version } = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
+
+export default defineConfig(
+  baseConfig(
+    { index: "src/index.ts", s3: "src/s3.ts" },
+    // Recorded as `packageVersion` in the metadata of every checkpoint saved.
+    { define: { __TRAINABLE_STORAGE_VERSION__: JSON.stringify(version) } },
+  ),
+);

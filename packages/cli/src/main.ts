@@ -7,16 +7,17 @@ import { registerServe } from "./commands/serve.js";
 import { registerTrain } from "./commands/train.js";
 import { CliContext, type GlobalOptions } from "./context.js";
 import { type CliIo, processIo } from "./io.js";
+import { toUserError } from "./user-error.js";
 
-export const CLI_VERSION = "0.0.0";
+/** Replaced by the build (tsup `define`) with the version in package.json. */
+declare const __TRAINABLE_CLI_VERSION__: string | undefined;
+
+/** This package's version, from its package.json (injected at build time). */
+export const CLI_VERSION: string =
+  typeof __TRAINABLE_CLI_VERSION__ === "string" ? __TRAINABLE_CLI_VERSION__ : "0.0.0-dev";
 
 /** Exit codes: 0 success, 1 failure, 2 bad usage (unknown command or flag, bad flag value). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
-
-function oneLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/\s*\n\s*/g, " ").trim();
-}
 
 /**
  * Runs the `trainable` command with `argv` (without node and script) and resolves to the
@@ -38,11 +39,12 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     )
     .option("--json", "machine-readable output on stdout")
     .option("--debug", "print stack traces on errors")
-    .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
+      // Usage errors are printed below, in the same one-line style as every other error.
+      outputError: () => {},
     });
   const ctx = () => {
     context ??= new CliContext(io, program.opts<GlobalOptions>());
@@ -54,29 +56,39 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   registerServe(program, ctx);
   registerCheckpoints(program, ctx);
   for (const cmd of program.commands) {
-    cmd.exitOverride();
-    for (const sub of cmd.commands) sub.exitOverride();
+    cmd.exitOverride().configureOutput(program.configureOutput());
+    for (const sub of cmd.commands) sub.exitOverride().configureOutput(program.configureOutput());
   }
+
+  const reportError = (error: unknown): void => {
+    const { code, message } = toUserError(error);
+    const json = program.opts<GlobalOptions>().json ?? argv.includes("--json");
+    if (json) io.stdout.write(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`);
+    const hint = error instanceof CommanderError ? " (see --help)" : "";
+    io.stderr.write(`trainable: error [${code}]: ${message}${hint}\n`);
+  };
 
   try {
     await program.parseAsync(argv, { from: "user" });
     return context?.exitCode ?? EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (
-        error.code === "commander.helpDisplayed" ||
-        error.code === "commander.version" ||
-        error.code === "commander.help"
-      )
-        return EXIT.ok;
-      if (error.exitCode === 0) return EXIT.ok;
-      return EXIT.usage; // commander already printed a one-line message
+      if (error.exitCode === 0) return EXIT.ok; // --help, --version
+      if (error.code === "commander.help") {
+        // `trainable` (or `trainable checkpoints`) without a command: the help went to
+        // stderr; a script that forgot the command must not see success.
+        if (program.opts<GlobalOptions>().json ?? argv.includes("--json")) {
+          reportError(new CommanderError(2, error.code, "missing command"));
+        }
+        return EXIT.usage;
+      }
+      reportError(error);
+      return EXIT.usage;
     }
     context?.progress.done();
     const debug = program.opts<GlobalOptions>().debug;
     if (debug && error instanceof Error) io.stderr.write(`${error.stack}\n`);
-    const prefix = TrainableError.isInstance(error) ? `error [${error.code}]` : "error";
-    io.stderr.write(`trainable: ${prefix}: ${oneLine(error)}\n`);
+    reportError(error);
     return TrainableError.isInstance(error) && error.code === "VALIDATION"
       ? EXIT.usage
       : EXIT.failure;

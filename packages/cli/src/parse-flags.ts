@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ValidationError } from "@trainable/core";
@@ -28,8 +28,9 @@ export function parseJsonOrFile(value: string, flag: string, cwd: string): unkno
       `expected inline JSON or a JSON file; no file at ${path}`,
     );
   }
+  const text = readTextFile(value, flag, cwd);
   try {
-    return JSON.parse(readFileSync(path, "utf8"));
+    return JSON.parse(text);
   } catch (cause) {
     throw new ValidationError(`[cli] Invalid ${flag}: ${path} is not valid JSON`, {
       cause,
@@ -111,4 +112,47 @@ export function parseFlags<T extends z.ZodType>(
       ? `, got ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`
       : "";
   throw ValidationError.forField("cli", flag, `${issue?.message ?? "invalid value"}${got}`);
+}
+
+/**
+ * Reads a file named by a flag (`--input-file`, `--config`): a missing file, a directory or an
+ * unreadable file is a `ValidationError` naming the flag, never a raw `EISDIR`/`EACCES`.
+ */
+export function readTextFile(value: string, flag: string, cwd: string): string {
+  const path = isAbsolute(value) ? value : resolve(cwd, value);
+  let problem: string | undefined;
+  try {
+    const stat = statSync(path);
+    if (stat.isDirectory()) problem = `${path} is a directory, not a file`;
+    else if (!stat.isFile()) problem = `${path} is not a regular file`;
+    else return readFileSync(path, "utf8");
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    problem =
+      code === "ENOENT" || code === "ENOTDIR"
+        ? `no file at ${path}`
+        : `cannot read ${path} (${code ?? (cause as Error).message})`;
+  }
+  throw ValidationError.forField("cli", flag, problem);
+}
+
+/**
+ * Re-words a library `ValidationError` that names option fields (`keepLast`) to name the
+ * command's flags instead (`--keep-last`), in its message and issues; other errors pass through.
+ */
+export function fieldsAsFlags(error: unknown, flags: Record<string, string>): unknown {
+  if (!ValidationError.isInstance(error)) return error;
+  const rename = (text: string) =>
+    text.replace(
+      /\b[A-Za-z]+\b/g,
+      (word) => (Object.hasOwn(flags, word) ? flags[word] : word) as string,
+    );
+  const message = rename(error.message.replace(/^\[[^\]]*\]\s*/, ""));
+  return new ValidationError(`[cli] ${message}`, {
+    cause: error,
+    issues: error.issues.map((issue) => ({
+      path: flags[issue.path] ?? issue.path,
+      message: rename(issue.message),
+    })),
+  });
 }

@@ -201,7 +201,7 @@ describe("trainable serve with a token (spawned binary)", () => {
     expect(r.code).toBe(2);
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^trainable: error \[VALIDATION\]: \[cli\] --token is required/);
+    expect(lines[0]).toMatch(/^trainable: error \[VALIDATION\]: --token is required/);
     expect(lines[0]).toMatch(/0\.0\.0\.0/);
     expect(lines[0]).toMatch(/TRAINABLE_TOKEN/);
     expect(lines[0]).toMatch(/--insecure/);

@@ -468,7 +468,7 @@ describe("hostile zips are refused, naming the zip and the entry, leaving nothin
       },
     );
     expect(r.code, r.stderr).toBe(1);
-    expect(lastLine(r)).toMatch(/^trainable: error \[INTEGRITY\]: \[cli\] Refused /);
+    expect(lastLine(r)).toMatch(/^trainable: error \[INTEGRITY\]: Refused /);
     expect(lastLine(r)).toMatch(message);
     // Nothing in the store, nothing extracted anywhere, no temporary folder left.
     const list = json<Ref[]>(await cli(["--json", "checkpoints", "list", "--instance", instance]));

@@ -60,3 +60,10 @@ export {
   TrainingParameterPluginOutput,
   trainingParametersFromInput,
 } from "./schemas/training-parameter-plugin-output.js";
+export {
+  type ArgumentSite,
+  checkCheckpointStore,
+  checkModelCache,
+  checkOptionsObject,
+} from "./validation/check-argument.js";
+export { describeValue, isPromiseLike } from "./validation/describe-value.js";

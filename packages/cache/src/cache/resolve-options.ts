@@ -1,5 +1,10 @@
 import { resolve } from "node:path";
-import { defaultCacheDir, ValidationError } from "@trainable/core";
+import {
+  checkCheckpointStore,
+  checkOptionsObject,
+  defaultCacheDir,
+  ValidationError,
+} from "@trainable/core";
 import type { VerifyLevel } from "../disk/verify-entry.js";
 import type { CacheLogger } from "./cache-logger.js";
 import type { CreateModelCacheOptions } from "./create-model-cache-options.js";
@@ -53,20 +58,10 @@ function nonNegative(value: unknown, field: string, fallback: number): number {
 
 /** Checks every option (naming the bad field) and fills in the defaults. */
 export function resolveOptions(options: CreateModelCacheOptions): ResolvedOptions {
-  if (!options || typeof options !== "object") throw bad("options", "expected an options object");
-  const store = options.store as Partial<CreateModelCacheOptions["store"]> | undefined;
-  if (
-    !store ||
-    typeof store !== "object" ||
-    typeof store.workspace !== "string" ||
-    typeof store.resolve !== "function" ||
-    typeof store.fetch !== "function"
-  ) {
-    throw bad(
-      "store",
-      "expected a CheckpointStore (from @trainable/storage's createCheckpointStore)",
-    );
-  }
+  const site = { component: "cache", call: "createModelCache" };
+  checkOptionsObject(options, { ...site, expected: "({ store, … })" });
+  // The un-awaited createCheckpointStore(…) promise is the likely mistake here.
+  checkCheckpointStore(options.store, { ...site, uses: ["resolve", "fetch", "workspace"] });
   const maxEntries = positiveInteger(options.maxEntries, "maxEntries", DEFAULT_MAX_ENTRIES);
   const maxBytes =
     options.maxBytes === undefined ? undefined : positiveInteger(options.maxBytes, "maxBytes", 0);

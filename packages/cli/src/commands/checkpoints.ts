@@ -7,12 +7,13 @@ import {
   ValidationError,
   validateId,
 } from "@trainable/core";
-import type { VerifyResult } from "@trainable/storage";
+import type { CheckpointStoreImpl, VerifyResult } from "@trainable/storage";
 import type { Command } from "commander";
 import { z } from "zod";
 import { type CliContext, parseIntFlag } from "../context.js";
-import { parseFlags } from "../parse-flags.js";
+import { fieldsAsFlags, parseFlags } from "../parse-flags.js";
 import { pullIntoFolder } from "../pull-into-folder.js";
+import { userMessage } from "../user-error.js";
 import { registerSteamshipTransfer } from "./checkpoints-steamship.js";
 
 const PushFlags = z.object({
@@ -74,7 +75,7 @@ function verifyReport(result: VerifyResult, repair: boolean, empty: string): str
       b.digest ?? "-",
       `handles: ${b.handles.join(", ") || "none"}`,
       b.quarantined ? "quarantined" : "not quarantined",
-      b.reason.replace(/\s*\n\s*/g, " ").trim(),
+      userMessage(b.reason),
     ].join("  "),
   );
   const quarantined = result.bad.filter((b) => b.quarantined).length;
@@ -87,6 +88,21 @@ function verifyReport(result: VerifyResult, repair: boolean, empty: string): str
     lines.push("run with --repair to quarantine bad blobs so no save reuses them");
   }
   return lines.join("\n");
+}
+
+/** `store.prune`, its errors naming the command's flags (`--keep-last`), not option fields. */
+function pruneNamingFlags(
+  store: CheckpointStoreImpl,
+  options: Parameters<CheckpointStoreImpl["prune"]>[0],
+): ReturnType<CheckpointStoreImpl["prune"]> {
+  return store.prune(options).catch((error: unknown) => {
+    throw fieldsAsFlags(error, {
+      keepLast: "--keep-last",
+      keepBest: "--keep-best",
+      metric: "--metric",
+      protect: "--protect",
+    });
+  });
 }
 
 /** `trainable checkpoints list|show|push|pull|import|export|delete|prune|verify`. */
@@ -268,7 +284,7 @@ export function registerCheckpoints(program: Command, ctx: () => CliContext): vo
         const c = ctx();
         const store = await c.store();
         const pluginInstanceId = validateId(o.instance, "--instance");
-        const result = await store.prune({
+        const result = await pruneNamingFlags(store, {
           pluginInstanceId,
           keepLast: o.keepLast === undefined ? undefined : parseIntFlag(o.keepLast, "--keep-last"),
           keepBest: o.keepBest === undefined ? undefined : parseIntFlag(o.keepBest, "--keep-best"),

@@ -1,9 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
 import { DEFAULT_HANDLE, NotFoundError, ValidationError, validateId } from "@trainable/core";
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
 import { openEngine } from "../engine.js";
+import { readTextFile } from "../parse-flags.js";
 
 async function readStdin(stream: NodeJS.ReadableStream, limit = 64 * 1024 * 1024): Promise<string> {
   const chunks: Buffer[] = [];
@@ -18,7 +17,7 @@ async function readStdin(stream: NodeJS.ReadableStream, limit = 64 * 1024 * 1024
 }
 
 /** Turns `--input` text into the plugin's input: JSON as is, plain text by plugin type. */
-function toInput(text: string, routeAlias: string | undefined): unknown {
+function toInput(text: string, routeAlias: string | undefined, flag: string): unknown {
   const trimmed = text.trim();
   if (trimmed.startsWith("{")) {
     try {
@@ -31,7 +30,7 @@ function toInput(text: string, routeAlias: string | undefined): unknown {
   if (routeAlias === "classify") return { texts: [text] };
   throw ValidationError.forField(
     "cli",
-    "--input",
+    flag,
     "this plugin takes JSON input (a plugin request's data object)",
   );
 }
@@ -47,35 +46,54 @@ export function registerRun(program: Command, ctx: () => CliContext): void {
     )
     .requiredOption("--instance <id>", "plugin instance id")
     .option("--handle <name>", "checkpoint handle to serve", DEFAULT_HANDLE)
-    .requiredOption(
-      "--input <text|file|->",
-      "input text, a file with the input, or - for stdin (JSON is passed as the request data)",
+    .option(
+      "--input <text|->",
+      "the input itself, or - for stdin (JSON is passed as the request data); always text, never read as a file",
     )
-    .action(async (o: { plugin: string; instance: string; handle: string; input: string }) => {
-      const c = ctx();
-      const instanceId = validateId(o.instance, "--instance");
-      const handle = validateId(o.handle, "--handle");
-      let text: string;
-      if (o.input === "-") text = await readStdin(c.io.stdin);
-      else {
-        const path = isAbsolute(o.input) ? o.input : resolve(c.io.cwd, o.input);
-        text = o.input.length < 4096 && existsSync(path) ? readFileSync(path, "utf8") : o.input;
-      }
-      const { engine, plugin } = await openEngine(c, o.plugin);
-      if (!engine.getInstance(instanceId)) {
-        // Serving needs no training history: make the instance on first use.
-        await engine
-          .createInstance({ id: instanceId, plugin: plugin.name, config: {} })
-          .catch((error) => {
-            throw new NotFoundError(
-              `[cli] Cannot serve instance "${instanceId}": ${(error as Error).message}`,
-              { cause: error },
-            );
-          });
-      }
-      const output = await engine.run(instanceId, toInput(text, plugin.service.routeAlias), {
-        handle,
-      });
-      c.print(output, () => JSON.stringify(output, null, 2));
-    });
+    .option("--input-file <path>", "read the input from this file")
+    .action(
+      async (o: {
+        plugin: string;
+        instance: string;
+        handle: string;
+        input?: string;
+        inputFile?: string;
+      }) => {
+        const c = ctx();
+        const instanceId = validateId(o.instance, "--instance");
+        const handle = validateId(o.handle, "--handle");
+        if ((o.input === undefined) === (o.inputFile === undefined)) {
+          throw ValidationError.forField(
+            "cli",
+            "--input",
+            "give exactly one of --input <text|-> and --input-file <path>",
+          );
+        }
+        const flag = o.inputFile === undefined ? "--input" : "--input-file";
+        let text: string;
+        if (o.inputFile !== undefined) text = readTextFile(o.inputFile, "--input-file", c.io.cwd);
+        else if (o.input === "-") text = await readStdin(c.io.stdin);
+        else text = o.input as string;
+        const { engine, plugin } = await openEngine(c, o.plugin);
+        if (!engine.getInstance(instanceId)) {
+          // Serving needs no training history: make the instance on first use.
+          await engine
+            .createInstance({ id: instanceId, plugin: plugin.name, config: {} })
+            .catch((error) => {
+              throw new NotFoundError(
+                `[cli] Cannot serve instance "${instanceId}": ${(error as Error).message}`,
+                { cause: error },
+              );
+            });
+        }
+        const output = await engine.run(
+          instanceId,
+          toInput(text, plugin.service.routeAlias, flag),
+          {
+            handle,
+          },
+        );
+        c.print(output, () => JSON.stringify(output, null, 2));
+      },
+    );
 }

@@ -8,7 +8,25 @@ import type { InvocableResponse } from "../schemas/invocable-response.js";
 import type { PluginRequest } from "../schemas/plugin-request.js";
 import type { TrainPluginInput } from "../schemas/train-plugin-input.js";
 import type { TrainPluginOutput } from "../schemas/train-plugin-output.js";
+import {
+  checkCheckpointStore,
+  checkModelCache,
+  checkOptionsObject,
+} from "../validation/check-argument.js";
 import type { TrainContext } from "./train-context.js";
+
+/** Checks the options of saveRemote/loadRemote/useRemote before anything is done. */
+function checkRemoteOptions(
+  options: { store?: unknown; cache?: unknown } | undefined,
+  call: string,
+): void {
+  const site = { component: "core", call };
+  checkOptionsObject(options, { ...site, expected: "({ store, pluginInstanceId, handle? })" });
+  checkModelCache(options.cache, site);
+  // Only what the call uses: a store a cache loads through needs no withCheckpoint() here.
+  const uses = call === "saveRemote" ? ["save"] : options.cache ? [] : ["withCheckpoint"];
+  checkCheckpointStore(options.store, { ...site, uses });
+}
 
 export interface SaveRemoteOptions {
   store: CheckpointStore;
@@ -146,6 +164,7 @@ export abstract class TrainableModel<Config = unknown> {
 
   /** Saves this model's folder as checkpoint `handle` of a plugin instance. */
   async saveRemote(options: SaveRemoteOptions): Promise<SaveRemoteResult> {
+    checkRemoteOptions(options, "saveRemote");
     const pluginInstanceId = validateId(options.pluginInstanceId, "pluginInstanceId");
     const handle = validateId(options.handle ?? DEFAULT_HANDLE, "handle");
     if (options.cache && options.cache.store !== options.store) {
@@ -183,6 +202,7 @@ export abstract class TrainableModel<Config = unknown> {
     this: TrainableModelClass<M>,
     options: LoadRemoteOptions<ConfigOf<M>>,
   ): Promise<M> {
+    checkRemoteOptions(options, "loadRemote");
     const pluginInstanceId = validateId(options.pluginInstanceId, "pluginInstanceId");
     const handle = validateId(options.handle ?? DEFAULT_HANDLE, "handle");
     const build = (dir: string): Promise<M> => buildModel(this, options.config, dir);
@@ -218,6 +238,7 @@ export abstract class TrainableModel<Config = unknown> {
     options: LoadRemoteOptions<ConfigOf<M>>,
     fn: (model: M) => R | Promise<R>,
   ): Promise<R> {
+    checkRemoteOptions(options, "useRemote");
     const cache = options.cache || undefined;
     if (cache?.acquire) {
       const pluginInstanceId = validateId(options.pluginInstanceId, "pluginInstanceId");

@@ -5,6 +5,10 @@ import {
   CancelledError,
   type CheckpointStore,
   ConflictError,
+  checkCheckpointStore,
+  checkModelCache,
+  checkOptionsObject,
+  describeValue,
   isFinalTaskState,
   type ModelCache,
   NotFoundError,
@@ -79,9 +83,16 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * server, and the engine records the `archivePath` it answers.
  */
 export async function createLocalEngine(options: LocalEngineOptions): Promise<LocalEngine> {
-  if (!options?.store) throw ValidationError.forField("runtime", "store", "is required");
+  const site = { component: "runtime", call: "createLocalEngine" };
+  checkOptionsObject(options, { ...site, expected: "({ store, cache?, dataDir })" });
+  checkCheckpointStore(options.store, site);
+  checkModelCache(options.cache, site);
   if (typeof options.dataDir !== "string" || options.dataDir === "") {
-    throw ValidationError.forField("runtime", "dataDir", "is required (a folder path)");
+    throw ValidationError.forField(
+      "runtime",
+      "dataDir",
+      `is required: the engine's state folder (a path), got ${describeValue(options.dataDir)}`,
+    );
   }
   const store = options.store;
   const cache = options.cache ?? false;

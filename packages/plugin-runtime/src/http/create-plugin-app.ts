@@ -4,6 +4,9 @@ import { join } from "node:path";
 import { createModelCache } from "@trainable/cache";
 import {
   type CheckpointStore,
+  checkCheckpointStore,
+  checkModelCache,
+  checkOptionsObject,
   isFinalTaskState,
   type ModelCache,
   type PostUpdate,
@@ -22,6 +25,7 @@ import {
 } from "../client/create-local-plugin-client.js";
 import { createTaskHost, type HostedTask } from "../hosted/create-task-host.js";
 import { HOSTED_KEY, hostedAnswer, hostedStatus, mountTaskRoutes } from "../hosted/task-routes.js";
+import { checkPluginService, looksLikePluginService } from "../service/check-plugin-service.js";
 import type { InstanceSource } from "../service/instance-lookup.js";
 import { PluginInstanceSpec } from "../service/plugin-instance.js";
 import type { PluginService } from "../service/plugin-service.js";
@@ -161,6 +165,17 @@ export function createPluginApp(
   service: PluginService<any, any> | LocalPluginClient,
   options: PluginAppOptions,
 ): Hono {
+  const isClient = (v: object) => (v as { kind?: unknown }).kind === "in-process";
+  checkPluginService(service, {
+    call: "createPluginApp",
+    field: "service",
+    accepts: "a plugin service instance (e.g. new MyPlugin())",
+    isAccepted: (v) => isClient(v) || looksLikePluginService(v),
+  });
+  const site = { component: "runtime", call: "createPluginApp" };
+  checkOptionsObject(options, { ...site, expected: "({ store, cache?, … })" });
+  if (!isClient(service)) checkCheckpointStore(options.store, site);
+  checkModelCache(options.cache, site);
   const client: LocalPluginClient =
     "kind" in service && service.kind === "in-process"
       ? service

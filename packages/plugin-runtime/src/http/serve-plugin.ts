@@ -1,9 +1,10 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { ValidationError } from "@trainable/core";
+import { checkOptionsObject, ValidationError } from "@trainable/core";
 import type { Hono } from "hono";
 import type { LocalPluginClient } from "../client/create-local-plugin-client.js";
+import { checkPluginService, looksLikePluginService } from "../service/check-plugin-service.js";
 import type { PluginService } from "../service/plugin-service.js";
 import {
   createPluginApp,
@@ -55,6 +56,18 @@ export async function servePlugin(
   target: Hono | PluginService<any, any> | LocalPluginClient,
   options: ServePluginOptions = {},
 ): Promise<ServedPlugin> {
+  checkPluginService(target, {
+    call: "servePlugin",
+    field: "target",
+    accepts: "an app from createPluginApp(…) or a plugin service instance (e.g. new MyPlugin())",
+    isAccepted: (v) =>
+      isHono(v) || (v as { kind?: unknown }).kind === "in-process" || looksLikePluginService(v),
+  });
+  checkOptionsObject(options, {
+    component: "runtime",
+    call: "servePlugin",
+    expected: "({ port?, hostname?, token?, … })",
+  });
   const port = options.port ?? 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     throw ValidationError.forField("runtime", "port", "must be an integer from 0 to 65535");

@@ -5,7 +5,10 @@ import {
   type CheckpointRef,
   CheckpointRef as CheckpointRefSchema,
   type CheckpointStore,
+  checkOptionsObject,
   defaultCacheDir,
+  describeValue,
+  isPromiseLike,
   NotFoundError,
   type SetHandleOptions,
   ValidationError,
@@ -97,7 +100,12 @@ export interface CheckpointStoreImpl extends CheckpointStore {
   close(): Promise<void>;
 }
 
-const STORE_VERSION = "0.0.0";
+/** Replaced by the build (tsup `define`) with the version in package.json. */
+declare const __TRAINABLE_STORAGE_VERSION__: string | undefined;
+
+/** This package's version (recorded in saved checkpoints' metadata), from its package.json. */
+const STORE_VERSION: string =
+  typeof __TRAINABLE_STORAGE_VERSION__ === "string" ? __TRAINABLE_STORAGE_VERSION__ : "0.0.0-dev";
 
 /**
  * Creates a checkpoint store (format version 2) on a backend. See docs/architecture.md for
@@ -114,8 +122,31 @@ const STORE_VERSION = "0.0.0";
 export async function createCheckpointStore(
   options: CreateCheckpointStoreOptions,
 ): Promise<CheckpointStoreImpl> {
-  if (options === null || typeof options !== "object") {
-    throw ValidationError.forField("storage", "options", "must be an object ({ url, workspace })");
+  if (typeof options === "string") {
+    throw ValidationError.forField(
+      "storage",
+      "options",
+      `createCheckpointStore takes an options object, not a URL: createCheckpointStore({ url: ${JSON.stringify((options as string).slice(0, 80))}, workspace })`,
+    );
+  }
+  checkOptionsObject(options, {
+    component: "storage",
+    call: "createCheckpointStore",
+    expected: "({ url, workspace })",
+  });
+  if (isPromiseLike(options.backend)) {
+    throw ValidationError.forField(
+      "storage",
+      "backend",
+      "backend is a Promise: did you forget await? (backend = await createFileBackend(…))",
+    );
+  }
+  if (options.url !== undefined && typeof options.url !== "string") {
+    throw ValidationError.forField(
+      "storage",
+      "url",
+      `expected a URL string (file:///abs/dir, s3://bucket/prefix, memory://), got ${describeValue(options.url)}`,
+    );
   }
   const workspace = validateId(options.workspace, "workspace");
   if ((options.backend ? 1 : 0) + (options.url ? 1 : 0) !== 1) {

@@ -324,7 +324,7 @@ async function uploadBlob(
   const id = newBlobId();
   const pin = await pinBlob(backend, scope, id, { ttlMs: ctx.pinTtlMs, signal: save.signal });
   try {
-    const total = save.onProgress ? await sizeOf(entries) : undefined;
+    const total = save.onProgress ? await archiveSizeEstimate(entries) : undefined;
     const { stream, result } = packFolder({
       entries,
       compression: ctx.compression,
@@ -350,7 +350,13 @@ async function uploadBlob(
     const report = (done: boolean) => {
       if (!save.onProgress || (!done && sent - lastReported < 256 * 1024)) return;
       lastReported = sent;
-      save.onProgress({ phase: "upload", bytes: sent, ...(total === undefined ? {} : { total }) });
+      // The total is an estimate until the archive is complete; then it is exact, so the last
+      // report says 100 % (a compressed archive ends below the estimate, a long path above it).
+      save.onProgress({
+        phase: "upload",
+        bytes: sent,
+        ...(done ? { total: sent } : total === undefined ? {} : { total: Math.max(total, sent) }),
+      });
     };
     counted.on("data", () => report(false));
     const archiveKey = blobKey(scope, id, ctx.compression);
@@ -468,7 +474,13 @@ export function refOf(
 }
 
 /** Sum of the file sizes (for progress totals only). */
-async function sizeOf(entries: Awaited<ReturnType<typeof walkFolder>>): Promise<number> {
+/**
+ * The size of the (uncompressed) canonical tar of `entries`: a 512-byte header per entry, file
+ * data padded to 512 bytes, two zero blocks. Exact unless a path needs a pax header.
+ */
+async function archiveSizeEstimate(
+  entries: Awaited<ReturnType<typeof walkFolder>>,
+): Promise<number> {
   const files = entries.filter((entry) => entry.type === "file");
   const sizes = await mapLimit(files, 64, (file) =>
     lstat(file.abs).then(
@@ -476,5 +488,6 @@ async function sizeOf(entries: Awaited<ReturnType<typeof walkFolder>>): Promise<
       () => 0,
     ),
   );
-  return sizes.reduce((a, b) => a + b, 0);
+  const data = sizes.reduce((a, b) => a + Math.ceil(b / 512) * 512, 0);
+  return entries.length * 512 + data + 1024;
 }
