@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole check, as the README's test command and CI run it:
-# lint, typecheck, build, every test suite (against a real S3 server on 127.0.0.1),
+# lint, the reliability and benchmark report checks, typecheck, build, every test suite (against a real S3 server on 127.0.0.1),
 # the packaging checks (publint, attw) of every package and the pack-and-install smoke test.
 #
 # S3: when TRAINABLE_TEST_S3_ENDPOINT (+ _ACCESS_KEY, _SECRET_KEY, _REGION) is set, that server
@@ -35,6 +35,9 @@ fi
 
 rm -rf .vitest-results
 "${PNPM[@]}" run lint
+# The committed reports must be the ones their runs produce (no build needed).
+"${PNPM[@]}" run reliability:check
+"${PNPM[@]}" run bench:check
 "${PNPM[@]}" exec turbo run build typecheck --concurrency=2
 "${PNPM[@]}" exec turbo run test --concurrency=1
 "${PNPM[@]}" exec turbo run test:build --concurrency=2
