@@ -5,15 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bin, type CliResult, spawnCli } from "./__fixtures__/spawn-cli.js";
 
-const bin = join(import.meta.dirname, "..", "dist", "bin.js");
 const plugin = join(import.meta.dirname, "__fixtures__", "echo-plugin.mjs");
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 let cwd: string;
 
@@ -21,29 +17,7 @@ function trainable(
   args: string[],
   options: { input?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd,
-      env: {
-        ...process.env,
-        NODE_NO_WARNINGS: "1",
-        TRAINABLE_CACHE_DIR: join(cwd, "cache"),
-        ...options.env,
-      },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? "");
-  });
+  return spawnCli(cwd, args, options);
 }
 
 function expectOneLineError(r: Result, pattern: RegExp) {

@@ -12,7 +12,7 @@ import { python, ZIP_FOLDER } from "./__fixtures__/python.js";
 import { bin, type CliResult, spawnCli } from "./__fixtures__/spawn-cli.js";
 
 let cwd: string;
-const cli = (args: string[], env?: NodeJS.ProcessEnv) => spawnCli(cwd, args, env);
+const cli = (args: string[], env?: NodeJS.ProcessEnv) => spawnCli(cwd, args, { env });
 const json = <T>(r: CliResult): T => {
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as T;

@@ -1,11 +1,11 @@
 // What a user meets at the shell: one error style, JSON errors, help without a command, the
 // version, explicit file input, flag names in errors. Spawns the built binary.
-import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliResult, spawnCli } from "./__fixtures__/spawn-cli.js";
 
 const root = join(import.meta.dirname, "..");
 const bin = join(root, "dist", "bin.js");
@@ -16,32 +16,12 @@ const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
   bin: Record<string, string>;
 };
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 let cwd: string;
 
 function trainable(args: string[], entry = bin): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [entry, ...args], {
-      cwd,
-      env: { ...process.env, NODE_NO_WARNINGS: "1", TRAINABLE_CACHE_DIR: join(cwd, "cache") },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return spawnCli(cwd, args, { entry });
 }
 
 /** The last stderr line is the one error line, in the CLI's single style, without tags. */

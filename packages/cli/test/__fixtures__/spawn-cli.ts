@@ -9,22 +9,25 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built `trainable` binary in `cwd` (its own cache dir there), stdin closed. */
+/**
+ * Runs the built `trainable` binary (or another `entry`, e.g. the bin launcher) in `cwd`, with
+ * its own cache dir there; `input` is written to its stdin, which is then closed.
+ */
 export function spawnCli(
   cwd: string,
   args: string[],
-  env: NodeJS.ProcessEnv = {},
+  options: { env?: NodeJS.ProcessEnv; input?: string; entry?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
+    const child = spawn(process.execPath, [options.entry ?? bin, ...args], {
       cwd,
       env: {
         ...process.env,
         NODE_NO_WARNINGS: "1",
         TRAINABLE_CACHE_DIR: join(cwd, "cache"),
-        ...env,
+        ...options.env,
       },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
     let stderr = "";
@@ -36,5 +39,6 @@ export function spawnCli(
     });
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? "");
   });
 }
