@@ -1,5 +1,5 @@
 import { isAbsolute, join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { type TransferProgress, ValidationError, validateId } from "@trainable/core";
 import { type CheckpointStoreImpl, createCheckpointStore } from "@trainable/storage";
 import type { CliIo } from "./io.js";
@@ -76,6 +76,24 @@ export class CliContext {
       },
     );
     return this.storePromise;
+  }
+
+  /**
+   * The folders on this machine that hold the CLI's own state: the store (for a `file:`
+   * remote) and the engine's data dir. A command that replaces or packs a folder refuses one
+   * that holds any of them.
+   */
+  localStatePaths(): { path: string; what: string }[] {
+    const paths: { path: string; what: string }[] = [];
+    if (this.remote.startsWith("file:")) {
+      try {
+        paths.push({ path: fileURLToPath(this.remote), what: `the store (${this.remoteSource})` });
+      } catch {
+        // Not a path this machine can name: the store checks its URL when it is opened.
+      }
+    }
+    paths.push({ path: this.dataDir, what: "the engine's data dir (--data-dir)" });
+    return paths;
   }
 
   /** Prints a result: JSON with `--json`, else the human text. */

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { readdir, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { readdir, realpath, rename, rm } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { type CheckpointRef, type CheckpointStore, ValidationError } from "@trainable/core";
 
 export interface PullIntoFolderOptions {
@@ -12,6 +12,39 @@ export interface PullIntoFolderOptions {
   force?: boolean;
   /** The flag or argument the folder came from, for messages. */
   flag: string;
+  /** Folders that must survive (the store, the data dir): a target holding one is refused. */
+  keep?: readonly { path: string; what: string }[];
+  /** The working directory: a target holding it is refused (it would be moved away). */
+  cwd?: string;
+}
+
+/** A path with symbolic links resolved as far as it exists. */
+async function real(path: string): Promise<string> {
+  const absolute = resolve(path);
+  try {
+    return await realpath(absolute);
+  } catch {
+    const parent = dirname(absolute);
+    return parent === absolute ? absolute : join(await real(parent), basename(absolute));
+  }
+}
+
+/** Whether `path` is `folder` or inside it (both resolved). */
+export async function isWithin(path: string, folder: string): Promise<boolean> {
+  const rel = relative(await real(folder), await real(path));
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+}
+
+/**
+ * The first of `keep` that `folder` is or holds, with how it was named: what packing or
+ * replacing `folder` would take along.
+ */
+export async function heldBy(
+  folder: string,
+  keep: readonly { path: string; what: string }[],
+): Promise<{ path: string; what: string } | undefined> {
+  for (const kept of keep) if (await isWithin(kept.path, folder)) return kept;
+  return undefined;
 }
 
 /**
@@ -34,6 +67,23 @@ export async function pullIntoFolder(
     if (code !== "ENOENT") throw error;
   }
   if (existing === undefined) return store.fetch({ pluginInstanceId, handle, target });
+  // Replacing the folder moves it away and deletes it: never with the CLI's own state inside,
+  // nor from inside it.
+  const held = await heldBy(target, options.keep ?? []);
+  if (held) {
+    throw ValidationError.forField(
+      "cli",
+      flag,
+      `${target} holds ${held.what} at ${held.path}: pulling into it would replace it; pull into another folder`,
+    );
+  }
+  if (options.cwd !== undefined && (await isWithin(options.cwd, target))) {
+    throw ValidationError.forField(
+      "cli",
+      flag,
+      `${target} holds the current directory: pulling into it would move the directory away; run the command from outside it`,
+    );
+  }
   if (existing.length > 0 && !options.force) {
     throw ValidationError.forField(
       "cli",

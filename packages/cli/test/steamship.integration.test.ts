@@ -1,6 +1,16 @@
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import {
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -225,10 +235,44 @@ print(json.dumps(names))
       "--handle",
       "v1",
     ]);
+    // Only what was asked: default.zip too only when `default` is listed.
+    expect(JSON.parse(r.stdout).zips.map((z: { file: string }) => z.file)).toEqual(["v1.zip"]);
+    r = await cli([
+      "--json",
+      "checkpoints",
+      "export",
+      "--to",
+      "steamship",
+      join(cwd, "v1-and-default"),
+      "--instance",
+      "m",
+      "--handle",
+      "v1",
+      "--handle",
+      "default",
+    ]);
     expect(JSON.parse(r.stdout).zips.map((z: { file: string }) => z.file)).toEqual([
       "v1.zip",
       "default.zip",
     ]);
+    // A dangling link at a zip's name is something already there: refused without --force.
+    const linked = join(cwd, "linked");
+    await mkdir(linked);
+    await symlink(join(cwd, "nowhere.zip"), join(linked, "v1.zip"));
+    r = await cli([
+      "checkpoints",
+      "export",
+      "--to",
+      "steamship",
+      linked,
+      "--instance",
+      "m",
+      "--handle",
+      "v1",
+    ]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/v1\.zip/);
+    expect(existsSync(join(cwd, "nowhere.zip"))).toBe(false);
   });
 
   it("imports from s3://bucket/prefix on the real S3 server, into an S3 store", async () => {
@@ -431,6 +475,30 @@ elif kind == "overlap":
         struct.pack_into("<HHII", end, 8, 200, 200, len(cd), cd_offset)
         d[cd_offset:] = cd + end
     patch(overlap)
+elif kind == "control":
+    # What zipfile writes for an ASCII name: no UTF-8 flag (read as CP437, where a tab stays a tab).
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("model\\tv1.bin", b"weights")
+elif kind == "long-segment": plain(("a" * 300, "x", F))
+elif kind == "local-overlap":
+    import zlib
+    # Entry a's data (stored) holds entry b's whole local header and data: a's local name is
+    # far longer than its central name, so its data starts past where the central record says.
+    def local(name, data, method, comp):
+        return struct.pack("<IHHHHHIIIHH", 0x04034b50, 20, 0, method, 0, 0x21, zlib.crc32(data), len(comp), len(data), len(name), 0) + name + comp
+    def central(name, data, offset, method, comp):
+        return struct.pack("<IHHHHHHIIIHHHHHII", 0x02014b50, 0x031e, 20, 0, method, 0, 0x21, zlib.crc32(data), len(comp), len(data), len(name), 0, 0, 0, 0, F << 16, offset) + name
+    b_data = b"\\0" * (1 << 20)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    b_comp = packer.compress(b_data) + packer.flush()
+    b_header = local(b"b.bin", b_data, 8, b_comp)
+    a_name = b"a" * (len(b_header) + 10)
+    a_data = b"P" * 10 + b_header
+    a = local(a_name, a_data, 0, a_data)
+    b_offset = 30 + len(a_name) + 10
+    cd = central(b"a", a_data, 0, 0, a_data) + central(b"b.bin", b_data, b_offset, 8, b_comp)
+    end = struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, 2, 2, len(cd), len(a), 0)
+    open(out, "wb").write(a + cd + end)
 else: raise SystemExit("unknown kind " + kind)
 `;
 
@@ -452,6 +520,9 @@ describe("hostile zips are refused, naming the zip and the entry, leaving nothin
     ["crc", /v1\.zip: entry "data\.bin" fails its CRC-32 check/],
     ["count", /v1\.zip: it declares 2000000 entries, more than the limit of 1000000/],
     ["overlap", /v1\.zip: entry "b1" overlaps the data of entry "b0"/],
+    ["control", /v1\.zip: entry "model.v1\.bin" has a control character in its name/],
+    ["long-segment", /v1\.zip: entry "a{300}" has a path segment longer than 255 bytes/],
+    ["local-overlap", /v1\.zip: entry "b\.bin" overlaps the data of entry "a"/],
   ];
 
   it.each(cases)("%s", async (kind, message) => {
@@ -477,7 +548,16 @@ describe("hostile zips are refused, naming the zip and the entry, leaving nothin
     expect(await readdir(tmp)).toEqual([]);
     expect(await readdir(dir)).toEqual(["v1.zip"]);
     const everywhere = await readdir(cwd, { recursive: true });
-    const planted = new Set(["evil.txt", "link", "pipe", "bomb.bin", "data.bin", "b0", "b1"]);
+    const planted = new Set([
+      "evil.txt",
+      "link",
+      "pipe",
+      "bomb.bin",
+      "data.bin",
+      "b0",
+      "b1",
+      "b.bin",
+    ]);
     expect(everywhere.filter((p) => planted.has(basename(p)))).toEqual([]);
   });
 
@@ -563,6 +643,43 @@ describe("importSteamship limits (the store's extract limits, here made small)",
 });
 
 describe("checkpoints push and pull", () => {
+  it("never packs or replaces a folder holding the store, the data dir or the working directory", async () => {
+    // A project folder whose default store (.trainable/store) lives inside it.
+    const project = join(cwd, "project");
+    await makeModel(join(project, "model"), "own state");
+    await writeFile(join(project, "README.txt"), "notes");
+    const inProject = (args: string[]) => spawnCli(project, args);
+    let r = await inProject(["checkpoints", "push", "model", "--instance", "s", "--handle", "v1"]);
+    expect(r.code, r.stderr).toBe(0);
+    const before = (await readdir(project, { recursive: true })).sort();
+
+    r = await inProject(["checkpoints", "push", ".", "--instance", "s", "--handle", "self"]);
+    expect(r.code).toBe(2);
+    expect(lastLine(r)).toMatch(/<dir>.*holds the store .* at .*\.trainable\/store/);
+    r = await inProject(["checkpoints", "pull", "--instance", "s", ".", "--force"]);
+    expect(r.code).toBe(2);
+    expect(lastLine(r)).toMatch(/<dir>.*holds the engine's data dir|<dir>.*holds the store/);
+    // Its store elsewhere: still refused, pulling would move the working directory away.
+    r = await inProject([
+      "--remote",
+      pathToFileURL(join(cwd, "elsewhere-store")).href,
+      "checkpoints",
+      "pull",
+      "--instance",
+      "s",
+      ".",
+      "--force",
+      "--data-dir",
+      join(cwd, "elsewhere-data"),
+    ]);
+    expect(r.code).toBe(2);
+    expect(lastLine(r)).toMatch(/holds the current directory/);
+    // Nothing moved, nothing lost: the store still answers.
+    expect((await readdir(project, { recursive: true })).sort()).toEqual(before);
+    const refs = json<Ref[]>(await inProject(["--json", "checkpoints", "list", "--instance", "s"]));
+    expect(refs.map((ref) => ref.handle).sort()).toEqual(["default", "v1"]);
+  });
+
   it("round-trips a folder, moves default unless --no-default, and pulls only into empty folders", async () => {
     const folder = join(cwd, "push-me");
     await makeModel(folder, "push");

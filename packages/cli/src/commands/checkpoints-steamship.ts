@@ -67,7 +67,11 @@ export function registerSteamshipTransfer(cmd: Command, ctx: () => CliContext): 
     .argument("<dir>", "folder to write the zips into (created when missing)")
     .requiredOption("--to <layout>", 'layout to write: "steamship"')
     .requiredOption("--instance <id>", "plugin instance id")
-    .option("--handle <name>", "a handle to export (repeatable; default: every handle)", collect)
+    .option(
+      "--handle <name>",
+      "a handle to export (repeatable; add --handle default for default.zip; default: every handle)",
+      collect,
+    )
     .option("--force", "replace zips that exist already")
     .action(async (dir: string, o: { to: string; instance: string; handle?: string[] }) => {
       const c = ctx();

@@ -12,7 +12,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { type CliContext, parseIntFlag } from "../context.js";
 import { fieldsAsFlags, parseFlags } from "../parse-flags.js";
-import { pullIntoFolder } from "../pull-into-folder.js";
+import { heldBy, pullIntoFolder } from "../pull-into-folder.js";
 import { userMessage } from "../user-error.js";
 import { registerSteamshipTransfer } from "./checkpoints-steamship.js";
 
@@ -188,6 +188,14 @@ export function registerCheckpoints(program: Command, ctx: () => CliContext): vo
       if (!info?.isDirectory()) {
         throw ValidationError.forField("cli", "<dir>", `no folder at ${folder}`);
       }
+      const held = await heldBy(folder, c.localStatePaths());
+      if (held) {
+        throw ValidationError.forField(
+          "cli",
+          "<dir>",
+          `${folder} holds ${held.what} at ${held.path}: pushing it would store that too; push the model folder itself`,
+        );
+      }
       const store = await c.store();
       const { ref, defaultRef, uploadedBytes } = await store.save({
         pluginInstanceId: flags.instance,
@@ -229,6 +237,8 @@ export function registerCheckpoints(program: Command, ctx: () => CliContext): vo
           target,
           force: flags.force,
           flag,
+          keep: c.localStatePaths(),
+          cwd: c.io.cwd,
         });
         c.print(
           { ...summary(ref), path: target },

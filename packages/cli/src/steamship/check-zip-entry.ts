@@ -15,6 +15,8 @@ export type ZipEntryCheck =
   | { path: string; directory: boolean; problem?: undefined }
   | { problem: string };
 
+/** The longest file name (one path segment) common filesystems take (NAME_MAX). */
+const MAX_NAME_BYTES = 255;
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
@@ -40,6 +42,9 @@ export function checkZipEntry(entry: ZipEntryFields, maxPathLength: number): Zip
   if (pathProblem !== undefined) return { problem: pathProblem };
   if (Buffer.byteLength(path) > maxPathLength) {
     return { problem: `path is longer than ${maxPathLength} bytes` };
+  }
+  if (path.split("/").some((segment) => Buffer.byteLength(segment) > MAX_NAME_BYTES)) {
+    return { problem: `has a path segment longer than ${MAX_NAME_BYTES} bytes` };
   }
   const mode = entry.externalFileAttributes >>> 16;
   const type = mode & S_IFMT;

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { copyFile, mkdir, rename, rm, stat } from "node:fs/promises";
+import { copyFile, lstat, mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type CheckpointRef,
@@ -18,7 +18,7 @@ export interface ExportSteamshipOptions {
   pluginInstanceId: string;
   /** The folder to write `{handle}.zip` and `default.zip` into (created when missing). */
   dir: string;
-  /** The handles to export (default: every handle). `default` is always exported when it exists. */
+  /** The handles to export (default: every handle, `default` included); list `default` to get `default.zip`. */
   handles?: string[];
   /** Replace zips that exist already. */
   force?: boolean;
@@ -62,12 +62,8 @@ export async function exportSteamship(options: ExportSteamshipOptions): Promise<
   let refs: CheckpointRef[];
   if (options.handles?.length) {
     refs = [];
-    for (const handle of new Set([...options.handles, DEFAULT_HANDLE])) {
-      try {
-        refs.push(await store.resolve({ pluginInstanceId, handle, signal }));
-      } catch (error) {
-        if (!(handle === DEFAULT_HANDLE && NotFoundError.isInstance(error))) throw error;
-      }
+    for (const handle of new Set(options.handles)) {
+      refs.push(await store.resolve({ pluginInstanceId, handle, signal }));
     }
   } else {
     refs = await store.list({ pluginInstanceId, signal });
@@ -81,7 +77,8 @@ export async function exportSteamship(options: ExportSteamshipOptions): Promise<
   if (!options.force) {
     for (const ref of refs) {
       const file = join(dir, `${ref.handle}.zip`);
-      if (await stat(file).catch(() => undefined)) {
+      // lstat: a link (even a dangling one) at the name is something already there.
+      if (await lstat(file).catch(() => undefined)) {
         throw ValidationError.forField(
           "cli",
           "<dir>",

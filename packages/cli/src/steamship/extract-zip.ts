@@ -42,7 +42,6 @@ interface PlannedEntry {
 }
 
 const UTF8_NAME = 0x800;
-const LOCAL_HEADER_SIZE = 30;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 function refused(zipName: string, problem: string, cause?: unknown): IntegrityError {
@@ -61,6 +60,11 @@ function entryName(zipName: string, entry: yauzl.Entry): string {
     entry.extraFields,
     true,
   );
+  // Control bytes are the same in UTF-8 and in CP437 as Python's `zipfile` decodes it (yauzl
+  // shows 0x01-0x1f and 0x7f as CP437 picture glyphs, which would hide them from the checks).
+  if (entry.fileNameRaw.some((byte) => byte < 0x20 || byte === 0x7f)) {
+    throw entryRefused(zipName, name, "has a control character in its name");
+  }
   if ((entry.generalPurposeBitFlag & UTF8_NAME) !== 0) {
     try {
       utf8.decode(entry.fileNameRaw);
@@ -128,20 +132,40 @@ async function planExtraction(
   const byOffset = [...entries].sort(
     (a, b) => a.entry.relativeOffsetOfLocalHeader - b.entry.relativeOffsetOfLocalHeader,
   );
-  for (let i = 1; i < byOffset.length; i++) {
-    const before = byOffset[i - 1] as PlannedEntry;
-    const here = byOffset[i] as PlannedEntry;
-    const end =
-      before.entry.relativeOffsetOfLocalHeader + LOCAL_HEADER_SIZE + before.entry.compressedSize;
-    if (here.entry.relativeOffsetOfLocalHeader < end) {
+  // An entry's data starts after its local header, whose name and extra field may be longer
+  // than the central directory's: read where it really starts.
+  let end = 0;
+  let previous: PlannedEntry | undefined;
+  for (const here of byOffset) {
+    if (previous !== undefined && here.entry.relativeOffsetOfLocalHeader < end) {
       throw entryRefused(
         zipName,
         here.name,
-        `overlaps the data of entry ${JSON.stringify(before.name)} (a zip bomb's trick)`,
+        `overlaps the data of entry ${JSON.stringify(previous.name)} (a zip bomb's trick)`,
       );
     }
+    const dataStart = await fileDataStart(zip, here.entry);
+    end = Math.max(end, dataStart + here.entry.compressedSize);
+    previous = here;
   }
   return { entries, totalBytes };
+}
+
+/** Where an entry's data starts: after its local header (name and extra field included). */
+function fileDataStart(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<number> {
+  return new Promise((resolve, reject) => {
+    (
+      zip as unknown as {
+        readLocalFileHeader(
+          entry: yauzl.Entry,
+          options: { minimal: true },
+          callback: (error: Error | null, header: { fileDataStart: number }) => void,
+        ): void;
+      }
+    ).readLocalFileHeader(entry, { minimal: true }, (error, header) =>
+      error ? reject(error) : resolve(header.fileDataStart),
+    );
+  });
 }
 
 /**
