@@ -215,10 +215,12 @@ export function createFileBackend(options: FileBackendOptions): RemoteBackend {
         dir,
         `${TEMP_PREFIX}${HOST_TAG}.${process.pid}.${randomBytes(8).toString("hex")}`,
       );
+      // Claimed before the file exists: a sweep in this process never sees it unclaimed.
+      inFlightTemps.add(temp);
       try {
         handle = await open(temp, "wx", 0o644);
-        inFlightTemps.add(temp);
       } catch (error) {
+        inFlightTemps.delete(temp);
         // A concurrent delete may remove the (empty) folder between mkdir and open: retry.
         if (errno(error) !== "ENOENT" || attempt >= 5) throw error;
       }

@@ -333,19 +333,6 @@ async function uploadBlob(
       signal: save.signal,
     });
     let sent = 0;
-    // A compressed archive's framing is not covered by the manifest: hash what is stored.
-    const stored = ctx.compression === "gzip" ? createHash("sha256") : undefined;
-    const counted = stream.pipe(
-      new Transform({
-        highWaterMark: 1024 * 1024,
-        transform(chunk: Buffer, _encoding, done) {
-          sent += chunk.length;
-          stored?.update(chunk);
-          done(null, chunk);
-        },
-      }),
-    );
-    stream.once("error", (error) => counted.destroy(error));
     let lastReported = -1;
     const report = (done: boolean) => {
       if (!save.onProgress || (!done && sent - lastReported < 256 * 1024)) return;
@@ -358,7 +345,23 @@ async function uploadBlob(
         ...(done ? { total: sent } : total === undefined ? {} : { total: Math.max(total, sent) }),
       });
     };
-    counted.on("data", () => report(false));
+    // A compressed archive's framing is not covered by the manifest: hash what is stored.
+    const stored = ctx.compression === "gzip" ? createHash("sha256") : undefined;
+    // Counted and reported as the backend pulls it. No "data" listener: that would switch the
+    // stream to flowing mode, and every chunk emitted before the backend starts reading (a file
+    // backend still opening its temp file, an S3 backend checking its bucket) would be lost.
+    const counted = stream.pipe(
+      new Transform({
+        highWaterMark: 1024 * 1024,
+        transform(chunk: Buffer, _encoding, done) {
+          sent += chunk.length;
+          stored?.update(chunk);
+          report(false);
+          done(null, chunk);
+        },
+      }),
+    );
+    stream.once("error", (error) => counted.destroy(error));
     const archiveKey = blobKey(scope, id, ctx.compression);
     await backend.put(archiveKey, counted, { signal: save.signal });
     const packed = await result;
