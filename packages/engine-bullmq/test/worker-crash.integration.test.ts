@@ -1,0 +1,183 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { TaskEvent } from "@trainable/plugin-runtime";
+import { afterEach, describe, expect, it } from "vitest";
+import { createBullmqEngine, createBullmqWorker } from "../src/index.js";
+import { CountingTagger, readCounts } from "./__fixtures__/plugins.mjs";
+import { testDirs, testQueue } from "./helpers.js";
+
+const closers: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  while (closers.length > 0) await closers.pop()?.();
+});
+
+const CHILD = fileURLToPath(new URL("./__fixtures__/worker-child.mjs", import.meta.url));
+
+interface ChildWorker {
+  child: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  exited: Promise<NodeJS.Signals | null>;
+  waitFor(predicate: (line: Record<string, unknown>) => boolean): Promise<void>;
+}
+
+function startChildWorker(config: Record<string, unknown>): ChildWorker {
+  const child = spawn(process.execPath, [CHILD], {
+    env: { ...process.env, WORKER: JSON.stringify(config) },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  const waiters = new Set<() => void>();
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+    lines.push(JSON.parse(line));
+    for (const wake of waiters) wake();
+  });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.on("exit", (_code, signal) => resolve(signal)),
+  );
+  closers.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await exited;
+  });
+  return {
+    child,
+    lines,
+    exited,
+    waitFor: (predicate) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (lines.some(predicate)) {
+            waiters.delete(check);
+            resolve();
+          }
+        };
+        waiters.add(check);
+        child.once("exit", () => {
+          waiters.delete(check);
+          if (!lines.some(predicate)) reject(new Error("worker exited before the line came"));
+        });
+        check();
+      }),
+  };
+}
+
+async function setup() {
+  const dirs = await testDirs();
+  closers.push(dirs.cleanup);
+  const queue = testQueue();
+  const store = await dirs.store();
+  const engine = await createBullmqEngine({ ...queue, store });
+  closers.push(() => engine.close());
+  engine.registerPlugin("counting", new CountingTagger());
+  await engine.createInstance({
+    id: "tagger",
+    plugin: "counting",
+    config: { countDir: dirs.countDir },
+  });
+  const childConfig = (n: number, extra: Record<string, unknown> = {}) => ({
+    ...queue,
+    storeUrl: dirs.storeUrl,
+    dataDir: dirs.workerDir(n),
+    ...extra,
+  });
+  /** A second worker, in this process, that recovers what the first left. */
+  const startRescuer = async () => {
+    const worker = await createBullmqWorker({
+      ...queue,
+      store: await dirs.store(),
+      plugins: { counting: new CountingTagger() },
+      dataDir: dirs.workerDir(99),
+      lockDurationMs: 2_000,
+      stalledIntervalMs: 1_000,
+      logger: { warn: () => {}, error: () => {} },
+    });
+    closers.push(() => worker.close());
+    return worker;
+  };
+  return { dirs, store, engine, childConfig, startRescuer };
+}
+
+describe("worker crash recovery (a worker SIGKILLed mid-training)", () => {
+  it("another worker recovers the stalled job; it succeeds once, saved once, default moved once", async () => {
+    const { dirs, store, engine, childConfig, startRescuer } = await setup();
+    const first = startChildWorker(childConfig(1));
+    await first.waitFor((line) => line.ready === true);
+    const events: TaskEvent[] = [];
+    engine.on("task", (event) => events.push(event));
+    const run = await engine.startTraining("tagger", {
+      trainingEpochs: 10,
+      trainingParams: { keywords: ["delta"], epochMs: 100 },
+    });
+    // Kill it once training is under way (a progress update has been relayed).
+    await expect
+      .poll(() => events.some((e) => e.type === "update"), { timeout: 10_000 })
+      .toBe(true);
+    first.child.kill("SIGKILL");
+    expect(await first.exited).toBe("SIGKILL");
+    expect((await engine.getTask(run.taskId))?.state).toBe("running");
+
+    const killedAt = Date.now();
+    await startRescuer();
+    const task = await run.done;
+    const recoveredInMs = Date.now() - killedAt;
+    expect(task.state).toBe("succeeded");
+    // Stalled recovery: within lockDuration + 2 stalled intervals (+ the training itself).
+    expect(recoveredInMs).toBeLessThan(15_000);
+    // The in-process training restarted from scratch on the rescuer (its model state was on
+    // the dead worker's disk), with the same task id (a retry): two starts, one save.
+    expect((await readCounts(dirs.countDir, "start")).get(run.taskId)).toBe(2);
+    expect((await readCounts(dirs.countDir, "save")).get(run.taskId)).toBe(1);
+    expect(task.attempts).toBe(2);
+    const ref = await store.resolve({ pluginInstanceId: "tagger", handle: "default" });
+    expect(ref.metadata.trainingTaskId).toBe(run.taskId);
+    const job = await engine.queue.getJob(run.taskId);
+    expect(job?.attemptsStarted).toBeGreaterThanOrEqual(2);
+    expect(await job?.getState()).toBe("completed");
+  });
+
+  it("a worker killed after the save but before recording it: the rescuer answers that save, never a second one", async () => {
+    const { dirs, engine, childConfig, startRescuer } = await setup();
+    const first = startChildWorker(childConfig(1, { killAt: "before-finish" }));
+    await first.waitFor((line) => line.ready === true);
+    const run = await engine.startTraining("tagger", {
+      trainingEpochs: 2,
+      trainingParams: { keywords: ["echo"], epochMs: 20 },
+    });
+    expect(await first.exited).toBe("SIGKILL");
+    expect(first.lines.some((l) => l.point === "before-finish")).toBe(true);
+    expect((await engine.getTask(run.taskId))?.phase).toBe("training");
+
+    await startRescuer();
+    const task = await run.done;
+    expect(task.state).toBe("succeeded");
+    expect(task.statusMessage).toContain("found its saved checkpoint");
+    expect((await readCounts(dirs.countDir, "start")).get(run.taskId)).toBe(1);
+    expect((await readCounts(dirs.countDir, "save")).get(run.taskId)).toBe(1);
+  });
+
+  it("a stale worker that lost its lock cannot record (the fence), so it makes no further effect", async () => {
+    const { engine } = await setup();
+    const { fencedWriteJobData } = await import("../src/fenced-write.js");
+    const { queueKeys } = await import("../src/queue-keys.js");
+    const { Redis } = await import("ioredis");
+    const queue = testQueue();
+    const redis = new Redis(queue.connection, { maxRetriesPerRequest: null });
+    closers.push(() => redis.quit());
+    const run = await engine.startTraining("tagger", { trainingParams: { keywords: ["z"] } });
+    const job = await engine.queue.getJob(run.taskId);
+    const keys = queueKeys(engine.queue.opts.prefix as string, engine.queue.name);
+    // Nobody holds the lock: any token is refused, the data is untouched.
+    expect(await fencedWriteJobData(redis, keys, run.taskId, "not-the-token", { x: 1 })).toBe(
+      "lock-lost",
+    );
+    await redis.set(keys.lock(run.taskId), "token-a");
+    expect(await fencedWriteJobData(redis, keys, run.taskId, "token-b", { x: 1 })).toBe(
+      "lock-lost",
+    );
+    expect(await fencedWriteJobData(redis, keys, run.taskId, "token-a", job?.data)).toBe("ok");
+    expect(await fencedWriteJobData(redis, keys, "no-such-job", "t", {})).toBe("lock-lost");
+    await redis.set(keys.lock("no-such-job"), "t");
+    expect(await fencedWriteJobData(redis, keys, "no-such-job", "t", {})).toBe("missing");
+    await redis.del(keys.lock(run.taskId), keys.lock("no-such-job"));
+  });
+});
