@@ -1,65 +1,13 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import type { TaskEvent } from "@trainable/plugin-runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import { createBullmqEngine, createBullmqWorker } from "../src/index.js";
 import { CountingTagger, readCounts } from "./__fixtures__/plugins.mjs";
-import { testDirs, testQueue } from "./helpers.js";
+import { refVersions, startChildWorker, testDirs, testQueue } from "./helpers.js";
 
 const closers: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   while (closers.length > 0) await closers.pop()?.();
 });
-
-const CHILD = fileURLToPath(new URL("./__fixtures__/worker-child.mjs", import.meta.url));
-
-interface ChildWorker {
-  child: ChildProcess;
-  lines: Array<Record<string, unknown>>;
-  exited: Promise<NodeJS.Signals | null>;
-  waitFor(predicate: (line: Record<string, unknown>) => boolean): Promise<void>;
-}
-
-function startChildWorker(config: Record<string, unknown>): ChildWorker {
-  const child = spawn(process.execPath, [CHILD], {
-    env: { ...process.env, WORKER: JSON.stringify(config) },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters = new Set<() => void>();
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-    lines.push(JSON.parse(line));
-    for (const wake of waiters) wake();
-  });
-  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-    child.on("exit", (_code, signal) => resolve(signal)),
-  );
-  closers.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await exited;
-  });
-  return {
-    child,
-    lines,
-    exited,
-    waitFor: (predicate) =>
-      new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (lines.some(predicate)) {
-            waiters.delete(check);
-            resolve();
-          }
-        };
-        waiters.add(check);
-        child.once("exit", () => {
-          waiters.delete(check);
-          if (!lines.some(predicate)) reject(new Error("worker exited before the line came"));
-        });
-        check();
-      }),
-  };
-}
 
 async function setup() {
   const dirs = await testDirs();
@@ -101,6 +49,7 @@ describe("worker crash recovery (a worker SIGKILLed mid-training)", () => {
   it("another worker recovers the stalled job; it succeeds once, saved once, default moved once", async () => {
     const { dirs, store, engine, childConfig, startRescuer } = await setup();
     const first = startChildWorker(childConfig(1));
+    closers.push(first.kill);
     await first.waitFor((line) => line.ready === true);
     const events: TaskEvent[] = [];
     engine.on("task", (event) => events.push(event));
@@ -127,6 +76,8 @@ describe("worker crash recovery (a worker SIGKILLed mid-training)", () => {
     // the dead worker's disk), with the same task id (a retry): two starts, one save.
     expect((await readCounts(dirs.countDir, "start")).get(run.taskId)).toBe(2);
     expect((await readCounts(dirs.countDir, "save")).get(run.taskId)).toBe(1);
+    expect(await refVersions(dirs.storeDir, "tagger", task.save.handle)).toBe(1);
+    expect(await refVersions(dirs.storeDir, "tagger", "default")).toBe(1);
     expect(task.attempts).toBe(2);
     const ref = await store.resolve({ pluginInstanceId: "tagger", handle: "default" });
     expect(ref.metadata.trainingTaskId).toBe(run.taskId);
@@ -138,6 +89,7 @@ describe("worker crash recovery (a worker SIGKILLed mid-training)", () => {
   it("a worker killed after the save but before recording it: the rescuer answers that save, never a second one", async () => {
     const { dirs, engine, childConfig, startRescuer } = await setup();
     const first = startChildWorker(childConfig(1, { killAt: "before-finish" }));
+    closers.push(first.kill);
     await first.waitFor((line) => line.ready === true);
     const run = await engine.startTraining("tagger", {
       trainingEpochs: 2,

@@ -9,3 +9,6 @@ export declare function readCounts(
   event: "start" | "save",
 ): Promise<Map<string, number>>;
 export declare function sleep(ms: number, signal?: AbortSignal): Promise<void>;
+// biome-ignore lint/suspicious/noExplicitAny: fixture typing
+export declare class ExternalTagger extends TrainableTaggerPluginService<any, any> {}
+export declare function countJobs(jobsDir: string): Promise<number>;

@@ -85,3 +85,124 @@ export function sleep(ms, signal) {
     );
   });
 }
+
+export const ExternalConfig = z.object({
+  /** The fake external service's state (one file per job). */
+  jobsDir: z.string(),
+  countDir: z.string(),
+});
+
+/**
+ * A fake external training service on files: `submit` with an idempotency `token` (the task
+ * id) returns the job already submitted under it, so a repeated train call never starts a
+ * second job. A job succeeds once `jobMs` passed and it was checked `checksNeeded` times.
+ */
+export const fakeJobs = {
+  async submit(jobsDir, spec) {
+    await mkdir(jobsDir, { recursive: true });
+    const tokenFile = join(jobsDir, `token-${spec.token}`);
+    const existing = await readFile(tokenFile, "utf8").catch(() => undefined);
+    if (existing) return existing;
+    const jobId = `job-${spec.token}`;
+    await writeFile(
+      join(jobsDir, `${jobId}.json`),
+      JSON.stringify({ keywords: spec.keywords ?? [], finishAt: Date.now() + (spec.jobMs ?? 0) }),
+    );
+    await writeFile(tokenFile, jobId);
+    return jobId;
+  },
+  async check(jobsDir, jobId) {
+    const job = JSON.parse(await readFile(join(jobsDir, `${jobId}.json`), "utf8"));
+    const cancelled = await readFile(join(jobsDir, `${jobId}.cancelled`)).then(
+      () => true,
+      () => false,
+    );
+    if (cancelled) return { ...job, state: "cancelled" };
+    return { ...job, state: Date.now() >= job.finishAt ? "succeeded" : "running" };
+  },
+  async cancel(jobsDir, jobId) {
+    await writeFile(join(jobsDir, `${jobId}.cancelled`), "");
+  },
+};
+
+/**
+ * A model trained by an external job, stateless between calls (the job id travels in
+ * `remoteStatusInput`), as a plugin run by several workers must be: a status check on another
+ * worker rebuilds it from the recorded status. Counts `submit` calls as "start" and saves.
+ */
+export class ExternalJobModel extends TrainableModel {
+  keywords = [];
+
+  async saveToFolder(dir) {
+    await writeFile(join(dir, "model.json"), JSON.stringify({ keywords: this.keywords }));
+    if (this.taskId) await count(this.config.countDir, "save", this.taskId);
+  }
+
+  async loadFromFolder(dir) {
+    this.keywords = JSON.parse(await readFile(join(dir, "model.json"), "utf8")).keywords;
+  }
+
+  async train(request) {
+    const params = request.data?.trainingParams ?? {};
+    const taskId = request.status?.taskId;
+    await count(this.config.countDir, "start", taskId);
+    const jobId = await fakeJobs.submit(this.config.jobsDir, {
+      token: taskId,
+      keywords: params.keywords,
+      jobMs: params.jobMs,
+    });
+    return {
+      status: {
+        state: "running",
+        remoteStatusInput: { jobId },
+        retryAfterMs: params.retryAfterMs ?? 50,
+      },
+    };
+  }
+
+  async trainStatus(request, context) {
+    const jobId = request.status?.remoteStatusInput?.jobId;
+    if (!jobId) throw new TrainingError("[test] a status check without remoteStatusInput.jobId");
+    this.taskId = request.status?.taskId;
+    const job = await fakeJobs.check(this.config.jobsDir, jobId);
+    context.postUpdate({ statusMessage: `job ${jobId} ${job.state}` });
+    if (job.state === "running") {
+      return {
+        status: {
+          state: "running",
+          remoteStatusInput: { jobId },
+          retryAfterMs: request.data?.trainingParams?.retryAfterMs ?? 50,
+        },
+      };
+    }
+    if (job.state === "cancelled") return { status: { state: "cancelled" } };
+    this.keywords = job.keywords;
+    return {
+      data: { trainingResults: { keywordCount: this.keywords.length } },
+      status: { state: "succeeded" },
+    };
+  }
+}
+
+export class ExternalTagger extends TrainableTaggerPluginService {
+  configSchema = ExternalConfig;
+  modelClass = ExternalJobModel;
+
+  async runWithModel(request, model) {
+    return {
+      file: { ...request.data.file, tags: model.keywords.map((name) => ({ kind: "kw", name })) },
+    };
+  }
+
+  async cancelTraining(request, model) {
+    const jobId = request.status?.remoteStatusInput?.jobId;
+    if (jobId) await fakeJobs.cancel(model.config.jobsDir, jobId);
+  }
+}
+
+/** External jobs ever submitted (distinct), from `jobsDir`. */
+export async function countJobs(jobsDir) {
+  const { readdir } = await import("node:fs/promises");
+  const names = await readdir(jobsDir).catch(() => []);
+  return names.filter((name) => /^job-.*\.json$/.test(name)).length;
+}
