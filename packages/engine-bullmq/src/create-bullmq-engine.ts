@@ -120,6 +120,17 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
     emit(event);
   });
 
+  // One listener for every wait(): resolvers by task id.
+  const finishWaiters = new Map<string, Set<() => void>>();
+  const onFinished = ({ jobId }: { jobId: string }) => {
+    const waiters = finishWaiters.get(jobId);
+    if (!waiters) return;
+    finishWaiters.delete(jobId);
+    for (const wake of waiters) wake();
+  };
+  queueEvents.on("completed", onFinished);
+  queueEvents.on("failed", onFinished);
+
   const assertOpen = () => {
     if (closed) throw new TrainableError("INTERNAL", "[engine-bullmq] The engine is closed");
   };
@@ -312,18 +323,14 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
       if (!job) throw new NotFoundError(`[engine-bullmq] Unknown task "${taskId}"`);
       // Listen first, then look: a job finishing in between is not missed.
       const finished = new Promise<void>((resolveWait) => {
-        const onDone = ({ jobId }: { jobId: string }) => {
-          if (jobId !== taskId) return;
-          queueEvents.off("completed", onDone);
-          queueEvents.off("failed", onDone);
-          resolveWait();
-        };
-        queueEvents.on("completed", onDone);
-        queueEvents.on("failed", onDone);
-        void job.isCompleted().then(async (done) => {
-          if (done || (await job.isFailed())) onDone({ jobId: taskId });
-        });
+        let waiters = finishWaiters.get(taskId);
+        if (!waiters) {
+          waiters = new Set();
+          finishWaiters.set(taskId, waiters);
+        }
+        waiters.add(resolveWait);
       });
+      if ((await job.isCompleted()) || (await job.isFailed())) onFinished({ jobId: taskId });
       await finished;
       const fresh = await jobOf(taskId);
       if (!fresh) throw new NotFoundError(`[engine-bullmq] Task "${taskId}" was removed`);

@@ -17,6 +17,7 @@ await createBullmqWorker({
   store,
   plugins: { counting: new CountingTagger(), external: new ExternalTagger() },
   dataDir: config.dataDir,
+  concurrency: config.concurrency ?? 1,
   lockDurationMs: config.lockDurationMs ?? 2_000,
   stalledIntervalMs: config.stalledIntervalMs ?? 1_000,
   logger: { warn: () => {}, error: (message, error) => console.error(message, error) },
