@@ -298,7 +298,8 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
         if (signal.aborted) onAbort();
         else signal.addEventListener("abort", onAbort, { once: true });
       }
-      const done = engine.wait(taskId);
+      // `done` never rejects: should Redis fail us, it settles with the task as recorded.
+      const done = engine.wait(taskId).catch(() => structuredClone(recorded));
       return { taskId, task: structuredClone(recorded), done };
     },
 
@@ -330,8 +331,12 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
         }
         waiters.add(resolveWait);
       });
-      if ((await job.isCompleted()) || (await job.isFailed())) onFinished({ jobId: taskId });
+      if (closed || (await job.isCompleted()) || (await job.isFailed())) {
+        onFinished({ jobId: taskId });
+      }
       await finished;
+      // Closed meanwhile: the task as it was (it goes on in the workers), like the local engine.
+      if (closed) return taskOf(job);
       const fresh = await jobOf(taskId);
       if (!fresh) throw new NotFoundError(`[engine-bullmq] Task "${taskId}" was removed`);
       return taskOf(fresh);
@@ -364,6 +369,8 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
     async close() {
       if (closed) return;
       closed = true;
+      // Pending wait()s settle with the task as last read (`done` never rejects).
+      for (const taskId of [...finishWaiters.keys()]) onFinished({ jobId: taskId });
       emitter.removeAllListeners();
       await queueEvents.close();
       await queue.close();

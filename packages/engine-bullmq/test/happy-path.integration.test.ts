@@ -122,4 +122,41 @@ describe("BullMQ engine, one in-process worker", () => {
     expect(types[0]).toBe("snapshot");
     expect(types.at(-1)).toBe("finished");
   });
+
+  it("a worker that closes hands its running training back; another worker finishes it", async () => {
+    const { dirs, queue, engine, worker } = await setup();
+    const run = await engine.startTraining("tagger", {
+      trainingEpochs: 20,
+      trainingParams: { keywords: ["close"], epochMs: 50 },
+    });
+    for await (const event of engine.watch(run.taskId)) if (event.type === "update") break;
+    expect(worker.activeTasks()).toEqual([run.taskId]);
+    await worker.close();
+    expect(await engine.queue.getJobState(run.taskId)).toBe("waiting");
+    expect((await engine.getTask(run.taskId))?.phase).toBe("training");
+    const second = await createBullmqWorker({
+      ...queue,
+      store: await dirs.store(),
+      plugins: { counting: new CountingTagger() },
+      dataDir: dirs.workerDir(2),
+    });
+    closers.push(() => second.close());
+    const task = await run.done;
+    expect(task.state).toBe("succeeded");
+    expect((await readCounts(dirs.countDir, "start")).get(run.taskId)).toBe(2);
+    expect((await readCounts(dirs.countDir, "save")).get(run.taskId)).toBe(1);
+  });
+
+  it("close() settles pending done promises with the task as it was (the training goes on)", async () => {
+    const { queue, dirs, worker } = await setup();
+    const other = await createBullmqEngine({ ...queue, store: await dirs.store() });
+    const run = await other.startTraining("tagger", {
+      trainingEpochs: 20,
+      trainingParams: { keywords: ["z"], epochMs: 50 },
+    });
+    await other.close();
+    const task = await run.done;
+    expect(["waiting", "running"]).toContain(task.state);
+    await worker.close();
+  });
 });

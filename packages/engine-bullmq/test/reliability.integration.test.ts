@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBullmqEngine, type BullmqEngine } from "../src/index.js";
+import { type BullmqEngine, createBullmqEngine } from "../src/index.js";
 import { CountingTagger, countJobs, ExternalTagger, readCounts } from "./__fixtures__/plugins.mjs";
 import { type ChildWorker, refVersions, startChildWorker, testDirs } from "./helpers.js";
 
@@ -115,7 +115,9 @@ describe("reliability trial: random worker kills and a Redis restart", () => {
       );
       for (let kill = 0; kill < KILLS; kill++) {
         await new Promise((resolve) => setTimeout(resolve, 800));
-        const live = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+        const live = workers.filter(
+          (w) => w.child.exitCode === null && w.child.signalCode === null,
+        );
         const victim = live[Math.floor(Math.random() * live.length)];
         await victim?.kill();
         await startWorker().waitFor((l) => l.ready === true);
