@@ -25,6 +25,7 @@ import {
   type PluginService,
   type PollPolicy,
   resolvePollPolicy,
+  stopRemote,
   systemClock,
   type TaskEvent,
   type TrainingTask,
@@ -236,14 +237,20 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
           },
         });
       }
-      const cancelRequested = (await main.redis.exists(keys.cancel(task.taskId))) === 1;
-      if (cancelRequested && task.phase === undefined && task.state === "waiting") {
-        // Cancelled before any worker started it: nothing to stop at the plugin.
+      if ((await main.redis.exists(keys.cancel(task.taskId))) === 1) {
+        // Cancelled while no worker drove it (queued, or its worker died): no new effect on
+        // the plugin — no train call is made or repeated. A task that reached the plugin has
+        // its job stopped first: by the recorded status (`remoteStatusInput`) when polling,
+        // else by the task id alone (the idempotency key the job was started with).
+        const started = task.phase === "training" || task.phase === "polling";
+        if (started) {
+          await ensureRegistered(client, instance).catch(() => {});
+          await stopRemote(ctx, task, client, instance);
+        }
         return await finish(ctx, task, "cancelled", {
           error: { code: "CANCELLED", message: "[engine-bullmq] Training cancelled" },
         });
       }
-      if (cancelRequested) controller.abort(cancelled());
       const final = await driveTraining(ctx, task, client, instance, controller);
       if (controller.signal.reason === CLOSING) {
         if (entry.lockLost) {

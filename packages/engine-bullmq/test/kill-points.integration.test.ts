@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createBullmqEngine, createBullmqWorker } from "../src/index.js";
-import { CountingTagger, countJobs, ExternalTagger, readCounts } from "./__fixtures__/plugins.mjs";
+import {
+  CountingTagger,
+  countJobs,
+  ExternalTagger,
+  jobStateOf,
+  readCounts,
+} from "./__fixtures__/plugins.mjs";
 import { refVersions, startChildWorker, testDirs, testQueue } from "./helpers.js";
 
 const closers: Array<() => Promise<unknown>> = [];
@@ -85,4 +91,61 @@ describe("kill points: a worker killed at each write-ahead point, another resume
     expect(task.checkpoint?.handle).toBe(task.save.handle);
     expect(await engine.queue.getJobState(run.taskId)).toBe("completed");
   });
+
+  // Cancelled while the job's worker is dead (the pub/sub message reaches no one): the
+  // durable flag makes the next worker record it cancelled without a new train call, and
+  // the external job the dead worker started is stopped by its task id or recorded id.
+  it.each([
+    { plugin: "counting" as const, point: "before-train" },
+    { plugin: "external" as const, point: "after-train" },
+    { plugin: "external" as const, point: "before-status-check" },
+  ])(
+    "cancelled while its worker is dead ($plugin, killed at $point)",
+    async ({ plugin, point }) => {
+      const dirs = await testDirs();
+      closers.push(dirs.cleanup);
+      const queue = testQueue();
+      const engine = await createBullmqEngine({ ...queue, store: await dirs.store() });
+      closers.push(() => engine.close());
+      engine.registerPlugin(
+        plugin,
+        plugin === "counting" ? new CountingTagger() : new ExternalTagger(),
+      );
+      const config = {
+        countDir: dirs.countDir,
+        ...(plugin === "external" ? { jobsDir: dirs.jobsDir } : {}),
+      };
+      await engine.createInstance({ id: "i", plugin, config });
+      const first = startChildWorker({
+        ...queue,
+        storeUrl: dirs.storeUrl,
+        dataDir: dirs.workerDir(1),
+        killAt: point,
+      });
+      closers.push(first.kill);
+      await first.waitFor((line) => line.ready === true);
+      const run = await engine.startTraining("i", {
+        trainingParams: { keywords: ["q"], epochMs: 20, jobMs: 60_000, retryAfterMs: 50 },
+      });
+      expect(await first.exited).toBe("SIGKILL");
+      const cancelling = engine.cancel(run.taskId);
+      const rescuer = await createBullmqWorker({
+        ...queue,
+        store: await dirs.store(),
+        plugins: { counting: new CountingTagger(), external: new ExternalTagger() },
+        dataDir: dirs.workerDir(2),
+        lockDurationMs: 2_000,
+        stalledIntervalMs: 1_000,
+        logger: { warn: () => {}, error: () => {} },
+      });
+      closers.push(() => rescuer.close());
+      expect((await cancelling).state).toBe("cancelled");
+      expect((await run.done).state).toBe("cancelled");
+      const calls = (await readCounts(dirs.countDir, "start")).get(run.taskId) ?? 0;
+      expect(calls).toBe(point === "before-train" ? 0 : 1);
+      if (plugin === "external")
+        expect(await jobStateOf(dirs.jobsDir, run.taskId)).toBe("cancelled");
+      expect(await refVersions(dirs.storeDir, "i", "default")).toBe(0);
+    },
+  );
 });

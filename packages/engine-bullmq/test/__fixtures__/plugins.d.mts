@@ -12,3 +12,4 @@ export declare function sleep(ms: number, signal?: AbortSignal): Promise<void>;
 // biome-ignore lint/suspicious/noExplicitAny: fixture typing
 export declare class ExternalTagger extends TrainableTaggerPluginService<any, any> {}
 export declare function countJobs(jobsDir: string): Promise<number>;
+export declare function jobStateOf(jobsDir: string, taskId: string): Promise<string>;

@@ -195,9 +195,22 @@ export class ExternalTagger extends TrainableTaggerPluginService {
   }
 
   async cancelTraining(request, model) {
-    const jobId = request.status?.remoteStatusInput?.jobId;
-    if (jobId) await fakeJobs.cancel(model.config.jobsDir, jobId);
+    // By the recorded job id, else by the task id it was submitted with (its idempotency key).
+    const jobsDir = model.config.jobsDir;
+    const token = request.status?.taskId;
+    const jobId =
+      request.status?.remoteStatusInput?.jobId ??
+      (token
+        ? await readFile(join(jobsDir, `token-${token}`), "utf8").catch(() => undefined)
+        : undefined);
+    if (jobId) await fakeJobs.cancel(jobsDir, jobId);
   }
+}
+
+/** The state of the external job a task submitted ("none" if it never did). */
+export async function jobStateOf(jobsDir, taskId) {
+  const jobId = await readFile(join(jobsDir, `token-${taskId}`), "utf8").catch(() => undefined);
+  return jobId ? (await fakeJobs.check(jobsDir, jobId)).state : "none";
 }
 
 /** External jobs ever submitted (distinct), from `jobsDir`. */
