@@ -70,8 +70,10 @@ export interface BullmqWorkerOptions {
   /** How often this worker looks for stalled jobs. Default 30 s. */
   stalledIntervalMs?: number;
   /**
-   * How many times a job may be recovered from a stalled worker before BullMQ fails it.
-   * The driver resumes exactly, so the default is high: 1000.
+   * How many times a job may be recovered from a stalled worker before BullMQ fails it (the
+   * task is then read as `failed`). The driver resumes exactly, so recoveries are safe, but a
+   * training that kills every worker it runs on (out of memory, say) must stop somewhere.
+   * Default 20.
    */
   maxStalledCount?: number;
   pollPolicy?: Partial<PollPolicy>;
@@ -275,7 +277,7 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
       concurrency: options.concurrency ?? 1,
       lockDuration: options.lockDurationMs ?? 30_000,
       stalledInterval: options.stalledIntervalMs ?? 30_000,
-      maxStalledCount: options.maxStalledCount ?? 1000,
+      maxStalledCount: options.maxStalledCount ?? 20,
       autorun: false,
     },
   );

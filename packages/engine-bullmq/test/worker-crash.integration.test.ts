@@ -29,8 +29,9 @@ async function setup() {
     ...extra,
   });
   /** A second worker, in this process, that recovers what the first left. */
-  const startRescuer = async () => {
+  const startRescuer = async (extra: { maxStalledCount?: number } = {}) => {
     const worker = await createBullmqWorker({
+      ...extra,
       ...queue,
       store: await dirs.store(),
       plugins: { counting: new CountingTagger() },
@@ -131,5 +132,28 @@ describe("worker crash recovery (a worker SIGKILLed mid-training)", () => {
     await redis.set(keys.lock("no-such-job"), "t");
     expect(await fencedWriteJobData(redis, keys, "no-such-job", "t", {})).toBe("missing");
     await redis.del(keys.lock(run.taskId), keys.lock("no-such-job"));
+  });
+
+  it("a training that kills every worker it lands on fails after maxStalledCount recoveries", async () => {
+    const { engine, childConfig, startRescuer } = await setup();
+    const doomed = childConfig(1, { killAt: "before-train", maxStalledCount: 1 });
+    const a = startChildWorker(doomed);
+    closers.push(a.kill);
+    await a.waitFor((line) => line.ready === true);
+    const run = await engine.startTraining("tagger", { trainingParams: { keywords: ["oom"] } });
+    expect(await a.exited).toBe("SIGKILL");
+    // The next worker recovers it once (stalled count 1) and dies on it too.
+    const b = startChildWorker({ ...doomed, dataDir: `${doomed.dataDir}-b` });
+    closers.push(b.kill);
+    expect(await b.exited).toBe("SIGKILL");
+    // A healthy worker finds it stalled a second time: past maxStalledCount 1, BullMQ fails it.
+    await startRescuer({ maxStalledCount: 1 });
+    const task = await run.done;
+    expect(task.state).toBe("failed");
+    expect(task.error?.message).toContain("stalled");
+    expect(await engine.queue.getJobState(run.taskId)).toBe("failed");
+    expect((await engine.listTasks({ state: "failed" })).map((t) => t.taskId)).toEqual([
+      run.taskId,
+    ]);
   });
 });

@@ -20,6 +20,7 @@ await createBullmqWorker({
   concurrency: config.concurrency ?? 1,
   lockDurationMs: config.lockDurationMs ?? 2_000,
   stalledIntervalMs: config.stalledIntervalMs ?? 1_000,
+  ...(config.maxStalledCount !== undefined ? { maxStalledCount: config.maxStalledCount } : {}),
   logger: { warn: () => {}, error: (message, error) => console.error(message, error) },
   hooks: {
     at(point, task) {
