@@ -1,7 +1,13 @@
 import type { TaskEvent } from "@trainable/plugin-runtime";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, inject, it } from "vitest";
 import { createBullmqEngine, createBullmqWorker } from "../src/index.js";
-import { CountingTagger, readCounts } from "./__fixtures__/plugins.mjs";
+import {
+  CountingTagger,
+  countJobs,
+  ExternalTagger,
+  jobStateOf,
+  readCounts,
+} from "./__fixtures__/plugins.mjs";
 import { refVersions, startChildWorker, testDirs, testQueue } from "./helpers.js";
 
 const closers: Array<() => Promise<unknown>> = [];
@@ -155,5 +161,54 @@ describe("worker crash recovery (a worker SIGKILLed mid-training)", () => {
     expect((await engine.listTasks({ state: "failed" })).map((t) => t.taskId)).toEqual([
       run.taskId,
     ]);
+  });
+
+  it("a worker whose lock was taken (frozen past lockDuration) stops at its next record, without cancelling the external job", async () => {
+    const { dirs, engine } = await setup();
+    const { Redis } = await import("ioredis");
+    const { queueKeys } = await import("../src/queue-keys.js");
+    engine.registerPlugin("external", new ExternalTagger());
+    await engine.createInstance({
+      id: "ext",
+      plugin: "external",
+      config: { countDir: dirs.countDir, jobsDir: dirs.jobsDir },
+    });
+    const queue = { prefix: engine.queue.opts.prefix as string, queueName: engine.queue.name };
+    const redis = new Redis(inject("redis").url, { maxRetriesPerRequest: null });
+    closers.push(() => redis.quit());
+    const warnings: string[] = [];
+    const worker = await createBullmqWorker({
+      connection: inject("redis").url,
+      ...queue,
+      store: await dirs.store(),
+      plugins: { external: new ExternalTagger() },
+      dataDir: dirs.workerDir(1),
+      lockDurationMs: 2_000,
+      stalledIntervalMs: 1_000,
+      logger: { warn: (m, e) => warnings.push(`${m} ${e}`), error: () => {} },
+    });
+    closers.push(() => worker.close());
+    const run = await engine.startTraining("ext", {
+      trainingParams: { keywords: ["fence"], jobMs: 2_500, retryAfterMs: 100 },
+    });
+    await expect
+      .poll(async () => (await engine.getTask(run.taskId))?.phase, { timeout: 10_000 })
+      .toBe("polling");
+    // As if the worker froze past its lock and another worker took the job: the lock now
+    // holds someone else's token (it expires in 1 s, as an abandoned lock would).
+    const keys = queueKeys(queue.prefix, queue.queueName);
+    await redis.set(keys.lock(run.taskId), "another-worker", "PX", 1_000);
+    const task = await run.done;
+    expect(task.state).toBe("succeeded");
+    // The stale driver made no effect after losing the lock: the external job was neither
+    // cancelled nor started again, and it was saved once.
+    expect(await jobStateOf(dirs.jobsDir, run.taskId)).toBe("succeeded");
+    expect(await countJobs(dirs.jobsDir)).toBe(1);
+    expect((await readCounts(dirs.countDir, "start")).get(run.taskId)).toBe(1);
+    expect(await refVersions(dirs.storeDir, "ext", task.save.handle)).toBe(1);
+    const job = await engine.queue.getJob(run.taskId);
+    expect(job?.attemptsStarted).toBeGreaterThanOrEqual(2);
+    // The stale driver gave up (its record was refused); BullMQ then refused its token too.
+    expect(warnings.some((w) => /lock mismatch/i.test(w))).toBe(true);
   });
 });
