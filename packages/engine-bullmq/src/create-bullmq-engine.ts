@@ -316,6 +316,47 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
       // Durable first (a worker that takes the job later sees it), then to the running worker.
       await main.redis.set(keys.cancel(taskId), "1", "EX", 7 * 24 * 3600);
       await main.redis.publish(keys.cancelChannel, taskId);
+      // Never started (no worker took it yet): record it cancelled here, so cancel() does not
+      // wait for a worker. Only while the job is queued and unlocked — `remove` refuses a job
+      // a worker holds — and only if it never reached the plugin (a job handed back or
+      // recovered has a phase: the worker taking it stops the plugin's job first).
+      if (task.phase === undefined && task.state === "waiting") {
+        const state = await job.getState();
+        if (state === "waiting" || state === "delayed" || state === "prioritized") {
+          const removed = await job.remove().then(
+            () => true,
+            () => false,
+          );
+          if (removed) {
+            const at = clock.now().toISOString();
+            const message = "[engine-bullmq] Training cancelled";
+            const final: TrainingTask = {
+              ...task,
+              state: "cancelled",
+              phase: "finished",
+              updatedAt: at,
+              finishedAt: at,
+              statusMessage: message,
+              error: { code: "CANCELLED", message },
+            };
+            const data = parseWith(TrainingJobData, job.data, `job ${taskId}`, "engine-bullmq");
+            // Back in the queue with its final record: the next worker completes it at once.
+            await queue.add(
+              TRAIN_JOB,
+              { ...data, task: final },
+              {
+                jobId: taskId,
+                attempts: 1,
+                removeOnComplete: false,
+                removeOnFail: false,
+              },
+            );
+            emit({ type: "finished", taskId, task: structuredClone(final) });
+            onFinished({ jobId: taskId });
+            return final;
+          }
+        }
+      }
       return engine.wait(taskId);
     },
 
@@ -331,7 +372,9 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
         }
         waiters.add(resolveWait);
       });
-      if (closed || (await job.isCompleted()) || (await job.isFailed())) {
+      // A final record counts even before a worker completes its job (see cancel()).
+      const recordedFinal = isFinalTaskState(taskOf(job).state);
+      if (closed || recordedFinal || (await job.isCompleted()) || (await job.isFailed())) {
         onFinished({ jobId: taskId });
       }
       await finished;

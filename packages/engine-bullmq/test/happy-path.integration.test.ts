@@ -159,4 +159,36 @@ describe("BullMQ engine, one in-process worker", () => {
     expect(["waiting", "running"]).toContain(task.state);
     await worker.close();
   });
+
+  it("cancels a queued training at once, with no worker running; a later worker only completes it", async () => {
+    const dirs = await testDirs();
+    closers.push(dirs.cleanup);
+    const queue = testQueue();
+    const engine = await createBullmqEngine({ ...queue, store: await dirs.store() });
+    closers.push(() => engine.close());
+    engine.registerPlugin("counting", new CountingTagger());
+    await engine.createInstance({
+      id: "t",
+      plugin: "counting",
+      config: { countDir: dirs.countDir },
+    });
+    const run = await engine.startTraining("t", { trainingParams: { keywords: ["never"] } });
+    const started = Date.now();
+    const task = await engine.cancel(run.taskId);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(task).toMatchObject({ state: "cancelled", phase: "finished" });
+    expect(await run.done).toMatchObject({ state: "cancelled" });
+    expect(await engine.getTask(run.taskId)).toMatchObject({ state: "cancelled" });
+    expect(await engine.wait(run.taskId)).toMatchObject({ state: "cancelled" });
+    const worker = await createBullmqWorker({
+      ...queue,
+      store: await dirs.store(),
+      plugins: { counting: new CountingTagger() },
+      dataDir: dirs.workerDir(1),
+    });
+    closers.push(() => worker.close());
+    await expect.poll(() => engine.queue.getJobState(run.taskId)).toBe("completed");
+    expect(await engine.getTask(run.taskId)).toMatchObject({ state: "cancelled" });
+    expect((await readCounts(dirs.countDir, "start")).get(run.taskId)).toBeUndefined();
+  });
 });
