@@ -361,7 +361,12 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
     },
 
     async wait(taskId) {
-      const job = await jobOf(taskId);
+      let job = await jobOf(taskId);
+      // cancel() removes and re-adds a queued job: read once more before saying "unknown".
+      if (!job) {
+        await new Promise((resolveLater) => setTimeout(resolveLater, 50));
+        job = await jobOf(taskId);
+      }
       if (!job) throw new NotFoundError(`[engine-bullmq] Unknown task "${taskId}"`);
       // Listen first, then look: a job finishing in between is not missed.
       const finished = new Promise<void>((resolveWait) => {
