@@ -212,7 +212,10 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
         );
       }
       if (type) {
-        const progress: TaskProgress = { type, taskId: current.taskId, task: current };
+        // Events keep only the latest post-update: BullMQ keeps thousands of events in Redis
+        // (its events stream), and the whole history is in the record (getTask) anyway.
+        const slim = { ...current, updates: current.updates.slice(-1) };
+        const progress: TaskProgress = { type, taskId: current.taskId, task: slim };
         if (update !== undefined) progress.update = update;
         await job.updateProgress(progress);
       }

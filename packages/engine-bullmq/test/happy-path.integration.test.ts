@@ -65,6 +65,9 @@ describe("BullMQ engine, one in-process worker", () => {
     expect(types).toContain("started");
     expect(types.filter((t) => t === "update")).toHaveLength(3);
     expect(types.at(-1)).toBe("finished");
+    // Events carry the latest post-update only; the record keeps them all.
+    for (const event of events) expect(event.task.updates.length).toBeLessThanOrEqual(1);
+    expect(task.updates).toHaveLength(3);
     // Reads see the final record.
     expect(await engine.getTask(run.taskId)).toMatchObject({ state: "succeeded" });
     expect((await engine.listTasks({ state: "succeeded" })).map((t) => t.taskId)).toEqual([
