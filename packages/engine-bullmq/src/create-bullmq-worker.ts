@@ -257,6 +257,8 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
         });
       }
       const final = await driveTraining(ctx, task, client, instance, controller);
+      // Recorded final (even if closing began meanwhile): that is the job's result.
+      if (isFinalTaskState(final.state)) return final;
       if (controller.signal.reason === CLOSING) {
         if (entry.lockLost) {
           throw new Error(`[engine-bullmq] Gave up training ${task.taskId}: lock lost`);
@@ -265,7 +267,8 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
         await job.moveToWait(token);
         throw new WaitingError();
       }
-      return final;
+      // Not final and not stopped: the driver could not record its end (see the logs).
+      throw new Error(`[engine-bullmq] Training ${task.taskId} stopped unfinished`);
     } finally {
       active.delete(task.taskId);
     }
