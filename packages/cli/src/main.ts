@@ -4,6 +4,7 @@ import { registerCheckpoints } from "./commands/checkpoints.js";
 import { registerResume } from "./commands/resume.js";
 import { registerRun } from "./commands/run.js";
 import { registerServe } from "./commands/serve.js";
+import { registerCancel, registerTasks } from "./commands/tasks.js";
 import { registerTrain } from "./commands/train.js";
 import { registerWorker } from "./commands/worker.js";
 import { CliContext, type GlobalOptions } from "./context.js";
@@ -57,6 +58,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   registerServe(program, ctx);
   registerCheckpoints(program, ctx);
   registerWorker(program, ctx);
+  registerTasks(program, ctx);
+  registerCancel(program, ctx);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput(program.configureOutput());
     for (const sub of cmd.commands) sub.exitOverride().configureOutput(program.configureOutput());

@@ -80,4 +80,97 @@ describe("trainable worker / train --queue (distributed engine on Redis)", () =>
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Invalid TRAINABLE_QUEUE: unknown parameter "bogus"/);
   });
+
+  it("tasks --queue lists the queue's trainings; cancel --queue stops a running one on its worker", async () => {
+    const queue = queueUrl();
+    const env = { ...process.env, NODE_NO_WARNINGS: "1", TRAINABLE_CACHE_DIR: join(cwd, "cache") };
+    const worker = spawn(process.execPath, [bin, "worker", "--queue", queue, "--plugin", plugin], {
+      cwd,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<number | null>((resolve) => worker.on("exit", resolve));
+    try {
+      await new Promise<void>((resolve) => {
+        createInterface({ input: worker.stdout }).on("line", (line) => {
+          if (line.startsWith("worker for echo-plugin")) resolve();
+        });
+      });
+      const training = spawnCli(cwd, [
+        "train",
+        "--queue",
+        queue,
+        "--plugin",
+        plugin,
+        "--instance",
+        "long",
+        "--param",
+        "word=slow",
+        "--param",
+        "sleepMs=30000",
+      ]);
+      let running: Array<{ taskId: string; state: string }> = [];
+      for (let i = 0; i < 100 && running.length === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const listed = await spawnCli(cwd, [
+          "tasks",
+          "--queue",
+          queue,
+          "--state",
+          "running",
+          "--json",
+        ]);
+        expect(listed.code).toBe(0);
+        running = JSON.parse(listed.stdout);
+      }
+      expect(running).toHaveLength(1);
+      const started = Date.now();
+      const cancelled = await spawnCli(cwd, ["cancel", running[0]?.taskId ?? "", "--queue", queue]);
+      expect(cancelled.stderr).toBe("");
+      expect(cancelled.code).toBe(0);
+      expect(cancelled.stdout).toMatch(/: cancelled$/m);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      const trained = await training;
+      expect(trained.code).toBe(1);
+      expect(trained.stderr).toMatch(/cancelled/);
+      const all = await spawnCli(cwd, ["tasks", "--queue", queue]);
+      expect(all.stdout).toMatch(/long {2}cancelled/);
+    } finally {
+      worker.kill("SIGINT");
+      expect(await exited).toBe(0);
+    }
+  });
+
+  it("tasks and cancel on the local engine (--data-dir)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "trainable-cli-local-"));
+    try {
+      const trained = await spawnCli(dir, [
+        "train",
+        "--plugin",
+        plugin,
+        "--instance",
+        "loc",
+        "--param",
+        "word=here",
+        "--json",
+      ]);
+      expect(trained.code).toBe(0);
+      const task = JSON.parse(trained.stdout);
+      const listed = await spawnCli(dir, ["tasks", "--json"]);
+      expect(JSON.parse(listed.stdout).map((t: { taskId: string }) => t.taskId)).toEqual([
+        task.taskId,
+      ]);
+      let r = await spawnCli(dir, ["cancel", task.taskId]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--plugin is required/);
+      r = await spawnCli(dir, ["cancel", task.taskId, "--plugin", plugin]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/: succeeded$/m);
+      r = await spawnCli(dir, ["tasks", "--state", "bogus"]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/Invalid --state: must be one of/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
