@@ -115,6 +115,9 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
         setAsDefault: o.default,
         ...(timeoutMs ? { timeoutMs } : {}),
       });
+      // On a queue the training runs elsewhere: name the task, so it can be cancelled from
+      // anywhere (`trainable cancel <task-id> --queue …`).
+      if (queue) c.progress.message(`training ${instanceId} on the queue as task ${run.taskId}…`);
       const stopWatching = engine.on("task", (event) => {
         if (event.taskId !== run.taskId) return;
         if (event.type === "update" && event.update) c.progress.training(event.update);

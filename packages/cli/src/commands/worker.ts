@@ -44,6 +44,13 @@ export function registerWorker(program: Command, ctx: () => CliContext): void {
             ),
         },
       });
+      // One line per training taken and ended, for the operator.
+      worker.worker.on("active", (job) => {
+        c.io.stderr.write(`trainable: task ${job.id}: started (attempt ${job.attemptsStarted})\n`);
+      });
+      worker.worker.on("completed", (job, task) => {
+        c.io.stderr.write(`trainable: task ${job.id}: ${task?.state ?? "done"}\n`);
+      });
       const where = `${new URL(queue.connection).host}, queue ${queue.queueName ?? "trainings"}`;
       c.print(
         { worker: true, plugin: plugin.name, concurrency, queue: queue.queueName ?? "trainings" },
