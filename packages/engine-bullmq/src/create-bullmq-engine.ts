@@ -112,12 +112,39 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
   let closed = false;
 
   const emit = (event: TaskEvent) => emitter.emit("task", event);
+  // Events of one task are emitted in the order of BullMQ's events stream, even when one of
+  // them needs a read first (`created`, for a task another engine enqueued).
+  const chains = new Map<string, Promise<void>>();
+  const inOrder = (taskId: string, fn: () => void | Promise<void>) => {
+    const next = (chains.get(taskId) ?? Promise.resolve()).then(fn).catch(() => {});
+    chains.set(taskId, next);
+    void next.then(() => {
+      if (chains.get(taskId) === next) chains.delete(taskId);
+    });
+  };
+  /** Tasks this engine enqueued: it emitted their `created` itself. */
+  const createdHere = new Set<string>();
+  queueEvents.on("added", ({ jobId, name }) => {
+    if (name !== TRAIN_JOB) return;
+    if (createdHere.delete(jobId)) return;
+    inOrder(jobId, async () => {
+      const job = await jobOf(jobId);
+      if (!job) return;
+      const task = taskOf(job);
+      // Not a queued-back final record (see cancel()).
+      if (task.state === "waiting" && task.phase === undefined) {
+        emit({ type: "created", taskId: jobId, task });
+      }
+    });
+  });
   queueEvents.on("progress", ({ jobId, data }) => {
     const progress = data as unknown as TaskProgress;
     if (progress === null || typeof progress !== "object" || !("type" in progress)) return;
     const event: TaskEvent = { type: progress.type, taskId: jobId, task: progress.task };
     if (progress.update !== undefined) event.update = progress.update;
-    emit(event);
+    inOrder(jobId, () => {
+      emit(event);
+    });
   });
 
   // One listener for every wait(): resolvers by task id.
@@ -278,6 +305,7 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
         updates: [],
       };
       const data: TrainingJobData = { schemaVersion: 1, task, instance };
+      createdHere.add(taskId);
       // The job id is the task id: adding it again is a no-op that returns the job queued.
       const job = await queue.add(TRAIN_JOB, data, {
         jobId: taskId,
@@ -291,6 +319,8 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
       const recorded = taskOf(stored);
       if (recorded.taskId === taskId && recorded.createdAt === task.createdAt) {
         emit({ type: "created", taskId, task: structuredClone(recorded) });
+      } else {
+        createdHere.delete(taskId); // queued before (an idempotent repeat): no `added` comes
       }
       const signal = trainOptions.signal;
       if (signal) {

@@ -194,4 +194,23 @@ describe("BullMQ engine, one in-process worker", () => {
     expect(await engine.getTask(run.taskId)).toMatchObject({ state: "cancelled" });
     expect((await readCounts(dirs.countDir, "start")).get(run.taskId)).toBeUndefined();
   });
+
+  it("another engine on the queue sees the same events, created first, finished last", async () => {
+    const { queue, dirs, engine } = await setup();
+    const observer = await createBullmqEngine({ ...queue, store: await dirs.store() });
+    closers.push(() => observer.close());
+    const seen: TaskEvent[] = [];
+    observer.on("task", (event) => seen.push(event));
+    const task = await engine.train("tagger", {
+      trainingEpochs: 2,
+      trainingParams: { keywords: ["o"], epochMs: 10 },
+    });
+    await expect.poll(() => seen.some((e) => e.type === "finished")).toBe(true);
+    const types = seen.filter((e) => e.taskId === task.taskId).map((e) => e.type);
+    expect(types[0]).toBe("created");
+    expect(types.filter((t) => t === "created")).toHaveLength(1);
+    expect(types).toContain("started");
+    expect(types.filter((t) => t === "update")).toHaveLength(2);
+    expect(types.at(-1)).toBe("finished");
+  });
 });
