@@ -80,6 +80,7 @@ import * as s3 from "@trainable/storage/s3";
 import * as cache from "@trainable/cache";
 import * as runtime from "@trainable/plugin-runtime";
 import * as cli from "@trainable/cli";
+import * as bullmqEngine from "@trainable/engine-bullmq";
 import { createRequire } from "node:module";
 
 assert.equal(typeof core.TrainableModel, "function");
@@ -90,6 +91,7 @@ assert.equal(typeof s3.createS3Backend, "function");
 assert.equal(typeof cache.createModelCache, "function");
 assert.equal(typeof runtime.createPluginApp, "function");
 assert.equal(typeof cli.main, "function");
+assert.equal(typeof bullmqEngine.createBullmqWorker, "function");
 // require() of the ESM packages works on Node >= 20.19
 const require = createRequire(import.meta.url);
 assert.equal(typeof require("@trainable/core").TrainableModel, "function");

@@ -12,7 +12,11 @@ export default defineConfig({
     typecheck: { enabled: true, include: ["src/**/*.test-d.ts"] },
     // The real S3 server (radosgw) for `checkpoints import s3://…`: started or reused, never
     // skipped (setup fails when no server can be had).
-    globalSetup: ["../../tools/s3-server/global-setup.ts"],
+    // Our own redis-server (AOF on) for `worker` and `--queue`: started or reused, never skipped.
+    globalSetup: [
+      "../../tools/s3-server/global-setup.ts",
+      "../../tools/redis-server/global-setup.ts",
+    ],
     testTimeout: 60_000,
     // A cold radosgw start, apt install included, takes ~40-60 s.
     hookTimeout: 180_000,

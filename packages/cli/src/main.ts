@@ -4,7 +4,9 @@ import { registerCheckpoints } from "./commands/checkpoints.js";
 import { registerResume } from "./commands/resume.js";
 import { registerRun } from "./commands/run.js";
 import { registerServe } from "./commands/serve.js";
+import { registerCancel, registerTasks } from "./commands/tasks.js";
 import { registerTrain } from "./commands/train.js";
+import { registerWorker } from "./commands/worker.js";
 import { CliContext, type GlobalOptions } from "./context.js";
 import { type CliIo, processIo } from "./io.js";
 import { toUserError } from "./user-error.js";
@@ -55,6 +57,9 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   registerResume(program, ctx);
   registerServe(program, ctx);
   registerCheckpoints(program, ctx);
+  registerWorker(program, ctx);
+  registerTasks(program, ctx);
+  registerCancel(program, ctx);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput(program.configureOutput());
     for (const sub of cmd.commands) sub.exitOverride().configureOutput(program.configureOutput());

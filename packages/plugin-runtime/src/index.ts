@@ -11,7 +11,17 @@ export {
 export type { ClientRunOptions, ClientTrainOptions, PluginClient } from "./client/plugin-client.js";
 export { type Clock, systemClock } from "./engine/clock.js";
 export { createLocalEngine, type LocalEngineOptions } from "./engine/create-local-engine.js";
-export type { DriveHooks, DrivePoint, EngineLogger } from "./engine/drive-training.js";
+export {
+  CLOSING,
+  type DriveContext,
+  type DriveHooks,
+  type DrivePoint,
+  driveTraining,
+  type EngineLogger,
+  errorInfo,
+  finish,
+  stopRemote,
+} from "./engine/drive-training.js";
 export { EngineInstance } from "./engine/engine-instance.js";
 export type {
   CreateInstanceOptions,
@@ -28,6 +38,7 @@ export {
   resolvePollPolicy,
 } from "./engine/poll-policy.js";
 export type { TaskEvent } from "./engine/task-event.js";
+export type { MaybePromise, TrainingEngine } from "./engine/training-engine.js";
 export { TrainingTask, TrainingUpdate } from "./engine/training-task.js";
 export type { HostedEvent, HostedTask } from "./hosted/create-task-host.js";
 export { HOSTED_KEY } from "./hosted/task-routes.js";

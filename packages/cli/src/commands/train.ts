@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { type CliContext, parseIntFlag, parseNumberFlag } from "../context.js";
 import { openEngine } from "../engine.js";
 import { asFlagError, parseDataFlag, parseJsonOrFile, parseParams } from "../parse-flags.js";
+import { openQueueEngine, QUEUE_ENV, resolveQueue } from "../queue.js";
 
 interface TrainFlags {
   plugin: string;
@@ -16,6 +17,7 @@ interface TrainFlags {
   handle?: string;
   default: boolean;
   timeout?: string;
+  queue?: string;
 }
 
 /** The flag each training input field comes from, for error messages. */
@@ -57,8 +59,13 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
     )
     .option("--no-default", "do not move the default handle to the new checkpoint")
     .option("--timeout <ms>", "overall training timeout in milliseconds")
+    .option(
+      "--queue <url>",
+      `train on a distributed queue's workers (redis://HOST:PORT/DB[?queue=NAME]; env ${QUEUE_ENV}) instead of in this process`,
+    )
     .action(async (o: TrainFlags) => {
       const c = ctx();
+      const queue = resolveQueue(o.queue, c.io.env[QUEUE_ENV]);
       const instanceId = validateId(o.instance, "--instance");
       const handle = o.handle === undefined ? undefined : validateId(o.handle, "--handle");
       const input = {
@@ -88,8 +95,10 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
       const config =
         o.config === undefined ? undefined : parseJsonOrFile(o.config, "--config", c.io.cwd);
 
-      const { engine, plugin } = await openEngine(c, o.plugin);
-      const existing = engine.getInstance(instanceId);
+      const { engine, plugin } = queue
+        ? await openQueueEngine(c, o.plugin, queue)
+        : await openEngine(c, o.plugin);
+      const existing = await engine.getInstance(instanceId);
       await engine
         .createInstance({
           id: instanceId,
@@ -106,6 +115,9 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
         setAsDefault: o.default,
         ...(timeoutMs ? { timeoutMs } : {}),
       });
+      // On a queue the training runs elsewhere: name the task, so it can be cancelled from
+      // anywhere (`trainable cancel <task-id> --queue …`).
+      if (queue) c.progress.message(`training ${instanceId} on the queue as task ${run.taskId}…`);
       const stopWatching = engine.on("task", (event) => {
         if (event.taskId !== run.taskId) return;
         if (event.type === "update" && event.update) c.progress.training(event.update);

@@ -17,8 +17,12 @@ class WordModel extends TrainableModel {
   async train(request, context) {
     const word = request.data?.trainingParams?.word;
     if (typeof word !== "string") throw new Error("trainingParams.word must be a string");
-    for (let i = 1; i <= 4; i++)
+    // Optional: each of the 4 steps takes `sleepMs` (a training long enough to cancel).
+    const sleepMs = Number(request.data?.trainingParams?.sleepMs ?? 0);
+    for (let i = 1; i <= 4; i++) {
       context.postUpdate({ trainingProgress: { fraction: i / 4, step: i } });
+      if (sleepMs > 0) await sleep(sleepMs, context.signal);
+    }
     this.word = word;
     return {
       data: { trainingResults: { accuracy: 0.5 + word.length / 100 } },
@@ -44,6 +48,20 @@ class WordTagger extends TrainableTaggerPluginService {
       },
     };
   }
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 export default new WordTagger();

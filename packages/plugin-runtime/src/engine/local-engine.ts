@@ -4,6 +4,7 @@ import type { InstanceLookup } from "../service/instance-lookup.js";
 import type { PluginService } from "../service/plugin-service.js";
 import type { EngineInstance } from "./engine-instance.js";
 import type { TaskEvent } from "./task-event.js";
+import type { TrainingEngine } from "./training-engine.js";
 import type { TrainingTask } from "./training-task.js";
 
 /** A training request to the engine: a `TrainPluginInput` whose `pluginInstance` may be left out. */
@@ -55,7 +56,7 @@ export interface ResumeResult {
  * The local engine: plugin instances, the training lifecycle and inference, for plugins
  * in-process or served over HTTP. See `createLocalEngine`.
  */
-export interface LocalEngine {
+export interface LocalEngine extends TrainingEngine {
   readonly store: CheckpointStore;
   readonly cache: ModelCache | false;
   readonly dataDir: string;

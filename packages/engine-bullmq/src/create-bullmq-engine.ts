@@ -1,0 +1,521 @@
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import {
+  type CheckpointStore,
+  ConflictError,
+  checkCheckpointStore,
+  checkOptionsObject,
+  isFinalTaskState,
+  NotFoundError,
+  parseWith,
+  TrainableError,
+  TrainPluginInput,
+  ValidationError,
+  validateId,
+} from "@trainable/core";
+import {
+  type Clock,
+  createLocalPluginClient,
+  EngineInstance,
+  type EngineTrainOptions,
+  generateHandle,
+  type PluginClient,
+  type PluginService,
+  systemClock,
+  type TaskEvent,
+  type TrainingEngine,
+  TrainingTask,
+} from "@trainable/plugin-runtime";
+import { type Job, Queue, QueueEvents } from "bullmq";
+import { DEFAULT_PREFIX, DEFAULT_QUEUE, queueKeys } from "./queue-keys.js";
+import { connectRedis, type RedisConnection } from "./redis-connection.js";
+import type { TaskProgress } from "./task-progress.js";
+import { TRAIN_JOB, TrainingJobData } from "./training-job-data.js";
+
+export interface BullmqEngineOptions {
+  /** The Redis of the queue: a `redis://` URL, ioredis options or an ioredis client. */
+  connection: RedisConnection;
+  /** The queue's name. Default `trainings`. */
+  queueName?: string;
+  /** Prefix of every Redis key. Default `trainable`. */
+  prefix?: string;
+  /** The shared store the workers save to (its workspace goes into requests). */
+  store: CheckpointStore;
+  /** Overall timeout of a training when `train` is given none. Default 24 h. */
+  defaultTimeoutMs?: number;
+  clock?: Clock;
+}
+
+/** Options of a training on the distributed engine. */
+export interface BullmqTrainOptions extends EngineTrainOptions {
+  /**
+   * The task's id, and its idempotency key: the job id in BullMQ. Asking again with the same
+   * id (e.g. after a lost answer) returns the task already queued, never a second training.
+   * Default: a random UUID.
+   */
+  taskId?: string;
+}
+
+export interface BullmqEngine extends TrainingEngine {
+  readonly store: CheckpointStore;
+  readonly queue: Queue<TrainingJobData, TrainingTask>;
+  startTraining(
+    instanceId: string,
+    input: Parameters<TrainingEngine["startTraining"]>[1],
+    options?: BullmqTrainOptions,
+  ): ReturnType<TrainingEngine["startTraining"]>;
+  getInstance(id: string): Promise<EngineInstance | undefined>;
+  listInstances(): Promise<EngineInstance[]>;
+  getTask(taskId: string): Promise<TrainingTask | undefined>;
+  listTasks(filter?: Parameters<TrainingEngine["listTasks"]>[0]): Promise<TrainingTask[]>;
+}
+
+const DEFAULT_TIMEOUT_MS = 24 * 60 * 60_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const ALL_STATES = ["waiting", "delayed", "prioritized", "active", "completed", "failed"] as const;
+
+/**
+ * The distributed engine's client side: it creates instances and enqueues trainings (one
+ * BullMQ job per task, job id = task id) that workers (`createBullmqWorker`) drive, reads
+ * their records, relays their events (job progress) and cancels them on whichever worker
+ * runs them. It drives nothing itself; any number of engines and workers share a queue.
+ */
+export async function createBullmqEngine(options: BullmqEngineOptions): Promise<BullmqEngine> {
+  const site = { component: "engine-bullmq", call: "createBullmqEngine" };
+  checkOptionsObject(options, { ...site, expected: "({ connection, store, queueName? })" });
+  checkCheckpointStore(options.store, site);
+  const store = options.store;
+  const clock = options.clock ?? systemClock;
+  const defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  checkTimeout(defaultTimeoutMs, "defaultTimeoutMs");
+  const keys = queueKeys(options.prefix ?? DEFAULT_PREFIX, options.queueName ?? DEFAULT_QUEUE);
+  const onRedisError = () => {};
+  const main = connectRedis(options.connection, onRedisError);
+  const eventsConnection = main.redis.duplicate();
+  eventsConnection.on("error", onRedisError);
+  const queue = new Queue<TrainingJobData, TrainingTask>(keys.queueName, {
+    connection: main.redis,
+    prefix: keys.prefix,
+  });
+  queue.on("error", onRedisError);
+  const queueEvents = new QueueEvents(keys.queueName, {
+    connection: eventsConnection,
+    prefix: keys.prefix,
+  });
+  queueEvents.on("error", onRedisError);
+  await queue.waitUntilReady();
+  await queueEvents.waitUntilReady();
+
+  const plugins = new Map<string, PluginClient>();
+  const emitter = new EventEmitter();
+  emitter.setMaxListeners(0);
+  let closed = false;
+
+  const emit = (event: TaskEvent) => emitter.emit("task", event);
+  // Events of one task are emitted in the order of BullMQ's events stream, even when one of
+  // them needs a read first (`created`, for a task another engine enqueued).
+  const chains = new Map<string, Promise<void>>();
+  const inOrder = (taskId: string, fn: () => void | Promise<void>) => {
+    const next = (chains.get(taskId) ?? Promise.resolve()).then(fn).catch(() => {});
+    chains.set(taskId, next);
+    void next.then(() => {
+      if (chains.get(taskId) === next) chains.delete(taskId);
+    });
+  };
+  /** Tasks this engine enqueued: it emitted their `created` itself. */
+  const createdHere = new Set<string>();
+  queueEvents.on("added", ({ jobId, name }) => {
+    if (name !== TRAIN_JOB) return;
+    if (createdHere.delete(jobId)) return;
+    inOrder(jobId, async () => {
+      const job = await jobOf(jobId);
+      if (!job) return;
+      const task = taskOf(job);
+      // Not a queued-back final record (see cancel()).
+      if (task.state === "waiting" && task.phase === undefined) {
+        emit({ type: "created", taskId: jobId, task });
+      }
+    });
+  });
+  queueEvents.on("progress", ({ jobId, data }) => {
+    const progress = data as unknown as TaskProgress;
+    if (progress === null || typeof progress !== "object" || !("type" in progress)) return;
+    const event: TaskEvent = { type: progress.type, taskId: jobId, task: progress.task };
+    if (progress.update !== undefined) event.update = progress.update;
+    inOrder(jobId, () => {
+      emit(event);
+    });
+  });
+
+  // One listener for every wait(): resolvers by task id.
+  const finishWaiters = new Map<string, Set<() => void>>();
+  const onFinished = ({ jobId }: { jobId: string }) => {
+    const waiters = finishWaiters.get(jobId);
+    if (!waiters) return;
+    finishWaiters.delete(jobId);
+    for (const wake of waiters) wake();
+  };
+  queueEvents.on("completed", onFinished);
+  queueEvents.on("failed", onFinished);
+
+  const assertOpen = () => {
+    if (closed) throw new TrainableError("INTERNAL", "[engine-bullmq] The engine is closed");
+  };
+
+  /** The task a job stands for: its final return value, else its latest record. */
+  function taskOf(job: Job<TrainingJobData, TrainingTask>): TrainingTask {
+    const returned = job.returnvalue as TrainingTask | null | undefined;
+    if (returned && typeof returned === "object" && isFinalTaskState(returned.state)) {
+      return parseWith(TrainingTask, returned, `result of job ${job.id}`, "engine-bullmq");
+    }
+    const data = parseWith(TrainingJobData, job.data, `training job ${job.id}`, "engine-bullmq");
+    const task = data.task;
+    if (job.finishedOn && job.failedReason && !isFinalTaskState(task.state)) {
+      // BullMQ gave up on the job (e.g. it stalled more than maxStalledCount times).
+      const at = new Date(job.finishedOn).toISOString();
+      return {
+        ...task,
+        state: "failed",
+        phase: "finished",
+        finishedAt: at,
+        updatedAt: at,
+        error: { code: "INTERNAL", message: `[engine-bullmq] The job failed: ${job.failedReason}` },
+        statusMessage: `[engine-bullmq] The job failed: ${job.failedReason}`,
+      };
+    }
+    return task;
+  }
+
+  async function jobOf(taskId: string): Promise<Job<TrainingJobData, TrainingTask> | undefined> {
+    return (await queue.getJob(taskId)) ?? undefined;
+  }
+
+  const engine: BullmqEngine = {
+    store,
+    queue,
+
+    registerPlugin(name, plugin) {
+      assertOpen();
+      const pluginName = validateId(name, "plugin name");
+      plugins.set(
+        pluginName,
+        "registerInstance" in plugin && "kind" in plugin
+          ? (plugin as PluginClient)
+          : createLocalPluginClient(plugin as PluginService, { store }),
+      );
+    },
+
+    async createInstance(spec) {
+      assertOpen();
+      const id = validateId(spec?.id, "id");
+      const plugin = validateId(spec.plugin, "plugin");
+      const handle = spec.handle === undefined ? undefined : validateId(spec.handle, "handle");
+      const client = plugins.get(plugin);
+      if (!client) {
+        throw new NotFoundError(
+          `[engine-bullmq] Unknown plugin "${plugin}": register it with engine.registerPlugin("${plugin}", …) first (it validates the config)`,
+        );
+      }
+      const registered = await client.registerInstance({ id, handle, config: spec.config });
+      const existing = await engine.getInstance(id);
+      const at = clock.now().toISOString();
+      const instance: EngineInstance = {
+        schemaVersion: 1,
+        id,
+        plugin,
+        ...(handle !== undefined ? { handle } : {}),
+        config: registered.config,
+        createdAt: existing?.createdAt ?? at,
+        updatedAt: at,
+      };
+      if (existing) {
+        const same =
+          existing.plugin === plugin &&
+          existing.handle === handle &&
+          JSON.stringify(existing.config) === JSON.stringify(instance.config);
+        if (same) return existing;
+        if (!spec.replace) {
+          throw new ConflictError(
+            `[engine-bullmq] Plugin instance "${id}" already exists with a different plugin, handle or config: pass replace: true to replace it`,
+          );
+        }
+      }
+      await main.redis.hset(keys.instances, id, JSON.stringify(instance));
+      return structuredClone(instance);
+    },
+
+    async getInstance(id) {
+      const raw = await main.redis.hget(keys.instances, id);
+      if (raw === null) return undefined;
+      return parseWith(EngineInstance, JSON.parse(raw), `instance ${id}`, "engine-bullmq");
+    },
+
+    async listInstances() {
+      const all = await main.redis.hgetall(keys.instances);
+      return Object.entries(all).map(([id, raw]) =>
+        parseWith(EngineInstance, JSON.parse(raw), `instance ${id}`, "engine-bullmq"),
+      );
+    },
+
+    async startTraining(instanceId, input, trainOptions = {}) {
+      assertOpen();
+      const instance = await engine.getInstance(validateId(instanceId, "instanceId"));
+      if (!instance) {
+        throw new NotFoundError(
+          `[engine-bullmq] Unknown plugin instance "${instanceId}": create it with engine.createInstance first`,
+        );
+      }
+      const parsedInput = parseWith(
+        TrainPluginInput,
+        { ...input, pluginInstance: input?.pluginInstance ?? instance.id },
+        "TrainPluginInput",
+        "engine-bullmq",
+      );
+      if (parsedInput.pluginInstance !== instance.id) {
+        throw ValidationError.forField(
+          "engine-bullmq",
+          "pluginInstance",
+          `"${parsedInput.pluginInstance}" does not match the instance "${instance.id}" being trained`,
+        );
+      }
+      const timeoutMs = trainOptions.timeoutMs ?? defaultTimeoutMs;
+      checkTimeout(timeoutMs, "timeoutMs");
+      const taskId =
+        trainOptions.taskId === undefined
+          ? randomUUID()
+          : validateId(trainOptions.taskId, "taskId");
+      const handle =
+        trainOptions.handle === undefined
+          ? // Unique across producers: the generated time-based handle plus the task's id.
+            `${generateHandle(clock.now())}-${taskId.slice(0, 8)}`
+          : validateId(trainOptions.handle, "handle");
+      const now = clock.now();
+      const task: TrainingTask = {
+        schemaVersion: 1,
+        taskId,
+        instanceId: instance.id,
+        plugin: instance.plugin,
+        state: "waiting",
+        createdAt: now.toISOString(),
+        updatedAt: now.toISOString(),
+        deadline: new Date(now.getTime() + timeoutMs).toISOString(),
+        input: parsedInput,
+        save: { handle, setAsDefault: trainOptions.setAsDefault ?? true },
+        statusChecks: 0,
+        updates: [],
+      };
+      const data: TrainingJobData = { schemaVersion: 1, task, instance };
+      createdHere.add(taskId);
+      // The job id is the task id: adding it again is a no-op that returns the job queued.
+      const job = await queue.add(TRAIN_JOB, data, {
+        jobId: taskId,
+        attempts: 1,
+        removeOnComplete: false,
+        removeOnFail: false,
+      });
+      // `add` answers with the job it was given: read what Redis holds (the first request's
+      // task when this id was queued before).
+      const stored = (await jobOf(taskId)) ?? (job as Job<TrainingJobData, TrainingTask>);
+      const recorded = taskOf(stored);
+      if (recorded.taskId === taskId && recorded.createdAt === task.createdAt) {
+        emit({ type: "created", taskId, task: structuredClone(recorded) });
+      } else {
+        createdHere.delete(taskId); // queued before (an idempotent repeat): no `added` comes
+      }
+      const signal = trainOptions.signal;
+      if (signal) {
+        const onAbort = () => void engine.cancel(taskId).catch(() => {});
+        if (signal.aborted) onAbort();
+        else signal.addEventListener("abort", onAbort, { once: true });
+      }
+      // `done` never rejects: should Redis fail us, it settles with the task as recorded.
+      const done = engine.wait(taskId).catch(() => structuredClone(recorded));
+      return { taskId, task: structuredClone(recorded), done };
+    },
+
+    async train(instanceId, input, trainOptions) {
+      const run = await engine.startTraining(instanceId, input, trainOptions);
+      return run.done;
+    },
+
+    async cancel(taskId) {
+      const job = await jobOf(taskId);
+      if (!job) throw new NotFoundError(`[engine-bullmq] Unknown task "${taskId}"`);
+      const task = taskOf(job);
+      if (isFinalTaskState(task.state)) return task;
+      // Durable first (a worker that takes the job later sees it), then to the running worker.
+      await main.redis.set(keys.cancel(taskId), "1", "EX", 7 * 24 * 3600);
+      await main.redis.publish(keys.cancelChannel, taskId);
+      // Never started (no worker took it yet): record it cancelled here, so cancel() does not
+      // wait for a worker. Only while the job is queued and unlocked — `remove` refuses a job
+      // a worker holds — and only if it never reached the plugin (a job handed back or
+      // recovered has a phase: the worker taking it stops the plugin's job first).
+      if (task.phase === undefined && task.state === "waiting") {
+        const state = await job.getState();
+        if (state === "waiting" || state === "delayed" || state === "prioritized") {
+          const removed = await job.remove().then(
+            () => true,
+            () => false,
+          );
+          if (removed) {
+            const at = clock.now().toISOString();
+            const message = "[engine-bullmq] Training cancelled";
+            const final: TrainingTask = {
+              ...task,
+              state: "cancelled",
+              phase: "finished",
+              updatedAt: at,
+              finishedAt: at,
+              statusMessage: message,
+              error: { code: "CANCELLED", message },
+            };
+            const data = parseWith(TrainingJobData, job.data, `job ${taskId}`, "engine-bullmq");
+            // Back in the queue with its final record: the next worker completes it at once.
+            await queue.add(
+              TRAIN_JOB,
+              { ...data, task: final },
+              {
+                jobId: taskId,
+                attempts: 1,
+                removeOnComplete: false,
+                removeOnFail: false,
+              },
+            );
+            emit({ type: "finished", taskId, task: structuredClone(final) });
+            onFinished({ jobId: taskId });
+            return final;
+          }
+        }
+      }
+      return engine.wait(taskId);
+    },
+
+    async wait(taskId) {
+      let job = await jobOf(taskId);
+      // cancel() removes and re-adds a queued job: read once more before saying "unknown".
+      if (!job) {
+        await new Promise((resolveLater) => setTimeout(resolveLater, 50));
+        job = await jobOf(taskId);
+      }
+      if (!job) throw new NotFoundError(`[engine-bullmq] Unknown task "${taskId}"`);
+      // Listen first, then look: a job finishing in between is not missed.
+      const finished = new Promise<void>((resolveWait) => {
+        let waiters = finishWaiters.get(taskId);
+        if (!waiters) {
+          waiters = new Set();
+          finishWaiters.set(taskId, waiters);
+        }
+        waiters.add(resolveWait);
+      });
+      // A final record counts even before a worker completes its job (see cancel()).
+      const recordedFinal = isFinalTaskState(taskOf(job).state);
+      if (closed || recordedFinal || (await job.isCompleted()) || (await job.isFailed())) {
+        onFinished({ jobId: taskId });
+      }
+      await finished;
+      // Closed meanwhile: the task as it was (it goes on in the workers), like the local engine.
+      if (closed) return taskOf(job);
+      const fresh = await jobOf(taskId);
+      if (!fresh) throw new NotFoundError(`[engine-bullmq] Task "${taskId}" was removed`);
+      return taskOf(fresh);
+    },
+
+    async getTask(taskId) {
+      const job = await jobOf(taskId);
+      return job ? taskOf(job) : undefined;
+    },
+
+    async listTasks(filter = {}) {
+      const jobs = await queue.getJobs([...ALL_STATES]);
+      return jobs
+        .filter((job): job is Job<TrainingJobData, TrainingTask> => job?.name === TRAIN_JOB)
+        .map(taskOf)
+        .filter((task) => filter.instanceId === undefined || task.instanceId === filter.instanceId)
+        .filter((task) => filter.state === undefined || task.state === filter.state)
+        .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    },
+
+    watch(taskId, watchOptions = {}) {
+      return watchTask(engine, taskId, watchOptions.signal);
+    },
+
+    on(event, listener) {
+      emitter.on(event, listener);
+      return () => emitter.off(event, listener);
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      // Pending wait()s settle with the task as last read (`done` never rejects).
+      for (const taskId of [...finishWaiters.keys()]) onFinished({ jobId: taskId });
+      emitter.removeAllListeners();
+      await queueEvents.close();
+      await queue.close();
+      await eventsConnection.quit().catch(() => eventsConnection.disconnect());
+      await main.close();
+    },
+  };
+  return engine;
+}
+
+function checkTimeout(value: number, field: string): void {
+  if (!Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) {
+    throw ValidationError.forField(
+      "engine-bullmq",
+      field,
+      `must be a positive number of milliseconds, at most ${MAX_TIMER_MS} (about 24.8 days)`,
+    );
+  }
+}
+
+async function* watchTask(
+  engine: BullmqEngine,
+  taskId: string,
+  signal: AbortSignal | undefined,
+): AsyncIterableIterator<TaskEvent> {
+  const queue: TaskEvent[] = [];
+  let wake: (() => void) | undefined;
+  const off = engine.on("task", (event) => {
+    if (event.taskId !== taskId) return;
+    queue.push(event);
+    wake?.();
+  });
+  const onAbort = () => wake?.();
+  signal?.addEventListener("abort", onAbort);
+  // The end also comes from the job itself: a `finished` progress event can be missed (the
+  // events stream is trimmed, or it happened before the listener).
+  let final: TrainingTask | undefined;
+  void engine.wait(taskId).then(
+    (task) => {
+      final = task;
+      wake?.();
+    },
+    () => {},
+  );
+  try {
+    const task = await engine.getTask(taskId);
+    if (!task) throw new NotFoundError(`[engine-bullmq] Unknown task "${taskId}"`);
+    yield { type: "snapshot", taskId, task };
+    if (isFinalTaskState(task.state)) return;
+    for (;;) {
+      while (queue.length > 0) {
+        const event = queue.shift() as TaskEvent;
+        yield event;
+        if (event.type === "finished") return;
+      }
+      if (final) {
+        yield { type: "finished", taskId, task: final };
+        return;
+      }
+      if (signal?.aborted) return;
+      await new Promise<void>((resolveWait) => {
+        wake = resolveWait;
+      });
+      wake = undefined;
+    }
+  } finally {
+    off();
+    signal?.removeEventListener("abort", onAbort);
+  }
+}

@@ -1,0 +1,313 @@
+import { join, resolve } from "node:path";
+import {
+  CancelledError,
+  type CheckpointStore,
+  checkCheckpointStore,
+  checkModelCache,
+  checkOptionsObject,
+  isFinalTaskState,
+  type ModelCache,
+  parseWith,
+  TrainableError,
+  ValidationError,
+} from "@trainable/core";
+import {
+  CLOSING,
+  type Clock,
+  createLocalPluginClient,
+  type DriveContext,
+  type DriveHooks,
+  driveTraining,
+  type EngineInstance,
+  type EngineLogger,
+  finish,
+  type PluginClient,
+  type PluginService,
+  type PollPolicy,
+  resolvePollPolicy,
+  stopRemote,
+  systemClock,
+  type TaskEvent,
+  type TrainingTask,
+} from "@trainable/plugin-runtime";
+import { type Job, WaitingError, Worker } from "bullmq";
+import { fencedWriteJobData } from "./fenced-write.js";
+import { DEFAULT_PREFIX, DEFAULT_QUEUE, queueKeys } from "./queue-keys.js";
+import { connectRedis, type RedisConnection } from "./redis-connection.js";
+import type { TaskProgress } from "./task-progress.js";
+import { TrainingJobData } from "./training-job-data.js";
+
+export interface BullmqWorkerOptions {
+  /** The Redis of the queue: a `redis://` URL, ioredis options or an ioredis client. */
+  connection: RedisConnection;
+  /** The queue's name. Default `trainings`. Engines and workers of one queue use the same. */
+  queueName?: string;
+  /** Prefix of every Redis key. Default `trainable`. */
+  prefix?: string;
+  /** Where trainings are saved: a store every worker and server shares (S3). */
+  store: CheckpointStore;
+  /** The model cache in-process plugins serve through; saves notify it. */
+  cache?: ModelCache | false;
+  /**
+   * The plugins this worker drives, by the name instances were created with: services (run
+   * in this process) or clients (e.g. `createHttpPluginClient`). Every worker of a queue
+   * must have every plugin of its trainings (see the README).
+   */
+  plugins: Record<
+    string,
+    // biome-ignore lint/suspicious/noExplicitAny: any plugin
+    PluginService<any, any> | PluginClient
+  >;
+  /** Local scratch: the in-training model folders of in-process plugins. */
+  dataDir: string;
+  /** Trainings driven at once by this worker. Default 1. */
+  concurrency?: number;
+  /**
+   * How long a job's lock lasts without renewal (renewed every half of it). A worker that
+   * stops renewing (killed, frozen) loses its jobs to the stalled-job check. Default 30 s.
+   */
+  lockDurationMs?: number;
+  /** How often this worker looks for stalled jobs. Default 30 s. */
+  stalledIntervalMs?: number;
+  /**
+   * How many times a job may be recovered from a stalled worker before BullMQ fails it (the
+   * task is then read as `failed`). The driver resumes exactly, so recoveries are safe, but a
+   * training that kills every worker it runs on (out of memory, say) must stop somewhere.
+   * Default 20.
+   */
+  maxStalledCount?: number;
+  pollPolicy?: Partial<PollPolicy>;
+  /** Post-updates kept per task (older ones are dropped). Default 100. */
+  maxUpdatesPerTask?: number;
+  clock?: Clock;
+  logger?: EngineLogger;
+  /** Observes the driver at its write-ahead points (tests stop the process there). */
+  hooks?: DriveHooks;
+}
+
+export interface BullmqWorker {
+  /** The BullMQ worker (for its events; do not close it directly). */
+  readonly worker: Worker;
+  /** Task ids being driven by this worker now. */
+  activeTasks(): string[];
+  /**
+   * Stops taking jobs and hands the running ones back to the queue unfinished (another
+   * worker resumes them from their record), then closes the connections it made.
+   */
+  close(): Promise<void>;
+}
+
+interface Active {
+  controller: AbortController;
+  lockLost: boolean;
+}
+
+/**
+ * Creates a worker that takes training jobs from the queue and drives each with the same
+ * write-ahead driver as the local engine (`driveTraining`): records go to the job's data
+ * (fenced by the job's lock), events go out as job progress, the final task is the job's
+ * return value. A job recovered from a stalled worker resumes from its record: a train call
+ * that may have been in flight is repeated as a retry (the plugin answers a save it already
+ * made, or reattaches its external job by the recorded id), status checks continue from
+ * the last recorded status.
+ */
+export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<BullmqWorker> {
+  const site = { component: "engine-bullmq", call: "createBullmqWorker" };
+  checkOptionsObject(options, {
+    ...site,
+    expected: "({ connection, store, plugins, dataDir, … })",
+  });
+  checkCheckpointStore(options.store, site);
+  checkModelCache(options.cache, site);
+  if (typeof options.dataDir !== "string" || options.dataDir === "") {
+    throw ValidationError.forField(
+      "engine-bullmq",
+      "dataDir",
+      "is required: the worker's local scratch folder (a path)",
+    );
+  }
+  if (options.plugins === null || typeof options.plugins !== "object") {
+    throw ValidationError.forField(
+      "engine-bullmq",
+      "plugins",
+      "is required: { [name]: plugin service or client }",
+    );
+  }
+  const store = options.store;
+  const cache = options.cache ?? false;
+  const dataDir = resolve(options.dataDir);
+  const clock = options.clock ?? systemClock;
+  const logger: EngineLogger = options.logger ?? {
+    warn: (message, error) => console.warn(message, error ?? ""),
+    error: (message, error) => console.error(message, error ?? ""),
+  };
+  const keys = queueKeys(options.prefix ?? DEFAULT_PREFIX, options.queueName ?? DEFAULT_QUEUE);
+  const plugins = new Map<string, PluginClient>();
+  for (const [name, plugin] of Object.entries(options.plugins)) {
+    plugins.set(
+      name,
+      "registerInstance" in plugin && "kind" in plugin
+        ? (plugin as PluginClient)
+        : createLocalPluginClient(plugin as PluginService, { store, cache }),
+    );
+  }
+  const registrations = new Map<string, Promise<void>>();
+  const ensureRegistered = (client: PluginClient, instance: EngineInstance): Promise<void> => {
+    const key = `${instance.plugin}\u0000${instance.id}`;
+    let pending = registrations.get(key);
+    if (!pending) {
+      pending = client
+        .registerInstance({ id: instance.id, handle: instance.handle, config: instance.config })
+        .then(() => undefined);
+      pending.catch(() => registrations.delete(key));
+      registrations.set(key, pending);
+    }
+    return pending;
+  };
+
+  const onRedisError = (error: unknown) =>
+    logger.warn("[engine-bullmq] Redis connection error (retrying)", error);
+  const main = connectRedis(options.connection, onRedisError);
+  const subscriber = main.redis.duplicate();
+  subscriber.on("error", onRedisError);
+  const active = new Map<string, Active>();
+  let closing = false;
+
+  async function processJob(
+    job: Job<TrainingJobData, TrainingTask>,
+    token: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<TrainingTask> {
+    if (!job.id || !token) throw new Error("[engine-bullmq] A job without id or lock token");
+    const jobId = job.id;
+    const data = parseWith(TrainingJobData, job.data, `training job ${jobId}`, "engine-bullmq");
+    const task = data.task;
+    const instance = data.instance;
+    // The last worker recorded the end but did not complete the job: its result stands.
+    if (isFinalTaskState(task.state)) return task;
+
+    const entry: Active = { controller: new AbortController(), lockLost: false };
+    const { controller } = entry;
+    const cancelled = () => new CancelledError("[engine-bullmq] Training cancelled");
+    signal?.addEventListener("abort", () => controller.abort(cancelled()), { once: true });
+    active.set(task.taskId, entry);
+
+    const record = async (
+      current: TrainingTask,
+      type?: TaskEvent["type"],
+      update?: TaskEvent["update"],
+    ): Promise<void> => {
+      current.updatedAt = clock.now().toISOString();
+      const written = await fencedWriteJobData(main.redis, keys, jobId, token, {
+        ...data,
+        task: current,
+      });
+      if (written !== "ok") {
+        // Another worker owns the job now (or it was removed): stop without any effect.
+        entry.lockLost = true;
+        controller.abort(CLOSING);
+        throw new TrainableError(
+          "CONFLICT",
+          `[engine-bullmq] Lost the lock of training ${current.taskId} (${written}): another worker drives it now`,
+        );
+      }
+      if (type) {
+        // Events keep only the latest post-update: BullMQ keeps thousands of events in Redis
+        // (its events stream), and the whole history is in the record (getTask) anyway.
+        const slim = { ...current, updates: current.updates.slice(-1) };
+        const progress: TaskProgress = { type, taskId: current.taskId, task: slim };
+        if (update !== undefined) progress.update = update;
+        await job.updateProgress(progress);
+      }
+    };
+    const ctx: DriveContext = {
+      clock,
+      policy: resolvePollPolicy(options.pollPolicy),
+      logger,
+      hooks: options.hooks ?? {},
+      maxUpdates: options.maxUpdatesPerTask ?? 100,
+      modelDir: (taskId) => join(dataDir, "tasks", taskId, "model"),
+      record,
+      contextOf: (instanceId) => ({ pluginInstanceId: instanceId, workspace: store.workspace }),
+      ensureRegistered,
+    };
+
+    try {
+      const client = plugins.get(task.plugin);
+      if (!client) {
+        return await finish(ctx, task, "failed", {
+          error: {
+            code: "NOT_FOUND",
+            message: `[engine-bullmq] Plugin "${task.plugin}" is not registered on this worker: give every worker of queue "${keys.queueName}" the plugins of its trainings`,
+          },
+        });
+      }
+      if ((await main.redis.exists(keys.cancel(task.taskId))) === 1) {
+        // Cancelled while no worker drove it (queued, or its worker died): no new effect on
+        // the plugin — no train call is made or repeated. A task that reached the plugin has
+        // its job stopped first: by the recorded status (`remoteStatusInput`) when polling,
+        // else by the task id alone (the idempotency key the job was started with).
+        const started = task.phase === "training" || task.phase === "polling";
+        if (started) {
+          await ensureRegistered(client, instance).catch(() => {});
+          await stopRemote(ctx, task, client, instance);
+        }
+        return await finish(ctx, task, "cancelled", {
+          error: { code: "CANCELLED", message: "[engine-bullmq] Training cancelled" },
+        });
+      }
+      const final = await driveTraining(ctx, task, client, instance, controller);
+      // Recorded final (even if closing began meanwhile): that is the job's result.
+      if (isFinalTaskState(final.state)) return final;
+      if (controller.signal.reason === CLOSING) {
+        if (entry.lockLost) {
+          throw new Error(`[engine-bullmq] Gave up training ${task.taskId}: lock lost`);
+        }
+        // Closing: hand the job back unfinished; another worker resumes it from its record.
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      // Not final and not stopped: the driver could not record its end (see the logs).
+      throw new Error(`[engine-bullmq] Training ${task.taskId} stopped unfinished`);
+    } finally {
+      active.delete(task.taskId);
+    }
+  }
+
+  const worker = new Worker<TrainingJobData, TrainingTask>(
+    keys.queueName,
+    (job, token, signal) => processJob(job, token, signal),
+    {
+      connection: main.redis,
+      prefix: keys.prefix,
+      concurrency: options.concurrency ?? 1,
+      lockDuration: options.lockDurationMs ?? 30_000,
+      stalledInterval: options.stalledIntervalMs ?? 30_000,
+      maxStalledCount: options.maxStalledCount ?? 20,
+      autorun: false,
+    },
+  );
+  worker.on("error", (error) => logger.warn("[engine-bullmq] Worker error", error));
+
+  // Cancel requests reach the worker that runs the job, on whichever machine it is.
+  await subscriber.subscribe(keys.cancelChannel);
+  subscriber.on("message", (channel, taskId) => {
+    if (channel !== keys.cancelChannel) return;
+    if (active.has(taskId)) worker.cancelJob(taskId, "cancelled");
+  });
+  void worker.run().catch((error) => logger.error("[engine-bullmq] Worker stopped", error));
+  await worker.waitUntilReady();
+
+  return {
+    worker,
+    activeTasks: () => [...active.keys()],
+    async close() {
+      if (closing) return;
+      closing = true;
+      for (const entry of active.values()) entry.controller.abort(CLOSING);
+      await worker.close();
+      await subscriber.quit().catch(() => subscriber.disconnect());
+      await main.close();
+    },
+  };
+}
