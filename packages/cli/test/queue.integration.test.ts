@@ -43,7 +43,7 @@ describe("trainable worker / train --queue (distributed engine on Redis)", () =>
       const trained = await spawnCli(
         cwd,
         ["train", "--plugin", plugin, "--instance", "q", "--param", "word=queued", "--json"],
-        { TRAINABLE_QUEUE: queue },
+        { env: { TRAINABLE_QUEUE: queue } },
       );
       expect(trained.stderr).not.toContain("error");
       expect(trained.code).toBe(0);
@@ -75,7 +75,7 @@ describe("trainable worker / train --queue (distributed engine on Redis)", () =>
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Invalid --queue: expected a redis:\/\/ or rediss:\/\/ URL/);
     r = await spawnCli(cwd, ["train", "--plugin", plugin, "--instance", "q"], {
-      TRAINABLE_QUEUE: "redis://127.0.0.1:6379/0?bogus=1",
+      env: { TRAINABLE_QUEUE: "redis://127.0.0.1:6379/0?bogus=1" },
     });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Invalid TRAINABLE_QUEUE: unknown parameter "bogus"/);
