@@ -325,6 +325,25 @@ export function renderBenchmarks(r) {
       "",
     );
   }
+  if (r.engine) {
+    const e = r.engine;
+    const base = e.localSequential.perJobMs;
+    const row = (name, c) =>
+      `| ${name} | ${c.perJobMs.toFixed(1)} ms | ${(e.trainings / c.seconds).toFixed(1)} | ${(c.perJobMs / base).toFixed(2)}× |`;
+    lines.push(
+      "## Engines",
+      "",
+      `${e.trainings} trainings per case of a plugin whose training only saves a ${e.modelBytes / 1024} KiB model to a \`file:\` store: the engines' own cost per training (task records, events, the save, the queue's round trips). BullMQ cases run against our own redis-server (AOF on) with worker processes of concurrency 1.`,
+      "",
+      "| engine | wall time per training | trainings/s | vs local engine, one at a time |",
+      "|---|---|---|---|",
+      row("local engine, one at a time (baseline)", e.localSequential),
+      row("local engine, all started at once", e.localConcurrent),
+      row("BullMQ engine, 1 worker, all enqueued at once", e.bullmq1),
+      row("BullMQ engine, 3 workers, all enqueued at once", e.bullmq3),
+      "",
+    );
+  }
   if (extras.length) {
     lines.push(
       "## Other targets",

@@ -9,7 +9,7 @@
 //      BENCH_A_SMALL_BYTES   size of the smaller A used to show re-saves are flat (default 128 MiB)
 //      BENCH_B_FILES         files in B (default 5,000)
 //      BENCH_SKIP_S3=1       no S3 cases
-//      BENCH_SKIP_EXTRAS=1   no cache or HTTP benchmarks
+//      BENCH_SKIP_EXTRAS=1   no cache, HTTP or engine benchmarks
 //      BENCH_DIAGNOSTICS=0   no diagnostic cases (trainable without fsync)
 //      BENCH_PROFILE=0       no CPU profile of the cases of missed targets
 //      S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION: an S3 server to use (else
@@ -20,6 +20,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { runCacheBench } from "./cases/cache-bench.mjs";
+import { runEngineBench } from "./cases/engine-bench.mjs";
 import { runHttpBench } from "./cases/http-bench.mjs";
 import { PART_SIZE, QUEUE_SIZE } from "./cases/s3-raw.mjs";
 import { DATA_DIR, datasetA, datasetB, datasetC, describe } from "./datasets.mjs";
@@ -1124,6 +1125,11 @@ async function main() {
       http.plugin.rps / http.bare.rps >= 0.8,
       `${http.plugin.rps.toFixed(0)} vs ${http.bare.rps.toFixed(0)} req/s (${(http.plugin.rps / http.bare.rps).toFixed(2)}×)`,
     );
+  }
+
+  if (process.env.BENCH_SKIP_EXTRAS !== "1") {
+    log("engine benchmarks");
+    results.engine = await runEngineBench({ work, log });
   }
 
   results.totalSeconds = (Date.now() - started) / 1000;

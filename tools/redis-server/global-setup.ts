@@ -34,7 +34,7 @@ async function startRedis(): Promise<Omit<RedisTestConfig, "prefix">> {
   const lock = join(tmpdir(), `trainable-redis-${port}.lock`);
   const hasFlock = spawnSync("flock", ["--version"], { stdio: "ignore" }).status === 0;
   const [command, args] = hasFlock
-    ? ["flock", ["-w", "600", lock, "bash", script, port]]
+    ? ["flock", ["-o", "-w", "600", lock, "bash", script, port]]
     : ["bash", [script, port]];
   const { code, stdout, stderr } = await new Promise<{
     code: number | null;

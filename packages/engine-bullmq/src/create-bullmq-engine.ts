@@ -124,17 +124,23 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
   };
   /** Tasks this engine enqueued: it emitted their `created` itself. */
   const createdHere = new Set<string>();
+  /**
+   * Tasks whose `created` this engine emitted (the newest 10,000): a job queued back with its
+   * final record (see cancel()) is `added` again, and is not created again.
+   */
+  const announced = new Set<string>();
+  const announce = (taskId: string) => {
+    announced.add(taskId);
+    if (announced.size > 10_000) announced.delete(announced.values().next().value as string);
+  };
   queueEvents.on("added", ({ jobId, name }) => {
-    if (name !== TRAIN_JOB) return;
+    if (name !== TRAIN_JOB || announced.has(jobId)) return;
+    announce(jobId);
     if (createdHere.delete(jobId)) return;
     inOrder(jobId, async () => {
+      // The task as recorded now: a worker may already have started (or finished) it.
       const job = await jobOf(jobId);
-      if (!job) return;
-      const task = taskOf(job);
-      // Not a queued-back final record (see cancel()).
-      if (task.state === "waiting" && task.phase === undefined) {
-        emit({ type: "created", taskId: jobId, task });
-      }
+      if (job) emit({ type: "created", taskId: jobId, task: taskOf(job) });
     });
   });
   queueEvents.on("progress", ({ jobId, data }) => {
@@ -300,7 +306,12 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
         updatedAt: now.toISOString(),
         deadline: new Date(now.getTime() + timeoutMs).toISOString(),
         input: parsedInput,
-        save: { handle, setAsDefault: trainOptions.setAsDefault ?? true },
+        save: {
+          handle,
+          setAsDefault: trainOptions.setAsDefault ?? true,
+          // A handle of its own: the store refuses any second save of this task to it.
+          ...(trainOptions.handle === undefined ? { createOnly: true } : {}),
+        },
         statusChecks: 0,
         updates: [],
       };

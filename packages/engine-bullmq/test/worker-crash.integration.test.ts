@@ -114,6 +114,37 @@ describe("worker crash recovery (a worker SIGKILLed mid-training)", () => {
     expect((await readCounts(dirs.countDir, "save")).get(run.taskId)).toBe(1);
   });
 
+  it("a worker frozen during its save past its lock: the store refuses its late save (one save, one default move)", async () => {
+    const { dirs, engine, childConfig, startRescuer } = await setup();
+    const first = startChildWorker(childConfig(1));
+    closers.push(async () => {
+      first.child.kill("SIGCONT");
+      await first.kill();
+    });
+    await first.waitFor((line) => line.ready === true);
+    const run = await engine.startTraining("tagger", {
+      trainingEpochs: 2,
+      trainingParams: { keywords: ["frozen"], epochMs: 20, saveDelayMs: 1_500 },
+    });
+    const counted = async (event: "save" | "save-ended") =>
+      (await readCounts(dirs.countDir, event)).get(run.taskId) ?? 0;
+    // Freeze it once its model folder is written: before any write of its save to the store.
+    await expect.poll(() => counted("save"), { timeout: 10_000, interval: 10 }).toBe(1);
+    first.child.kill("SIGSTOP");
+    expect(await counted("save-ended")).toBe(0);
+    // Its lock expires; another worker recovers the job, trains again and saves.
+    await startRescuer();
+    const task = await run.done;
+    expect(task.state).toBe("succeeded");
+    expect(await counted("save-ended")).toBe(1);
+    // The frozen worker wakes up and its save goes on to the store, which refuses it.
+    first.child.kill("SIGCONT");
+    await expect.poll(() => counted("save-ended"), { timeout: 15_000 }).toBe(2);
+    expect(await refVersions(dirs.storeDir, "tagger", task.save.handle)).toBe(1);
+    expect(await refVersions(dirs.storeDir, "tagger", "default")).toBe(1);
+    expect((await engine.getTask(run.taskId))?.state).toBe("succeeded");
+  });
+
   it("a stale worker that lost its lock cannot record (the fence), so it makes no further effect", async () => {
     const { engine } = await setup();
     const { fencedWriteJobData } = await import("../src/fenced-write.js");

@@ -9,7 +9,7 @@ import catalog from "./cases.json" with { type: "json" };
 export interface CaseRecord {
   /** An id of `cases.json`. */
   id: string;
-  backend: "file" | "s3" | "memory" | "http" | "cli";
+  backend: "file" | "s3" | "memory" | "http" | "cli" | "redis";
   /** How it is tested, in a sentence (seeds and counts of this run included). */
   method: string;
   trials: number;

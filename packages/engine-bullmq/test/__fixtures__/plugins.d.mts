@@ -6,7 +6,7 @@ export declare class CountingModel extends TrainableModel<{ countDir: string }> 
 export declare class CountingTagger extends TrainableTaggerPluginService<any, any> {}
 export declare function readCounts(
   dir: string,
-  event: "start" | "save",
+  event: "start" | "save" | "save-ended",
 ): Promise<Map<string, number>>;
 export declare function sleep(ms: number, signal?: AbortSignal): Promise<void>;
 // biome-ignore lint/suspicious/noExplicitAny: fixture typing

@@ -20,6 +20,16 @@ export class CountingModel extends TrainableModel {
   async saveToFolder(dir) {
     await writeFile(join(dir, "model.json"), JSON.stringify({ keywords: this.keywords }));
     await count(this.config.countDir, "save", this.taskId ?? "?");
+    // Holds the save between its folder and the store's writes (a test freezes the worker).
+    if (this.saveDelayMs) await sleep(this.saveDelayMs);
+  }
+
+  async saveRemote(options) {
+    try {
+      return await super.saveRemote(options);
+    } finally {
+      await count(this.config.countDir, "save-ended", this.taskId ?? "?");
+    }
   }
 
   async loadFromFolder(dir) {
@@ -29,6 +39,7 @@ export class CountingModel extends TrainableModel {
   async train(request, context) {
     const params = request.data?.trainingParams ?? {};
     this.taskId = request.status?.taskId;
+    this.saveDelayMs = params.saveDelayMs;
     await count(this.config.countDir, "start", this.taskId ?? "?");
     if (params.fail) throw new TrainingError(`[test] ${params.fail}`);
     const epochs = request.data?.trainingEpochs ?? 1;

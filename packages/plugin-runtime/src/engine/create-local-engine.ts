@@ -359,7 +359,12 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
         updatedAt: now.toISOString(),
         deadline: new Date(now.getTime() + timeoutMs).toISOString(),
         input: parsedInput,
-        save: { handle, setAsDefault: trainOptions.setAsDefault ?? true },
+        save: {
+          handle,
+          setAsDefault: trainOptions.setAsDefault ?? true,
+          // A handle of its own: the store refuses any second save of this task to it.
+          ...(trainOptions.handle === undefined ? { createOnly: true } : {}),
+        },
         statusChecks: 0,
         updates: [],
       };

@@ -54,7 +54,7 @@ export const TrainingTask = z.object({
   /** The input actually trained with: `input` merged with `trainingParameters`. */
   trainPluginInput: TrainPluginInput.optional(),
   /** Where the model is saved on success. */
-  save: z.object({ handle: Id, setAsDefault: z.boolean() }),
+  save: z.object({ handle: Id, setAsDefault: z.boolean(), createOnly: z.boolean().optional() }),
   /** The plugin's last status while running (carries `remoteStatusInput`, `retryAfterMs`). */
   remoteStatus: Task.optional(),
   /** Status checks made so far. */

@@ -279,21 +279,34 @@ export function createTrainingCoordinator(
       };
     }
     CancelledError.throwIfAborted(signal, "[runtime] Training");
-    const saved = await model.saveRemote({
-      store,
-      pluginInstanceId: callOptions.instance.id,
-      handle,
-      setAsDefault: request.save?.setAsDefault ?? true,
-      metadata: {
-        trainPluginInput: request.data,
-        trainingResults: data.trainingResults,
-        ...(data.inferenceParams ? { inferenceParams: data.inferenceParams } : {}),
-        // Lets a repeated train call find this save instead of saving twice.
-        trainingTaskId: request.status?.taskId,
-      },
-      cache,
-      signal,
-    });
+    const taskId = request.status?.taskId;
+    const saved = await model
+      .saveRemote({
+        store,
+        pluginInstanceId: callOptions.instance.id,
+        handle,
+        setAsDefault: request.save?.setAsDefault ?? true,
+        // The store-side fence: only one save of a task can create its handle.
+        ...(request.save?.createOnly ? { expectedDigest: null } : {}),
+        metadata: {
+          trainPluginInput: request.data,
+          trainingResults: data.trainingResults,
+          ...(data.inferenceParams ? { inferenceParams: data.inferenceParams } : {}),
+          // Lets a repeated train call find this save instead of saving twice.
+          trainingTaskId: taskId,
+        },
+        cache,
+        signal,
+      })
+      .catch(async (error: unknown) => {
+        // Another driver of this task (it took over while this one was frozen) saved first:
+        // answer its save; any other conflict stands.
+        if (!ConflictError.isInstance(error) || !request.save?.createOnly || !taskId) throw error;
+        const theirs = await savedBefore({ ...request, retry: true }, taskId, callOptions, signal);
+        if (!theirs) throw error;
+        return theirs;
+      });
+    if (!("ref" in saved)) return saved;
     data.archivePath = saved.archivePath;
     return {
       ...response,
