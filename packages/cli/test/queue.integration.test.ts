@@ -124,6 +124,9 @@ describe("trainable worker / train --queue (distributed engine on Redis)", () =>
         running = JSON.parse(listed.stdout);
       }
       expect(running).toHaveLength(1);
+      // `resume --queue` waits for the plugin's unfinished trainings (workers resume them).
+      const resumed = spawnCli(cwd, ["resume", "--queue", queue, "--plugin", plugin, "--json"]);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
       const started = Date.now();
       const cancelled = await spawnCli(cwd, ["cancel", running[0]?.taskId ?? "", "--queue", queue]);
       expect(cancelled.stderr).toBe("");
@@ -133,6 +136,12 @@ describe("trainable worker / train --queue (distributed engine on Redis)", () =>
       const trained = await training;
       expect(trained.code).toBe(1);
       expect(trained.stderr).toMatch(/cancelled/);
+      const waited = await resumed;
+      expect(waited.code).toBe(0);
+      expect(JSON.parse(waited.stdout)).toMatchObject({
+        resumed: [running[0]?.taskId],
+        tasks: [{ taskId: running[0]?.taskId, state: "cancelled" }],
+      });
       const all = await spawnCli(cwd, ["tasks", "--queue", queue]);
       expect(all.stdout).toMatch(/long {2}cancelled/);
     } finally {
