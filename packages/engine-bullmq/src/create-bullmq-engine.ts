@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import {
   type CheckpointStore,
@@ -292,8 +292,9 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
           : validateId(trainOptions.taskId, "taskId");
       const handle =
         trainOptions.handle === undefined
-          ? // Unique across producers: the generated time-based handle plus the task's id.
-            `${generateHandle(clock.now())}-${taskId.slice(0, 8)}`
+          ? // Unique across producers: the generated time-based handle plus a digest of the
+            // whole task id (ids a caller picks may share any prefix).
+            `${generateHandle(clock.now())}-${createHash("sha256").update(taskId).digest("hex").slice(0, 16)}`
           : validateId(trainOptions.handle, "handle");
       const now = clock.now();
       const task: TrainingTask = {

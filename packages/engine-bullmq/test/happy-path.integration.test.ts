@@ -195,6 +195,22 @@ describe("BullMQ engine, one in-process worker", () => {
     expect((await readCounts(dirs.countDir, "start")).get(run.taskId)).toBeUndefined();
   });
 
+  it("task ids that share a prefix, enqueued in the same instant, get handles of their own", async () => {
+    const { engine } = await setup();
+    const runs = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        engine.startTraining(
+          "tagger",
+          { trainingParams: { keywords: [`k${i}`] } },
+          { taskId: `customer-${String(i).padStart(4, "0")}` },
+        ),
+      ),
+    );
+    const tasks = await Promise.all(runs.map((run) => run.done));
+    expect(tasks.map((t) => t.state)).toEqual(tasks.map(() => "succeeded"));
+    expect(new Set(tasks.map((t) => t.save.handle)).size).toBe(tasks.length);
+  });
+
   it("another engine on the queue sees the same events, created first, finished last", async () => {
     const { queue, dirs, engine } = await setup();
     const observer = await createBullmqEngine({ ...queue, store: await dirs.store() });
