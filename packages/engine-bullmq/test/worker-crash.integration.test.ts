@@ -7,6 +7,7 @@ import {
   ExternalTagger,
   jobStateOf,
   readCounts,
+  SelfSavingTagger,
 } from "./__fixtures__/plugins.mjs";
 import { refVersions, startChildWorker, testDirs, testQueue } from "./helpers.js";
 
@@ -112,6 +113,38 @@ describe("worker crash recovery (a worker SIGKILLed mid-training)", () => {
     expect(task.statusMessage).toContain("found its saved checkpoint");
     expect((await readCounts(dirs.countDir, "start")).get(run.taskId)).toBe(1);
     expect((await readCounts(dirs.countDir, "save")).get(run.taskId)).toBe(1);
+  });
+
+  it("a self-saving plugin's worker killed after its save: the rescuer answers that save (one train, one save, one default move)", async () => {
+    const { dirs, engine, childConfig } = await setup();
+    engine.registerPlugin("selfsaving", new SelfSavingTagger());
+    await engine.createInstance({
+      id: "self",
+      plugin: "selfsaving",
+      config: { countDir: dirs.countDir },
+    });
+    const first = startChildWorker(childConfig(1, { killAt: "after-train" }));
+    closers.push(first.kill);
+    await first.waitFor((line) => line.ready === true);
+    const run = await engine.startTraining("self", {
+      trainingEpochs: 2,
+      trainingParams: { keywords: ["mine"], epochMs: 20 },
+    });
+    expect(await first.exited).toBe("SIGKILL");
+    const rescuer = await createBullmqWorker({
+      ...childConfig(2),
+      store: await dirs.store(),
+      plugins: { selfsaving: new SelfSavingTagger() },
+      lockDurationMs: 2_000,
+      stalledIntervalMs: 1_000,
+      logger: { warn: () => {}, error: () => {} },
+    });
+    closers.push(() => rescuer.close());
+    const task = await run.done;
+    expect(task.state).toBe("succeeded");
+    expect((await readCounts(dirs.countDir, "start")).get(run.taskId)).toBe(1);
+    expect(await refVersions(dirs.storeDir, "self", task.save.handle)).toBe(1);
+    expect(await refVersions(dirs.storeDir, "self", "default")).toBe(1);
   });
 
   it("a worker frozen during its save past its lock: the store refuses its late save (one save, one default move)", async () => {

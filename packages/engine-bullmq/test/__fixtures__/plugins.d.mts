@@ -13,3 +13,5 @@ export declare function sleep(ms: number, signal?: AbortSignal): Promise<void>;
 export declare class ExternalTagger extends TrainableTaggerPluginService<any, any> {}
 export declare function countJobs(jobsDir: string): Promise<number>;
 export declare function jobStateOf(jobsDir: string, taskId: string): Promise<string>;
+// biome-ignore lint/suspicious/noExplicitAny: fixture typing
+export declare class SelfSavingTagger extends TrainableTaggerPluginService<any, any> {}

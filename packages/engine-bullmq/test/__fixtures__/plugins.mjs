@@ -67,6 +67,19 @@ export class CountingTagger extends TrainableTaggerPluginService {
   }
 }
 
+/** A model that saves itself through its context's store (the original's style). */
+export class SelfSavingModel extends CountingModel {
+  async train(request, context) {
+    const result = await super.train(request, context);
+    const saved = await this.saveRemote({ ...context.checkpoint });
+    return { ...result, data: { ...result.data, archivePath: saved.archivePath } };
+  }
+}
+
+export class SelfSavingTagger extends CountingTagger {
+  modelClass = SelfSavingModel;
+}
+
 export async function count(dir, event, taskId) {
   await mkdir(dir, { recursive: true });
   await appendFile(join(dir, "counts.log"), `${event} ${taskId}\n`);

@@ -5,7 +5,7 @@
 //   WORKER='{"connection","prefix","queueName","storeUrl","dataDir","killAt"?}' node worker-child.mjs
 import { createCheckpointStore } from "@trainable/storage";
 import { createBullmqWorker } from "../../dist/index.js";
-import { CountingTagger, ExternalTagger } from "./plugins.mjs";
+import { CountingTagger, ExternalTagger, SelfSavingTagger } from "./plugins.mjs";
 
 const config = JSON.parse(process.env.WORKER ?? "{}");
 const store = await createCheckpointStore({ url: config.storeUrl, workspace: "ws" });
@@ -15,7 +15,11 @@ await createBullmqWorker({
   prefix: config.prefix,
   queueName: config.queueName,
   store,
-  plugins: { counting: new CountingTagger(), external: new ExternalTagger() },
+  plugins: {
+    counting: new CountingTagger(),
+    external: new ExternalTagger(),
+    selfsaving: new SelfSavingTagger(),
+  },
   dataDir: config.dataDir,
   concurrency: config.concurrency ?? 1,
   lockDurationMs: config.lockDurationMs ?? 2_000,

@@ -384,7 +384,7 @@ export function createTrainingCoordinator(
         }
       },
       checkpoint: {
-        store: recordingStore(store, selfSaves),
+        store: recordingStore(store, selfSaves, { handle, taskId }),
         pluginInstanceId: callOptions.instance.id,
         handle,
         setAsDefault: request.save?.setAsDefault ?? true,
@@ -526,7 +526,11 @@ export function createTrainingCoordinator(
   };
 }
 
-/** The store, recording the saves made through it (a plugin saving its model itself). */
+/**
+ * The store, recording the saves made through it (a plugin saving its model itself). A save to
+ * the task's own handle carries the task id in its metadata, as the runtime's saves do, so a
+ * repeated train call (after a crash) finds it and answers it instead of training again.
+ */
 function recordingStore(
   store: CheckpointStore,
   saves: Array<{
@@ -534,12 +538,17 @@ function recordingStore(
     ref: { digest: string; archivePath: string };
     defaultMoved: boolean;
   }>,
+  task: { handle: string; taskId: string | undefined },
 ): CheckpointStore {
   return new Proxy(store, {
     get(target, prop, receiver) {
       if (prop !== "save") return Reflect.get(target, prop, receiver);
       return async (options: Parameters<CheckpointStore["save"]>[0]) => {
-        const result = await target.save(options);
+        const stamped =
+          task.taskId !== undefined && options.handle === task.handle
+            ? { ...options, metadata: { ...options.metadata, trainingTaskId: task.taskId } }
+            : options;
+        const result = await target.save(stamped);
         saves.push({
           handle: result.ref.handle,
           ref: { digest: result.ref.digest, archivePath: result.ref.archivePath },
