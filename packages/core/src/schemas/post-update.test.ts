@@ -23,6 +23,13 @@ describe("parsePostUpdate", () => {
     });
   });
 
+  it("refuses an update over 64 KiB as JSON (it is recorded and sent to every watcher)", () => {
+    const metrics = { trainingResults: { blob: "x".repeat(64 * 1024) } };
+    expect(() => parsePostUpdate(metrics)).toThrow(ValidationError);
+    expect(() => parsePostUpdate(metrics)).toThrow(/postUpdate.*bytes as JSON, more than 65536/);
+    expect(parsePostUpdate({ trainingResults: { blob: "x".repeat(60 * 1024) } })).toBeDefined();
+  });
+
   it.each([
     ["a BigInt", { trainingProgress: { step: 3n } }, /trainingProgress\.step.*BigInt/],
     ["a non-object trainingProgress", { trainingProgress: 0.5 }, /trainingProgress/],
