@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
+import { watchCancelRequest } from "../dashboard/cancel-request.js";
 import { openEngine } from "../engine.js";
 
 /** `trainable resume`: picks up trainings interrupted by a crash or Ctrl-C and waits for them. */
@@ -21,7 +22,18 @@ export function registerResume(program: Command, ctx: () => CliContext): void {
       const stop = engine.on("task", (event) => {
         if (event.type === "update" && event.update) c.progress.training(event.update);
       });
-      const tasks = await Promise.all(result.resumed.map((id) => engine.wait(id))).finally(stop);
+      // A cancel asked from the dashboard reaches the process driving the task: this one.
+      const unwatch = result.resumed.map((taskId) =>
+        watchCancelRequest({
+          dataDir: c.dataDir,
+          taskId,
+          onRequest: () => void engine.cancel(taskId).catch(() => {}),
+        }),
+      );
+      const tasks = await Promise.all(result.resumed.map((id) => engine.wait(id))).finally(() => {
+        stop();
+        for (const off of unwatch) off();
+      });
       c.print({ ...result, tasks }, () =>
         [
           tasks.length === 0 ? "nothing to resume" : "",

@@ -1,6 +1,7 @@
 import { TrainingError, TrainPluginInput, ValidationError, validateId } from "@trainable/core";
 import type { Command } from "commander";
 import { type CliContext, parseIntFlag, parseNumberFlag } from "../context.js";
+import { watchCancelRequest } from "../dashboard/cancel-request.js";
 import { openEngine } from "../engine.js";
 import { asFlagError, parseDataFlag, parseJsonOrFile, parseParams } from "../parse-flags.js";
 import { openQueueEngine, QUEUE_ENV, resolveQueue } from "../queue.js";
@@ -132,12 +133,25 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
         void engine.cancel(run.taskId);
       };
       process.once("SIGINT", onSignal);
+      // The local engine lets only this process cancel the training while it drives it: a
+      // cancel asked from the dashboard is a request this process answers.
+      const unwatch = queue
+        ? () => {}
+        : watchCancelRequest({
+            dataDir: c.dataDir,
+            taskId: run.taskId,
+            onRequest: () => {
+              c.progress.message("cancel requested from the dashboard: cancelling…");
+              void engine.cancel(run.taskId).catch(() => {});
+            },
+          });
       let task: Awaited<typeof run.done>;
       try {
         task = await run.done;
       } finally {
         process.removeListener("SIGINT", onSignal);
         stopWatching();
+        unwatch();
       }
       if (task.state !== "succeeded") {
         throw new TrainingError(
