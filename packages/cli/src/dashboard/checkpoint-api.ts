@@ -1,5 +1,6 @@
 import {
   type CheckpointRef,
+  ConflictError,
   DEFAULT_HANDLE,
   NotFoundError,
   parseWith,
@@ -57,6 +58,9 @@ export async function defaultOf(
   });
 }
 
+const sameSet = (a: string[], b: string[]) =>
+  a.length === b.length && [...a].sort().join("\u0000") === [...b].sort().join("\u0000");
+
 const instanceParam = (c: Context) => validateId(c.req.param("id"), "instance id (path)");
 
 /**
@@ -102,15 +106,23 @@ export function mountCheckpointApi(api: Hono, store: CheckpointStoreImpl): void 
   api.post("/instances/:id/prune", async (c) => {
     const pluginInstanceId = instanceParam(c);
     const body: PruneBody = parseWith(PruneBody, await readJsonBody(c), "prune request", "cli");
-    const result = await store.prune({
+    const rules = {
       pluginInstanceId,
       keepLast: body.keepLast,
       keepBest: body.keepBest,
       metric: body.metric,
       mode: body.mode,
       protect: body.protect,
-      dryRun: body.dryRun,
-    });
+    };
+    if (!body.dryRun && body.expectDeleted) {
+      const now = await store.prune({ ...rules, dryRun: true });
+      if (!sameSet(now.deleted, body.expectDeleted)) {
+        throw new ConflictError(
+          `[cli] The checkpoints of "${pluginInstanceId}" changed since the preview: the rules now delete ${now.deleted.join(", ") || "nothing"} (the preview said ${body.expectDeleted.join(", ") || "nothing"}); nothing was deleted — preview again`,
+        );
+      }
+    }
+    const result = await store.prune({ ...rules, dryRun: body.dryRun });
     const gc = body.dryRun
       ? undefined
       : await store.gc({ pluginInstanceId, minAgeMs: body.gcMinAgeMs });

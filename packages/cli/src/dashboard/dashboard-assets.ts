@@ -66,6 +66,7 @@ export function pageHtml(title: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(title)}</title>
 <link rel="stylesheet" href="./assets/app.css">
 <script type="module" src="./assets/app.js"></script>

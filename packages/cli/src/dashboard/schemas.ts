@@ -26,6 +26,11 @@ export const PruneBody = z
     mode: z.enum(["max", "min"]).default("max"),
     protect: z.array(Id).max(1000).default([]),
     dryRun: z.boolean(),
+    /**
+     * The handles the preview said would go: when the rules now select others (a training
+     * saved, someone deleted), nothing is deleted and the answer is a conflict.
+     */
+    expectDeleted: z.array(Id).max(100_000).optional(),
     gcMinAgeMs: z
       .number()
       .int()

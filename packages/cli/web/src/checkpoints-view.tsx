@@ -1,0 +1,221 @@
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, get, send } from "./api.js";
+import { ConfirmDialog } from "./confirm-dialog.js";
+import { bytes, date, metric, shortDigest } from "./format.js";
+import { MetricChart } from "./metric-chart.js";
+import { PrunePanel } from "./prune-panel.js";
+import { TrainingsTable } from "./trainings-table.js";
+import type { CheckpointSummary, Task } from "./types.js";
+
+export interface CheckpointsProps {
+  instance: string;
+  tasks: Task[];
+  readOnly: boolean;
+  /** Changes when a training ends: the list is read again. */
+  refreshKey: number;
+  announce(message: string): void;
+}
+
+type Pending = { kind: "delete" | "default"; handle: string } | null;
+
+/** One instance: its trainings, its checkpoints (with actions), a metric chart, prune. */
+export function CheckpointsView(props: CheckpointsProps) {
+  const [checkpoints, setCheckpoints] = useState<CheckpointSummary[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [reload, setReload] = useState(0);
+  const [pending, setPending] = useState<Pending>(null);
+  const [chosen, setChosen] = useState<string | null>(null);
+  const base = `instances/${encodeURIComponent(props.instance)}`;
+
+  useEffect(() => {
+    get<{ checkpoints: CheckpointSummary[] }>(`${base}/checkpoints`).then(
+      (a) => {
+        setCheckpoints(a.checkpoints);
+        setError(null);
+      },
+      (e) => setError(e instanceof ApiError ? e.message : String(e)),
+    );
+  }, [props.instance, props.refreshKey, reload]);
+
+  // `default` is listed beside the handle it points at, unless it is the only name of its checkpoint.
+  const named = (checkpoints ?? []).filter(
+    (c) =>
+      c.handle !== "default" ||
+      !(checkpoints ?? []).some((o) => o.handle !== "default" && o.digest === c.digest),
+  );
+  const metrics = [...new Set(named.flatMap((c) => Object.keys(c.metrics)))].sort();
+  const shownMetric =
+    chosen && metrics.includes(chosen) ? chosen : metrics.includes("f1") ? "f1" : metrics[0];
+  const tableMetrics = metrics.slice(0, 4);
+  if (shownMetric && !tableMetrics.includes(shownMetric)) tableMetrics.push(shownMetric);
+
+  const act = async () => {
+    const p = pending;
+    setPending(null);
+    if (!p) return;
+    try {
+      if (p.kind === "delete") {
+        await send("DELETE", `${base}/checkpoints/${encodeURIComponent(p.handle)}`);
+        props.announce(`Deleted ${p.handle}.`);
+      } else {
+        await send("POST", `${base}/default`, { handle: p.handle });
+        props.announce(`default now points at ${p.handle}.`);
+      }
+    } catch (e) {
+      props.announce(`Failed: ${e instanceof ApiError ? e.message : e}`);
+    }
+    setReload((n) => n + 1);
+  };
+
+  return (
+    <>
+      <h2>
+        Instance <code>{props.instance}</code>
+      </h2>
+      <section class="card" aria-labelledby="trainings-title">
+        <h3 id="trainings-title">Trainings</h3>
+        <TrainingsTable
+          tasks={props.tasks}
+          readOnly={props.readOnly}
+          announce={props.announce}
+          showInstance={false}
+        />
+      </section>
+      <section class="card" aria-labelledby="checkpoints-title">
+        <h3 id="checkpoints-title">Checkpoints</h3>
+        {error && (
+          <p class="error-text" role="alert">
+            {error}
+          </p>
+        )}
+        {checkpoints === null && !error && <p class="muted">Loading…</p>}
+        {checkpoints && named.length === 0 && <p class="muted">No checkpoints yet.</p>}
+        {named.length > 0 && (
+          <div class="table-wrap">
+            <table class="checkpoints" data-testid="checkpoints">
+              <caption class="sr-only">Checkpoints of {props.instance}, oldest first</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Handle</th>
+                  <th scope="col">Digest</th>
+                  <th scope="col">Size</th>
+                  <th scope="col">Files</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">Parent</th>
+                  {tableMetrics.map((m) => (
+                    <th scope="col" key={m}>
+                      {m}
+                    </th>
+                  ))}
+                  <th scope="col">Actions</th>
+                </tr>
+              </thead>
+              <tbody>
+                {named.map((c) => (
+                  <tr key={c.handle} data-testid={`checkpoint-${c.handle}`}>
+                    <th scope="row">
+                      {c.handle}
+                      {c.isDefault && c.handle !== "default" && (
+                        <span class="badge default">default</span>
+                      )}
+                    </th>
+                    <td>
+                      <code title={c.digest}>{shortDigest(c.digest)}</code>
+                    </td>
+                    <td>{bytes(c.size)}</td>
+                    <td>{c.files}</td>
+                    <td>{date(c.createdAt)}</td>
+                    <td>
+                      <code title={c.parent ?? "none"}>{shortDigest(c.parent)}</code>
+                    </td>
+                    {tableMetrics.map((m) => (
+                      <td key={m} data-metric={m}>
+                        {metric(c.metrics[m])}
+                      </td>
+                    ))}
+                    <td class="actions">
+                      {!c.isDefault && (
+                        <button
+                          type="button"
+                          disabled={props.readOnly}
+                          onClick={() => setPending({ kind: "default", handle: c.handle })}
+                        >
+                          Set as default
+                        </button>
+                      )}
+                      {c.handle !== "default" && (
+                        <button
+                          type="button"
+                          class="danger"
+                          disabled={props.readOnly}
+                          onClick={() => setPending({ kind: "delete", handle: c.handle })}
+                        >
+                          Delete
+                        </button>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+      {metrics.length > 0 && shownMetric && (
+        <section class="card" aria-labelledby="chart-title">
+          <h3 id="chart-title">Metric across checkpoints</h3>
+          <label class="inline">
+            Metric
+            <select value={shownMetric} onChange={(e) => setChosen(e.currentTarget.value)}>
+              {metrics.map((m) => (
+                <option key={m} value={m}>
+                  {m}
+                </option>
+              ))}
+            </select>
+          </label>
+          <MetricChart
+            id="checkpoint-chart"
+            title={`${shownMetric} across the checkpoints of ${props.instance}`}
+            xTitle="checkpoint"
+            labels={named.filter((c) => c.handle !== "default" || named.length === 1).map((c) => c.handle)}
+            series={[
+              {
+                name: shownMetric,
+                values: named
+                  .filter((c) => c.handle !== "default" || named.length === 1)
+                  .map((c) => c.metrics[shownMetric] ?? Number.NaN),
+              },
+            ]}
+          />
+        </section>
+      )}
+      {checkpoints && named.length > 0 && (
+        <PrunePanel
+          instance={props.instance}
+          metrics={metrics}
+          readOnly={props.readOnly}
+          announce={props.announce}
+          onPruned={() => setReload((n) => n + 1)}
+        />
+      )}
+      {pending && (
+        <ConfirmDialog
+          title={
+            pending.kind === "delete" ? `Delete ${pending.handle}?` : `Set ${pending.handle} as default?`
+          }
+          confirmLabel={pending.kind === "delete" ? "Delete" : "Set as default"}
+          danger={pending.kind === "delete"}
+          onConfirm={() => void act()}
+          onCancel={() => setPending(null)}
+        >
+          <p>
+            {pending.kind === "delete"
+              ? `The handle ${pending.handle} goes; its blob stays while another handle uses it.`
+              : `Serving of ${props.instance} moves to ${pending.handle}.`}
+          </p>
+        </ConfirmDialog>
+      )}
+    </>
+  );
+}
