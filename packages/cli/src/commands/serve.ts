@@ -44,7 +44,10 @@ export function registerServe(program: Command, ctx: () => CliContext): void {
       "--insecure",
       "allow a non-loopback --host without a token (DANGEROUS: anyone who reaches the port can train, cancel trainings and move default)",
     )
-    .option("--no-ui", "do not serve the dashboard at /ui (its data needs the token, as every route)")
+    .option(
+      "--no-ui",
+      "do not serve the dashboard at /ui (its data needs the token, as every route)",
+    )
     .option("--instance <id>", "create (or update) this plugin instance before serving")
     .option("--config <json|file>", "config of --instance")
     .action(

@@ -29,7 +29,10 @@ export interface CheckpointSummary {
   isDefault: boolean;
 }
 
-export function summarize(ref: CheckpointRef, defaultDigest: string | undefined): CheckpointSummary {
+export function summarize(
+  ref: CheckpointRef,
+  defaultDigest: string | undefined,
+): CheckpointSummary {
   const metrics: Record<string, number> = {};
   for (const [key, value] of Object.entries(ref.metadata.trainingResults ?? {})) {
     if (typeof value === "number" && Number.isFinite(value)) metrics[key] = value;
@@ -80,7 +83,12 @@ export function mountCheckpointApi(api: Hono, store: CheckpointStoreImpl): void 
 
   api.post("/instances/:id/default", async (c) => {
     const pluginInstanceId = instanceParam(c);
-    const { handle } = parseWith(SetDefaultBody, await readJsonBody(c), "set-default request", "cli");
+    const { handle } = parseWith(
+      SetDefaultBody,
+      await readJsonBody(c),
+      "set-default request",
+      "cli",
+    );
     if (handle === DEFAULT_HANDLE) {
       throw ValidationError.forField("cli", "handle", `is "${DEFAULT_HANDLE}" already`);
     }

@@ -4,8 +4,8 @@ import type { CheckpointStoreImpl } from "@trainable/storage";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { defaultOf, mountCheckpointApi, summarize } from "./checkpoint-api.js";
-import { type Asset, PAGE_CSP, pageHtml } from "./dashboard-assets.js";
 import { canMutate, type DashboardAccess, dashboardGuard } from "./dashboard-access.js";
+import { type Asset, PAGE_CSP, pageHtml } from "./dashboard-assets.js";
 import { type EventStreamOptions, mountTaskApi } from "./task-api.js";
 import type { TaskSource } from "./task-source.js";
 

@@ -88,7 +88,8 @@ export function createLocalTaskSource(options: LocalTaskSourceOptions): TaskSour
           : "created";
     const last = task.updates.at(-1);
     const event: TaskEvent = { type, taskId: id, task };
-    if (last && last.at !== before?.task.updates.at(-1)?.at) event.update = asPostUpdate(last.update);
+    if (last && last.at !== before?.task.updates.at(-1)?.at)
+      event.update = asPostUpdate(last.update);
     for (const listener of listeners) listener(event);
   }
 
@@ -107,9 +108,7 @@ export function createLocalTaskSource(options: LocalTaskSourceOptions): TaskSour
     }));
 
   const sorted = () =>
-    [...seen.values()]
-      .map((s) => s.task)
-      .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    [...seen.values()].map((s) => s.task).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 
   return {
     kind: "local",

@@ -178,7 +178,9 @@ export function CheckpointsView(props: CheckpointsProps) {
             id="checkpoint-chart"
             title={`${shownMetric} across the checkpoints of ${props.instance}`}
             xTitle="checkpoint"
-            labels={named.filter((c) => c.handle !== "default" || named.length === 1).map((c) => c.handle)}
+            labels={named
+              .filter((c) => c.handle !== "default" || named.length === 1)
+              .map((c) => c.handle)}
             series={[
               {
                 name: shownMetric,
@@ -202,7 +204,9 @@ export function CheckpointsView(props: CheckpointsProps) {
       {pending && (
         <ConfirmDialog
           title={
-            pending.kind === "delete" ? `Delete ${pending.handle}?` : `Set ${pending.handle} as default?`
+            pending.kind === "delete"
+              ? `Delete ${pending.handle}?`
+              : `Set ${pending.handle} as default?`
           }
           confirmLabel={pending.kind === "delete" ? "Delete" : "Set as default"}
           danger={pending.kind === "delete"}

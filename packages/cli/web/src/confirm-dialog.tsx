@@ -27,15 +27,11 @@ export function ConfirmDialog(props: ConfirmProps) {
     <dialog ref={dialog} aria-labelledby="confirm-title" class="confirm">
       <h2 id="confirm-title">{props.title}</h2>
       <div>{props.children}</div>
-      <div class="actions">
+      <div class="dialog-actions">
         <button type="button" onClick={props.onCancel}>
           Cancel
         </button>
-        <button
-          type="button"
-          class={props.danger ? "danger" : "primary"}
-          onClick={props.onConfirm}
-        >
+        <button type="button" class={props.danger ? "danger" : "primary"} onClick={props.onConfirm}>
           {props.confirmLabel}
         </button>
       </div>

@@ -74,7 +74,9 @@ export function InstancesView(props: { refreshKey: number }) {
                   </td>
                   <td>
                     {row.trainings}
-                    {row.running > 0 && <span class="badge state-running">{row.running} running</span>}
+                    {row.running > 0 && (
+                      <span class="badge state-running">{row.running} running</span>
+                    )}
                   </td>
                   <td>
                     {row.config === undefined ? (

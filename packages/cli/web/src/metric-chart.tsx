@@ -11,7 +11,15 @@ import {
 import { useEffect, useRef } from "preact/hooks";
 import { metric as formatMetric } from "./format.js";
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Tooltip, Legend);
+Chart.register(
+  LineController,
+  LineElement,
+  PointElement,
+  LinearScale,
+  CategoryScale,
+  Tooltip,
+  Legend,
+);
 Chart.defaults.animation = false;
 Chart.defaults.font.family = "DejaVu Sans, system-ui, sans-serif";
 Chart.defaults.color = "#1f2328";
@@ -72,7 +80,10 @@ export function MetricChart(props: MetricChartProps) {
   }, [props.labels.join("\u0000"), JSON.stringify(props.series)]);
 
   const summary = props.series
-    .map((s) => `${s.name}: ${s.values.map((v, i) => `${props.labels[i]} ${formatMetric(v)}`).join(", ")}`)
+    .map(
+      (s) =>
+        `${s.name}: ${s.values.map((v, i) => `${props.labels[i]} ${formatMetric(v)}`).join(", ")}`,
+    )
     .join("; ");
   return (
     <figure class="chart" data-testid={props.id}>

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { ApiError, send } from "./api.js";
-import { bytes } from "./format.js";
 import { ConfirmDialog } from "./confirm-dialog.js";
+import { bytes } from "./format.js";
 import type { PruneAnswer } from "./types.js";
 
 export interface PruneProps {
@@ -27,7 +27,9 @@ interface Rules {
 export function PrunePanel(props: PruneProps) {
   const [keepLast, setKeepLast] = useState("1");
   const [keepBest, setKeepBest] = useState("");
-  const [metric, setMetric] = useState(props.metrics.includes("f1") ? "f1" : (props.metrics[0] ?? ""));
+  const [metric, setMetric] = useState(
+    props.metrics.includes("f1") ? "f1" : (props.metrics[0] ?? ""),
+  );
   const [mode, setMode] = useState<"max" | "min">("max");
   const [protect, setProtect] = useState("");
   const [preview, setPreview] = useState<{ rules: Rules; answer: PruneAnswer } | null>(null);
@@ -172,8 +174,8 @@ export function PrunePanel(props: PruneProps) {
           onCancel={() => setConfirming(false)}
         >
           <p>
-            This deletes <strong>{preview.answer.deleted.join(", ")}</strong> and frees the
-            blobs no other handle uses. It cannot be undone.
+            This deletes <strong>{preview.answer.deleted.join(", ")}</strong> and frees the blobs no
+            other handle uses. It cannot be undone.
           </p>
         </ConfirmDialog>
       )}
