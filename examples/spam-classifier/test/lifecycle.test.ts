@@ -167,7 +167,11 @@ describe("spam classifier through the local engine", () => {
     // Each epoch's holdout score was posted (what the dashboard charts while training); the
     // last one is the training's result.
     const perEpoch = task.updates
-      .map((u) => ("output" in u.update ? u.update.output : u.update)?.trainingResults)
+      .map(
+        (u) =>
+          (("output" in u.update ? u.update.output : u.update) as { trainingResults?: object })
+            ?.trainingResults,
+      )
       .filter((r): r is Record<string, number> => r !== undefined);
     expect(perEpoch.map((r) => r.epoch)).toEqual([1, 2, 3]);
     expect(perEpoch.at(-1)?.f1).toBe(task.output?.trainingResults?.f1);
