@@ -100,7 +100,7 @@ export function registerServe(program: Command, ctx: () => CliContext): void {
             access: { host: o.host, ...(tokens ? { checkedOutside: true } : {}) },
           });
           app.get("/ui", (ctx) => ctx.redirect("/ui/", 308));
-          app.route("/ui", dashboard);
+          app.mount("/ui", dashboard.fetch);
         }
         if (o.instance) {
           const id = validateId(o.instance, "--instance");
