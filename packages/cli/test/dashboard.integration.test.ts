@@ -5,12 +5,14 @@
  * checked: no DNS rebinding), beyond loopback read-only, with a token everything behind it;
  * a mutation needs the page's header and a same-origin request; every input is validated.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { createCheckpointStore } from "@trainable/storage";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import "../../../tools/redis-server/redis-test-config.js";
 import { spawnCli } from "./__fixtures__/spawn-cli.js";
 import { raw, type Started, startServer } from "./__fixtures__/start-server.js";
 
@@ -46,6 +48,23 @@ const storeOf = () =>
     url: pathToFileURL(join(cwd, ".trainable", "store")).href,
     workspace: "local",
   });
+
+/** Reads a Server-Sent Events stream; `until(pattern)` waits for the text to match. */
+async function events(url: string, headers: Record<string, string> = {}) {
+  const controller = new AbortController();
+  const response = await fetch(url, { signal: controller.signal, headers });
+  expect(response.headers.get("content-type")).toMatch(/text\/event-stream/);
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const seen = { text: "" };
+  const until = async (pattern: RegExp) => {
+    while (!pattern.test(seen.text)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`stream ended: ${seen.text}`);
+      seen.text += value;
+    }
+  };
+  return { seen, until, close: () => controller.abort() };
+}
 
 beforeAll(async () => {
   cwd = await mkdtemp(join(tmpdir(), "trainable-dashboard-"));
@@ -225,22 +244,13 @@ describe("trainable dashboard on loopback, without a token", () => {
 
   it("streams task events (snapshot, then live updates) and cancels a training another process drives", async () => {
     const d = await start(["dashboard", "--port", "0"]);
-    const controller = new AbortController();
-    const response = await fetch(`${d.url}/api/events`, { signal: controller.signal });
-    expect(response.headers.get("content-type")).toMatch(/text\/event-stream/);
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let stream = "";
-    const until = async (pattern: RegExp) => {
-      while (!pattern.test(stream)) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`stream ended: ${stream}`);
-        stream += value;
-      }
-    };
+    const { seen, until, close } = await events(`${d.url}/api/events`);
     await until(/event: snapshot\n/);
     const training = train("slow", ["--param", "sleepMs=1500"]);
     await until(/event: task\ndata: .*"type":"update"/);
-    const taskId = /"taskId":"([^"]+)","instanceId":"words"[^\n]*"handle":"slow"/.exec(stream)?.[1];
+    const taskId = /"taskId":"([^"]+)","instanceId":"words"[^\n]*"handle":"slow"/.exec(
+      seen.text,
+    )?.[1];
     expect(taskId).toBeDefined();
     const cancel = await raw(`${d.url}/api/tasks/${taskId}/cancel`, {
       method: "POST",
@@ -249,7 +259,7 @@ describe("trainable dashboard on loopback, without a token", () => {
     expect(cancel.status, cancel.text).toBe(200);
     expect(cancel.json()).toMatchObject({ requested: false, task: { state: "cancelled" } });
     await until(/"type":"finished"/);
-    controller.abort();
+    close();
     const ended = await training;
     expect(ended.code).toBe(1);
     expect(ended.stderr).toMatch(/cancel requested from the dashboard/);
@@ -326,5 +336,50 @@ describe("who may change things", () => {
 
     const off = await start(["serve", "--plugin", plugin, "--port", "0", "--no-ui"]);
     expect((await raw(`${off.url}/ui/`)).status).toBe(404);
+  });
+});
+
+describe("trainable dashboard --queue (the distributed engine on Redis)", () => {
+  it("shows the queue's instances and trainings live, and cancels one through its worker", async () => {
+    const redis = inject("redis");
+    const queue = `${redis.url}?queue=d${randomBytes(4).toString("hex")}&prefix=${redis.prefix}`;
+    const worker = await startServer(cwd, ["worker", "--queue", queue, "--plugin", plugin], {
+      pattern: /(worker for echo-plugin)/,
+    });
+    servers.push(worker);
+    const d = await start(["dashboard", "--port", "0", "--queue", queue]);
+    expect((await raw(`${d.url}/api/info`)).json()).toMatchObject({ source: "queue" });
+    const { seen, until, close } = await events(`${d.url}/api/events`);
+    await until(/event: snapshot\ndata: \{"tasks":\[\]\}/);
+    const training = spawnCli(
+      cwd,
+      [
+        "train",
+        "--plugin",
+        plugin,
+        "--instance",
+        "queued",
+        "--param",
+        "word=q",
+        "--param",
+        "sleepMs=2000",
+      ],
+      { env: { TRAINABLE_QUEUE: queue } },
+    );
+    await until(/"type":"update"/);
+    const taskId = /"taskId":"([^"]+)","instanceId":"queued"/.exec(seen.text)?.[1];
+    expect(taskId).toBeDefined();
+    const { instances } = (await raw(`${d.url}/api/instances`)).json();
+    expect(instances).toMatchObject([{ id: "queued", plugin: "echo-plugin", running: 1 }]);
+    const cancel = await raw(`${d.url}/api/tasks/${taskId}/cancel`, {
+      method: "POST",
+      headers: MUTATE,
+    });
+    expect([200, 202]).toContain(cancel.status);
+    await until(/"type":"finished"[^\n]*"state":"cancelled"/);
+    close();
+    const ended = await training;
+    expect(ended.code).toBe(1);
+    expect(ended.stderr).toMatch(/cancelled/);
   });
 });
