@@ -1,6 +1,7 @@
 import { ValidationError, validateId } from "@trainable/core";
 import { createPluginApp, isLoopbackHostname, servePlugin } from "@trainable/plugin-runtime";
 import type { Command } from "commander";
+import type { Hono } from "hono";
 import type { CliContext } from "../context.js";
 import { isUiPageRequest, openDashboard } from "../dashboard/open-dashboard.js";
 import { openEngine } from "../engine.js";
@@ -94,14 +95,7 @@ export function registerServe(program: Command, ctx: () => CliContext): void {
         } catch (error) {
           throw source ? tokenError(error, source) : error;
         }
-        if (o.ui) {
-          // Behind this server's token (checked before the request reaches the dashboard).
-          const dashboard = await openDashboard(c, {
-            access: { host: o.host, ...(tokens ? { checkedOutside: true } : {}) },
-          });
-          app.get("/ui", (ctx) => ctx.redirect("/ui/", 308));
-          app.mount("/ui", dashboard.fetch);
-        }
+        const ui = o.ui && (await mountUi(c, app, o.host, tokens !== undefined));
         if (o.instance) {
           const id = validateId(o.instance, "--instance");
           const config =
@@ -135,12 +129,33 @@ export function registerServe(program: Command, ctx: () => CliContext): void {
             plugin: plugin.name,
             token: tokens !== undefined,
             publicRun: tokens === undefined || o.publicRun === true,
-            ...(o.ui ? { dashboard: `${served.url}/ui/` } : {}),
+            ...(ui ? { dashboard: `${served.url}/ui/` } : {}),
           },
           () =>
-            `serving ${plugin.name} on ${served.url} (${auth}; Ctrl-C to stop)${o.ui ? `\ndashboard on ${served.url}/ui/` : ""}`,
+            `serving ${plugin.name} on ${served.url} (${auth}; Ctrl-C to stop)${ui ? `\ndashboard on ${served.url}/ui/` : ""}`,
         );
         await untilStopped(c, served);
       },
     );
+}
+
+/**
+ * The dashboard at `/ui/`, behind this server's token (checked before the request reaches
+ * it), on the local engine's trainings. A build without the page serves without it (warned).
+ */
+async function mountUi(c: CliContext, app: Hono, host: string, token: boolean): Promise<boolean> {
+  try {
+    const dashboard = await openDashboard(c, {
+      queue: false,
+      access: { host, ...(token ? { checkedOutside: true } : {}) },
+    });
+    app.get("/ui", (ctx) => ctx.redirect("/ui/", 308));
+    app.mount("/ui", dashboard.fetch);
+    return true;
+  } catch (error) {
+    c.io.stderr.write(
+      `trainable: warning: serving without the dashboard at /ui: ${error instanceof Error ? error.message : error}\n`,
+    );
+    return false;
+  }
 }

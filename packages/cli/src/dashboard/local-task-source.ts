@@ -98,7 +98,11 @@ export function createLocalTaskSource(options: LocalTaskSourceOptions): TaskSour
       if (error.code === "ENOENT") return [] as string[];
       throw error;
     });
-    for (const name of names) if (isValidId(name)) await readTask(name);
+    for (const name of names) {
+      // A finished task's record is never written again: it is not looked at again.
+      const known = seen.get(name)?.task;
+      if (isValidId(name) && !(known && isFinalTaskState(known.state))) await readTask(name);
+    }
   }
 
   /** One scan at a time: callers arriving during one share it. */

@@ -11,13 +11,16 @@ import type { TaskSource } from "./task-source.js";
 
 /**
  * Builds the dashboard of a CLI context: its store, and the trainings of `--queue` (else
- * `TRAINABLE_QUEUE`) or of the local engine's `--data-dir`. Closed with the context.
+ * `TRAINABLE_QUEUE`) or of the local engine's `--data-dir`. Closed with the context. Fails
+ * (before opening anything) when the package was built without the page.
  */
 export async function openDashboard(
   c: CliContext,
-  options: { queue?: string; access: DashboardAccess },
+  options: { queue?: string | false; access: DashboardAccess },
 ): Promise<Hono> {
-  const queue = resolveQueue(options.queue, c.io.env[QUEUE_ENV]);
+  // `false`: the local engine's trainings, whatever TRAINABLE_QUEUE says (`serve`'s page).
+  const queue =
+    options.queue === false ? undefined : resolveQueue(options.queue, c.io.env[QUEUE_ENV]);
   const assets = await loadAssets();
   const store = await c.store();
   let tasks: TaskSource;
