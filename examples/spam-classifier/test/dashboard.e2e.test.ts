@@ -252,6 +252,10 @@ describe("trainable dashboard in headless Chromium", () => {
     await expect
       .poll(() => row.locator(".badge").textContent(), { timeout: 60_000 })
       .toBe("running");
+    // Once its first progress arrived: the picture of a training under way.
+    const id = ((await row.getAttribute("data-testid")) as string).slice("task-".length);
+    await expect.poll(() => page.getByTestId(`progress-${id}`).count()).toBe(1);
+    await shoot(page, "training-live");
     await row.getByRole("button", { name: "Cancel" }).click();
     await expect
       .poll(() => row.locator(".badge").textContent(), { timeout: 60_000 })
@@ -267,6 +271,34 @@ describe("trainable dashboard in headless Chromium", () => {
       "long",
     );
     await store.close();
+    await page.close();
+  });
+
+  it("with a token: the page asks for it, refuses a wrong one, and works with the right one", async () => {
+    const TOKEN = "e2e-dashboard-token-0123456789abcdef";
+    const guarded = cli(["dashboard", "--port", "0", "--token", TOKEN]);
+    const guardedUrl = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      guarded.stdout?.on("data", (d) => {
+        out += d;
+        const m = /dashboard on (http:\/\/\S+\/) /.exec(out);
+        if (m) resolve(m[1] as string);
+      });
+      guarded.on("exit", (code) => reject(new Error(`dashboard exited ${code}: ${out}`)));
+    });
+    const page = await browser.newPage({ viewport: LAPTOP });
+    await page.goto(guardedUrl);
+    const field = page.getByLabel("Token");
+    await expect.poll(() => field.count()).toBe(1);
+    await shoot(page, "token");
+    await field.fill("wrong-token-0123456789abcdef");
+    await field.press("Enter");
+    await expect.poll(() => page.getByRole("alert").textContent()).toContain("not accepted");
+    await page.getByLabel("Token").fill(TOKEN);
+    await page.getByRole("button", { name: "Open the dashboard" }).click();
+    await expect.poll(() => page.getByTestId("instance-spam").count()).toBe(1);
+    await expect.poll(() => page.locator(".live.on").count()).toBe(1);
+    guarded.kill("SIGTERM");
     await page.close();
   });
 });

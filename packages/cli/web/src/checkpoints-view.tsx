@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, get, send } from "./api.js";
 import { ConfirmDialog } from "./confirm-dialog.js";
-import { bytes, date, metric, shortDigest } from "./format.js";
+import { bytes, date, metric, orderMetrics, shortDigest } from "./format.js";
 import { MetricChart } from "./metric-chart.js";
 import { PrunePanel } from "./prune-panel.js";
 import { TrainingsTable } from "./trainings-table.js";
@@ -43,7 +43,7 @@ export function CheckpointsView(props: CheckpointsProps) {
       c.handle !== "default" ||
       !(checkpoints ?? []).some((o) => o.handle !== "default" && o.digest === c.digest),
   );
-  const metrics = [...new Set(named.flatMap((c) => Object.keys(c.metrics)))].sort();
+  const metrics = orderMetrics(named.flatMap((c) => Object.keys(c.metrics)));
   const shownMetric =
     chosen && metrics.includes(chosen) ? chosen : metrics.includes("f1") ? "f1" : metrics[0];
   const tableMetrics = metrics.slice(0, 4);

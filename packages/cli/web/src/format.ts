@@ -59,3 +59,21 @@ export function epochMetrics(task: Task): { epochs: number[]; series: Record<str
   for (const name of names) series[name] = epochs.map((e) => byEpoch.get(e)?.[name] ?? Number.NaN);
   return { epochs, series };
 }
+
+/** What a training is doing when it posted no message: its stage and epoch. */
+export function progressText(task: Task): string {
+  const p = task.progress ?? {};
+  const parts: string[] = [];
+  if (typeof p.stage === "string") parts.push(p.stage);
+  if (typeof p.epoch === "number" && typeof p.of === "number")
+    parts.push(`epoch ${p.epoch} of ${p.of}`);
+  return parts.join(", ");
+}
+
+const FIRST = ["f1", "accuracy", "precision", "recall", "auc", "loss"];
+
+/** Metric names, the usual ones first, then the others alphabetically. */
+export function orderMetrics(names: Iterable<string>): string[] {
+  const rank = (n: string) => (FIRST.includes(n) ? FIRST.indexOf(n) : FIRST.length);
+  return [...new Set(names)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}

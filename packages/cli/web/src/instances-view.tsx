@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, get } from "./api.js";
-import { date, metric, shortDigest } from "./format.js";
+import { date, metric, orderMetrics, shortDigest } from "./format.js";
 import type { InstanceRow } from "./types.js";
 
 /** Plugin instances with their `default` checkpoint and config. */
@@ -63,8 +63,9 @@ export function InstancesView(props: { refreshKey: number }) {
                   </td>
                   <td>
                     {row.default
-                      ? Object.entries(row.default.metrics)
+                      ? orderMetrics(Object.keys(row.default.metrics))
                           .slice(0, 4)
+                          .map((k) => [k, row.default?.metrics[k]] as const)
                           .map(([k, v]) => (
                             <div key={k}>
                               {k} <strong>{metric(v)}</strong>

@@ -1,7 +1,7 @@
 import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { ApiError, send } from "./api.js";
-import { date, epochMetrics, isActive, percent } from "./format.js";
+import { date, epochMetrics, isActive, percent, progressText } from "./format.js";
 import { MetricChart } from "./metric-chart.js";
 import type { Task } from "./types.js";
 
@@ -157,7 +157,7 @@ export function TrainingsTable(props: TrainingsProps) {
                   {task.error ? (
                     <span class="error-text">{task.error.message}</span>
                   ) : (
-                    (task.statusMessage ?? "")
+                    (task.statusMessage ?? progressText(task))
                   )}
                 </td>
                 <td>{date(task.createdAt)}</td>
