@@ -321,6 +321,17 @@ describe("who may change things", () => {
     expect((await raw(`${s.url}/ui/assets/app.js`)).status).toBe(200);
     expect((await raw(`${s.url}/ui/api/instances`)).status).toBe(401);
     expect((await raw(`${s.url}/ui/api/events`)).status).toBe(401);
+    // The public page's paths lead nowhere else, however spelled.
+    for (const path of [
+      "/ui/assets/../api/instances",
+      "/ui/assets/%2e%2e/api/instances",
+      "/ui/assets/app.js/../../api/info",
+      "/ui//api/info",
+      "/ui/assets/../../train",
+    ]) {
+      expect([401, 404], path).toContain((await raw(`${s.url}${path}`)).status);
+      expect((await raw(`${s.url}${path}`)).text, path).not.toContain('"instances"');
+    }
     const auth = { authorization: `Bearer ${TOKEN}` };
     const instances = await raw(`${s.url}/ui/api/instances`, { headers: auth });
     expect(instances.status).toBe(200);
