@@ -213,6 +213,12 @@ describe("trainable dashboard in headless Chromium", () => {
       "v1",
       "v2",
     ]);
+    // Escape backs out of the confirmation: nothing deleted.
+    await preview.getByRole("button", { name: "Prune…" }).click();
+    await expect.poll(() => page.getByRole("dialog", { name: "Prune spam?" }).count()).toBe(1);
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.getByRole("dialog").count()).toBe(0);
+    expect((await store.list({ pluginInstanceId: "spam" })).length).toBe(3);
     await preview.getByRole("button", { name: "Prune…" }).click();
     const dialog = page.getByRole("dialog", { name: "Prune spam?" });
     await shoot(page, "prune-confirm");
@@ -300,5 +306,58 @@ describe("trainable dashboard in headless Chromium", () => {
     await expect.poll(() => page.locator(".live.on").count()).toBe(1);
     guarded.kill("SIGTERM");
     await page.close();
+  });
+
+  it("is usable by keyboard and passes axe-core's WCAG 2 A and AA rules on every page, at laptop and phone widths", async () => {
+    // axe is injected as a script: this context lets it past the page's CSP (the other tests
+    // keep the CSP, so the page itself is tested under it).
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    const axe = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+    // Keyboard only: Tab reaches the navigation (after the skip link), Enter follows it.
+    await page.goto(`${url}#/`);
+    await page.waitForSelector("[data-testid=instances]");
+    for (let i = 0; i < 5; i++) {
+      await page.keyboard.press("Tab");
+      if ((await page.evaluate(() => document.activeElement?.textContent)) === "Trainings") break;
+    }
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.evaluate(() => location.hash)).toBe("#/trainings");
+    await page.waitForSelector("table.trainings");
+    for (const [route, ready] of [
+      ["#/", "[data-testid=instances]"],
+      ["#/trainings", "table.trainings"],
+      ["#/instances/spam", "[data-testid=checkpoint-chart]"],
+    ] as const) {
+      for (const viewport of [LAPTOP, PHONE]) {
+        await page.setViewportSize(viewport);
+        await page.goto(`${url}${route}`);
+        await page.reload();
+        await page.waitForSelector(ready);
+        await page.addScriptTag({ path: axe });
+        const violations = await page.evaluate(async () => {
+          const result = await (
+            window as unknown as {
+              axe: {
+                run(o: object): Promise<{
+                  violations: {
+                    id: string;
+                    nodes: { target: string[]; failureSummary: string }[];
+                  }[];
+                }>;
+              };
+            }
+          ).axe.run({
+            runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+          });
+          return result.violations.map(
+            (v) =>
+              `${v.id}: ${v.nodes.map((n) => `${n.target.join(" ")}: ${n.failureSummary}`).join("; ")}`,
+          );
+        });
+        expect(violations, `${route} at ${viewport.width}px`).toEqual([]);
+      }
+    }
+    await context.close();
   });
 });
