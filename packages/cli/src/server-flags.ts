@@ -64,12 +64,20 @@ export function resolveTokens(
   return { tokens, source: TOKEN_ENV };
 }
 
-/** Resolves on SIGINT or SIGTERM, once the server has finished its in-flight requests. */
-export function untilStopped(c: CliContext, served: ServedPlugin): Promise<void> {
+/**
+ * Resolves on SIGINT or SIGTERM, once the server has finished its in-flight requests;
+ * `beforeClose` runs first (e.g. to end open event streams, which would hold the shutdown).
+ */
+export function untilStopped(
+  c: CliContext,
+  served: ServedPlugin,
+  beforeClose?: () => void,
+): Promise<void> {
   return new Promise<void>((resolve) => {
     const stop = () => {
       process.removeListener("SIGINT", stop);
       process.removeListener("SIGTERM", stop);
+      beforeClose?.();
       c.progress.message("shutting down (finishing in-flight requests)…");
       void served.close().then(resolve);
     };

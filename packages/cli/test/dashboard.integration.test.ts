@@ -266,6 +266,22 @@ describe("trainable dashboard on loopback, without a token", () => {
   });
 });
 
+describe("shutting down", () => {
+  it("SIGTERM ends the open event streams cleanly (the page reconnects), then the server exits 0", async () => {
+    const d = await startServer(cwd, ["dashboard", "--port", "0"]);
+    const response = await fetch(`${d.url}/api/events`);
+    const reader = response.body!.getReader();
+    await reader.read(); // the snapshot
+    const exit = d.stop();
+    // A stream ended by the server (not cut when a shutdown timeout closes every socket).
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) break;
+    }
+    expect(await exit).toBe(0);
+  });
+});
+
 describe("who may change things", () => {
   it("beyond loopback without a token: read-only, with a warning", async () => {
     const d = await start(["dashboard", "--port", "0", "--host", "0.0.0.0"]);

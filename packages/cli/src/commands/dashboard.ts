@@ -43,8 +43,10 @@ export function registerDashboard(program: Command, ctx: () => CliContext): void
       } catch (error) {
         throw source ? tokenError(error, source) : error;
       }
+      const closing = new AbortController();
       const app = await openDashboard(c, {
         queue: o.queue,
+        signal: closing.signal,
         access: { host: o.host, ...(tokens ? { tokens } : {}) },
       });
       // The dashboard checks its own access (token, loopback, read-only): servePlugin's rule
@@ -61,6 +63,6 @@ export function registerDashboard(program: Command, ctx: () => CliContext): void
         { url: `${served.url}/`, token: tokens !== undefined, readOnly: !tokens && !loopback },
         () => `dashboard on ${served.url}/ (${mode}; Ctrl-C to stop)`,
       );
-      await untilStopped(c, served);
+      await untilStopped(c, served, () => closing.abort());
     });
 }

@@ -95,7 +95,8 @@ export function registerServe(program: Command, ctx: () => CliContext): void {
         } catch (error) {
           throw source ? tokenError(error, source) : error;
         }
-        const ui = o.ui && (await mountUi(c, app, o.host, tokens !== undefined));
+        const closing = new AbortController();
+        const ui = o.ui && (await mountUi(c, app, o.host, tokens !== undefined, closing.signal));
         if (o.instance) {
           const id = validateId(o.instance, "--instance");
           const config =
@@ -134,7 +135,7 @@ export function registerServe(program: Command, ctx: () => CliContext): void {
           () =>
             `serving ${plugin.name} on ${served.url} (${auth}; Ctrl-C to stop)${ui ? `\ndashboard on ${served.url}/ui/` : ""}`,
         );
-        await untilStopped(c, served);
+        await untilStopped(c, served, () => closing.abort());
       },
     );
 }
@@ -143,10 +144,17 @@ export function registerServe(program: Command, ctx: () => CliContext): void {
  * The dashboard at `/ui/`, behind this server's token (checked before the request reaches
  * it), on the local engine's trainings. A build without the page serves without it (warned).
  */
-async function mountUi(c: CliContext, app: Hono, host: string, token: boolean): Promise<boolean> {
+async function mountUi(
+  c: CliContext,
+  app: Hono,
+  host: string,
+  token: boolean,
+  signal: AbortSignal,
+): Promise<boolean> {
   try {
     const dashboard = await openDashboard(c, {
       queue: false,
+      signal,
       access: { host, ...(token ? { checkedOutside: true } : {}) },
     });
     app.get("/ui", (ctx) => ctx.redirect("/ui/", 308));

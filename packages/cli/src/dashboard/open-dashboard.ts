@@ -16,7 +16,7 @@ import type { TaskSource } from "./task-source.js";
  */
 export async function openDashboard(
   c: CliContext,
-  options: { queue?: string | false; access: DashboardAccess },
+  options: { queue?: string | false; access: DashboardAccess; signal?: AbortSignal },
 ): Promise<Hono> {
   // `false`: the local engine's trainings, whatever TRAINABLE_QUEUE says (`serve`'s page).
   const queue =
@@ -39,6 +39,7 @@ export async function openDashboard(
     tasks,
     access: options.access,
     assets,
+    ...(options.signal ? { events: { signal: options.signal } } : {}),
     label: {
       store: storeLabel(c.remote),
       workspace: c.workspace,

@@ -12,6 +12,8 @@ export interface EventStreamOptions {
    * request is held open for the length of a training. Default 60 s.
    */
   maxStreamMs?: number;
+  /** Aborted when the server shuts down: open streams end at once (the page reconnects). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -41,6 +43,9 @@ export function mountTaskApi(api: Hono, source: TaskSource, options: EventStream
     streamSSE(c, async (stream) => {
       const stop = new AbortController();
       stream.onAbort(() => stop.abort());
+      const closing = () => stop.abort();
+      options.signal?.addEventListener("abort", closing, { once: true });
+      if (options.signal?.aborted) stop.abort();
       const queue: TaskEvent[] = [];
       let wake: (() => void) | undefined;
       const off = source.subscribe((event) => {
@@ -72,6 +77,7 @@ export function mountTaskApi(api: Hono, source: TaskSource, options: EventStream
           wake = undefined;
         }
       } finally {
+        options.signal?.removeEventListener("abort", closing);
         off();
         clearInterval(heartbeat);
         clearTimeout(end);
