@@ -1,7 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, get, send } from "./api.js";
+import { type CheckpointAction, CheckpointTable } from "./checkpoint-table.js";
 import { ConfirmDialog } from "./confirm-dialog.js";
-import { bytes, date, metric, orderMetrics, shortDigest } from "./format.js";
+import { orderMetrics } from "./format.js";
 import { MetricChart } from "./metric-chart.js";
 import { PrunePanel } from "./prune-panel.js";
 import { TrainingsTable } from "./trainings-table.js";
@@ -16,7 +17,7 @@ export interface CheckpointsProps {
   announce(message: string): void;
 }
 
-type Pending = { kind: "delete" | "default"; handle: string } | null;
+type Pending = CheckpointAction | null;
 
 /** One instance: its trainings, its checkpoints (with actions), a metric chart, prune. */
 export function CheckpointsView(props: CheckpointsProps) {
@@ -92,72 +93,13 @@ export function CheckpointsView(props: CheckpointsProps) {
         {checkpoints && named.length === 0 && <p class="muted">No checkpoints yet.</p>}
         {named.length > 0 && (
           <div class="table-wrap">
-            <table class="checkpoints" data-testid="checkpoints">
-              <caption class="sr-only">Checkpoints of {props.instance}, oldest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Handle</th>
-                  <th scope="col">Digest</th>
-                  <th scope="col">Size</th>
-                  <th scope="col">Files</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Parent</th>
-                  {tableMetrics.map((m) => (
-                    <th scope="col" key={m}>
-                      {m}
-                    </th>
-                  ))}
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {named.map((c) => (
-                  <tr key={c.handle} data-testid={`checkpoint-${c.handle}`}>
-                    <th scope="row">
-                      {c.handle}
-                      {c.isDefault && c.handle !== "default" && (
-                        <span class="badge default">default</span>
-                      )}
-                    </th>
-                    <td>
-                      <code title={c.digest}>{shortDigest(c.digest)}</code>
-                    </td>
-                    <td>{bytes(c.size)}</td>
-                    <td>{c.files}</td>
-                    <td>{date(c.createdAt)}</td>
-                    <td>
-                      <code title={c.parent ?? "none"}>{shortDigest(c.parent)}</code>
-                    </td>
-                    {tableMetrics.map((m) => (
-                      <td key={m} data-metric={m}>
-                        {metric(c.metrics[m])}
-                      </td>
-                    ))}
-                    <td class="actions">
-                      {!c.isDefault && (
-                        <button
-                          type="button"
-                          disabled={props.readOnly}
-                          onClick={() => setPending({ kind: "default", handle: c.handle })}
-                        >
-                          Set as default
-                        </button>
-                      )}
-                      {c.handle !== "default" && (
-                        <button
-                          type="button"
-                          class="danger"
-                          disabled={props.readOnly}
-                          onClick={() => setPending({ kind: "delete", handle: c.handle })}
-                        >
-                          Delete
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <CheckpointTable
+              instance={props.instance}
+              checkpoints={named}
+              metrics={tableMetrics}
+              readOnly={props.readOnly}
+              onAction={setPending}
+            />
           </div>
         )}
       </section>

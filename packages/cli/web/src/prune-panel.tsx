@@ -25,22 +25,25 @@ interface Rules {
  * only then the prune itself, after a confirmation naming the handles.
  */
 export function PrunePanel(props: PruneProps) {
-  const [keepLast, setKeepLast] = useState("1");
-  const [keepBest, setKeepBest] = useState("");
-  const [metric, setMetric] = useState(
-    props.metrics.includes("f1") ? "f1" : (props.metrics[0] ?? ""),
-  );
-  const [mode, setMode] = useState<"max" | "min">("max");
-  const [protect, setProtect] = useState("");
+  const [fields, setFields] = useState<Fields>({
+    keepLast: "1",
+    keepBest: "",
+    metric: props.metrics.includes("f1") ? "f1" : (props.metrics[0] ?? ""),
+    mode: "max",
+    protect: "",
+  });
+  const set = (key: keyof Fields, value: string) => setFields((f) => ({ ...f, [key]: value }));
   const [preview, setPreview] = useState<{ rules: Rules; answer: PruneAnswer } | null>(null);
   const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
   const rules = (): Rules => ({
-    ...(keepLast.trim() !== "" ? { keepLast: Number(keepLast) } : {}),
-    ...(keepBest.trim() !== "" ? { keepBest: Number(keepBest), metric } : {}),
-    mode,
-    protect: protect
+    ...(fields.keepLast.trim() !== "" ? { keepLast: Number(fields.keepLast) } : {}),
+    ...(fields.keepBest.trim() !== ""
+      ? { keepBest: Number(fields.keepBest), metric: fields.metric }
+      : {}),
+    mode: fields.mode === "min" ? "min" : "max",
+    protect: fields.protect
       .split(",")
       .map((h) => h.trim())
       .filter(Boolean),
@@ -87,57 +90,7 @@ export function PrunePanel(props: PruneProps) {
         deleted until you confirm.
       </p>
       <form class="prune-form" onSubmit={dryRun}>
-        <label>
-          Keep the newest
-          <input
-            name="keepLast"
-            type="number"
-            min={0}
-            inputMode="numeric"
-            value={keepLast}
-            onInput={(e) => setKeepLast(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          Keep the best
-          <input
-            name="keepBest"
-            type="number"
-            min={0}
-            inputMode="numeric"
-            value={keepBest}
-            onInput={(e) => setKeepBest(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          by metric
-          <select name="metric" value={metric} onChange={(e) => setMetric(e.currentTarget.value)}>
-            {props.metrics.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          better is
-          <select
-            name="mode"
-            value={mode}
-            onChange={(e) => setMode(e.currentTarget.value as "max" | "min")}
-          >
-            <option value="max">higher</option>
-            <option value="min">lower</option>
-          </select>
-        </label>
-        <label class="wide">
-          Also protect (comma-separated handles)
-          <input
-            name="protect"
-            value={protect}
-            onInput={(e) => setProtect(e.currentTarget.value)}
-          />
-        </label>
+        <PruneFields fields={fields} set={set} metrics={props.metrics} />
         <div class="actions">
           <button type="submit" disabled={props.readOnly}>
             Preview (dry run)
@@ -180,5 +133,84 @@ export function PrunePanel(props: PruneProps) {
         </ConfirmDialog>
       )}
     </section>
+  );
+}
+
+/** The prune form's fields, as typed. */
+interface Fields {
+  keepLast: string;
+  keepBest: string;
+  metric: string;
+  mode: string;
+  protect: string;
+}
+
+function PruneFields({
+  fields,
+  set,
+  metrics,
+}: {
+  fields: Fields;
+  set(key: keyof Fields, value: string): void;
+  metrics: string[];
+}) {
+  return (
+    <>
+      <label>
+        Keep the newest
+        <input
+          name="keepLast"
+          type="number"
+          min={0}
+          inputMode="numeric"
+          value={fields.keepLast}
+          onInput={(e) => set("keepLast", e.currentTarget.value)}
+        />
+      </label>
+      <label>
+        Keep the best
+        <input
+          name="keepBest"
+          type="number"
+          min={0}
+          inputMode="numeric"
+          value={fields.keepBest}
+          onInput={(e) => set("keepBest", e.currentTarget.value)}
+        />
+      </label>
+      <label>
+        by metric
+        <select
+          name="metric"
+          value={fields.metric}
+          onChange={(e) => set("metric", e.currentTarget.value)}
+        >
+          {metrics.map((m) => (
+            <option key={m} value={m}>
+              {m}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        better is
+        <select
+          name="mode"
+          value={fields.mode}
+          onChange={(e) => set("mode", e.currentTarget.value)}
+        >
+          <option value="max">higher</option>
+          <option value="min">lower</option>
+        </select>
+      </label>
+      <label class="wide">
+        Also protect (comma-separated handles)
+        <input
+          name="protect"
+          value={fields.protect}
+          onInput={(e) => set("protect", e.currentTarget.value)}
+        />
+      </label>
+    </>
   );
 }
