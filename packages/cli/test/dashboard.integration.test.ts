@@ -6,7 +6,7 @@
  * a mutation needs the page's header and a same-origin request; every input is validated.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -408,5 +408,35 @@ describe("trainable dashboard --queue (the distributed engine on Redis)", () => 
     const ended = await training;
     expect(ended.code).toBe(1);
     expect(ended.stderr).toMatch(/cancelled/);
+  });
+});
+
+describe("a store in trouble", () => {
+  it("an instance whose default ref is damaged shows the error on its row; the others still list", async () => {
+    const trained = await spawnCli(cwd, [
+      "train",
+      "--plugin",
+      plugin,
+      "--instance",
+      "broken",
+      "--param",
+      "word=x",
+    ]);
+    expect(trained.code, trained.stderr).toBe(0);
+    const refs = join(cwd, ".trainable", "store", "local", "broken", "refs", "default");
+    const [newest] = (await readdir(refs)).sort();
+    await writeFile(join(refs, newest as string), "{ not json");
+    const d = await start(["dashboard", "--port", "0"]);
+    const answer = await raw(`${d.url}/api/instances`);
+    expect(answer.status, answer.text).toBe(200);
+    const rows = answer.json().instances as {
+      id: string;
+      default: unknown;
+      defaultError?: string;
+    }[];
+    const broken = rows.find((r) => r.id === "broken");
+    expect(broken?.default).toBeNull();
+    expect(broken?.defaultError).toMatch(/\S/);
+    expect(rows.find((r) => r.id === "words")?.default).not.toBeNull();
   });
 });

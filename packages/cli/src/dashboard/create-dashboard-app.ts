@@ -108,11 +108,16 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
     const rows = await Promise.all(
       [...byId.values()].map(async (instance) => {
         const id = instance.id;
-        const ref = await defaultOf(store, id);
+        // One instance's store trouble (a damaged ref, a store down) is shown on its row.
+        const found = await defaultOf(store, id).then(
+          (ref) => ({ ref }),
+          (error: unknown) => ({ ref: null, error: errorBody(error).body.error.message }),
+        );
         const mine = all.filter((t) => t.instanceId === id);
         return {
           ...instance,
-          default: ref ? summarize(ref, ref.digest) : null,
+          default: found.ref ? summarize(found.ref, found.ref.digest) : null,
+          ...("error" in found ? { defaultError: found.error } : {}),
           trainings: mine.length,
           running: mine.filter((t) => t.state === "running" || t.state === "waiting").length,
         };

@@ -57,6 +57,8 @@ export function InstancesView(props: { refreshKey: number }) {
                         <code title={row.default.digest}>{shortDigest(row.default.digest)}</code>
                         <div class="muted small">{date(row.default.createdAt)}</div>
                       </>
+                    ) : row.defaultError ? (
+                      <span class="error-text">{row.defaultError}</span>
                     ) : (
                       <span class="muted">none</span>
                     )}

@@ -29,6 +29,8 @@ export interface InstanceRow {
   handle?: string;
   config?: unknown;
   default: CheckpointSummary | null;
+  /** Why `default` could not be read (the store's error). */
+  defaultError?: string;
   trainings: number;
   running: number;
 }
