@@ -5,6 +5,7 @@
  * checked: no DNS rebinding), beyond loopback read-only, with a token everything behind it;
  * a mutation needs the page's header and a same-origin request; every input is validated.
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,7 +14,7 @@ import { pathToFileURL } from "node:url";
 import { createCheckpointStore } from "@trainable/storage";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import "../../../tools/redis-server/redis-test-config.js";
-import { spawnCli } from "./__fixtures__/spawn-cli.js";
+import { bin, spawnCli } from "./__fixtures__/spawn-cli.js";
 import { raw, type Started, startServer } from "./__fixtures__/start-server.js";
 
 const plugin = join(import.meta.dirname, "__fixtures__", "echo-plugin.mjs");
@@ -438,5 +439,45 @@ describe("a store in trouble", () => {
     expect(broken?.default).toBeNull();
     expect(broken?.defaultError).toMatch(/\S/);
     expect(rows.find((r) => r.id === "words")?.default).not.toBeNull();
+  });
+});
+
+describe("cancel requests reach `trainable resume` too", () => {
+  it("a training resumed after its process died is cancelled from the dashboard by the resuming process", async () => {
+    const d = await start(["dashboard", "--port", "0"]);
+    // A training whose process is killed mid-way: its record stays `running`.
+    const { seen, until, close } = await events(`${d.url}/api/events`);
+    const killed = spawn(
+      process.execPath,
+      [
+        bin,
+        "train",
+        "--plugin",
+        plugin,
+        "--instance",
+        "resumed",
+        "--param",
+        "word=r",
+        "--param",
+        "sleepMs=3000",
+      ],
+      { cwd, env: { ...process.env, NODE_NO_WARNINGS: "1" }, stdio: "ignore" },
+    );
+    await until(/"type":"update","taskId":"[^"]+","task":\{[^\n]*"instanceId":"resumed"/);
+    const taskId = /"taskId":"([^"]+)","instanceId":"resumed"/.exec(seen.text)?.[1] as string;
+    killed.kill("SIGKILL");
+    await new Promise((resolve) => killed.once("exit", resolve));
+    const resume = spawnCli(cwd, ["resume", "--plugin", plugin]);
+    await until(new RegExp(`"taskId":"${taskId}"[^\\n]*"attempts":2`));
+    const cancel = await raw(`${d.url}/api/tasks/${taskId}/cancel`, {
+      method: "POST",
+      headers: MUTATE,
+    });
+    expect(cancel.status, cancel.text).toBe(200);
+    expect(cancel.json().task.state).toBe("cancelled");
+    close();
+    const resumed = await resume;
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain(`task ${taskId} (resumed): cancelled`);
   });
 });
