@@ -60,7 +60,8 @@ function run(args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => child.on("close", (code) => resolve({ code, output })));
 }
 
-async function shoot(page: Page, name: string): Promise<void> {
+/** Pictures of the page at laptop and phone widths (the whole page, or the screen: a dialog's backdrop covers only the screen). */
+async function shoot(page: Page, name: string, fullPage = true): Promise<void> {
   for (const [size, viewport] of [
     ["laptop", LAPTOP],
     ["phone", PHONE],
@@ -70,7 +71,7 @@ async function shoot(page: Page, name: string): Promise<void> {
     await page.waitForTimeout(150);
     await page.screenshot({
       path: join(screenshots, `dashboard-${name}-${size}.png`),
-      fullPage: true,
+      fullPage,
     });
   }
   await page.setViewportSize(LAPTOP);
@@ -221,7 +222,7 @@ describe("trainable dashboard in headless Chromium", () => {
     expect((await store.list({ pluginInstanceId: "spam" })).length).toBe(3);
     await preview.getByRole("button", { name: "Prune…" }).click();
     const dialog = page.getByRole("dialog", { name: "Prune spam?" });
-    await shoot(page, "prune-confirm");
+    await shoot(page, "prune-confirm", false);
     await dialog.getByRole("button", { name: "Delete 1 checkpoint" }).click();
     await expect.poll(() => page.getByTestId("checkpoint-v1").count()).toBe(0);
     await expect.poll(() => page.getByRole("status").textContent()).toContain("deleted v1");
