@@ -350,6 +350,9 @@ describe("who may change things", () => {
       expect((await raw(`${s.url}${path}`)).text, path).not.toContain('"instances"');
     }
     const auth = { authorization: `Bearer ${TOKEN}` };
+    const stream = await events(`${s.url}/ui/api/events`, auth);
+    await stream.until(/event: snapshot\ndata: \{"tasks":\[/);
+    stream.close();
     const instances = await raw(`${s.url}/ui/api/instances`, { headers: auth });
     expect(instances.status).toBe(200);
     expect(instances.json().instances.map((i: { id: string }) => i.id)).toContain("words");
