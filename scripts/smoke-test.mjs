@@ -120,6 +120,10 @@ console.log("imports and round trip ok");
   const help = run(join(app, "node_modules", ".bin", "trainable"), ["--help"], app);
   if (!/Usage:.*trainable/s.test(help)) fail(`trainable --help printed:\n${help}`);
   console.log("trainable --help ok");
+  // The dashboard's page ships inside the package (no CDN): its bundle is in the tarball.
+  const page = join(app, "node_modules", "@trainable", "cli", "dist", "dashboard", "app.js");
+  if (!readFileSync(page, "utf8").includes("api/events")) fail(`no dashboard bundle at ${page}`);
+  console.log("dashboard page packed ok");
   console.log("smoke test passed");
 } finally {
   rmSync(work, { recursive: true, force: true });

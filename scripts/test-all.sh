@@ -33,6 +33,14 @@ if ! command -v python3 >/dev/null 2>&1; then
   apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 python3 >&2
 fi
 
+# The dashboard's end-to-end test drives Debian's headless Chromium (playwright-core with its
+# executablePath; no browser download): installed with apt, with a font, only where missing.
+if [ ! -x /usr/lib/chromium/chromium ] || [ ! -d /usr/share/fonts/truetype/dejavu ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q -o DPkg::Lock::Timeout=600 >&2
+  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 chromium fonts-dejavu-core >&2
+fi
+
 rm -rf .vitest-results
 "${PNPM[@]}" run lint
 # The committed reports must be the ones their runs produce (no build needed).

@@ -5,6 +5,9 @@ export default defineConfig({
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 120_000,
+    // The dashboard's browser test waits on the page with expect.poll: generous on a loaded
+    // machine (nothing asserts how long anything takes).
+    expect: { poll: { timeout: 30_000, interval: 100 } },
     reporters: reporters("spam-classifier"),
   },
 });

@@ -20,6 +20,7 @@ import {
 } from "./spam-config.js";
 import { splitCorpus } from "./split-corpus.js";
 import { trainNaiveBayes } from "./train-naive-bayes.js";
+import type { LabeledEmail } from "./types.js";
 
 /** The files of a spam model's checkpoint folder. */
 export const SPAM_MODEL_FILES = [
@@ -91,6 +92,9 @@ export class SpamModel extends TrainableModel<SpamClassifierConfig> {
     }
     signal.throwIfAborted();
 
+    // The holdout is scored at the end of every epoch (posted as that epoch's metrics); the
+    // last epoch's score is the training's result.
+    let evaluation: Evaluation | undefined;
     const classifier = await trainNaiveBayes(train, {
       ...input.trainingParams,
       epochs,
@@ -109,20 +113,15 @@ export class SpamModel extends TrainableModel<SpamClassifierConfig> {
           },
         });
       },
+      onEpoch: async (epoch, model) => {
+        if (test.length === 0) return;
+        evaluation = await scoreHoldout(model, test, signal);
+        context.postUpdate({
+          trainingProgress: { stage: "evaluated", epoch, of: epochs, fraction: epoch / epochs },
+          trainingResults: { epoch, f1: evaluation.f1, accuracy: evaluation.accuracy },
+        });
+      },
     });
-
-    let evaluation: Evaluation | undefined;
-    if (test.length > 0) {
-      const predictions: Prediction[] = [];
-      for (let start = 0; start < test.length; start += 500) {
-        signal.throwIfAborted();
-        for (const example of test.slice(start, start + 500)) {
-          predictions.push(classifier.predict(example.text));
-        }
-        await nextTick();
-      }
-      evaluation = evaluate(test, predictions);
-    }
     signal.throwIfAborted();
 
     this.classifier = classifier;
@@ -200,6 +199,22 @@ export class SpamModel extends TrainableModel<SpamClassifierConfig> {
 }
 
 /** The `trainingResults` of a training: holdout metrics plus how the model was trained. */
+/** Scores a model on the holdout, yielding to the event loop every 500 emails. */
+async function scoreHoldout(
+  model: NaiveBayesClassifier,
+  test: readonly LabeledEmail[],
+  signal: AbortSignal,
+): Promise<Evaluation> {
+  const predictions: Prediction[] = [];
+  for (let start = 0; start < test.length; start += 500) {
+    signal.throwIfAborted();
+    for (const example of test.slice(start, start + 500))
+      predictions.push(model.predict(example.text));
+    await nextTick();
+  }
+  return evaluate(test, predictions);
+}
+
 export function trainingResultsOf(metrics: SpamModelMetrics): Record<string, unknown> {
   const { evaluation, ...info } = metrics;
   if (!evaluation) return { ...info };

@@ -32,6 +32,8 @@ export interface TrainNaiveBayesOptions extends Partial<NaiveBayesConfig> {
   /** Checked between chunks; aborting rejects with the signal's reason. */
   signal?: AbortSignal;
   onProgress?: (progress: TrainProgress) => void | Promise<void>;
+  /** Called with the model as it stands at the end of each epoch (e.g. to score a holdout). */
+  onEpoch?: (epoch: number, model: NaiveBayesClassifier) => void | Promise<void>;
 }
 
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -45,7 +47,7 @@ export async function trainNaiveBayes(
   examples: readonly { text: string; label: Label }[],
   options: TrainNaiveBayesOptions = {},
 ): Promise<NaiveBayesClassifier> {
-  const { epochs = 1, chunkSize = 500, signal, onProgress, ...config } = options;
+  const { epochs = 1, chunkSize = 500, signal, onProgress, onEpoch, ...config } = options;
   if (!Number.isInteger(epochs) || epochs < 1)
     throw new RangeError(`epochs must be a positive integer`);
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError(`chunkSize must be >= 1`);
@@ -66,6 +68,7 @@ export async function trainNaiveBayes(
   }
 
   let model = trainer.build();
+  await onEpoch?.(1, model);
   for (let epoch = 2; epoch <= epochs; epoch++) {
     let mistakes = 0;
     for (let start = 0; start < total; start += chunkSize) {
@@ -82,6 +85,7 @@ export async function trainNaiveBayes(
       await nextTick();
     }
     if (mistakes > 0) model = trainer.build();
+    await onEpoch?.(epoch, model);
   }
   signal?.throwIfAborted();
   return model;

@@ -164,6 +164,17 @@ describe("spam classifier through the local engine", () => {
       trainExamples: 44,
     });
     expect(task.progress).toMatchObject({ epoch: 3, of: 3, fraction: 1 });
+    // Each epoch's holdout score was posted (what the dashboard charts while training); the
+    // last one is the training's result.
+    const perEpoch = task.updates
+      .map(
+        (u) =>
+          (("output" in u.update ? u.update.output : u.update) as { trainingResults?: object })
+            ?.trainingResults,
+      )
+      .filter((r): r is Record<string, number> => r !== undefined);
+    expect(perEpoch.map((r) => r.epoch)).toEqual([1, 2, 3]);
+    expect(perEpoch.at(-1)?.f1).toBe(task.output?.trainingResults?.f1);
 
     const bad = await engine.train("tiny", { trainingParams: { alpha: -1 } });
     expect(bad.state).toBe("failed");

@@ -1,6 +1,7 @@
 import { TrainableError } from "@trainable/core";
 import { Command, CommanderError } from "commander";
 import { registerCheckpoints } from "./commands/checkpoints.js";
+import { registerDashboard } from "./commands/dashboard.js";
 import { registerResume } from "./commands/resume.js";
 import { registerRun } from "./commands/run.js";
 import { registerServe } from "./commands/serve.js";
@@ -60,6 +61,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   registerWorker(program, ctx);
   registerTasks(program, ctx);
   registerCancel(program, ctx);
+  registerDashboard(program, ctx);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput(program.configureOutput());
     for (const sub of cmd.commands) sub.exitOverride().configureOutput(program.configureOutput());

@@ -459,6 +459,36 @@ describe("bearer token on a real socket", () => {
     }
   });
 
+  it("publicRequests opens only what it lets through, after the built-in public routes", async () => {
+    const withPage = createPluginApp(plugin, {
+      store: env.store,
+      cache: env.cache,
+      instances: { ext: { config: { jobsDir } } },
+      token: TOKEN,
+      publicRequests: (method, path) => method === "GET" && path.startsWith("/ui/"),
+      logger: silentLogger,
+    });
+    withPage.get("/ui/page", (c) => c.json({ page: true }));
+    withPage.get("/ui-data", (c) => c.json({ data: true }));
+    const s = await servePlugin(withPage, { port: 0 });
+    try {
+      expect((await call(s.url, "GET", "/ui/page", undefined)).status).toBe(200);
+      expect((await call(s.url, "POST", "/ui/page", undefined)).status).toBe(401);
+      expect((await call(s.url, "GET", "/ui-data", undefined)).status).toBe(401);
+      expect((await call(s.url, "GET", "/ui-data", undefined, TOKEN)).status).toBe(200);
+      expect((await call(s.url, "POST", "/run", runBody())).status).toBe(401);
+    } finally {
+      await s.close();
+    }
+    expect(() =>
+      createPluginApp(plugin, {
+        store: env.store,
+        token: TOKEN,
+        publicRequests: "GET /ui" as never,
+      }),
+    ).toThrow(/publicRequests/);
+  });
+
   it("closes the connection of a refused request whose body it will not read", async () => {
     const big = await send(served.url, {
       method: "POST",

@@ -1,6 +1,7 @@
 import { isFinalTaskState } from "@trainable/core";
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
+import { watchCancelRequest } from "../dashboard/cancel-request.js";
 import { openEngine } from "../engine.js";
 import { openQueueEngine, QUEUE_ENV, type QueueSpec, resolveQueue } from "../queue.js";
 
@@ -51,7 +52,18 @@ export function registerResume(program: Command, ctx: () => CliContext): void {
       const stop = engine.on("task", (event) => {
         if (event.type === "update" && event.update) c.progress.training(event.update);
       });
-      const tasks = await Promise.all(result.resumed.map((id) => engine.wait(id))).finally(stop);
+      // A cancel asked from the dashboard reaches the process driving the task: this one.
+      const unwatch = result.resumed.map((taskId) =>
+        watchCancelRequest({
+          dataDir: c.dataDir,
+          taskId,
+          onRequest: () => void engine.cancel(taskId).catch(() => {}),
+        }),
+      );
+      const tasks = await Promise.all(result.resumed.map((id) => engine.wait(id))).finally(() => {
+        stop();
+        for (const off of unwatch) off();
+      });
       c.print({ ...result, tasks }, () =>
         [
           tasks.length === 0 ? "nothing to resume" : "",

@@ -1,12 +1,19 @@
 import { ValidationError, validateId } from "@trainable/core";
 import { createPluginApp, isLoopbackHostname, servePlugin } from "@trainable/plugin-runtime";
 import type { Command } from "commander";
-import { type CliContext, parseIntFlag } from "../context.js";
+import type { Hono } from "hono";
+import type { CliContext } from "../context.js";
+import { isUiPageRequest, openDashboard } from "../dashboard/open-dashboard.js";
 import { openEngine } from "../engine.js";
 import { asFlagError, parseJsonOrFile } from "../parse-flags.js";
-
-/** Where `--token` values come from when the flag is not given. */
-export const TOKEN_ENV = "TRAINABLE_TOKEN";
+import {
+  collectTokens,
+  parsePort,
+  resolveTokens,
+  TOKEN_ENV,
+  tokenError,
+  untilStopped,
+} from "../server-flags.js";
 
 /** `trainable serve`: the plugin's HTTP app (POST /run, /train, /getTrainingParameters, GET /health). */
 export function registerServe(program: Command, ctx: () => CliContext): void {
@@ -28,7 +35,7 @@ export function registerServe(program: Command, ctx: () => CliContext): void {
     .option(
       "--token <secret>",
       `bearer token every route but GET /health requires (repeat to accept several while rotating; env ${TOKEN_ENV}, comma-separated — prefer it: flags show in ps)`,
-      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      collectTokens,
     )
     .option(
       "--public-run",
@@ -37,6 +44,10 @@ export function registerServe(program: Command, ctx: () => CliContext): void {
     .option(
       "--insecure",
       "allow a non-loopback --host without a token (DANGEROUS: anyone who reaches the port can train, cancel trainings and move default)",
+    )
+    .option(
+      "--no-ui",
+      "do not serve the dashboard at /ui (its data needs the token, as every route)",
     )
     .option("--instance <id>", "create (or update) this plugin instance before serving")
     .option("--config <json|file>", "config of --instance")
@@ -50,11 +61,10 @@ export function registerServe(program: Command, ctx: () => CliContext): void {
         token?: string[];
         publicRun?: boolean;
         insecure?: boolean;
+        ui: boolean;
       }) => {
         const c = ctx();
-        const port = parseIntFlag(o.port, "--port");
-        if (port > 65535)
-          throw ValidationError.forField("cli", "--port", `must be at most 65535, got ${port}`);
+        const port = parsePort(o.port);
         // Checked before anything is opened or created: a refused server changes nothing.
         const { tokens, source } = resolveTokens(o.token, c.io.env[TOKEN_ENV]);
         // The runtime's rule, checked here first so a refused `serve` opens and creates nothing.
@@ -74,11 +84,19 @@ export function registerServe(program: Command, ctx: () => CliContext): void {
             cache: engine.cache,
             instances: engine.instances,
             dataDir: c.dataDir,
-            ...(tokens ? { token: tokens, protectRun: o.publicRun !== true } : {}),
+            ...(tokens
+              ? {
+                  token: tokens,
+                  protectRun: o.publicRun !== true,
+                  ...(o.ui ? { publicRequests: isUiPageRequest } : {}),
+                }
+              : {}),
           });
         } catch (error) {
           throw source ? tokenError(error, source) : error;
         }
+        const closing = new AbortController();
+        const ui = o.ui && (await mountUi(c, app, o.host, tokens !== undefined, closing.signal));
         if (o.instance) {
           const id = validateId(o.instance, "--instance");
           const config =
@@ -112,64 +130,40 @@ export function registerServe(program: Command, ctx: () => CliContext): void {
             plugin: plugin.name,
             token: tokens !== undefined,
             publicRun: tokens === undefined || o.publicRun === true,
+            ...(ui ? { dashboard: `${served.url}/ui/` } : {}),
           },
-          () => `serving ${plugin.name} on ${served.url} (${auth}; Ctrl-C to stop)`,
+          () =>
+            `serving ${plugin.name} on ${served.url} (${auth}; Ctrl-C to stop)${ui ? `\ndashboard on ${served.url}/ui/` : ""}`,
         );
-        await new Promise<void>((resolve) => {
-          const stop = () => {
-            process.removeListener("SIGINT", stop);
-            process.removeListener("SIGTERM", stop);
-            c.progress.message("shutting down (finishing in-flight requests)…");
-            void served.close().then(resolve);
-          };
-          process.once("SIGINT", stop);
-          process.once("SIGTERM", stop);
-        });
+        await untilStopped(c, served, () => closing.abort());
       },
     );
 }
 
 /**
- * Re-words the runtime's refusal of a token to name where it came from (`--token`, the n-th
- * `--token`, or `TRAINABLE_TOKEN` and its n-th item) — never the token itself.
+ * The dashboard at `/ui/`, behind this server's token (checked before the request reaches
+ * it), on the local engine's trainings. A build without the page serves without it (warned).
  */
-function tokenError(error: unknown, source: string): unknown {
-  const issue = ValidationError.isInstance(error) ? error.issues[0] : undefined;
-  const at = issue && /^token(?:\[(\d+)\])?$/.exec(issue.path);
-  if (!issue || !at) return error;
-  const where =
-    at[1] === undefined
-      ? source
-      : `${source} (${source === TOKEN_ENV ? "item" : "flag"} ${Number(at[1]) + 1})`;
-  return new ValidationError(`[cli] Invalid ${where}: ${issue.message}`, {
-    cause: error,
-    issues: [{ path: source, message: issue.message }],
-  });
-}
-
-/**
- * The accepted tokens: the `--token` flags, else `TRAINABLE_TOKEN` (comma-separated), else
- * none. Set-but-empty is an error, not "no token": a server meant to be protected must not
- * start open because a variable came out empty.
- */
-function resolveTokens(
-  flags: string[] | undefined,
-  env: string | undefined,
-): { tokens?: string[]; source?: string } {
-  if (flags?.length) {
-    if (flags.some((t) => t.trim() === "")) {
-      throw ValidationError.forField("cli", "--token", "must not be empty");
-    }
-    return { tokens: flags, source: "--token" };
-  }
-  if (env === undefined) return {};
-  const tokens = env.split(",").map((t) => t.trim());
-  if (tokens.some((t) => t === "")) {
-    throw ValidationError.forField(
-      "cli",
-      TOKEN_ENV,
-      "is set but empty (or has an empty item): set a token, or unset the variable",
+async function mountUi(
+  c: CliContext,
+  app: Hono,
+  host: string,
+  token: boolean,
+  signal: AbortSignal,
+): Promise<boolean> {
+  try {
+    const dashboard = await openDashboard(c, {
+      queue: false,
+      signal,
+      access: { host, ...(token ? { checkedOutside: true } : {}) },
+    });
+    app.get("/ui", (ctx) => ctx.redirect("/ui/", 308));
+    app.mount("/ui", dashboard.fetch);
+    return true;
+  } catch (error) {
+    c.io.stderr.write(
+      `trainable: warning: serving without the dashboard at /ui: ${error instanceof Error ? error.message : error}\n`,
     );
+    return false;
   }
-  return { tokens, source: TOKEN_ENV };
 }

@@ -1,6 +1,8 @@
 import { TrainingError, TrainPluginInput, ValidationError, validateId } from "@trainable/core";
+import type { TrainingEngine, TrainingRun, TrainingTask } from "@trainable/plugin-runtime";
 import type { Command } from "commander";
 import { type CliContext, parseIntFlag, parseNumberFlag } from "../context.js";
+import { watchCancelRequest } from "../dashboard/cancel-request.js";
 import { openEngine } from "../engine.js";
 import { asFlagError, parseDataFlag, parseJsonOrFile, parseParams } from "../parse-flags.js";
 import { openQueueEngine, QUEUE_ENV, resolveQueue } from "../queue.js";
@@ -118,27 +120,7 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
       // On a queue the training runs elsewhere: name the task, so it can be cancelled from
       // anywhere (`trainable cancel <task-id> --queue …`).
       if (queue) c.progress.message(`training ${instanceId} on the queue as task ${run.taskId}…`);
-      const stopWatching = engine.on("task", (event) => {
-        if (event.taskId !== run.taskId) return;
-        if (event.type === "update" && event.update) c.progress.training(event.update);
-        if (event.type === "status")
-          c.progress.training({
-            statusMessage: event.task.statusMessage ?? "running",
-            output: { trainingProgress: { checks: event.task.statusChecks } },
-          });
-      });
-      const onSignal = () => {
-        c.progress.message("cancelling…");
-        void engine.cancel(run.taskId);
-      };
-      process.once("SIGINT", onSignal);
-      let task: Awaited<typeof run.done>;
-      try {
-        task = await run.done;
-      } finally {
-        process.removeListener("SIGINT", onSignal);
-        stopWatching();
-      }
+      const task = await followTraining(c, engine, run, queue !== undefined);
       if (task.state !== "succeeded") {
         throw new TrainingError(
           `[cli] Training of "${instanceId}" ${task.state}: ${task.statusMessage ?? "no message"}`,
@@ -155,4 +137,47 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
         ].join("\n"),
       );
     });
+}
+
+/**
+ * Waits for a training to end, showing its progress; Ctrl-C cancels it, and so does a cancel
+ * request from the dashboard (the local engine lets only this process, its driver, cancel it).
+ */
+async function followTraining(
+  c: CliContext,
+  engine: TrainingEngine,
+  run: TrainingRun,
+  onQueue: boolean,
+): Promise<TrainingTask> {
+  const stopWatching = engine.on("task", (event) => {
+    if (event.taskId !== run.taskId) return;
+    if (event.type === "update" && event.update) c.progress.training(event.update);
+    if (event.type === "status")
+      c.progress.training({
+        statusMessage: event.task.statusMessage ?? "running",
+        output: { trainingProgress: { checks: event.task.statusChecks } },
+      });
+  });
+  const onSignal = () => {
+    c.progress.message("cancelling…");
+    void engine.cancel(run.taskId);
+  };
+  process.once("SIGINT", onSignal);
+  const unwatch = onQueue
+    ? () => {}
+    : watchCancelRequest({
+        dataDir: c.dataDir,
+        taskId: run.taskId,
+        onRequest: () => {
+          c.progress.message("cancel requested from the dashboard: cancelling…");
+          void engine.cancel(run.taskId).catch(() => {});
+        },
+      });
+  try {
+    return await run.done;
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    stopWatching();
+    unwatch();
+  }
 }

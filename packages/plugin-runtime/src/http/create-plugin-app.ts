@@ -84,6 +84,13 @@ export interface PluginAppOptions {
    * reaches the port, for a public inference endpoint. No effect without a token.
    */
   protectRun?: boolean;
+  /**
+   * With a `token`: more requests let through without it, e.g. the static page of a
+   * dashboard mounted on the app (whose data routes check the token themselves). Asked after
+   * the built-in public routes; whatever it lets through must hold nothing secret. Default:
+   * none.
+   */
+  publicRequests?: (method: string, path: string) => boolean;
   /** Reports unexpected (non-`TrainableError`) failures. Default: `console.error`. */
   logger?: PluginAppLogger;
   /**
@@ -203,6 +210,13 @@ export function createPluginApp(
   }
 
   const tokens = options.token === undefined ? undefined : parseTokens(options.token);
+  if (options.publicRequests !== undefined && typeof options.publicRequests !== "function") {
+    throw ValidationError.forField(
+      "runtime",
+      "publicRequests",
+      "must be a function (method, path) => boolean",
+    );
+  }
   const tasks = createIssuedTaskTable({
     dir: options.dataDir ? join(options.dataDir, "served-tasks") : undefined,
     now: options.now,
@@ -288,9 +302,13 @@ export function createPluginApp(
     // Registered before every route: it also covers routes added below later (e.g. /tasks/*)
     // and unknown paths, which answer 401 rather than revealing what exists.
     const open = publicRoutes(alias, options.protectRun !== false);
+    const more = options.publicRequests;
     app.use(
       "*",
-      requireToken({ token: tokens, isPublic: (method, path) => open.has(`${method} ${path}`) }),
+      requireToken({
+        token: tokens,
+        isPublic: (method, path) => open.has(`${method} ${path}`) || more?.(method, path) === true,
+      }),
     );
   }
 

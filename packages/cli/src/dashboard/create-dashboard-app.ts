@@ -1,0 +1,134 @@
+import { TrainableError } from "@trainable/core";
+import { errorBody } from "@trainable/plugin-runtime";
+import type { CheckpointStoreImpl } from "@trainable/storage";
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { defaultOf, mountCheckpointApi, summarize } from "./checkpoint-api.js";
+import { canMutate, type DashboardAccess, dashboardGuard } from "./dashboard-access.js";
+import { type Asset, PAGE_CSP, pageHtml } from "./dashboard-assets.js";
+import { type EventStreamOptions, mountTaskApi } from "./task-api.js";
+import type { TaskSource } from "./task-source.js";
+
+export interface DashboardAppOptions {
+  store: CheckpointStoreImpl;
+  tasks: TaskSource;
+  access: DashboardAccess;
+  /** The page's files (see `loadAssets`). */
+  assets: Map<string, Asset>;
+  /** What the page says it shows, e.g. the store's location (never a credential). */
+  label: { store: string; workspace: string; engine: string };
+  events?: EventStreamOptions;
+  /** Unexpected (non-`TrainableError`) failures. Default: `console.error`. */
+  onError?: (message: string, error: unknown) => void;
+}
+
+const API_BODY_LIMIT = 64 * 1024;
+
+/**
+ * The dashboard: the page (`GET /`, `GET /assets/*`) and its JSON API under `/api` — plugin
+ * instances and their `default`, trainings with live events (SSE), checkpoints with
+ * set-as-default, delete and prune. Mount it anywhere (`/` of `trainable dashboard`, `/ui` of
+ * `trainable serve`): the page uses relative URLs.
+ */
+export function createDashboardApp(options: DashboardAppOptions): Hono {
+  const { store, tasks, access, assets } = options;
+  const onError = options.onError ?? ((message, error) => console.error(message, error));
+  const app = new Hono();
+  const fail = (c: Context, error: unknown) => {
+    if (!TrainableError.isInstance(error)) onError(`[cli] dashboard: ${c.req.path} failed`, error);
+    const { httpStatus, body } = errorBody(error);
+    const message =
+      body.error.code === "INTERNAL" && !TrainableError.isInstance(error)
+        ? "[cli] Internal error (details are in the dashboard's log)"
+        : body.error.message;
+    return c.json({ error: { ...body.error, message } }, httpStatus as 400);
+  };
+  app.onError((error, c) => fail(c, error));
+  app.notFound((c) => fail(c, new TrainableError("NOT_FOUND", `[cli] No route ${c.req.path}`)));
+
+  const page = (c: Context) => {
+    c.header("Content-Security-Policy", PAGE_CSP);
+    c.header("X-Frame-Options", "DENY");
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Referrer-Policy", "no-referrer");
+    c.header("Cache-Control", "no-cache");
+    return c.html(pageHtml(`trainable · ${options.label.workspace}`));
+  };
+  app.get("/", page);
+  app.get("/index.html", page);
+  app.get("/assets/:name", (c) => {
+    const asset = assets.get(c.req.param("name"));
+    if (!asset) throw new TrainableError("NOT_FOUND", `[cli] No asset ${c.req.param("name")}`);
+    c.header("Content-Type", asset.type);
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Cache-Control", "no-cache");
+    return c.body(asset.body as Uint8Array<ArrayBuffer>);
+  });
+
+  const api = new Hono();
+  api.onError((error, c) => fail(c, error));
+  api.use("*", dashboardGuard(access));
+  api.use(
+    "*",
+    bodyLimit({
+      maxSize: API_BODY_LIMIT,
+      onError: (c) =>
+        c.json(
+          {
+            error: {
+              code: "VALIDATION",
+              message: `[cli] Request body too large: the limit is ${API_BODY_LIMIT} bytes`,
+            },
+          },
+          413,
+        ),
+    }),
+  );
+
+  api.get("/info", (c) =>
+    c.json({
+      ...options.label,
+      source: tasks.kind,
+      readOnly: !canMutate(access),
+      tokenRequired: access.tokens !== undefined || access.checkedOutside === true,
+    }),
+  );
+
+  api.get("/instances", async (c) => {
+    const [instances, all] = await Promise.all([tasks.listInstances(), tasks.listTasks()]);
+    const byId = new Map<string, { id: string; plugin: string }>(
+      instances.map((i) => [i.id, { ...i }]),
+    );
+    // Instances known only from their trainings (e.g. on a queue whose hash was trimmed).
+    for (const task of all) {
+      if (!byId.has(task.instanceId)) {
+        byId.set(task.instanceId, { id: task.instanceId, plugin: task.plugin });
+      }
+    }
+    const rows = await Promise.all(
+      [...byId.values()].map(async (instance) => {
+        const id = instance.id;
+        // One instance's store trouble (a damaged ref, a store down) is shown on its row.
+        const found = await defaultOf(store, id).then(
+          (ref) => ({ ref }),
+          (error: unknown) => ({ ref: null, error: errorBody(error).body.error.message }),
+        );
+        const mine = all.filter((t) => t.instanceId === id);
+        return {
+          ...instance,
+          default: found.ref ? summarize(found.ref, found.ref.digest) : null,
+          ...("error" in found ? { defaultError: found.error } : {}),
+          trainings: mine.length,
+          running: mine.filter((t) => t.state === "running" || t.state === "waiting").length,
+        };
+      }),
+    );
+    rows.sort((a, b) => a.id.localeCompare(b.id));
+    return c.json({ instances: rows });
+  });
+
+  mountCheckpointApi(api, store);
+  mountTaskApi(api, tasks, options.events);
+  app.route("/api", api);
+  return app;
+}

@@ -1,0 +1,51 @@
+import { Id } from "@trainable/core";
+import { z } from "zod";
+
+/** `POST api/instances/:id/default`: point `default` at this handle's checkpoint. */
+export const SetDefaultBody = z.object({ handle: Id }).strict();
+
+/** A metric name in `trainingResults`, as a retention rule names it. */
+const MetricName = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_.:-]+$/, "must be letters, digits, _ . : - (a key of trainingResults)");
+
+const Count = z.number().int().min(0).max(1_000_000);
+
+/**
+ * `POST api/instances/:id/prune`: the CLI's `checkpoints prune` rules. `default` and
+ * `protect` are always kept; without `dryRun: true` the handles outside the rules are deleted
+ * and unused blobs older than `gcMinAgeMs` collected.
+ */
+export const PruneBody = z
+  .object({
+    keepLast: Count.optional(),
+    keepBest: Count.optional(),
+    metric: MetricName.optional(),
+    mode: z.enum(["max", "min"]).default("max"),
+    protect: z.array(Id).max(1000).default([]),
+    dryRun: z.boolean(),
+    /**
+     * The handles the preview said would go: when the rules now select others (a training
+     * saved, someone deleted), nothing is deleted and the answer is a conflict.
+     */
+    expectDeleted: z.array(Id).max(100_000).optional(),
+    gcMinAgeMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(365 * 24 * 3_600_000)
+      .default(3_600_000),
+  })
+  .strict()
+  .refine((b) => b.keepLast !== undefined || b.keepBest !== undefined, {
+    path: ["keepLast"],
+    message:
+      "give keepLast and/or keepBest: pruning without a retention rule would delete every unprotected checkpoint",
+  })
+  .refine((b) => !(b.keepBest !== undefined && b.keepBest > 0 && b.metric === undefined), {
+    path: ["metric"],
+    message: "keepBest needs the name of a metric in trainingResults",
+  });
+export type PruneBody = z.infer<typeof PruneBody>;

@@ -1,0 +1,28 @@
+import type { EngineInstance, TaskEvent, TrainingTask } from "@trainable/plugin-runtime";
+
+/** The answer to a cancel from the dashboard. */
+export interface CancelAnswer {
+  /** The task as it is now (final when the cancel went through). */
+  task: TrainingTask;
+  /**
+   * True when the cancel was only asked for: the process driving the task stops it when it
+   * sees the request (the page follows the task's events to see it end).
+   */
+  requested: boolean;
+}
+
+/**
+ * Where the dashboard reads trainings and plugin instances from: the local engine's task log
+ * on `--data-dir` (trainings driven by `trainable train` processes) or a distributed queue.
+ */
+export interface TaskSource {
+  readonly kind: "local" | "queue";
+  listInstances(): Promise<EngineInstance[]>;
+  /** Newest first. */
+  listTasks(): Promise<TrainingTask[]>;
+  getTask(taskId: string): Promise<TrainingTask | undefined>;
+  /** Calls `listener` with every change of every task; returns the unsubscribe function. */
+  subscribe(listener: (event: TaskEvent) => void): () => void;
+  cancel(taskId: string): Promise<CancelAnswer>;
+  close(): Promise<void>;
+}
