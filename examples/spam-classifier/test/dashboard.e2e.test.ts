@@ -6,7 +6,9 @@
  * one folder, as a user runs them. The page follows a spam-classifier training live to 100 %,
  * shows the new checkpoint and its F1 in the table and the chart, prunes from the page (preview,
  * confirm) — and the store is checked to match. A second training is cancelled from the page.
- * Screenshots of every page (laptop and phone widths) go to docs/screenshots/.
+ * Screenshots of every page (laptop and phone widths) are taken on every run; they go to
+ * docs/screenshots/ with TRAINABLE_UPDATE_SCREENSHOTS=1 (how the committed ones were made), else
+ * to a temporary folder, so a test run leaves the working tree as it was.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -27,7 +29,10 @@ const cliBin = join(
   "dist",
   "bin.js",
 );
-const screenshots = join(here, "..", "..", "..", "docs", "screenshots");
+const screenshots =
+  process.env.TRAINABLE_UPDATE_SCREENSHOTS === "1"
+    ? join(here, "..", "..", "..", "docs", "screenshots")
+    : join(tmpdir(), "trainable-dashboard-screenshots");
 const LAPTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
