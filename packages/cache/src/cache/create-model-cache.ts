@@ -35,6 +35,13 @@ export interface ModelCacheImpl extends ModelCache {
    * last release once it has left memory. Release it in a `finally`.
    */
   acquire<M>(options: ModelLoadOptions<M>): Promise<ModelLease<M>>;
+  /**
+   * `acquire` without waiting: the lease when the handle's version is known and fresh, its
+   * model is in memory and nothing has to be written; `undefined` when `acquire` would have
+   * to ask the store, load, write the handle's record or refuse the options. For serving
+   * paths that want no promise per request on a memory hit.
+   */
+  acquireCached<M>(options: ModelLoadOptions<M>): ModelLease<M> | undefined;
   /** `acquire`, `fn(model, ref)`, then `release()` however `fn` ends. Returns what `fn` returns. */
   use<M, R>(
     options: ModelLoadOptions<M>,
@@ -90,6 +97,9 @@ interface KnownHandle {
   verifiedAt: number;
   /** False after `invalidate`: the next call asks the store (`ref` stays the stale fallback). */
   trusted: boolean;
+  /** The memory key of `ref` for the kind last asked (the fast path builds no string). */
+  kindKey?: string;
+  memoryKey?: string;
 }
 
 /** Revalidations of a handle failing in a row (anything but not-found). */
@@ -590,6 +600,59 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
     return key;
   }
 
+  /**
+   * The fast path of `acquire`: a lease when the handle's version is known and fresh (no store
+   * call due), its model is in memory, and the handle is already recorded on disk — memory
+   * reads only, nothing awaited, no string built once the handle was served. `undefined`
+   * otherwise (and for options `acquire` would refuse): `obtain` does the rest.
+   */
+  function leaseFromMemory<M>(load: ModelLoadOptions<M>): ModelLease<M> | undefined {
+    if (closed || load === null || typeof load !== "object") return undefined;
+    const { pluginInstanceId } = load;
+    const handle = load.handle ?? DEFAULT_HANDLE;
+    if (typeof pluginInstanceId !== "string" || typeof handle !== "string") return undefined;
+    // Only validated ids are known, and an id holds no "/": a match means both are valid.
+    const key = handleKey(pluginInstanceId, handle);
+    const known = handles.get(key);
+    if (!known?.trusted || now() - known.verifiedAt >= o.revalidateMs) return undefined;
+    const digest = known.ref.digest;
+    if (disk && !o.offline && written.get(key) !== digest) return undefined;
+    let kindKey: string;
+    try {
+      kindKey = kindKeyOf(load as ModelLoadOptions<unknown>);
+    } catch {
+      return undefined;
+    }
+    if (known.kindKey !== kindKey) {
+      known.kindKey = kindKey;
+      known.memoryKey = `${versionPrefix(pluginInstanceId, digest)}${kindKey}`;
+    }
+    const entry = memory.get(known.memoryKey as string);
+    if (!entry) return undefined;
+    counters.hits++;
+    entry.leases++;
+    return new Lease<M>(entry, known.ref);
+  }
+
+  /** A lease on an entry: released once, however often `release()` is called. */
+  class Lease<M> implements ModelLease<M> {
+    readonly model: M;
+    #entry: MemoryEntry | undefined;
+    constructor(
+      entry: MemoryEntry,
+      readonly ref: CheckpointRef,
+    ) {
+      this.model = entry.model as M;
+      this.#entry = entry;
+    }
+    release(): void {
+      const entry = this.#entry;
+      if (!entry) return;
+      this.#entry = undefined;
+      releaseEntry(entry);
+    }
+  }
+
   /** Resolves, loads if needed, and takes one lease on the entry (the caller releases it). */
   async function obtain<M>(load: ModelLoadOptions<M>): Promise<{
     entry: MemoryEntry;
@@ -659,19 +722,16 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
     },
 
     async acquire<M>(load: ModelLoadOptions<M>): Promise<ModelLease<M>> {
+      // `load` is checked as obtain checks it, even when it is not needed.
+      const fast = typeof load?.load === "function" ? leaseFromMemory(load) : undefined;
+      if (fast) return fast;
       const got = await obtain(load);
-      const { entry } = got;
       if (!got.stale) await rememberHandle(got.pluginInstanceId, got.handle, got.ref.digest);
-      let released = false;
-      return {
-        model: entry.model as M,
-        ref: got.ref,
-        release: () => {
-          if (released) return;
-          released = true;
-          releaseEntry(entry);
-        },
-      };
+      return new Lease<M>(got.entry, got.ref);
+    },
+
+    acquireCached<M>(load: ModelLoadOptions<M>): ModelLease<M> | undefined {
+      return leaseFromMemory(load);
     },
 
     async use<M, R>(

@@ -80,10 +80,14 @@ export function checkCheckpointStore(
       `${field} is a model cache, not a checkpoint store: pass the store as ${field} and the cache as cache`,
     );
   }
-  const missing = uses.filter((member) =>
-    member === "workspace" ? typeof v.workspace !== "string" : typeof v[member] !== "function",
-  );
-  if (missing.length > 0) {
+  // A loop, not filter(): this runs on every served request, and nothing is missing there.
+  let missing: string[] | undefined;
+  for (const member of uses) {
+    const lacks =
+      member === "workspace" ? typeof v.workspace !== "string" : typeof v[member] !== "function";
+    if (lacks) (missing ??= []).push(member);
+  }
+  if (missing) {
     const lacks = missing.map((m) => (m === "workspace" ? m : `${m}()`)).join(", ");
     throw invalid(
       site,

@@ -32,6 +32,7 @@ import type { PluginService } from "../service/plugin-service.js";
 import { TrainablePluginService } from "../service/trainable-plugin-service.js";
 import type { TrainResponse } from "../training/create-training-coordinator.js";
 import type { TrainRequest } from "../training/train-request.js";
+import { withSignalFrom } from "../util/signal-from.js";
 import { errorBody, INTERNAL_ERROR_MESSAGE } from "./error-body.js";
 import { createIssuedTaskTable, type IssuedTaskTable } from "./issued-tasks.js";
 import { parseTokens, requireToken, type TokenOption } from "./require-token.js";
@@ -303,25 +304,6 @@ export function createPluginApp(
     }),
   );
 
-  /**
-   * Aborted when the client goes away. On Node (@hono/node-server) this listens on the raw
-   * response instead of reading `c.req.raw.signal`, which would turn the server's lightweight
-   * request into a full WHATWG Request (an AbortController and web streams per request — a
-   * third of the throughput of a small `/run`). Elsewhere: the standard request signal.
-   */
-  const disconnectSignal = (c: Context): AbortSignal => {
-    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-    if (!outgoing || typeof outgoing.once !== "function") return c.req.raw.signal;
-    const controller = new AbortController();
-    const gone = () => {
-      if (!outgoing.writableFinished) controller.abort(new Error("client disconnected"));
-    };
-    // Made on first use: the client may already have gone.
-    if (outgoing.closed) gone();
-    else outgoing.once("close", gone);
-    return controller.signal;
-  };
-
   const run = async (c: Context) => {
     const request = parseWith(
       client.schemas.run,
@@ -329,18 +311,14 @@ export function createPluginApp(
       `${name} run request`,
       "runtime",
     );
-    const handle = c.req.query("handle");
+    const handle = handleQuery(c);
     // The disconnect signal is made on first use: a served model answering from memory
     // never needs it, and an AbortController per request is a measurable share of a /run.
-    let signal: AbortSignal | undefined;
-    const data = await client.run(request, {
+    const options = {
       prevalidated: true,
       handle: handle === undefined ? undefined : validateId(handle, "handle (query)"),
-      get signal() {
-        signal ??= disconnectSignal(c);
-        return signal;
-      },
-    });
+    };
+    const data = await client.run(request, withSignalFrom(options, new DisconnectSignal(c)));
     return c.json({ data, status: { state: "succeeded" } });
   };
   app.post("/run", limited(run));
@@ -509,6 +487,48 @@ export function createPluginApp(
   });
 
   return app;
+}
+
+/**
+ * Aborted when the client goes away. On Node (@hono/node-server) this listens on the raw
+ * response instead of reading `c.req.raw.signal`, which would turn the server's lightweight
+ * request into a full WHATWG Request (an AbortController and web streams per request — a
+ * third of the throughput of a small `/run`). Elsewhere: the standard request signal.
+ */
+function disconnectSignal(c: Context): AbortSignal {
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  if (!outgoing || typeof outgoing.once !== "function") return c.req.raw.signal;
+  const controller = new AbortController();
+  const gone = () => {
+    if (!outgoing.writableFinished) controller.abort(new Error("client disconnected"));
+  };
+  // Made on first use: the client may already have gone.
+  if (outgoing.closed) gone();
+  else outgoing.once("close", gone);
+  return controller.signal;
+}
+
+/** A request's disconnect signal, made the first time it is read. */
+class DisconnectSignal {
+  #c: Context;
+  #signal: AbortSignal | undefined;
+  constructor(c: Context) {
+    this.#c = c;
+  }
+  get signal(): AbortSignal {
+    this.#signal ??= disconnectSignal(this.#c);
+    return this.#signal;
+  }
+}
+
+/**
+ * The `handle` query parameter. On Node the raw request target is looked at first: most
+ * requests have no query string, and Hono's query parsing is then work for nothing.
+ */
+function handleQuery(c: Context): string | undefined {
+  const target = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.url;
+  if (typeof target === "string" && !target.includes("?")) return undefined;
+  return c.req.query("handle");
 }
 
 /** The status a cancel of a hosted training answers: the state its call and job ended in. */

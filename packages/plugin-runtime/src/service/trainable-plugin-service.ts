@@ -15,6 +15,7 @@ import {
   validateId,
 } from "@trainable/core";
 import type { z } from "zod";
+import { withSignalFrom } from "../util/signal-from.js";
 import type { AnyTrainablePluginService } from "./any-trainable-plugin-service.js";
 import type { ModelClass } from "./model-class.js";
 import type { PluginRunContext } from "./plugin-run-context.js";
@@ -106,17 +107,17 @@ export abstract class TrainablePluginService<
       context.instance?.id ?? request.context?.pluginInstanceId,
       "context.pluginInstanceId",
     );
-    return {
-      store,
-      pluginInstanceId,
-      handle: context.handle ?? context.instance?.handle ?? DEFAULT_HANDLE,
-      cache: context.cache ?? false,
-      config: context.instance?.config as ConfigOf<Model> | undefined,
-      // Read when needed: the HTTP app creates a request's signal on first use.
-      get signal() {
-        return context.signal;
+    // The signal is read when needed: the HTTP app creates a request's signal on first use.
+    return withSignalFrom(
+      {
+        store,
+        pluginInstanceId,
+        handle: context.handle ?? context.instance?.handle ?? DEFAULT_HANDLE,
+        cache: context.cache ?? false,
+        config: context.instance?.config as ConfigOf<Model> | undefined,
       },
-    };
+      context,
+    );
   }
 
   /**
