@@ -81,13 +81,13 @@ export function checkCheckpointStore(
     );
   }
   // A loop, not filter(): this runs on every served request, and nothing is missing there.
-  let missing: string[] | undefined;
+  const missing: string[] = [];
   for (const member of uses) {
     const lacks =
       member === "workspace" ? typeof v.workspace !== "string" : typeof v[member] !== "function";
-    if (lacks) (missing ??= []).push(member);
+    if (lacks) missing.push(member);
   }
-  if (missing) {
+  if (missing.length > 0) {
     const lacks = missing.map((m) => (m === "workspace" ? m : `${m}()`)).join(", ");
     throw invalid(
       site,
