@@ -22,6 +22,7 @@ import {
   type TrainingCoordinator,
 } from "../training/create-training-coordinator.js";
 import { TrainRequest } from "../training/train-request.js";
+import { compiledSchema } from "../util/compiled-schema.js";
 import { withSignalFrom } from "../util/signal-from.js";
 import { createInstanceRegistry } from "./instance-registry.js";
 import type { ClientRunOptions, ClientTrainOptions, PluginClient } from "./plugin-client.js";
@@ -114,7 +115,11 @@ export function createLocalPluginClient(
       })
     : undefined;
 
-  const runSchema = pluginRequestSchema(service.inputSchema).extend({ data: service.inputSchema });
+  // Compiled once: every served request is validated against these two.
+  const runSchema = compiledSchema(
+    pluginRequestSchema(service.inputSchema).extend({ data: service.inputSchema }),
+  );
+  const outputSchema = service.outputSchema ? compiledSchema(service.outputSchema) : undefined;
   const trainingParametersSchema = pluginRequestSchema(TrainingParameterPluginInput).extend({
     data: TrainingParameterPluginInput,
   });
@@ -170,8 +175,8 @@ export function createLocalPluginClient(
       // The signal is read when needed: the HTTP app creates a request's signal on first use.
       const context = withSignalFrom({ store, cache, instance, handle }, runOptions);
       const output: unknown = await service.run(parsed, context);
-      if (service.outputSchema) {
-        const checked = service.outputSchema.safeParse(output);
+      if (outputSchema) {
+        const checked = outputSchema.safeParse(output);
         if (!checked.success) {
           const problems = ValidationError.fromZod("runtime", `${name} output`, checked.error);
           throw new TrainableError(
