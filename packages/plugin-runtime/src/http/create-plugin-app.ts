@@ -32,7 +32,6 @@ import type { PluginService } from "../service/plugin-service.js";
 import { TrainablePluginService } from "../service/trainable-plugin-service.js";
 import type { TrainResponse } from "../training/create-training-coordinator.js";
 import type { TrainRequest } from "../training/train-request.js";
-import { withSignalFrom } from "../util/signal-from.js";
 import { errorBody, INTERNAL_ERROR_MESSAGE } from "./error-body.js";
 import { createIssuedTaskTable, type IssuedTaskTable } from "./issued-tasks.js";
 import { parseTokens, requireToken, type TokenOption } from "./require-token.js";
@@ -257,16 +256,17 @@ export function createPluginApp(
    * A handler behind the body limit, as one route handler (a route with a single handler
    * skips Hono's middleware composition: measurably cheaper for a small /run).
    */
-  const limited =
-    (handler: (c: Context) => Promise<Response>) =>
-    async (c: Context): Promise<Response> => {
-      if (declaredWithinLimit(c)) return handler(c);
+  const limited = (handler: (c: Context) => Promise<Response>) => {
+    const streamed = async (c: Context): Promise<Response> => {
       let answer: Response | undefined;
       const refused = await streamedLimit(c, async () => {
         answer = await handler(c);
       });
       return refused ?? answer ?? c.res;
     };
+    // Not an async function: a declared length within the limit adds no promise of its own.
+    return (c: Context): Promise<Response> => (declaredWithinLimit(c) ? handler(c) : streamed(c));
+  };
 
   const fail = (c: Context, error: unknown, taskId?: string) => {
     const { httpStatus, body } = errorBody(error, taskId);
@@ -314,11 +314,10 @@ export function createPluginApp(
     const handle = handleQuery(c);
     // The disconnect signal is made on first use: a served model answering from memory
     // never needs it, and an AbortController per request is a measurable share of a /run.
-    const options = {
-      prevalidated: true,
-      handle: handle === undefined ? undefined : validateId(handle, "handle (query)"),
-    };
-    const data = await client.run(request, withSignalFrom(options, new DisconnectSignal(c)));
+    const data = await client.run(
+      request,
+      new RunOptions(handle === undefined ? undefined : validateId(handle, "handle (query)"), c),
+    );
     return c.json({ data, status: { state: "succeeded" } });
   };
   app.post("/run", limited(run));
@@ -508,11 +507,17 @@ function disconnectSignal(c: Context): AbortSignal {
   return controller.signal;
 }
 
-/** A request's disconnect signal, made the first time it is read. */
-class DisconnectSignal {
+/**
+ * The options of a served `run`: the request's disconnect signal is made the first time it is
+ * read (a getter on the class, not in an object literal: see `withSignalFrom`).
+ */
+class RunOptions {
+  readonly prevalidated = true;
+  readonly handle: string | undefined;
   #c: Context;
   #signal: AbortSignal | undefined;
-  constructor(c: Context) {
+  constructor(handle: string | undefined, c: Context) {
+    this.handle = handle;
     this.#c = c;
   }
   get signal(): AbortSignal {

@@ -1,7 +1,10 @@
 import {
+  type CheckpointStore,
   type ConfigOf,
   DEFAULT_HANDLE,
   type InvocableResponse,
+  type LoadRemoteOptions,
+  type ModelCache,
   type PluginRequest,
   parseWith,
   type TrainableModel,
@@ -15,13 +18,34 @@ import {
   validateId,
 } from "@trainable/core";
 import type { z } from "zod";
-import { withSignalFrom } from "../util/signal-from.js";
 import type { AnyTrainablePluginService } from "./any-trainable-plugin-service.js";
 import type { ModelClass } from "./model-class.js";
 import type { PluginRunContext } from "./plugin-run-context.js";
 import { PluginService } from "./plugin-service.js";
 
 const marker = Symbol.for("trainable.runtime.TrainablePluginService");
+
+/**
+ * How `run` asks `loadRemote`/`useRemote` for the model. The signal is read from the run's
+ * context when needed (the HTTP app creates a request's signal on first use), through a getter
+ * on the class: one in an object literal would make every request's options a slow object.
+ */
+class RunLoadOptions<Config> implements LoadRemoteOptions<Config> {
+  readonly #context: { readonly signal?: AbortSignal };
+  constructor(
+    readonly store: CheckpointStore,
+    readonly pluginInstanceId: string,
+    readonly handle: string,
+    readonly cache: ModelCache | false,
+    readonly config: Config | undefined,
+    context: { readonly signal?: AbortSignal },
+  ) {
+    this.#context = context;
+  }
+  get signal(): AbortSignal | undefined {
+    return this.#context.signal;
+  }
+}
 
 /**
  * A plugin whose behaviour comes from a trained {@link TrainableModel}.
@@ -89,10 +113,12 @@ export abstract class TrainablePluginService<
    */
   async run(request: PluginRequest<In>, context: PluginRunContext<Config>): Promise<Out> {
     if (this.loadModel !== TrainablePluginService.prototype.loadModel) {
-      return this.runWithModel(request, await this.loadModel(request, context), context);
+      return await this.runWithModel(request, await this.loadModel(request, context), context);
     }
-    return this.modelClass.useRemote<Model, Out>(this.#loadOptions(request, context), (model) =>
-      this.runWithModel(request, model, context),
+    // `return await`: returning the promise from an async function costs more ticks.
+    return await this.modelClass.useRemote<Model, Out>(
+      this.#loadOptions(request, context),
+      (model) => this.runWithModel(request, model, context),
     );
   }
 
@@ -107,15 +133,12 @@ export abstract class TrainablePluginService<
       context.instance?.id ?? request.context?.pluginInstanceId,
       "context.pluginInstanceId",
     );
-    // The signal is read when needed: the HTTP app creates a request's signal on first use.
-    return withSignalFrom(
-      {
-        store,
-        pluginInstanceId,
-        handle: context.handle ?? context.instance?.handle ?? DEFAULT_HANDLE,
-        cache: context.cache ?? false,
-        config: context.instance?.config as ConfigOf<Model> | undefined,
-      },
+    return new RunLoadOptions<ConfigOf<Model>>(
+      store,
+      pluginInstanceId,
+      context.handle ?? context.instance?.handle ?? DEFAULT_HANDLE,
+      context.cache ?? false,
+      context.instance?.config as ConfigOf<Model> | undefined,
       context,
     );
   }
