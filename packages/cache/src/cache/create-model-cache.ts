@@ -114,6 +114,8 @@ interface FailureStreak {
 }
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
+/** Stands for "no config" in the memory-key memo (see kindKeyOf). */
+const NO_CONFIG = {};
 /** While a handle's revalidations fail, the store is asked again at most this often (or every revalidateMs, if longer). */
 const MIN_RETRY_MS = 1000;
 /** setTimeout's largest delay. */
@@ -234,8 +236,8 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
   });
 
   const handles = new Map<string, KnownHandle>();
-  /** Memory-key suffixes by config object, then model class and kind (see kindKeyOf). */
-  const kindKeys = new WeakMap<object, Map<string, string>>();
+  /** Memory-key suffixes by config object (or NO_CONFIG), then model class, then kind. */
+  const kindKeys = new WeakMap<object, Map<unknown, Map<string | undefined, string>>>();
   const failures = new Map<string, FailureStreak>();
   /** Bumped by notifySaved/invalidate/clear: a resolution that started earlier is not stored. */
   let epoch = 0;
@@ -573,29 +575,33 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
   }
 
   /**
-   * `modelKindKey`, remembered per config object and model class (a served instance asks
-   * with the same two objects on every request).
+   * `modelKindKey`, remembered per config object, model class and kind (a served instance
+   * asks with the same objects on every request): lookups only, no string built.
    */
   function kindKeyOf(load: ModelLoadOptions<unknown>): string {
     const { config, modelClass, kind } = load;
     if (
-      config === null ||
-      typeof config !== "object" ||
+      (config !== undefined && (config === null || typeof config !== "object")) ||
       (kind !== undefined && typeof kind !== "string") ||
       (modelClass !== undefined && (modelClass === null || typeof modelClass !== "function"))
     ) {
       return modelKindKey(load);
     }
-    let byClass = kindKeys.get(config);
+    const configKey = config ?? NO_CONFIG;
+    let byClass = kindKeys.get(configKey);
     if (!byClass) {
       byClass = new Map();
-      kindKeys.set(config, byClass);
+      kindKeys.set(configKey, byClass);
     }
-    const sub = `${modelClass === undefined ? "" : classIdOf(modelClass)}|${kind ?? ""}`;
-    let key = byClass.get(sub);
+    let byKind = byClass.get(modelClass);
+    if (!byKind) {
+      byKind = new Map();
+      byClass.set(modelClass, byKind);
+    }
+    let key = byKind.get(kind);
     if (key === undefined) {
       key = modelKindKey(load);
-      byClass.set(sub, key);
+      byKind.set(kind, key);
     }
     return key;
   }

@@ -104,10 +104,13 @@ async function buildModel<M extends TrainableModel<unknown>>(
 }
 
 /**
- * How a model class asks a cache for a model: keyed by the class itself and its config. No
- * `signal`: {@link withSignalOf} adds it when the cache has to wait (a memory hit needs none).
+ * What `loadRemote` and `useRemote` of `modelClass` ask a model cache for: the model of a
+ * checkpoint keyed by the class itself and its config, built (on a miss) by `new modelClass()`,
+ * `receiveConfig(config)` and `loadFromFolder`. No `signal`. The ids are taken as given
+ * (validate them first). For serving paths that keep these options and lease with
+ * `cache.acquireCached` directly, asking for the very models `useRemote` would.
  */
-function cacheLoadOptions<M extends TrainableModel<unknown>>(
+export function modelCacheLoadOptions<M extends TrainableModel<unknown>>(
   modelClass: TrainableModelClass<M>,
   pluginInstanceId: string,
   handle: string,
@@ -127,8 +130,9 @@ function cacheLoadOptions<M extends TrainableModel<unknown>>(
 }
 
 /**
- * Adds `signal` to cache options as a getter reading `from.signal` when the cache reads it
- * (a request's signal may be created on first use, and a memory hit never reads it).
+ * Adds `signal` to cache options (see {@link modelCacheLoadOptions}) as a getter reading
+ * `from.signal` when the cache reads it (a request's signal may be created on first use, and a
+ * memory hit never reads it).
  */
 function withSignalOf<O extends object>(options: O, from: { signal?: AbortSignal }): O {
   return Object.defineProperty(options, "signal", {
@@ -252,7 +256,10 @@ export abstract class TrainableModel<Config = unknown> {
         );
       }
       return cache.getOrLoad(
-        withSignalOf(cacheLoadOptions(this, pluginInstanceId, handle, options.config), options),
+        withSignalOf(
+          modelCacheLoadOptions(this, pluginInstanceId, handle, options.config),
+          options,
+        ),
       );
     }
     return options.store.withCheckpoint({
@@ -288,7 +295,7 @@ export abstract class TrainableModel<Config = unknown> {
           "the cache was created for a different store than the one passed to useRemote",
         );
       }
-      const request = cacheLoadOptions(this, pluginInstanceId, handle, options.config);
+      const request = modelCacheLoadOptions(this, pluginInstanceId, handle, options.config);
       // A model in memory is leased without waiting; otherwise the cache asks, loads, waits.
       const lease =
         cache.acquireCached?.(request) ?? (await cache.acquire(withSignalOf(request, options)));
