@@ -1125,7 +1125,7 @@ async function main() {
       "http-run",
       "/run with a cached model ≥ 0.8× bare Hono req/s",
       http.plugin.rps / http.bare.rps >= 0.8,
-      `${http.plugin.rps.toFixed(0)} vs ${http.bare.rps.toFixed(0)} req/s (${(http.plugin.rps / http.bare.rps).toFixed(2)}×)`,
+      `${http.plugin.rps.toFixed(0)} vs ${http.bare.rps.toFixed(0)} req/s (${(http.plugin.rps / http.bare.rps).toFixed(2)}×); server CPU per request ${http.plugin.cpuUsPerRequest.toFixed(1)} vs ${http.bare.cpuUsPerRequest.toFixed(1)} µs`,
     );
   }
 
