@@ -21,7 +21,7 @@ class TrackedModel extends KeywordModel {
   inUse = 0;
   disposed = 0;
   disposedInUse = false;
-  dispose(): void {
+  override dispose(): void {
     this.disposed++;
     if (this.inUse > 0) this.disposedInUse = true;
   }
@@ -184,9 +184,10 @@ describe("serving /run from memory", () => {
       { kind: "keyword", name: "spam" },
     ]);
     t += 1000; // due: served at once while the store is asked, then the new version
-    await run(served.url, ["spam"]);
+    const url = served.url;
+    await run(url, ["spam"]);
     await vi.waitFor(async () => {
-      expect(tagsOf((await run(served.url as string, ["spam", "ham"])).json)).toEqual([
+      expect(tagsOf((await run(url, ["spam", "ham"])).json)).toEqual([
         [],
         [{ kind: "keyword", name: "ham" }],
       ]);

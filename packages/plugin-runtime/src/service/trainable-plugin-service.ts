@@ -1,12 +1,9 @@
 import {
   type CacheLoadOptions,
-  type CheckpointStore,
   type ConfigOf,
   DEFAULT_HANDLE,
   type InvocableResponse,
   isValidId,
-  type LoadRemoteOptions,
-  type ModelCache,
   type ModelLease,
   modelCacheLoadOptions,
   type PluginRequest,
@@ -22,34 +19,13 @@ import {
   validateId,
 } from "@trainable/core";
 import type { z } from "zod";
+import { withSignalFrom } from "../util/signal-from.js";
 import type { AnyTrainablePluginService } from "./any-trainable-plugin-service.js";
 import type { ModelClass } from "./model-class.js";
 import type { PluginRunContext } from "./plugin-run-context.js";
 import { PluginService } from "./plugin-service.js";
 
 const marker = Symbol.for("trainable.runtime.TrainablePluginService");
-
-/**
- * How `run` asks `loadRemote`/`useRemote` for the model. The signal is read from the run's
- * context when needed (the HTTP app creates a request's signal on first use), through a getter
- * on the class: one in an object literal would make every request's options a slow object.
- */
-class RunLoadOptions<Config> implements LoadRemoteOptions<Config> {
-  readonly #context: { readonly signal?: AbortSignal };
-  constructor(
-    readonly store: CheckpointStore,
-    readonly pluginInstanceId: string,
-    readonly handle: string,
-    readonly cache: ModelCache | false,
-    readonly config: Config | undefined,
-    context: { readonly signal?: AbortSignal },
-  ) {
-    this.#context = context;
-  }
-  get signal(): AbortSignal | undefined {
-    return this.#context.signal;
-  }
-}
 
 /**
  * A plugin whose behaviour comes from a trained {@link TrainableModel}.
@@ -147,7 +123,11 @@ export abstract class TrainablePluginService<
   #leaseFromMemory(context: PluginRunContext<Config>): ModelLease<Model> | undefined {
     const { cache, instance } = context;
     if (!cache || !instance || typeof cache.acquireCached !== "function") return undefined;
+    // What useRemote checks first (it throws for these): a cache of this store, a real cache.
     if (!context.store || cache.store !== context.store) return undefined;
+    if (typeof cache.getOrLoad !== "function" || typeof cache.invalidate !== "function") {
+      return undefined;
+    }
     const modelClass = this.modelClass;
     if (modelClass.useRemote !== TrainableModel.useRemote) return undefined;
     const handle = context.handle ?? instance.handle ?? DEFAULT_HANDLE;
@@ -182,12 +162,15 @@ export abstract class TrainablePluginService<
       context.instance?.id ?? request.context?.pluginInstanceId,
       "context.pluginInstanceId",
     );
-    return new RunLoadOptions<ConfigOf<Model>>(
-      store,
-      pluginInstanceId,
-      context.handle ?? context.instance?.handle ?? DEFAULT_HANDLE,
-      context.cache ?? false,
-      context.instance?.config as ConfigOf<Model> | undefined,
+    // The signal is read when needed (the HTTP app creates a request's signal on first use).
+    return withSignalFrom(
+      {
+        store,
+        pluginInstanceId,
+        handle: context.handle ?? context.instance?.handle ?? DEFAULT_HANDLE,
+        cache: context.cache ?? false,
+        config: context.instance?.config as ConfigOf<Model> | undefined,
+      },
       context,
     );
   }
