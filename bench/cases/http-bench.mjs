@@ -16,7 +16,8 @@
 // with whatever else runs on the cores.
 //
 // Env: BENCH_HTTP_SECONDS (measured seconds per server, default 5), BENCH_HTTP_CONNECTIONS
-// (default 32).
+// (default 32). `BENCH_ONLY=http node bench/run.mjs` runs this benchmark alone (a few rounds,
+// medians printed, nothing written).
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
@@ -220,8 +221,9 @@ export async function runHttpBench({ log = () => {} } = {}) {
 
 // ---- load generator (child process) -----------------------------------------------------------
 let markId = 0;
-/** The server process's CPU time so far (µs), asked over IPC. */
+/** The server process's CPU time so far (µs), asked over IPC (0 when run without it). */
 function serverCpu() {
+  if (typeof process.send !== "function") return Promise.resolve(0);
   const id = ++markId;
   return new Promise((resolve) => {
     const onMessage = (m) => {
@@ -304,5 +306,5 @@ async function runLoad({ targets, slices, sliceSeconds, warmupSeconds, connectio
 
 if (process.argv[1] === self && process.argv[2] === "loadgen") {
   console.log(JSON.stringify(await runLoad(JSON.parse(process.argv[3]))));
-  process.disconnect();
+  process.disconnect?.();
 }
