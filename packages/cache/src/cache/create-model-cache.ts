@@ -14,8 +14,8 @@ import { DiskCache, type DiskLease } from "../disk/disk-cache.js";
 import { SingleFlight } from "../util/single-flight.js";
 import type { CreateModelCacheOptions } from "./create-model-cache-options.js";
 import { emptyStats, type ModelCacheStats } from "./model-cache-stats.js";
-import { classId as classIdOf, modelKindKey } from "./model-key.js";
-import type { ModelLease, ModelLoadOptions } from "./model-lease.js";
+import { kindKeyMemo } from "./model-key.js";
+import { EntryLease, type ModelLease, type ModelLoadOptions } from "./model-lease.js";
 import { resolveOptions } from "./resolve-options.js";
 
 /** The cache returned by {@link createModelCache}: the `ModelCache` port plus management. */
@@ -114,8 +114,6 @@ interface FailureStreak {
 }
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
-/** Stands for "no config" in the memory-key memo (see kindKeyOf). */
-const NO_CONFIG = {};
 /** While a handle's revalidations fail, the store is asked again at most this often (or every revalidateMs, if longer). */
 const MIN_RETRY_MS = 1000;
 /** setTimeout's largest delay. */
@@ -236,8 +234,8 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
   });
 
   const handles = new Map<string, KnownHandle>();
-  /** Memory-key suffixes by config object (or NO_CONFIG), then model class, then kind. */
-  const kindKeys = new WeakMap<object, Map<unknown, Map<string | undefined, string>>>();
+  /** Memory-key suffixes, remembered per config object, model class and kind. */
+  const kindKeyOf = kindKeyMemo();
   const failures = new Map<string, FailureStreak>();
   /** Bumped by notifySaved/invalidate/clear: a resolution that started earlier is not stored. */
   let epoch = 0;
@@ -575,38 +573,6 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
   }
 
   /**
-   * `modelKindKey`, remembered per config object, model class and kind (a served instance
-   * asks with the same objects on every request): lookups only, no string built.
-   */
-  function kindKeyOf(load: ModelLoadOptions<unknown>): string {
-    const { config, modelClass, kind } = load;
-    if (
-      (config !== undefined && (config === null || typeof config !== "object")) ||
-      (kind !== undefined && typeof kind !== "string") ||
-      (modelClass !== undefined && (modelClass === null || typeof modelClass !== "function"))
-    ) {
-      return modelKindKey(load);
-    }
-    const configKey = config ?? NO_CONFIG;
-    let byClass = kindKeys.get(configKey);
-    if (!byClass) {
-      byClass = new Map();
-      kindKeys.set(configKey, byClass);
-    }
-    let byKind = byClass.get(modelClass);
-    if (!byKind) {
-      byKind = new Map();
-      byClass.set(modelClass, byKind);
-    }
-    let key = byKind.get(kind);
-    if (key === undefined) {
-      key = modelKindKey(load);
-      byKind.set(kind, key);
-    }
-    return key;
-  }
-
-  /**
    * The fast path of `acquire`: a lease when the handle's version is known and fresh (no store
    * call due), its model is in memory, and the handle is already recorded on disk — memory
    * reads only, nothing awaited, no string built once the handle was served. `undefined`
@@ -637,26 +603,7 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
     if (!entry) return undefined;
     counters.hits++;
     entry.leases++;
-    return new Lease<M>(entry, known.ref);
-  }
-
-  /** A lease on an entry: released once, however often `release()` is called. */
-  class Lease<M> implements ModelLease<M> {
-    readonly model: M;
-    #entry: MemoryEntry | undefined;
-    constructor(
-      entry: MemoryEntry,
-      readonly ref: CheckpointRef,
-    ) {
-      this.model = entry.model as M;
-      this.#entry = entry;
-    }
-    release(): void {
-      const entry = this.#entry;
-      if (!entry) return;
-      this.#entry = undefined;
-      releaseEntry(entry);
-    }
+    return new EntryLease<M, MemoryEntry>(entry, known.ref, releaseEntry);
   }
 
   /** Resolves, loads if needed, and takes one lease on the entry (the caller releases it). */
@@ -733,7 +680,7 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
       if (fast) return fast;
       const got = await obtain(load);
       if (!got.stale) await rememberHandle(got.pluginInstanceId, got.handle, got.ref.digest);
-      return new Lease<M>(got.entry, got.ref);
+      return new EntryLease<M, MemoryEntry>(got.entry, got.ref, releaseEntry);
     },
 
     acquireCached<M>(load: ModelLoadOptions<M>): ModelLease<M> | undefined {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { createModelCache } from "@trainable/cache";
 import {
@@ -35,6 +35,7 @@ import type { TrainRequest } from "../training/train-request.js";
 import { errorBody, INTERNAL_ERROR_MESSAGE } from "./error-body.js";
 import { createIssuedTaskTable, type IssuedTaskTable } from "./issued-tasks.js";
 import { parseTokens, requireToken, type TokenOption } from "./require-token.js";
+import { disconnectSignal, handleQuery, RunOptions } from "./run-options.js";
 
 /** Where the HTTP handler reports unexpected errors (never sent to clients). */
 export interface PluginAppLogger {
@@ -486,54 +487,6 @@ export function createPluginApp(
   });
 
   return app;
-}
-
-/**
- * Aborted when the client goes away. On Node (@hono/node-server) this listens on the raw
- * response instead of reading `c.req.raw.signal`, which would turn the server's lightweight
- * request into a full WHATWG Request (an AbortController and web streams per request — a
- * third of the throughput of a small `/run`). Elsewhere: the standard request signal.
- */
-function disconnectSignal(c: Context): AbortSignal {
-  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-  if (!outgoing || typeof outgoing.once !== "function") return c.req.raw.signal;
-  const controller = new AbortController();
-  const gone = () => {
-    if (!outgoing.writableFinished) controller.abort(new Error("client disconnected"));
-  };
-  // Made on first use: the client may already have gone.
-  if (outgoing.closed) gone();
-  else outgoing.once("close", gone);
-  return controller.signal;
-}
-
-/**
- * The options of a served `run`: the request's disconnect signal is made the first time it is
- * read (a getter on the class, not in an object literal: see `withSignalFrom`).
- */
-class RunOptions {
-  readonly prevalidated = true;
-  readonly handle: string | undefined;
-  #c: Context;
-  #signal: AbortSignal | undefined;
-  constructor(handle: string | undefined, c: Context) {
-    this.handle = handle;
-    this.#c = c;
-  }
-  get signal(): AbortSignal {
-    this.#signal ??= disconnectSignal(this.#c);
-    return this.#signal;
-  }
-}
-
-/**
- * The `handle` query parameter. On Node the raw request target is looked at first: most
- * requests have no query string, and Hono's query parsing is then work for nothing.
- */
-function handleQuery(c: Context): string | undefined {
-  const target = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.url;
-  if (typeof target === "string" && !target.includes("?")) return undefined;
-  return c.req.query("handle");
 }
 
 /** The status a cancel of a hosted training answers: the state its call and job ended in. */
