@@ -691,9 +691,7 @@ export function describeCacheSuite(kind: BackendKind): void {
         }
         // acquire checks `load` even on a memory hit.
         const noLoad = { ...spec(), load: undefined } as unknown as ModelLoadOptions<CounterModel>;
-        await expect(cache.acquire(noLoad)).rejects.toSatisfy((e) =>
-          ValidationError.isInstance(e),
-        );
+        await expect(cache.acquire(noLoad)).rejects.toSatisfy((e) => ValidationError.isInstance(e));
 
         // What acquire records for offline use is written before memory serves on its own:
         // an offline cache on the same folder finds the version.
