@@ -10,23 +10,21 @@ export type ModelLoadOptions<M> = CacheLoadOptions<M>;
 
 /**
  * A lease on a cache entry: `release()` hands the entry back once, however often it is
- * called. A class (no closure per lease): every served request takes one.
+ * called — also detached from the lease (`const { model, release } = await cache.acquire(…)`).
  */
 export class EntryLease<M, E extends { model: unknown }> implements ModelLease<M> {
   readonly model: M;
   readonly ref: CheckpointRef;
-  #entry: E | undefined;
-  readonly #release: (entry: E) => void;
-  constructor(entry: E, ref: CheckpointRef, release: (entry: E) => void) {
+  readonly release: () => void;
+  constructor(entry: E, ref: CheckpointRef, giveBack: (entry: E) => void) {
     this.model = entry.model as M;
     this.ref = ref;
-    this.#entry = entry;
-    this.#release = release;
-  }
-  release(): void {
-    const entry = this.#entry;
-    if (!entry) return;
-    this.#entry = undefined;
-    this.#release(entry);
+    let held: E | undefined = entry;
+    this.release = () => {
+      if (!held) return;
+      const given = held;
+      held = undefined;
+      giveBack(given);
+    };
   }
 }

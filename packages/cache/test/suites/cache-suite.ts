@@ -614,7 +614,8 @@ export function describeCacheSuite(kind: BackendKind): void {
 
         cache.clear();
         expect(lease?.model.disposed).toBe(false); // still leased
-        lease?.release();
+        const release = lease?.release; // works detached from the lease too
+        release?.();
         lease?.release(); // a second release changes nothing
         expect(lease?.model.disposed).toBe(true);
         expect(cache.stats().disposals).toBe(1);
