@@ -315,13 +315,17 @@ export function renderBenchmarks(r) {
     );
   }
   if (r.http) {
+    // Server CPU per request: measured since the HTTP bench records it (older results lack it).
+    const cpu = r.http.plugin.cpuUsPerRequest !== undefined;
+    const row = (label, s) =>
+      `| ${label} | ${s.rps.toFixed(0)} | ${s.p50ms.toFixed(2)} ms |${cpu ? ` ${s.cpuUsPerRequest.toFixed(1)} µs |` : ""}`;
     lines.push(
       "## HTTP",
       "",
-      "| server | requests/s | p50 latency |",
-      "|---|---|---|",
-      `| bare Hono app (same route shape, no model) | ${r.http.bare.rps.toFixed(0)} | ${r.http.bare.p50ms.toFixed(2)} ms |`,
-      `| plugin-runtime /run with a cached model | ${r.http.plugin.rps.toFixed(0)} | ${r.http.plugin.p50ms.toFixed(2)} ms |`,
+      `| server | requests/s | p50 latency |${cpu ? " server CPU per request |" : ""}`,
+      `|---|---|---|${cpu ? "---|" : ""}`,
+      row("bare Hono app (same route shape, no model)", r.http.bare),
+      row("plugin-runtime /run with a cached model", r.http.plugin),
       "",
     );
   }

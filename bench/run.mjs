@@ -10,6 +10,9 @@
 //      BENCH_B_FILES         files in B (default 5,000)
 //      BENCH_SKIP_S3=1       no S3 cases
 //      BENCH_SKIP_EXTRAS=1   no cache, HTTP or engine benchmarks
+//      BENCH_ONLY=http       only the HTTP benchmark, BENCH_HTTP_ROUNDS times (default 3):
+//                            prints each round and the medians, writes nothing (no results,
+//                            no docs); also BENCH_HTTP_SECONDS, BENCH_HTTP_CONNECTIONS
 //      BENCH_DIAGNOSTICS=0   no diagnostic cases (trainable without fsync)
 //      BENCH_PROFILE=0       no CPU profile of the cases of missed targets
 //      S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION: an S3 server to use (else
@@ -1123,7 +1126,7 @@ async function main() {
       "http-run",
       "/run with a cached model ≥ 0.8× bare Hono req/s",
       http.plugin.rps / http.bare.rps >= 0.8,
-      `${http.plugin.rps.toFixed(0)} vs ${http.bare.rps.toFixed(0)} req/s (${(http.plugin.rps / http.bare.rps).toFixed(2)}×)`,
+      `${http.plugin.rps.toFixed(0)} vs ${http.bare.rps.toFixed(0)} req/s (${(http.plugin.rps / http.bare.rps).toFixed(2)}×); server CPU per request ${http.plugin.cpuUsPerRequest.toFixed(1)} vs ${http.bare.cpuUsPerRequest.toFixed(1)} µs`,
     );
   }
 
@@ -1149,7 +1152,47 @@ async function main() {
   );
 }
 
-main().catch((e) => {
+/** `BENCH_ONLY=http`: the HTTP benchmark alone, a few rounds, medians printed, nothing written. */
+async function httpOnly() {
+  const rounds = Number(process.env.BENCH_HTTP_ROUNDS ?? 3);
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    throw new Error(
+      `BENCH_HTTP_ROUNDS must be a positive integer, not "${process.env.BENCH_HTTP_ROUNDS}"`,
+    );
+  }
+  const runs = [];
+  for (let i = 1; i <= rounds; i++) {
+    log(`HTTP benchmark, round ${i} of ${rounds}`);
+    runs.push(await runHttpBench({ log }));
+  }
+  const median = (values) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
+  const of = (f) => median(runs.map(f));
+  const summary = {
+    rounds,
+    bareRps: of((r) => r.bare.rps),
+    pluginRps: of((r) => r.plugin.rps),
+    rpsRatio: of((r) => r.plugin.rps / r.bare.rps),
+    bareCpuUsPerRequest: of((r) => r.bare.cpuUsPerRequest),
+    pluginCpuUsPerRequest: of((r) => r.plugin.cpuUsPerRequest),
+    cpuRatio: of((r) => r.bare.cpuUsPerRequest / r.plugin.cpuUsPerRequest),
+    ratios: runs.map((r) => Number((r.plugin.rps / r.bare.rps).toFixed(3))),
+  };
+  log(
+    `medians of ${rounds} round(s): bare ${summary.bareRps.toFixed(0)} req/s, plugin ${summary.pluginRps.toFixed(0)} req/s, ratio ${summary.rpsRatio.toFixed(2)}× (goal 0.8×; rounds ${summary.ratios.join(", ")}); server CPU per request: bare ${summary.bareCpuUsPerRequest.toFixed(1)} µs, plugin ${summary.pluginCpuUsPerRequest.toFixed(1)} µs (bare/plugin ${summary.cpuRatio.toFixed(2)}×)`,
+  );
+  console.log(JSON.stringify(summary));
+}
+
+const only = process.env.BENCH_ONLY;
+if (only !== undefined && only !== "" && only !== "http") {
+  console.error(`BENCH_ONLY="${only}" is not a mode: the one there is is "http"`);
+  process.exit(2);
+}
+(only === "http" ? httpOnly() : main()).catch((e) => {
   console.error(e);
   process.exit(1);
 });

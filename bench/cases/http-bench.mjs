@@ -9,8 +9,15 @@
 // short alternating slices (bare, plugin, bare, … 0.5 s each, ~5 s per server), so machine
 // noise hits both alike; a server's result pools its slices.
 //
+// Server CPU: at each slice's start and end the load generator asks this process (over the
+// IPC channel, with nothing else in flight) for `process.cpuUsage()`; the difference is the
+// CPU the server process spent on that slice's requests (all its threads: GC, libuv), reported
+// as µs per request. On a shared machine that is steadier than requests/s, which also moves
+// with whatever else runs on the cores.
+//
 // Env: BENCH_HTTP_SECONDS (measured seconds per server, default 5), BENCH_HTTP_CONNECTIONS
-// (default 32).
+// (default 32). `BENCH_ONLY=http node bench/run.mjs` runs this benchmark alone (a few rounds,
+// medians printed, nothing written).
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
@@ -77,8 +84,15 @@ const BODY = JSON.stringify({
 function loadgen(args) {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [self, "loadgen", JSON.stringify(args)], {
-      stdio: ["ignore", "pipe", "inherit"],
+      stdio: ["ignore", "pipe", "inherit", "ipc"],
       env: { ...process.env, NODE_NO_WARNINGS: "1" },
+    });
+    // The load generator's slice marks: answered with this process's CPU time so far.
+    proc.on("message", (m) => {
+      if (m?.type === "cpu") {
+        const { user, system } = process.cpuUsage();
+        proc.send({ type: "cpu", id: m.id, us: user + system });
+      }
     });
     let out = "";
     proc.stdout.setEncoding("utf8");
@@ -96,12 +110,18 @@ function loadgen(args) {
 function pool(slices) {
   const requests = slices.reduce((s, r) => s + r.requests, 0);
   const seconds = slices.reduce((s, r) => s + r.seconds, 0);
+  const cpuUs = slices.reduce((s, r) => s + r.serverCpuUs, 0);
+  const loadgenCpuUs = slices.reduce((s, r) => s + r.loadgenCpuUs, 0);
   const latencies = slices.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
   const at = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
   return {
     rps: requests / seconds,
     p50ms: at(0.5),
     p99ms: at(0.99),
+    /** CPU µs the server process spent per request (user + system, all threads). */
+    cpuUsPerRequest: cpuUs / requests,
+    /** CPU µs the load generator spent per request (it shares the cores). */
+    loadgenCpuUsPerRequest: loadgenCpuUs / requests,
     requests,
     errors: slices.reduce((s, r) => s + r.errors, 0),
     seconds,
@@ -185,7 +205,7 @@ export async function runHttpBench({ log = () => {} } = {}) {
         throw new Error(`http: ${out[name].errors} failed requests to the ${name} server`);
     }
     log(
-      `http: bare ${out.bare.rps.toFixed(0)} req/s (p50 ${out.bare.p50ms.toFixed(2)} ms), plugin ${out.plugin.rps.toFixed(0)} req/s (p50 ${out.plugin.p50ms.toFixed(2)} ms)`,
+      `http: bare ${out.bare.rps.toFixed(0)} req/s (p50 ${out.bare.p50ms.toFixed(2)} ms, ${out.bare.cpuUsPerRequest.toFixed(1)} µs CPU/request), plugin ${out.plugin.rps.toFixed(0)} req/s (p50 ${out.plugin.p50ms.toFixed(2)} ms, ${out.plugin.cpuUsPerRequest.toFixed(1)} µs CPU/request): ${(out.plugin.rps / out.bare.rps).toFixed(2)}× the requests/s, ${(out.bare.cpuUsPerRequest / out.plugin.cpuUsPerRequest).toFixed(2)}× the CPU efficiency`,
     );
     return out;
   } finally {
@@ -200,6 +220,27 @@ export async function runHttpBench({ log = () => {} } = {}) {
 }
 
 // ---- load generator (child process) -----------------------------------------------------------
+let markId = 0;
+/** The server process's CPU time so far (µs), asked over IPC (0 when run without it). */
+function serverCpu() {
+  if (typeof process.send !== "function") return Promise.resolve(0);
+  const id = ++markId;
+  return new Promise((resolve) => {
+    const onMessage = (m) => {
+      if (m?.type !== "cpu" || m.id !== id) return;
+      process.off("message", onMessage);
+      resolve(m.us);
+    };
+    process.on("message", onMessage);
+    process.send({ type: "cpu", id });
+  });
+}
+
+const ownCpu = () => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
+
 async function runLoad({ targets, slices, sliceSeconds, warmupSeconds, connections }) {
   const body = Buffer.from(BODY);
   const clients = targets.map(({ name, url }) => {
@@ -232,7 +273,7 @@ async function runLoad({ targets, slices, sliceSeconds, warmupSeconds, connectio
     let requests = 0;
     let errors = 0;
     const latenciesMs = [];
-    const deadline = performance.now() + durationS * 1000;
+    let deadline = 0;
     const worker = async () => {
       while (performance.now() < deadline) {
         const t0 = performance.now();
@@ -243,9 +284,15 @@ async function runLoad({ targets, slices, sliceSeconds, warmupSeconds, connectio
         } else errors++;
       }
     };
+    const cpuBefore = await serverCpu();
+    const ownBefore = ownCpu();
     const started = performance.now();
+    deadline = started + durationS * 1000;
     await Promise.all(Array.from({ length: connections }, worker));
-    return { requests, errors, seconds: (performance.now() - started) / 1000, latenciesMs };
+    const seconds = (performance.now() - started) / 1000;
+    const loadgenCpuUs = ownCpu() - ownBefore;
+    const serverCpuUs = (await serverCpu()) - cpuBefore;
+    return { requests, errors, seconds, latenciesMs, serverCpuUs, loadgenCpuUs };
   };
   for (const client of clients) await phase(client.once, warmupSeconds, false);
   const out = Object.fromEntries(clients.map((c) => [c.name, []]));
@@ -259,4 +306,5 @@ async function runLoad({ targets, slices, sliceSeconds, warmupSeconds, connectio
 
 if (process.argv[1] === self && process.argv[2] === "loadgen") {
   console.log(JSON.stringify(await runLoad(JSON.parse(process.argv[3]))));
+  process.disconnect?.();
 }

@@ -11,6 +11,7 @@ export type { TrainCheckpointScope, TrainContext } from "./model/train-context.j
 export {
   type ConfigOf,
   type LoadRemoteOptions,
+  modelCacheLoadOptions,
   type SaveRemoteOptions,
   type SaveRemoteResult,
   TrainableModel,

@@ -108,6 +108,7 @@ describe("public API", () => {
       "invocableResponseSchema",
       "isFinalTaskState",
       "isValidId",
+      "modelCacheLoadOptions",
       "parseWith",
       "pluginRequestSchema",
       "validateId",

@@ -14,8 +14,8 @@ import { DiskCache, type DiskLease } from "../disk/disk-cache.js";
 import { SingleFlight } from "../util/single-flight.js";
 import type { CreateModelCacheOptions } from "./create-model-cache-options.js";
 import { emptyStats, type ModelCacheStats } from "./model-cache-stats.js";
-import { classId as classIdOf, modelKindKey } from "./model-key.js";
-import type { ModelLease, ModelLoadOptions } from "./model-lease.js";
+import { kindKeyMemo } from "./model-key.js";
+import { EntryLease, type ModelLease, type ModelLoadOptions } from "./model-lease.js";
 import { resolveOptions } from "./resolve-options.js";
 
 /** The cache returned by {@link createModelCache}: the `ModelCache` port plus management. */
@@ -35,6 +35,13 @@ export interface ModelCacheImpl extends ModelCache {
    * last release once it has left memory. Release it in a `finally`.
    */
   acquire<M>(options: ModelLoadOptions<M>): Promise<ModelLease<M>>;
+  /**
+   * `acquire` without waiting: the lease when the handle's version is known and fresh, its
+   * model is in memory and nothing has to be written; `undefined` when `acquire` would have
+   * to ask the store, load, write the handle's record or refuse the options. For serving
+   * paths that want no promise per request on a memory hit.
+   */
+  acquireCached<M>(options: ModelLoadOptions<M>): ModelLease<M> | undefined;
   /** `acquire`, `fn(model, ref)`, then `release()` however `fn` ends. Returns what `fn` returns. */
   use<M, R>(
     options: ModelLoadOptions<M>,
@@ -90,6 +97,9 @@ interface KnownHandle {
   verifiedAt: number;
   /** False after `invalidate`: the next call asks the store (`ref` stays the stale fallback). */
   trusted: boolean;
+  /** The memory key of `ref` for the kind last asked (the fast path builds no string). */
+  kindKey?: string;
+  memoryKey?: string;
 }
 
 /** Revalidations of a handle failing in a row (anything but not-found). */
@@ -224,8 +234,8 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
   });
 
   const handles = new Map<string, KnownHandle>();
-  /** Memory-key suffixes by config object, then model class and kind (see kindKeyOf). */
-  const kindKeys = new WeakMap<object, Map<string, string>>();
+  /** Memory-key suffixes, remembered per config object, model class and kind. */
+  const kindKeyOf = kindKeyMemo();
   const failures = new Map<string, FailureStreak>();
   /** Bumped by notifySaved/invalidate/clear: a resolution that started earlier is not stored. */
   let epoch = 0;
@@ -563,31 +573,37 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
   }
 
   /**
-   * `modelKindKey`, remembered per config object and model class (a served instance asks
-   * with the same two objects on every request).
+   * The fast path of `acquire`: a lease when the handle's version is known and fresh (no store
+   * call due), its model is in memory, and the handle is already recorded on disk — memory
+   * reads only, nothing awaited, no string built once the handle was served. `undefined`
+   * otherwise (and for options `acquire` would refuse): `obtain` does the rest.
    */
-  function kindKeyOf(load: ModelLoadOptions<unknown>): string {
-    const { config, modelClass, kind } = load;
-    if (
-      config === null ||
-      typeof config !== "object" ||
-      (kind !== undefined && typeof kind !== "string") ||
-      (modelClass !== undefined && (modelClass === null || typeof modelClass !== "function"))
-    ) {
-      return modelKindKey(load);
+  function leaseFromMemory<M>(load: ModelLoadOptions<M>): ModelLease<M> | undefined {
+    if (closed || load === null || typeof load !== "object") return undefined;
+    const { pluginInstanceId } = load;
+    const handle = load.handle ?? DEFAULT_HANDLE;
+    if (typeof pluginInstanceId !== "string" || typeof handle !== "string") return undefined;
+    // Only validated ids are known, and an id holds no "/": a match means both are valid.
+    const key = handleKey(pluginInstanceId, handle);
+    const known = handles.get(key);
+    if (!known?.trusted || now() - known.verifiedAt >= o.revalidateMs) return undefined;
+    const digest = known.ref.digest;
+    if (disk && !o.offline && written.get(key) !== digest) return undefined;
+    let kindKey: string;
+    try {
+      kindKey = kindKeyOf(load as ModelLoadOptions<unknown>);
+    } catch {
+      return undefined;
     }
-    let byClass = kindKeys.get(config);
-    if (!byClass) {
-      byClass = new Map();
-      kindKeys.set(config, byClass);
+    if (known.kindKey !== kindKey) {
+      known.kindKey = kindKey;
+      known.memoryKey = `${versionPrefix(pluginInstanceId, digest)}${kindKey}`;
     }
-    const sub = `${modelClass === undefined ? "" : classIdOf(modelClass)}|${kind ?? ""}`;
-    let key = byClass.get(sub);
-    if (key === undefined) {
-      key = modelKindKey(load);
-      byClass.set(sub, key);
-    }
-    return key;
+    const entry = memory.get(known.memoryKey as string);
+    if (!entry) return undefined;
+    counters.hits++;
+    entry.leases++;
+    return new EntryLease<M, MemoryEntry>(entry, known.ref, releaseEntry);
   }
 
   /** Resolves, loads if needed, and takes one lease on the entry (the caller releases it). */
@@ -659,19 +675,16 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
     },
 
     async acquire<M>(load: ModelLoadOptions<M>): Promise<ModelLease<M>> {
+      // `load` is checked as obtain checks it, even when it is not needed.
+      const fast = typeof load?.load === "function" ? leaseFromMemory(load) : undefined;
+      if (fast) return fast;
       const got = await obtain(load);
-      const { entry } = got;
       if (!got.stale) await rememberHandle(got.pluginInstanceId, got.handle, got.ref.digest);
-      let released = false;
-      return {
-        model: entry.model as M,
-        ref: got.ref,
-        release: () => {
-          if (released) return;
-          released = true;
-          releaseEntry(entry);
-        },
-      };
+      return new EntryLease<M, MemoryEntry>(got.entry, got.ref, releaseEntry);
+    },
+
+    acquireCached<M>(load: ModelLoadOptions<M>): ModelLease<M> | undefined {
+      return leaseFromMemory(load);
     },
 
     async use<M, R>(

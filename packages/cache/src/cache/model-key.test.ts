@@ -1,6 +1,6 @@
 import { ValidationError } from "@trainable/core";
 import { describe, expect, it } from "vitest";
-import { canonicalJson, modelKindKey } from "./model-key.js";
+import { canonicalJson, kindKeyMemo, modelKindKey } from "./model-key.js";
 
 function problem(value: unknown): string {
   try {
@@ -92,5 +92,41 @@ describe("modelKindKey", () => {
     expect(field({ modelClass: null })).toBe("modelClass");
     expect(field({ config: { n: 1n } })).toBe("config");
     expect(field({ kind: "K", modelClass: class {}, config: null })).toBeUndefined();
+  });
+});
+
+describe("kindKeyMemo", () => {
+  it("answers what modelKindKey answers, with or without a config, class or kind", () => {
+    const memo = kindKeyMemo();
+    class A {}
+    class B {}
+    const config = { b: 1, a: [true] };
+    const cases = [
+      {},
+      { kind: "K" },
+      { kind: "" },
+      { modelClass: A },
+      { modelClass: B },
+      { modelClass: A, kind: "K" },
+      { config },
+      { config, modelClass: A },
+      { config, modelClass: B, kind: "K" },
+      { config: { a: [true], b: 1 }, modelClass: A },
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const options of cases) expect(memo(options)).toBe(modelKindKey(options));
+    }
+    expect(memo({ kind: "" })).not.toBe(memo({}));
+    expect(memo({ modelClass: A })).not.toBe(memo({ modelClass: B }));
+  });
+
+  it("refuses what modelKindKey refuses, every time (nothing remembered for it)", () => {
+    const memo = kindKeyMemo();
+    for (const bad of [{ kind: 5 }, { modelClass: "M" }, { config: { n: Number.NaN } }]) {
+      for (let round = 0; round < 2; round++) {
+        expect(() => memo(bad)).toThrow(ValidationError);
+      }
+    }
+    expect(memo({ config: null })).toBe(modelKindKey({ config: null }));
   });
 });

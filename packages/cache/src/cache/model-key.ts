@@ -138,3 +138,43 @@ function canonicalConfig(config: unknown): string {
   }
   return text;
 }
+
+/** Stands for "no config" in {@link kindKeyMemo}. */
+const NO_CONFIG = {};
+
+/**
+ * `modelKindKey`, remembered per config object, model class and kind (a served instance asks
+ * with the same objects on every request): lookups only, no string built. Options it cannot
+ * remember (a config that is not an object, a kind that is not a string…) are computed, and
+ * refused, by `modelKindKey` every time.
+ */
+export function kindKeyMemo(): (options: ModelKindOptions) => string {
+  const keys = new WeakMap<object, Map<unknown, Map<string | undefined, string>>>();
+  return (options) => {
+    const { config, modelClass, kind } = options;
+    if (
+      (config !== undefined && (config === null || typeof config !== "object")) ||
+      (kind !== undefined && typeof kind !== "string") ||
+      (modelClass !== undefined && (modelClass === null || typeof modelClass !== "function"))
+    ) {
+      return modelKindKey(options);
+    }
+    const configKey = config ?? NO_CONFIG;
+    let byClass = keys.get(configKey);
+    if (!byClass) {
+      byClass = new Map();
+      keys.set(configKey, byClass);
+    }
+    let byKind = byClass.get(modelClass);
+    if (!byKind) {
+      byKind = new Map();
+      byClass.set(modelClass, byKind);
+    }
+    let key = byKind.get(kind);
+    if (key === undefined) {
+      key = modelKindKey(options);
+      byKind.set(kind, key);
+    }
+    return key;
+  };
+}

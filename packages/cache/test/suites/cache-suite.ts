@@ -594,6 +594,118 @@ export function describeCacheSuite(kind: BackendKind): void {
       });
     });
 
+    describe("acquireCached (memory-only leases)", () => {
+      it("leases only what memory holds: undefined before the first load (nothing asked of the store), then the same model as acquire, held through clear() until released once", async () => {
+        await save("v1");
+        const cache = newCache();
+        const resolves = vi.spyOn(store, "resolve");
+        expect(cache.acquireCached(spec())).toBeUndefined();
+        expect(resolves).not.toHaveBeenCalled();
+        expect(cache.stats()).toMatchObject({ hits: 0, misses: 0 });
+
+        const first = await cache.acquire(spec());
+        first.release();
+        const lease = cache.acquireCached(spec());
+        expect(lease?.model).toBe(first.model);
+        expect(lease?.ref.digest).toBe(first.ref.digest);
+        expect(cache.stats().hits).toBe(1);
+        expect(resolves).toHaveBeenCalledTimes(1); // the first acquire only
+        resolves.mockRestore();
+
+        cache.clear();
+        expect(lease?.model.disposed).toBe(false); // still leased
+        const release = lease?.release; // works detached from the lease too
+        release?.();
+        lease?.release(); // a second release changes nothing
+        expect(lease?.model.disposed).toBe(true);
+        expect(cache.stats().disposals).toBe(1);
+        expect(cache.acquireCached(spec())).toBeUndefined(); // cleared: acquire has to load
+      });
+
+      it("undefined whenever acquire would wait: a handle past revalidateMs, an invalidated one, another kind, a closed cache", async () => {
+        await save("v1");
+        let t = 1_000_000;
+        const cache = newCache({ revalidateMs: 100, now: () => t });
+        (await cache.acquire(spec())).release();
+        const hit = cache.acquireCached(spec());
+        expect(hit?.model.version).toBe("v1");
+        hit?.release();
+
+        // Another kind of model (a config) is another entry, not this one.
+        expect(cache.acquireCached(spec(undefined, { config: { tag: "x" } }))).toBeUndefined();
+
+        t += 100; // due for revalidation: acquire serves it while asking the store
+        expect(cache.acquireCached(spec())).toBeUndefined();
+        (await cache.acquire(spec())).release();
+        await vi.waitFor(() => expect(cache.acquireCached(spec())).toBeDefined());
+
+        cache.invalidate({ pluginInstanceId: id });
+        expect(cache.acquireCached(spec())).toBeUndefined();
+        (await cache.acquire(spec())).release();
+        const again = cache.acquireCached(spec());
+        expect(again?.model.version).toBe("v1");
+        again?.release();
+
+        await cache.close();
+        expect(cache.acquireCached(spec())).toBeUndefined();
+        await expect(cache.acquire(spec())).rejects.toThrow(/closed/);
+      });
+
+      it("a moved handle is never served from memory with its old version; the new one is, once loaded", async () => {
+        await save("v1");
+        const cache = newCache();
+        (await cache.acquire(spec())).release();
+        const old = cache.acquireCached(spec());
+        expect(old?.model.version).toBe("v1");
+
+        const moved = await save("v2", { via: store });
+        cache.notifySaved({ pluginInstanceId: id, ref: moved });
+        expect(cache.acquireCached(spec())).toBeUndefined(); // v2 is not loaded yet
+        const fresh = await cache.acquire(spec());
+        expect(fresh.model.version).toBe("v2");
+        fresh.release();
+        const next = cache.acquireCached(spec());
+        expect(next?.model.version).toBe("v2");
+        next?.release();
+
+        expect(old?.model.disposed).toBe(false); // the old version left memory, still leased
+        old?.release();
+        expect(old?.model.disposed).toBe(true);
+      });
+
+      it("options acquire refuses are undefined here (acquire throws them); a handle not yet recorded on disk waits for acquire", async () => {
+        await save("v1");
+        const cache = newCache();
+        (await cache.acquire(spec())).release();
+        for (const bad of [
+          { pluginInstanceId: 42 },
+          { pluginInstanceId: `${id}/default` },
+          { handle: "../default" },
+          { config: { n: Number.NaN } },
+          { kind: 7 },
+        ]) {
+          const options = { ...spec(), ...bad } as unknown as ModelLoadOptions<CounterModel>;
+          expect(cache.acquireCached(options), JSON.stringify(bad)).toBeUndefined();
+          await expect(cache.acquire(options)).rejects.toSatisfy((e) =>
+            ValidationError.isInstance(e),
+          );
+        }
+        // acquire checks `load` even on a memory hit.
+        const noLoad = { ...spec(), load: undefined } as unknown as ModelLoadOptions<CounterModel>;
+        await expect(cache.acquire(noLoad)).rejects.toSatisfy((e) => ValidationError.isInstance(e));
+
+        // What acquire records for offline use is written before memory serves on its own:
+        // an offline cache on the same folder finds the version.
+        const hit = cache.acquireCached(spec());
+        expect(hit?.model.version).toBe("v1");
+        hit?.release();
+        const offline = newCache({ offline: true });
+        const fromDisk = await offline.acquire(spec());
+        expect(fromDisk.model.version).toBe("v1");
+        fromDisk.release();
+      });
+    });
+
     describe("stale-if-error", () => {
       const staleWarnings = (warnings: string[]) =>
         warnings.filter((w) => w.includes("Serving the last verified version"));

@@ -547,6 +547,88 @@ describe("useRemote", () => {
   });
 });
 
+describe("useRemote with a cache that leases from memory (acquireCached)", () => {
+  /** A cache whose memory holds what `acquire` loaded; records every call and signal read. */
+  function memoryCache() {
+    const cache = new FakeModelCache(store);
+    const calls: string[] = [];
+    let inMemory: { model: unknown; ref: CheckpointRef; key: string } | undefined;
+    const keyOf = (o: CacheLoadOptions<unknown>) =>
+      JSON.stringify([o.pluginInstanceId, o.handle, o.kind, o.config ?? null]);
+    const leasing = Object.assign(cache, {
+      async acquire<M>(options: CacheLoadOptions<M>): Promise<ModelLease<M>> {
+        calls.push(`acquire signal=${options.signal === undefined ? "none" : "given"}`);
+        const model = await cache.getOrLoad(options);
+        const ref = await store.resolve({ pluginInstanceId: options.pluginInstanceId });
+        inMemory = { model, ref, key: keyOf(options as CacheLoadOptions<unknown>) };
+        return { model, ref, release: () => void calls.push("release") };
+      },
+      acquireCached<M>(options: CacheLoadOptions<M>): ModelLease<M> | undefined {
+        // The cached path never needs the request's signal.
+        expect(Object.hasOwn(options, "signal")).toBe(false);
+        calls.push("acquireCached");
+        if (inMemory?.key !== keyOf(options as CacheLoadOptions<unknown>)) return undefined;
+        return {
+          model: inMemory.model as M,
+          ref: inMemory.ref,
+          release: () => void calls.push("release"),
+        };
+      },
+    });
+    return { leasing, calls };
+  }
+
+  it("a model in memory is leased without acquire (no signal read); a miss goes to acquire with the signal; both release however fn ends", async () => {
+    await trained().saveRemote({ store, pluginInstanceId: "p" });
+    const { leasing, calls } = memoryCache();
+    let signalReads = 0;
+    const signal = new AbortController().signal;
+    const options = {
+      store,
+      pluginInstanceId: "p",
+      cache: leasing,
+      config,
+      get signal() {
+        signalReads++;
+        return signal;
+      },
+    };
+    const first = await KeywordTagger.useRemote(options, (m) => m);
+    expect(calls).toEqual(["acquireCached", "acquire signal=given", "release"]);
+    const readsByTheMiss = signalReads;
+    expect(readsByTheMiss).toBeGreaterThan(0);
+    const second = await KeywordTagger.useRemote(options, (m) => m);
+    expect(second).toBe(first);
+    expect(calls.slice(3)).toEqual(["acquireCached", "release"]);
+    expect(signalReads).toBe(readsByTheMiss); // the hit never reads it
+
+    // Another config is another model: not leased from memory.
+    await KeywordTagger.useRemote({ ...options, config: { ...config, threshold: 0.9 } }, (m) => m);
+    expect(calls.slice(5)).toEqual(["acquireCached", "acquire signal=given", "release"]);
+
+    const failure = await expectRejection(
+      KeywordTagger.useRemote({ store, pluginInstanceId: "p", cache: leasing }, () => {
+        throw new Error("boom");
+      }),
+    );
+    expect((failure as Error).message).toBe("boom");
+    expect(calls.at(-1)).toBe("release");
+  });
+
+  it("checks its arguments before asking the cache, memory or not", async () => {
+    const { leasing, calls } = memoryCache();
+    const other = await FakeCheckpointStore.create("other");
+    for (const bad of [{ pluginInstanceId: "../p" }, { handle: "a/b" }, { store: other }]) {
+      const error = await expectRejection(
+        KeywordTagger.useRemote({ store, pluginInstanceId: "p", cache: leasing, ...bad }, (m) => m),
+      );
+      expect(ValidationError.isInstance(error)).toBe(true);
+    }
+    expect(calls).toEqual([]);
+    await other.destroy();
+  });
+});
+
 describe("train / trainStatus", () => {
   function context(signal = new AbortController().signal) {
     const updates: Array<Partial<TrainPluginOutput>> = [];

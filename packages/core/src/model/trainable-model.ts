@@ -9,23 +9,49 @@ import type { PluginRequest } from "../schemas/plugin-request.js";
 import type { TrainPluginInput } from "../schemas/train-plugin-input.js";
 import type { TrainPluginOutput } from "../schemas/train-plugin-output.js";
 import {
+  type ArgumentSite,
   checkCheckpointStore,
   checkModelCache,
   checkOptionsObject,
 } from "../validation/check-argument.js";
 import type { TrainContext } from "./train-context.js";
 
+type RemoteCall = "saveRemote" | "loadRemote" | "useRemote";
+const EXPECTED_OPTIONS = "({ store, pluginInstanceId, handle? })";
+/** The argument sites of each call, made once (these checks run on every served request). */
+const SITES = Object.fromEntries(
+  (["saveRemote", "loadRemote", "useRemote"] as const).map((call) => {
+    const site = { component: "core", call };
+    return [
+      call,
+      {
+        options: { ...site, expected: EXPECTED_OPTIONS },
+        cache: site,
+        // Only what the call uses: a store a cache loads through needs no withCheckpoint() here.
+        storeWithCache: { ...site, uses: call === "saveRemote" ? ["save"] : [] },
+        storeAlone: { ...site, uses: call === "saveRemote" ? ["save"] : ["withCheckpoint"] },
+      },
+    ];
+  }),
+) as Record<
+  RemoteCall,
+  {
+    options: ArgumentSite & { expected: string };
+    cache: ArgumentSite;
+    storeWithCache: ArgumentSite & { uses: string[] };
+    storeAlone: ArgumentSite & { uses: string[] };
+  }
+>;
+
 /** Checks the options of saveRemote/loadRemote/useRemote before anything is done. */
 function checkRemoteOptions(
   options: { store?: unknown; cache?: unknown } | undefined,
-  call: string,
+  call: RemoteCall,
 ): void {
-  const site = { component: "core", call };
-  checkOptionsObject(options, { ...site, expected: "({ store, pluginInstanceId, handle? })" });
-  checkModelCache(options.cache, site);
-  // Only what the call uses: a store a cache loads through needs no withCheckpoint() here.
-  const uses = call === "saveRemote" ? ["save"] : options.cache ? [] : ["withCheckpoint"];
-  checkCheckpointStore(options.store, { ...site, uses });
+  const sites = SITES[call];
+  checkOptionsObject(options, sites.options);
+  checkModelCache(options.cache, sites.cache);
+  checkCheckpointStore(options.store, options.cache ? sites.storeWithCache : sites.storeAlone);
 }
 
 export interface SaveRemoteOptions {
@@ -77,28 +103,43 @@ async function buildModel<M extends TrainableModel<unknown>>(
   return model;
 }
 
-/** How a model class asks a cache for a model: keyed by the class itself and its config. */
-function cacheLoadOptions<M>(
+/**
+ * What `loadRemote` and `useRemote` of `modelClass` ask a model cache for: the model of a
+ * checkpoint keyed by the class itself and its config, built (on a miss) by `new modelClass()`,
+ * `receiveConfig(config)` and `loadFromFolder`. No `signal`. The ids are taken as given
+ * (validate them first). For serving paths that keep these options and lease with
+ * `cache.acquireCached` directly, asking for the very models `useRemote` would.
+ */
+export function modelCacheLoadOptions<M extends TrainableModel<unknown>>(
   modelClass: TrainableModelClass<M>,
   pluginInstanceId: string,
   handle: string,
-  options: { config?: unknown; signal?: AbortSignal },
-  load: (dir: string) => Promise<M>,
+  config: unknown,
 ): CacheLoadOptions<M> {
-  return {
+  const options: CacheLoadOptions<M> = {
     pluginInstanceId,
     handle,
     // The name for caches that only read `kind`; ours key by the class's identity and the
     // config's canonical JSON.
     kind: modelClass.name,
     modelClass,
-    ...(options.config === undefined ? {} : { config: options.config }),
-    load: (dir) => load(dir),
-    // Read when needed (a request's signal may be created on first use).
-    get signal() {
-      return options.signal;
-    },
+    load: (dir) => buildModel(modelClass, config, dir),
   };
+  if (config !== undefined) options.config = config;
+  return options;
+}
+
+/**
+ * Adds `signal` to cache options (see {@link modelCacheLoadOptions}) as a getter reading
+ * `from.signal` when the cache reads it (a request's signal may be created on first use, and a
+ * memory hit never reads it).
+ */
+function withSignalOf<O extends object>(options: O, from: { signal?: AbortSignal }): O {
+  return Object.defineProperty(options, "signal", {
+    enumerable: true,
+    configurable: true,
+    get: () => from.signal,
+  });
 }
 
 /** The Config type parameter of a model class. */
@@ -205,7 +246,6 @@ export abstract class TrainableModel<Config = unknown> {
     checkRemoteOptions(options, "loadRemote");
     const pluginInstanceId = validateId(options.pluginInstanceId, "pluginInstanceId");
     const handle = validateId(options.handle ?? DEFAULT_HANDLE, "handle");
-    const build = (dir: string): Promise<M> => buildModel(this, options.config, dir);
     const cache = options.cache;
     if (cache) {
       if (cache.store !== options.store) {
@@ -215,14 +255,19 @@ export abstract class TrainableModel<Config = unknown> {
           "the cache was created for a different store than the one passed to loadRemote",
         );
       }
-      return cache.getOrLoad(cacheLoadOptions(this, pluginInstanceId, handle, options, build));
+      return cache.getOrLoad(
+        withSignalOf(
+          modelCacheLoadOptions(this, pluginInstanceId, handle, options.config),
+          options,
+        ),
+      );
     }
     return options.store.withCheckpoint({
       pluginInstanceId,
       handle,
       signal: options.signal,
       onProgress: options.onProgress,
-      use: (dir) => build(dir),
+      use: (dir) => buildModel(this, options.config, dir),
     });
   }
 
@@ -250,11 +295,10 @@ export abstract class TrainableModel<Config = unknown> {
           "the cache was created for a different store than the one passed to useRemote",
         );
       }
-      const lease = await cache.acquire(
-        cacheLoadOptions(this, pluginInstanceId, handle, options, (dir) =>
-          buildModel(this, options.config, dir),
-        ),
-      );
+      const request = modelCacheLoadOptions(this, pluginInstanceId, handle, options.config);
+      // A model in memory is leased without waiting; otherwise the cache asks, loads, waits.
+      const lease =
+        cache.acquireCached?.(request) ?? (await cache.acquire(withSignalOf(request, options)));
       try {
         return await fn(lease.model);
       } finally {

@@ -48,6 +48,15 @@ export interface ModelCache {
   getOrLoad<M>(options: CacheLoadOptions<M>): Promise<M>;
   /** `getOrLoad`, holding the model until `release()` (see {@link ModelLease}). Optional. */
   acquire?<M>(options: CacheLoadOptions<M>): Promise<ModelLease<M>>;
+  /**
+   * `acquire` answered synchronously when it needs nothing but memory: the handle's version
+   * is known and needs no store call now, its model is loaded, and nothing has to be written.
+   * Returns `undefined` whenever `acquire` would have to wait (ask the store, load, write),
+   * and for options `acquire` would refuse: then call `acquire`, which does the work or
+   * throws. Never reads `load` or `signal`. Optional: the serving fast path of `useRemote`
+   * and the plugin runtime.
+   */
+  acquireCached?<M>(options: CacheLoadOptions<M>): ModelLease<M> | undefined;
   /** Forgets what is known of a handle (or of every handle of the instance). */
   invalidate(options: { pluginInstanceId: string; handle?: string }): void;
   /** Tells the cache a handle now points at `ref` (a save through this process). */

@@ -80,9 +80,13 @@ export function checkCheckpointStore(
       `${field} is a model cache, not a checkpoint store: pass the store as ${field} and the cache as cache`,
     );
   }
-  const missing = uses.filter((member) =>
-    member === "workspace" ? typeof v.workspace !== "string" : typeof v[member] !== "function",
-  );
+  // A loop, not filter(): this runs on every served request, and nothing is missing there.
+  const missing: string[] = [];
+  for (const member of uses) {
+    const lacks =
+      member === "workspace" ? typeof v.workspace !== "string" : typeof v[member] !== "function";
+    if (lacks) missing.push(member);
+  }
   if (missing.length > 0) {
     const lacks = missing.map((m) => (m === "workspace" ? m : `${m}()`)).join(", ");
     throw invalid(

@@ -1,8 +1,7 @@
-import { join } from "node:path";
 import {
   type CheckpointStore,
+  isPromiseLike,
   type ModelCache,
-  NotFoundError,
   type PluginRequest,
   parseWith,
   pluginRequestSchema,
@@ -14,8 +13,8 @@ import {
   validateId,
 } from "@trainable/core";
 import type { z } from "zod";
-import { type InstanceSource, toInstanceLookup } from "../service/instance-lookup.js";
-import { type PluginInstance, PluginInstanceSpec } from "../service/plugin-instance.js";
+import type { InstanceSource } from "../service/instance-lookup.js";
+import type { PluginInstance } from "../service/plugin-instance.js";
 import type { PluginService } from "../service/plugin-service.js";
 import { TrainablePluginService } from "../service/trainable-plugin-service.js";
 import {
@@ -23,9 +22,10 @@ import {
   type TrainingCoordinator,
 } from "../training/create-training-coordinator.js";
 import { TrainRequest } from "../training/train-request.js";
-import { readJsonFile } from "../util/read-json-file.js";
-import { writeJsonAtomic } from "../util/write-json-atomic.js";
+import { compiledSchema } from "../util/compiled-schema.js";
+import { createInstanceRegistry } from "./instance-registry.js";
 import type { ClientRunOptions, ClientTrainOptions, PluginClient } from "./plugin-client.js";
+import { RunContext } from "./run-context.js";
 
 export interface LocalPluginClientOptions {
   /** The store models are loaded from and trainings saved to. */
@@ -99,9 +99,11 @@ export function createLocalPluginClient(
   const cache = options.cache ?? false;
   const trainable = TrainablePluginService.isInstance(service) ? service : undefined;
   const name = service.pluginName;
-  const lookup = options.instances ? toInstanceLookup(options.instances) : undefined;
-  const registered = new Map<string, PluginInstance>();
-  const parsedConfigs = new WeakMap<object, unknown>();
+  const instances = createInstanceRegistry({
+    trainable,
+    instances: options.instances,
+    instancesDir: options.instancesDir,
+  });
   const coordinator: TrainingCoordinator | undefined = trainable
     ? createTrainingCoordinator({
         service: trainable,
@@ -113,22 +115,15 @@ export function createLocalPluginClient(
       })
     : undefined;
 
-  const runSchema = pluginRequestSchema(service.inputSchema).extend({ data: service.inputSchema });
+  // Compiled once: every served request is validated against these two.
+  const runSchema = compiledSchema(
+    pluginRequestSchema(service.inputSchema).extend({ data: service.inputSchema }),
+  );
+  const outputSchema = service.outputSchema ? compiledSchema(service.outputSchema) : undefined;
   const trainingParametersSchema = pluginRequestSchema(TrainingParameterPluginInput).extend({
     data: TrainingParameterPluginInput,
   });
   const trainSchema = TrainRequest;
-
-  const parseConfig = (config: unknown): unknown => {
-    if (!trainable) return config;
-    if (config !== null && typeof config === "object") {
-      if (parsedConfigs.has(config)) return parsedConfigs.get(config);
-      const parsed = trainable.parseConfig(config);
-      parsedConfigs.set(config, parsed);
-      return parsed;
-    }
-    return trainable.parseConfig(config);
-  };
 
   const requireTrainable = (what: string) => {
     if (!trainable || !coordinator) {
@@ -151,65 +146,8 @@ export function createLocalPluginClient(
     }
   };
 
-  const anyInstance = new Map<string, PluginInstance>();
-  const resolved = new WeakMap<PluginInstance, PluginInstance>();
-
-  /** Ids with no registration file (looked up once: registrations go through this client). */
-  const notRegistered = new Set<string>();
-
-  /** An instance registered before a restart (see `instancesDir`). */
-  async function readRegistered(id: string): Promise<PluginInstance | undefined> {
-    if (!options.instancesDir || notRegistered.has(id)) return undefined;
-    const raw = await readJsonFile(join(options.instancesDir, `${id}.json`));
-    if (raw === undefined) {
-      if (notRegistered.size >= 10_000) notRegistered.clear();
-      notRegistered.add(id);
-      return undefined;
-    }
-    const spec = parseWith(
-      PluginInstanceSpec,
-      raw,
-      `registered plugin instance "${id}"`,
-      "runtime",
-    );
-    const parsed: PluginInstance = { id, config: parseConfig(spec.config ?? {}) };
-    if (spec.handle !== undefined) parsed.handle = spec.handle;
-    registered.set(id, parsed);
-    return parsed;
-  }
-
   async function resolveInstance(id: string | undefined): Promise<PluginInstance | undefined> {
-    if (id === undefined) {
-      if (trainable) {
-        throw ValidationError.forField("runtime", "context.pluginInstanceId", "is required");
-      }
-      return undefined;
-    }
-    const instanceId = validateId(id, "context.pluginInstanceId");
-    const known = registered.get(instanceId) ?? (await readRegistered(instanceId));
-    if (known) return known;
-    if (!lookup) {
-      // Any id, with the config made of `{}`: made once per id.
-      let made = anyInstance.get(instanceId);
-      if (!made) {
-        if (anyInstance.size >= 10_000) anyInstance.clear();
-        made = { id: instanceId, config: parseConfig({}) };
-        anyInstance.set(instanceId, made);
-      }
-      return made;
-    }
-    const found = await lookup.get(instanceId);
-    if (!found) {
-      throw new NotFoundError(
-        `[runtime] Unknown plugin instance "${instanceId}": create it first (known instances come from the "instances" option or registerInstance)`,
-      );
-    }
-    // Resolved once per instance object the lookup answers (with its config parsed).
-    const seen = resolved.get(found);
-    if (seen?.id === instanceId) return seen;
-    const made = { ...found, id: instanceId, config: parseConfig(found.config) };
-    resolved.set(found, made);
-    return made;
+    return instances.resolve(id);
   }
 
   const instanceIdOf = (request: PluginRequest<unknown>, fallback?: string) =>
@@ -223,43 +161,22 @@ export function createLocalPluginClient(
     schemas: { run: runSchema, train: trainSchema, trainingParameters: trainingParametersSchema },
     resolveInstance,
 
-    async registerInstance(instance) {
-      const id = validateId(instance?.id, "id");
-      const handle =
-        instance.handle === undefined ? undefined : validateId(instance.handle, "handle");
-      const parsed: PluginInstance = { id, config: parseConfig(instance.config) };
-      if (handle !== undefined) parsed.handle = handle;
-      if (options.instancesDir) {
-        await writeJsonAtomic(join(options.instancesDir, `${id}.json`), {
-          ...(handle === undefined ? {} : { handle }),
-          config: parsed.config,
-        });
-      }
-      registered.set(id, parsed);
-      notRegistered.delete(id);
-      return parsed;
-    },
+    registerInstance: (instance) => instances.register(instance),
 
     async run(request, runOptions = {}) {
       const parsed = runOptions.prevalidated
         ? request
         : parseWith(runSchema, request, `${name} run request`, "runtime");
       checkWorkspace(parsed);
-      const instance = await resolveInstance(instanceIdOf(parsed));
+      const resolving = instances.resolve(instanceIdOf(parsed));
+      const instance = isPromiseLike(resolving) ? await resolving : resolving;
       const handle =
         runOptions.handle === undefined ? undefined : validateId(runOptions.handle, "handle");
-      const output: unknown = await service.run(parsed, {
-        store,
-        cache,
-        instance,
-        handle,
-        // Read when needed: the HTTP app creates a request's signal on first use.
-        get signal() {
-          return runOptions.signal;
-        },
-      });
-      if (service.outputSchema) {
-        const checked = service.outputSchema.safeParse(output);
+      // The signal is read when needed: the HTTP app creates a request's signal on first use.
+      const context = new RunContext(store, cache, instance, handle, runOptions);
+      const output: unknown = await service.run(parsed, context);
+      if (outputSchema) {
+        const checked = outputSchema.safeParse(output);
         if (!checked.success) {
           const problems = ValidationError.fromZod("runtime", `${name} output`, checked.error);
           throw new TrainableError(

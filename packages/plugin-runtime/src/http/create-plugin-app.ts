@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { createModelCache } from "@trainable/cache";
 import {
@@ -35,6 +35,7 @@ import type { TrainRequest } from "../training/train-request.js";
 import { errorBody, INTERNAL_ERROR_MESSAGE } from "./error-body.js";
 import { createIssuedTaskTable, type IssuedTaskTable } from "./issued-tasks.js";
 import { parseTokens, requireToken, type TokenOption } from "./require-token.js";
+import { disconnectSignal, handleQuery, RunOptions } from "./run-options.js";
 
 /** Where the HTTP handler reports unexpected errors (never sent to clients). */
 export interface PluginAppLogger {
@@ -270,16 +271,17 @@ export function createPluginApp(
    * A handler behind the body limit, as one route handler (a route with a single handler
    * skips Hono's middleware composition: measurably cheaper for a small /run).
    */
-  const limited =
-    (handler: (c: Context) => Promise<Response>) =>
-    async (c: Context): Promise<Response> => {
-      if (declaredWithinLimit(c)) return handler(c);
+  const limited = (handler: (c: Context) => Promise<Response>) => {
+    const streamed = async (c: Context): Promise<Response> => {
       let answer: Response | undefined;
       const refused = await streamedLimit(c, async () => {
         answer = await handler(c);
       });
       return refused ?? answer ?? c.res;
     };
+    // Not an async function: a declared length within the limit adds no promise of its own.
+    return (c: Context): Promise<Response> => (declaredWithinLimit(c) ? handler(c) : streamed(c));
+  };
 
   const fail = (c: Context, error: unknown, taskId?: string) => {
     const { httpStatus, body } = errorBody(error, taskId);
@@ -321,25 +323,6 @@ export function createPluginApp(
     }),
   );
 
-  /**
-   * Aborted when the client goes away. On Node (@hono/node-server) this listens on the raw
-   * response instead of reading `c.req.raw.signal`, which would turn the server's lightweight
-   * request into a full WHATWG Request (an AbortController and web streams per request — a
-   * third of the throughput of a small `/run`). Elsewhere: the standard request signal.
-   */
-  const disconnectSignal = (c: Context): AbortSignal => {
-    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-    if (!outgoing || typeof outgoing.once !== "function") return c.req.raw.signal;
-    const controller = new AbortController();
-    const gone = () => {
-      if (!outgoing.writableFinished) controller.abort(new Error("client disconnected"));
-    };
-    // Made on first use: the client may already have gone.
-    if (outgoing.closed) gone();
-    else outgoing.once("close", gone);
-    return controller.signal;
-  };
-
   const run = async (c: Context) => {
     const request = parseWith(
       client.schemas.run,
@@ -347,18 +330,13 @@ export function createPluginApp(
       `${name} run request`,
       "runtime",
     );
-    const handle = c.req.query("handle");
+    const handle = handleQuery(c);
     // The disconnect signal is made on first use: a served model answering from memory
     // never needs it, and an AbortController per request is a measurable share of a /run.
-    let signal: AbortSignal | undefined;
-    const data = await client.run(request, {
-      prevalidated: true,
-      handle: handle === undefined ? undefined : validateId(handle, "handle (query)"),
-      get signal() {
-        signal ??= disconnectSignal(c);
-        return signal;
-      },
-    });
+    const data = await client.run(
+      request,
+      new RunOptions(handle === undefined ? undefined : validateId(handle, "handle (query)"), c),
+    );
     return c.json({ data, status: { state: "succeeded" } });
   };
   app.post("/run", limited(run));

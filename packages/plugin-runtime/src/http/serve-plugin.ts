@@ -108,16 +108,19 @@ export async function servePlugin(
     },
   );
 
+  // One listener function for every response (a response closes once): nothing is made per
+  // request for the count.
+  const responseClosed = () => {
+    inFlight--;
+    if (closing) {
+      // A kept-alive connection that just went idle must not hold the shutdown.
+      setImmediate(() => server.closeIdleConnections());
+      if (inFlight === 0) drained?.();
+    }
+  };
   server.on("request", (_req, res) => {
     inFlight++;
-    res.once("close", () => {
-      inFlight--;
-      if (closing) {
-        // A kept-alive connection that just went idle must not hold the shutdown.
-        setImmediate(() => server.closeIdleConnections());
-        if (inFlight === 0) drained?.();
-      }
-    });
+    res.on("close", responseClosed);
   });
 
   const host = info.address.includes(":") ? `[${info.address}]` : info.address;

@@ -1,10 +1,14 @@
 import {
+  type CacheLoadOptions,
   type ConfigOf,
   DEFAULT_HANDLE,
   type InvocableResponse,
+  isValidId,
+  type ModelLease,
+  modelCacheLoadOptions,
   type PluginRequest,
   parseWith,
-  type TrainableModel,
+  TrainableModel,
   type TrainContext,
   type TrainingParameterPluginInput,
   type TrainingParameterPluginOutput,
@@ -15,6 +19,7 @@ import {
   validateId,
 } from "@trainable/core";
 import type { z } from "zod";
+import { withSignalFrom } from "../util/signal-from.js";
 import type { AnyTrainablePluginService } from "./any-trainable-plugin-service.js";
 import type { ModelClass } from "./model-class.js";
 import type { PluginRunContext } from "./plugin-run-context.js";
@@ -88,11 +93,62 @@ export abstract class TrainablePluginService<
    */
   async run(request: PluginRequest<In>, context: PluginRunContext<Config>): Promise<Out> {
     if (this.loadModel !== TrainablePluginService.prototype.loadModel) {
-      return this.runWithModel(request, await this.loadModel(request, context), context);
+      return await this.runWithModel(request, await this.loadModel(request, context), context);
     }
-    return this.modelClass.useRemote<Model, Out>(this.#loadOptions(request, context), (model) =>
-      this.runWithModel(request, model, context),
+    const lease = this.#leaseFromMemory(context);
+    if (lease) {
+      try {
+        return await this.runWithModel(request, lease.model, context);
+      } finally {
+        lease.release();
+      }
+    }
+    // `return await`: returning the promise from an async function costs more ticks.
+    return await this.modelClass.useRemote<Model, Out>(
+      this.#loadOptions(request, context),
+      (model) => this.runWithModel(request, model, context),
     );
+  }
+
+  /** What served instances ask the cache for, by instance object, then handle. */
+  readonly #cacheRequests = new WeakMap<object, Map<string, CacheLoadOptions<Model>>>();
+
+  /**
+   * The instance's model when the cache has it in memory, leased without waiting
+   * (`cache.acquireCached`): the lease `useRemote` would take, without its per-call checks and
+   * options (kept per instance and handle). `undefined` when that is not certain — another
+   * store, a model class with its own `useRemote`, no instance — or the cache would have to
+   * wait: `useRemote` then does it all, checks included.
+   */
+  #leaseFromMemory(context: PluginRunContext<Config>): ModelLease<Model> | undefined {
+    const { cache, instance } = context;
+    if (!cache || !instance || typeof cache.acquireCached !== "function") return undefined;
+    // What useRemote checks first (it throws for these): a cache of this store, a real cache.
+    if (!context.store || cache.store !== context.store) return undefined;
+    if (typeof cache.getOrLoad !== "function" || typeof cache.invalidate !== "function") {
+      return undefined;
+    }
+    const modelClass = this.modelClass;
+    if (modelClass.useRemote !== TrainableModel.useRemote) return undefined;
+    const handle = context.handle ?? instance.handle ?? DEFAULT_HANDLE;
+    let byHandle = this.#cacheRequests.get(instance);
+    let options = byHandle?.get(handle);
+    if (
+      options?.pluginInstanceId !== instance.id ||
+      options.config !== instance.config ||
+      options.modelClass !== modelClass
+    ) {
+      if (!isValidId(instance.id) || !isValidId(handle)) return undefined;
+      options = modelCacheLoadOptions<Model>(modelClass, instance.id, handle, instance.config);
+      if (!byHandle) {
+        byHandle = new Map();
+        this.#cacheRequests.set(instance, byHandle);
+      }
+      // Handles come from requests (`?handle=`): a bounded memo.
+      if (byHandle.size >= 100) byHandle.clear();
+      byHandle.set(handle, options);
+    }
+    return cache.acquireCached(options);
   }
 
   #loadOptions(request: PluginRequest<In>, context: PluginRunContext<Config>) {
@@ -106,17 +162,17 @@ export abstract class TrainablePluginService<
       context.instance?.id ?? request.context?.pluginInstanceId,
       "context.pluginInstanceId",
     );
-    return {
-      store,
-      pluginInstanceId,
-      handle: context.handle ?? context.instance?.handle ?? DEFAULT_HANDLE,
-      cache: context.cache ?? false,
-      config: context.instance?.config as ConfigOf<Model> | undefined,
-      // Read when needed: the HTTP app creates a request's signal on first use.
-      get signal() {
-        return context.signal;
+    // The signal is read when needed (the HTTP app creates a request's signal on first use).
+    return withSignalFrom(
+      {
+        store,
+        pluginInstanceId,
+        handle: context.handle ?? context.instance?.handle ?? DEFAULT_HANDLE,
+        cache: context.cache ?? false,
+        config: context.instance?.config as ConfigOf<Model> | undefined,
       },
-    };
+      context,
+    );
   }
 
   /**
