@@ -23,9 +23,9 @@ import {
 } from "../training/create-training-coordinator.js";
 import { TrainRequest } from "../training/train-request.js";
 import { compiledSchema } from "../util/compiled-schema.js";
+import { withSignalFrom } from "../util/signal-from.js";
 import { createInstanceRegistry } from "./instance-registry.js";
 import type { ClientRunOptions, ClientTrainOptions, PluginClient } from "./plugin-client.js";
-import { RunContext } from "./run-context.js";
 
 export interface LocalPluginClientOptions {
   /** The store models are loaded from and trainings saved to. */
@@ -173,7 +173,7 @@ export function createLocalPluginClient(
       const handle =
         runOptions.handle === undefined ? undefined : validateId(runOptions.handle, "handle");
       // The signal is read when needed: the HTTP app creates a request's signal on first use.
-      const context = new RunContext(store, cache, instance, handle, runOptions);
+      const context = withSignalFrom({ store, cache, instance, handle }, runOptions);
       const output: unknown = await service.run(parsed, context);
       if (outputSchema) {
         const checked = outputSchema.safeParse(output);

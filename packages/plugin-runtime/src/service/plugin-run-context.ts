@@ -11,10 +11,5 @@ export interface PluginRunContext<Config = unknown> {
   instance?: PluginInstance<Config>;
   /** The checkpoint handle to serve; overrides the instance's handle. Defaults to `default`. */
   handle?: string;
-  /**
-   * Aborted when the run should stop (over HTTP: the client went away). In the context the
-   * runtime passes it is a getter, made when first read — so a copy made with a spread
-   * (`{ ...context }`) does not carry it: write `{ ...context, signal: context.signal }`.
-   */
   signal?: AbortSignal;
 }
