@@ -8,6 +8,10 @@ export default defineConfig(
   baseConfig(
     { index: "src/index.ts", s3: "src/s3.ts" },
     // Recorded as `packageVersion` in the metadata of every checkpoint saved.
-    { define: { __TRAINABLE_STORAGE_VERSION__: JSON.stringify(version) } },
+    {
+      define: { __TRAINABLE_STORAGE_VERSION__: JSON.stringify(version) },
+      // The private helpers package is bundled in: the published package never depends on it.
+      noExternal: ["@trainable/internal-node"],
+    },
   ),
 );

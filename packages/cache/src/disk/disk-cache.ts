@@ -1,5 +1,4 @@
 import {
-  lstat,
   mkdir,
   readdir,
   readFile,
@@ -19,17 +18,22 @@ import {
   IntegrityError,
   NotFoundError,
 } from "@trainable/core";
+import {
+  errno,
+  exists,
+  HOST,
+  isProcessAlive,
+  tryLock,
+  writeFileAtomic,
+} from "@trainable/internal-node";
 import type { CacheLogger } from "../cache/cache-logger.js";
 import type { ModelCacheStats } from "../cache/model-cache-stats.js";
-import { errno } from "../util/errno.js";
-import { isProcessAlive } from "../util/is-process-alive.js";
 import { SingleFlight } from "../util/single-flight.js";
 import { sleep } from "../util/sleep.js";
 import { type EntryMarker, readMarker, writeMarker } from "./entry-marker.js";
 import {
   type EntryPaths,
   entryPaths,
-  HOST,
   handlePath,
   instanceDir,
   LAYOUT_VERSION,
@@ -37,7 +41,6 @@ import {
   parseOwnedName,
 } from "./entry-paths.js";
 import { type FileFingerprint, fingerprintOf, settledStats } from "./file-fingerprint.js";
-import { tryLock } from "./file-lock.js";
 import { manifestProblem } from "./manifest-check.js";
 import { type VerifyLevel, verifyEntry } from "./verify-entry.js";
 
@@ -73,16 +76,6 @@ export interface DiskLease {
 const SUMMARY = ["fileCount", "directoryCount", "totalBytes", "manifestSize"] as const;
 
 type Check = { state: "ok" } | { state: "missing" } | { state: "bad"; reason: string };
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch (error) {
-    if (errno(error) === "ENOENT") return false;
-    throw error;
-  }
-}
 
 async function readdirSafe(path: string): Promise<string[]> {
   try {
@@ -610,8 +603,7 @@ export class DiskCache {
       digest: options.digest,
       updatedAt: new Date().toISOString(),
     };
-    await writeFile(file, JSON.stringify(body));
-    await rename(file, path);
+    await writeFileAtomic(path, JSON.stringify(body), { temp: file });
   }
 
   /** The ref recorded in an entry's marker, when the entry is complete. */

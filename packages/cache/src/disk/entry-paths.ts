@@ -1,6 +1,6 @@
-import { hostname } from "node:os";
 import { join } from "node:path";
 import { IntegrityError, validateId } from "@trainable/core";
+import { HOST } from "@trainable/internal-node";
 
 /**
  * The on-disk layout version; a new layout gets a new folder, never a migration in place
@@ -76,12 +76,6 @@ export function handlePath(options: {
   const base = instanceDir(options.root, options.workspace, options.pluginInstanceId);
   return join(base, "handles", `${validateId(options.handle, "handle")}.json`);
 }
-
-/** This machine's name, reduced to characters safe in a file name. */
-export const HOST =
-  hostname()
-    .replace(/[^A-Za-z0-9-]/g, "-")
-    .slice(0, 64) || "host";
 
 /** `<prefix>.<host>.<pid>.<random>`: names a temp or pin file and says who made it. */
 export function ownedName(prefix: string): string {

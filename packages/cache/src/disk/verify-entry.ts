@@ -2,8 +2,7 @@ import type { BigIntStats } from "node:fs";
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { CancelledError, type CheckpointFile } from "@trainable/core";
-import { errno } from "../util/errno.js";
-import { mapLimit } from "../util/map-limit.js";
+import { errno, mapLimit } from "@trainable/internal-node";
 import { sha256File } from "../util/sha256-file.js";
 import {
   type FileFingerprint,

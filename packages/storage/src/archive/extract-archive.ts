@@ -12,6 +12,7 @@ import {
   TrainableError,
   ValidationError,
 } from "@trainable/core";
+import { exists } from "@trainable/internal-node";
 import { Header } from "tar";
 import { HashWorker } from "../util/hash-worker.js";
 import { ByteReader } from "./byte-reader.js";
@@ -542,16 +543,6 @@ async function writeAll(fd: number, chunk: Buffer): Promise<void> {
   let offset = 0;
   while (offset < chunk.length) {
     offset += await writeFd(fd, chunk, offset, chunk.length - offset);
-  }
-}
-
-async function exists(target: string): Promise<boolean> {
-  try {
-    await lstat(target);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw error;
   }
 }
 

@@ -11,7 +11,6 @@ import {
   stat,
   unlink,
 } from "node:fs/promises";
-import { hostname } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -24,7 +23,8 @@ import {
   TrainableError,
   ValidationError,
 } from "@trainable/core";
-import { isAlive, withFileLock } from "./file-lock.js";
+import { errno, HOST, isProcessAlive } from "@trainable/internal-node";
+import { withFileLock } from "./file-lock.js";
 import { normalizeEtag } from "./normalize-etag.js";
 import { optionError, requiredOptionError } from "./option-error.js";
 import { PreconditionFailedError } from "./precondition-failed-error.js";
@@ -59,11 +59,6 @@ const COMPONENT = "file";
 const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0);
 const TEMP_PREFIX = `${RESERVED_SEGMENT_PREFIX}tmp.`;
 const LOCK_PREFIX = `${RESERVED_SEGMENT_PREFIX}lock.`;
-/** This machine, as it appears in temp file names (`.~tmp.{host}.{pid}.{random}`). */
-const HOST_TAG =
-  hostname()
-    .replace(/[^A-Za-z0-9-]/g, "-")
-    .slice(0, 64) || "host";
 const TEMP_NAME = /^\.~tmp\.([A-Za-z0-9-]+)\.(\d+)\.[0-9a-f]+$/;
 /** Temp files this process is writing now (all file backends of the process). */
 const inFlightTemps = new Set<string>();
@@ -86,10 +81,6 @@ function infoOf(key: string, st: BigIntStats): ObjectInfo {
     etag: etagOf(st),
     lastModified: new Date(Number(st.mtimeMs)),
   };
-}
-
-function errno(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
 function isAbort(error: unknown, signal?: AbortSignal): boolean {
@@ -211,10 +202,7 @@ export function createFileBackend(options: FileBackendOptions): RemoteBackend {
     let temp = "";
     for (let attempt = 0; handle === undefined; attempt++) {
       await mkdir(dir, { recursive: true });
-      temp = join(
-        dir,
-        `${TEMP_PREFIX}${HOST_TAG}.${process.pid}.${randomBytes(8).toString("hex")}`,
-      );
+      temp = join(dir, `${TEMP_PREFIX}${HOST}.${process.pid}.${randomBytes(8).toString("hex")}`);
       // Claimed before the file exists: a sweep in this process never sees it unclaimed.
       inFlightTemps.add(temp);
       try {
@@ -502,12 +490,12 @@ export function createFileBackend(options: FileBackendOptions): RemoteBackend {
             try {
               const st = await stat(path);
               size = st.size;
-              if (owner && owner[1] === HOST_TAG) {
+              if (owner && owner[1] === HOST) {
                 // A writer on this machine: stale exactly when its process is gone.
                 const pid = Number(owner[2]);
                 // This process's own: stale unless a write of ours holds it (a process that
                 // had our pid before, in a restarted container, left it).
-                stale = pid === process.pid ? !inFlightTemps.has(path) : !isAlive(pid);
+                stale = pid === process.pid ? !inFlightTemps.has(path) : !isProcessAlive(pid);
               } else {
                 stale = Date.now() - st.mtimeMs > minAge;
               }

@@ -15,11 +15,11 @@ import {
   validateId,
   type WithCheckpointOptions,
 } from "@trainable/core";
+import { mapLimit } from "@trainable/internal-node";
 import { type Compression, DEFAULT_COMPRESSION } from "../archive/default-compression.js";
 import { DEFAULT_EXTRACT_LIMITS, type ExtractLimits } from "../archive/default-extract-limits.js";
 import { createBackend } from "../backends/create-backend.js";
 import type { RemoteBackend } from "../backends/types.js";
-import { mapLimit } from "../util/map-limit.js";
 import { DEFAULT_PIN_TTL_MS, isCollected, pinBlob } from "./blob-registry.js";
 import { blobOf, fetchCheckpoint, readManifest, resolveRef } from "./fetch-checkpoint.js";
 import { createFingerprintCache } from "./fingerprint-cache.js";

@@ -15,10 +15,10 @@ import {
   ValidationError,
   validateId,
 } from "@trainable/core";
+import { mapLimit } from "@trainable/internal-node";
 import { manifestDigest } from "../archive/manifest.js";
 import { packFolder } from "../archive/pack-folder.js";
 import { walkFolder } from "../archive/walk-folder.js";
-import { mapLimit } from "../util/map-limit.js";
 import {
   claimStoredBlob,
   type IndexRecord,
