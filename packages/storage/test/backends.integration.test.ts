@@ -19,8 +19,8 @@ import { build } from "tsup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getS3TestConfig } from "../../../tools/s3-server/s3-test-env.js";
 import { createBackend } from "../src/backends/create-backend.js";
-import { createFileBackend } from "../src/backends/file-backend.js";
-import { createMemoryBackend } from "../src/backends/memory-backend.js";
+import { createFileBackend } from "../src/backends/file/file-backend.js";
+import { createMemoryBackend } from "../src/backends/memory/memory-backend.js";
 import { PreconditionFailedError } from "../src/backends/precondition-failed-error.js";
 import type { RemoteBackend } from "../src/backends/types.js";
 import { createS3Backend } from "../src/s3.js";
@@ -89,7 +89,7 @@ describe("file backend across processes", () => {
     tempDirs.push(outDir);
     await build({
       entry: {
-        "file-backend": fileURLToPath(new URL("../src/backends/file-backend.ts", import.meta.url)),
+        "file-backend": fileURLToPath(new URL("../src/backends/file/file-backend.ts", import.meta.url)),
       },
       outDir,
       format: ["esm"],

@@ -23,9 +23,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getS3TestConfig } from "../../../../tools/s3-server/s3-test-env.js";
 import { craftTar, dirEntry, fileEntry } from "../archive/__fixtures__/craft-tar.js";
 import { manifestBytes, manifestOf } from "../archive/__fixtures__/packed.js";
-import { createFileBackend } from "../backends/file-backend.js";
-import { createMemoryBackend } from "../backends/memory-backend.js";
-import { createS3Backend } from "../backends/s3-backend.js";
+import { createFileBackend } from "../backends/file/file-backend.js";
+import { createMemoryBackend } from "../backends/memory/memory-backend.js";
+import { createS3Backend } from "../backends/s3/s3-backend.js";
 import type { RemoteBackend } from "../backends/types.js";
 import { controlled } from "./__fixtures__/controlled-backend.js";
 import {
