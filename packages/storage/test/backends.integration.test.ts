@@ -89,7 +89,9 @@ describe("file backend across processes", () => {
     tempDirs.push(outDir);
     await build({
       entry: {
-        "file-backend": fileURLToPath(new URL("../src/backends/file/file-backend.ts", import.meta.url)),
+        "file-backend": fileURLToPath(
+          new URL("../src/backends/file/file-backend.ts", import.meta.url),
+        ),
       },
       outDir,
       format: ["esm"],
