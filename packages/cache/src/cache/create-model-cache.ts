@@ -1,23 +1,10 @@
-import {
-  type CheckpointRef,
-  type CheckpointStore,
-  DEFAULT_HANDLE,
-  type ModelCache,
-  TrainableError,
-  ValidationError,
-  validateId,
-} from "@trainable/core";
-import { DiskCache } from "../disk/disk-cache.js";
-import { SingleFlight } from "../util/single-flight.js";
+import type { CheckpointRef, CheckpointStore, ModelCache } from "@trainable/core";
+import { ValidationError, validateId } from "@trainable/core";
+import { assertOpen, createCacheParts, obtain, rememberHandle } from "./cache-parts.js";
 import type { CreateModelCacheOptions } from "./create-model-cache-options.js";
-import { DIGEST, HandleResolver } from "./handle-resolver.js";
-import { HandleTable } from "./handle-table.js";
-import { type LoadDeps, loadVersion } from "./load-version.js";
-import { emptyStats, type ModelCacheStats } from "./model-cache-stats.js";
-import { classId as classIdOf, modelKindKey } from "./model-key.js";
+import { DIGEST } from "./handle-resolver.js";
+import type { ModelCacheStats } from "./model-cache-stats.js";
 import type { ModelLease, ModelLoadOptions } from "./model-lease.js";
-import { type MemoryEntry, ModelMemory } from "./model-memory.js";
-import { resolveOptions } from "./resolve-options.js";
 
 /** The cache returned by {@link createModelCache}: the `ModelCache` port plus management. */
 export interface ModelCacheImpl extends ModelCache {
@@ -66,26 +53,6 @@ export interface ModelCacheImpl extends ModelCache {
   close(): Promise<void>;
 }
 
-/** What `obtain` hands back: the entry (one lease taken) and how its version was found. */
-interface Obtained {
-  entry: MemoryEntry;
-  ref: CheckpointRef;
-  stale: boolean;
-  pluginInstanceId: string;
-  handle: string;
-}
-
-/** Checks the load options every call takes; returns the ids. */
-function checkLoad(load: ModelLoadOptions<unknown>): { pluginInstanceId: string; handle: string } {
-  if (!load || typeof load !== "object")
-    throw ValidationError.forField("cache", "options", "expected an object");
-  const pluginInstanceId = validateId(load.pluginInstanceId, "pluginInstanceId");
-  const handle = validateId(load.handle ?? DEFAULT_HANDLE, "handle");
-  if (typeof load.load !== "function")
-    throw ValidationError.forField("cache", "load", "must be a function");
-  return { pluginInstanceId, handle };
-}
-
 /**
  * Creates a model cache for `store`:
  *
@@ -103,138 +70,9 @@ function checkLoad(load: ModelLoadOptions<unknown>): { pluginInstanceId: string;
  * - offline: no store calls, the last known version of each handle from disk.
  */
 export function createModelCache(options: CreateModelCacheOptions): ModelCacheImpl {
-  const o = resolveOptions(options);
-  const { store, logger, now } = o;
-  const workspace = validateId(store.workspace, "store.workspace");
-  const counters = emptyStats();
-  const warn = (what: string) => (error: unknown) =>
-    logger.warn?.(`[cache] ${what}: ${(error as Error)?.message ?? String(error)}`);
-  const disk =
-    o.diskDir === undefined
-      ? undefined
-      : new DiskCache({
-          root: o.diskDir,
-          store,
-          maxBytes: o.diskMaxBytes,
-          verify: o.verify,
-          lockStaleMs: o.lockStaleMs,
-          pollMs: { min: Math.min(20, o.pollMs), max: o.pollMs },
-          logger,
-          stats: counters,
-        });
-  const memory = new ModelMemory({ ...o, counters, warn });
-  const table = new HandleTable({ workspace, memory, logger, now });
-  const resolver = new HandleResolver({ options: o, workspace, disk, table, memory, counters });
-  /** Memory-key suffixes by config object, then model class and kind (see kindKeyOf). */
-  const kindKeys = new WeakMap<object, Map<string, string>>();
-  const loading = new SingleFlight<MemoryEntry>();
-  /** The digest last written to each handle file on disk (for offline use). */
-  const written = new Map<string, string>();
-  let closed = false;
-  const loadDeps: LoadDeps = {
-    options: o,
-    workspace,
-    disk,
-    table,
-    memory,
-    counters,
-    closed: () => closed,
-  };
-
-  async function rememberHandle(got: Obtained): Promise<void> {
-    // A stale answer is not recorded: the disk keeps when the version was last verified.
-    if (!disk || o.offline || got.stale) return;
-    const { pluginInstanceId, handle } = got;
-    const digest = got.ref.digest;
-    const key = `${pluginInstanceId}/${handle}`;
-    if (written.get(key) === digest) return;
-    written.set(key, digest);
-    try {
-      await disk.writeHandle({ workspace, pluginInstanceId, handle, digest });
-    } catch (error) {
-      written.delete(key);
-      warn(`could not record ${table.describe(pluginInstanceId, handle)} for offline use`)(error);
-    }
-  }
-
-  function assertOpen(): void {
-    if (closed) throw new TrainableError("INTERNAL", "[cache] This model cache is closed");
-  }
-
-  /**
-   * `modelKindKey`, remembered per config object and model class (a served instance asks
-   * with the same two objects on every request).
-   */
-  function kindKeyOf(load: ModelLoadOptions<unknown>): string {
-    const { config, modelClass, kind } = load;
-    if (
-      config === null ||
-      typeof config !== "object" ||
-      (kind !== undefined && typeof kind !== "string") ||
-      (modelClass !== undefined && (modelClass === null || typeof modelClass !== "function"))
-    ) {
-      return modelKindKey(load);
-    }
-    let byClass = kindKeys.get(config);
-    if (!byClass) {
-      byClass = new Map();
-      kindKeys.set(config, byClass);
-    }
-    const sub = `${modelClass === undefined ? "" : classIdOf(modelClass)}|${kind ?? ""}`;
-    let key = byClass.get(sub);
-    if (key === undefined) {
-      key = modelKindKey(load);
-      byClass.set(sub, key);
-    }
-    return key;
-  }
-
-  /** Resolves, loads if needed, and takes one lease on the entry (the caller releases it). */
-  async function obtain<M>(load: ModelLoadOptions<M>): Promise<Obtained> {
-    assertOpen();
-    const { pluginInstanceId, handle } = checkLoad(load as ModelLoadOptions<unknown>);
-    const kindKey = kindKeyOf(load as ModelLoadOptions<unknown>);
-    const signalOf = () => load.signal;
-    for (;;) {
-      const { ref, stale } = await resolver.resolve({
-        pluginInstanceId,
-        handle,
-        kindKey,
-        signalOf,
-      });
-      const key = `${table.versionPrefix(pluginInstanceId, ref.digest)}${kindKey}`;
-      const hit = memory.get(key);
-      if (hit) {
-        counters.hits++;
-        hit.leases++;
-        return { entry: hit, ref, stale, pluginInstanceId, handle };
-      }
-      const entry = await loading.run(
-        key,
-        (signal) =>
-          loadVersion(loadDeps, {
-            key,
-            pluginInstanceId,
-            ref,
-            load: load.load as ModelLoadOptions<unknown>["load"],
-            signal,
-          }),
-        {
-          signal: load.signal,
-          what: `[cache] loading ${table.describe(pluginInstanceId, handle)}`,
-          onJoin: () => counters.hits++,
-          claim: (loaded) => {
-            if (!loaded.done) loaded.leases++;
-          },
-          onForgotten: (loaded) => memory.release(loaded),
-        },
-      );
-      // Let go before this caller could claim it (joined a finished load of a version not kept
-      // in memory): load again.
-      if (entry.done) continue;
-      return { entry, ref, stale, pluginInstanceId, handle };
-    }
-  }
+  const parts = createCacheParts(options);
+  const { options: o, table, memory, counters, disk, resolver } = parts;
+  const { store } = o;
 
   const cache: ModelCacheImpl = {
     store,
@@ -242,19 +80,19 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
     offline: o.offline,
 
     async getOrLoad<M>(load: ModelLoadOptions<M>): Promise<M> {
-      const got = await obtain(load);
+      const got = await obtain(parts, load);
       const { entry } = got;
       entry.unleased = true;
       entry.unleasedAt = Date.now();
       memory.release(entry);
-      await rememberHandle(got);
+      await rememberHandle(parts, got);
       return entry.model as M;
     },
 
     async acquire<M>(load: ModelLoadOptions<M>): Promise<ModelLease<M>> {
-      const got = await obtain(load);
+      const got = await obtain(parts, load);
       const { entry } = got;
-      await rememberHandle(got);
+      await rememberHandle(parts, got);
       let released = false;
       return {
         model: entry.model as M,
@@ -300,7 +138,7 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
       }
       const handle = validateId(ref.handle, "ref.handle");
       table.epoch++;
-      table.set(pluginInstanceId, handle, { ref, verifiedAt: now(), trusted: true });
+      table.set(pluginInstanceId, handle, { ref, verifiedAt: o.now(), trusted: true });
     },
 
     stats() {
@@ -313,13 +151,13 @@ export function createModelCache(options: CreateModelCacheOptions): ModelCacheIm
     },
 
     async evictDisk() {
-      assertOpen();
+      assertOpen(parts);
       return disk ? disk.evict() : 0;
     },
 
     async close() {
-      if (closed) return;
-      closed = true;
+      if (parts.closed()) return;
+      parts.close();
       table.clear();
       memory.clear();
       await resolver.close();

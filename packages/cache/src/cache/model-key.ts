@@ -138,3 +138,35 @@ function canonicalConfig(config: unknown): string {
   }
   return text;
 }
+
+/**
+ * `modelKindKey`, remembered per config object and model class (a served instance asks with
+ * the same two objects on every request).
+ */
+export class KindKeys {
+  readonly #byConfig = new WeakMap<object, Map<string, string>>();
+
+  of(load: Parameters<typeof modelKindKey>[0]): string {
+    const { config, modelClass, kind } = load;
+    if (
+      config === null ||
+      typeof config !== "object" ||
+      (kind !== undefined && typeof kind !== "string") ||
+      (modelClass !== undefined && (modelClass === null || typeof modelClass !== "function"))
+    ) {
+      return modelKindKey(load);
+    }
+    let byClass = this.#byConfig.get(config);
+    if (!byClass) {
+      byClass = new Map();
+      this.#byConfig.set(config, byClass);
+    }
+    const sub = `${modelClass === undefined ? "" : classId(modelClass)}|${kind ?? ""}`;
+    let key = byClass.get(sub);
+    if (key === undefined) {
+      key = modelKindKey(load);
+      byClass.set(sub, key);
+    }
+    return key;
+  }
+}
