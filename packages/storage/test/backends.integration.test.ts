@@ -23,8 +23,8 @@ import { createFileBackend } from "../src/backends/file/file-backend.js";
 import { createMemoryBackend } from "../src/backends/memory/memory-backend.js";
 import { PreconditionFailedError } from "../src/backends/precondition-failed-error.js";
 import type { RemoteBackend } from "../src/backends/types.js";
+import { readAll, testBackend } from "../src/conformance.js";
 import { createS3Backend } from "../src/s3.js";
-import { readAll, testBackend } from "./backend-conformance.js";
 
 const tempDirs: string[] = [];
 async function tempDir(label: string): Promise<string> {
