@@ -44,7 +44,9 @@ for (const dir of packageDirs) {
         const length = end - start + 1;
         if (length > MAX_FUNCTION_LINES) {
           const name = node.name?.getText(source) ?? "(anonymous)";
-          problems.push(`${where}:${start + 1}: function ${name} has ${length} lines (max ${MAX_FUNCTION_LINES})`);
+          problems.push(
+            `${where}:${start + 1}: function ${name} has ${length} lines (max ${MAX_FUNCTION_LINES})`,
+          );
         }
       }
       ts.forEachChild(node, visit);
