@@ -22,7 +22,7 @@ export async function readdirSafe(path: string): Promise<string[]> {
   }
 }
 
-export async function olderThan(path: string, ms: number): Promise<boolean> {
+async function olderThan(path: string, ms: number): Promise<boolean> {
   try {
     return Date.now() - (await stat(path)).mtimeMs > ms;
   } catch {

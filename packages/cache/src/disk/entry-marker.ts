@@ -8,7 +8,7 @@ import { type FileFingerprint, isFingerprint } from "./file-fingerprint.js";
 import { manifestBytes, manifestProblem, parseManifest } from "./manifest-check.js";
 
 /** The format of a completion marker (1: layout v1, the file list inside the ref). */
-export const MARKER_SCHEMA_VERSION = 2;
+const MARKER_SCHEMA_VERSION = 2;
 
 /**
  * The completion marker `<hex>.complete.json`, written last: an entry without one is

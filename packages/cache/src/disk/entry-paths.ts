@@ -40,7 +40,7 @@ export function instanceDir(root: string, workspace: string, pluginInstanceId: s
   );
 }
 
-export function digestHex(digest: string): string {
+function digestHex(digest: string): string {
   const match = /^sha256:([a-f0-9]{64})$/.exec(digest);
   if (!match)
     throw new IntegrityError(`[cache] Malformed checkpoint digest ${JSON.stringify(digest)}`);

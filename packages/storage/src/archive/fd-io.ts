@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { promisify } from "node:util";
 
 export const openFd = promisify(fs.open);
-export const writeFd = (fd: number, buffer: Buffer, offset: number, length: number) =>
+const writeFd = (fd: number, buffer: Buffer, offset: number, length: number) =>
   new Promise<number>((resolve, reject) => {
     fs.write(fd, buffer, offset, length, null, (error, written) =>
       error ? reject(error) : resolve(written),
@@ -13,7 +13,7 @@ export const datasyncFd = (fd: number) =>
   new Promise<void>((resolve, reject) => {
     fs.fdatasync(fd, (error) => (error ? reject(error) : resolve()));
   });
-export const fsyncFd = promisify(fs.fsync);
+const fsyncFd = promisify(fs.fsync);
 export const closeFd = promisify(fs.close);
 export const fchmodFd = promisify(fs.fchmod);
 export const fstatFd = promisify(fs.fstat);

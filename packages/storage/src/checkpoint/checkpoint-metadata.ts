@@ -5,7 +5,7 @@ import {
 } from "@trainable/core";
 
 /** User metadata larger than this (as JSON) is refused: a ref stays small. */
-export const MAX_METADATA_BYTES = 32 * 1024;
+const MAX_METADATA_BYTES = 32 * 1024;
 
 /**
  * A save's metadata, checked (schema, JSON-serializable, at most {@link MAX_METADATA_BYTES})

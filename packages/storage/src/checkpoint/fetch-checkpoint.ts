@@ -51,7 +51,7 @@ export function blobOf(
  * The verified manifest entries of a ref, streamed: each line checked as it comes, then its
  * digest, and the ref's counts (files, directories, bytes) against what it listed.
  */
-export async function* manifestEntries(
+async function* manifestEntries(
   ctx: StoreContext,
   scope: Scope,
   ref: CheckpointRef,

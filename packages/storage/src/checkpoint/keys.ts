@@ -38,10 +38,6 @@ export function newBlobId(): string {
   return `${Date.now().toString(36).padStart(9, "0")}-${randomBytes(8).toString("hex")}`;
 }
 
-export function isBlobId(id: string): boolean {
-  return BLOB_ID.test(id);
-}
-
 export function blobsPrefix(scope: Scope): string {
   return `${scopePrefix(scope)}blobs/`;
 }

@@ -12,7 +12,7 @@ import { appendVersionAt, type RefVersion } from "./ref-log.js";
 import type { WrittenVersion } from "./repair-refs.js";
 import type { StoreContext } from "./store-context.js";
 
-export type Published = { ref: CheckpointRef; defaultRef?: CheckpointRef };
+type Published = { ref: CheckpointRef; defaultRef?: CheckpointRef };
 
 /**
  * How publishing a pinned blob went. `collected`: the blob was found doomed or gone — before
@@ -191,7 +191,7 @@ async function publishRefs(
   return { refs: { ref, ...(defaultRef ? { defaultRef } : {}) }, written };
 }
 
-export function refOf(
+function refOf(
   ctx: StoreContext,
   scope: Scope,
   handle: string,

@@ -11,13 +11,13 @@ export function sha256(data: Buffer | string): string {
 }
 
 /** The manifest entry of a file with this content. */
-export function fileOf(filePath: string, data: Buffer | string): CheckpointFile {
+function fileOf(filePath: string, data: Buffer | string): CheckpointFile {
   const bytes = typeof data === "string" ? Buffer.from(data) : data;
   return { path: filePath, size: bytes.length, sha256: sha256(bytes) };
 }
 
 /** A readable stream of `data`, in chunks of `chunkSize` bytes (default: one chunk). */
-export function streamOf(data: Buffer, chunkSize = data.length || 1): Readable {
+function streamOf(data: Buffer, chunkSize = data.length || 1): Readable {
   const chunks: Buffer[] = [];
   for (let i = 0; i < data.length; i += chunkSize) chunks.push(data.subarray(i, i + chunkSize));
   return Readable.from(chunks, { objectMode: false });

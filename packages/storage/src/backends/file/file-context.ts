@@ -7,7 +7,7 @@ import type { ObjectInfo } from "../types.js";
 import { RESERVED_SEGMENT_PREFIX } from "../validate-key.js";
 
 export const FILE_BACKEND_NAME = "file";
-export const LOCK_PREFIX = `${RESERVED_SEGMENT_PREFIX}lock.`;
+const LOCK_PREFIX = `${RESERVED_SEGMENT_PREFIX}lock.`;
 
 /** What the parts of the file driver share. */
 export interface FileContext {

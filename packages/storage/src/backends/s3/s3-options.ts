@@ -5,7 +5,7 @@ import type { S3ConditionalWrites } from "./s3-conditional-writes.js";
 export const S3_BACKEND_NAME = "s3";
 const COMPONENT = S3_BACKEND_NAME;
 const MIB = 1024 * 1024;
-export const MIN_PART_SIZE = 5 * MIB;
+const MIN_PART_SIZE = 5 * MIB;
 export const MAX_PART_SIZE = 5 * 1024 * MIB;
 const BUCKET_PATTERN = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
 
