@@ -27,7 +27,6 @@ export const FORMAT_MARKER_KEY = "_trainable-store.json";
 /** Ref versions are stored as `MAX_SEQ - seq`, so the newest version lists first. */
 export const MAX_SEQ = 999_999_999_999;
 const SEQ_DIGITS = 12;
-const BLOB_ID = /^[0-9a-z]{9}-[0-9a-f]{16}$/;
 
 export function scopePrefix(scope: Scope): string {
   return `${scope.workspace}/${scope.pluginInstanceId}/`;
