@@ -6,6 +6,7 @@ import { errno } from "./errno.js";
 import { exists } from "./exists.js";
 import { isProcessAlive } from "./is-process-alive.js";
 import { mapLimit } from "./map-limit.js";
+import { readDirIfExists } from "./read-dir.js";
 import { writeFileAtomic } from "./write-file-atomic.js";
 
 let dir: string;
@@ -51,6 +52,16 @@ describe("errno / exists / isProcessAlive", () => {
     expect(await exists(join(dir, "d"))).toBe(true);
     expect(await exists(join(dir, "link"))).toBe(true);
     expect(await exists(join(dir, "missing"))).toBe(false);
+  });
+
+  it("readDirIfExists lists a folder, and nothing for a missing path or a file", async () => {
+    await mkdir(join(dir, "d"));
+    await writeFile(join(dir, "d", "f"), "");
+    expect((await readDirIfExists(join(dir, "d"))).map((e) => [e.name, e.isFile()])).toEqual([
+      ["f", true],
+    ]);
+    expect(await readDirIfExists(join(dir, "missing"))).toEqual([]);
+    expect(await readDirIfExists(join(dir, "d", "f"))).toEqual([]);
   });
 
   it("isProcessAlive: this process yes, nonsense pids no", () => {

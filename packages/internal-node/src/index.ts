@@ -10,4 +10,5 @@ export {
 } from "./file-lock.js";
 export { HOST, isProcessAlive } from "./is-process-alive.js";
 export { mapLimit } from "./map-limit.js";
+export { readDirIfExists } from "./read-dir.js";
 export { type WriteFileAtomicOptions, writeFileAtomic } from "./write-file-atomic.js";

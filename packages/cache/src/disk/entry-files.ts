@@ -1,6 +1,6 @@
-import { mkdir, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { mkdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { errno, exists, HOST, isProcessAlive } from "@trainable/internal-node";
+import { exists, HOST, isProcessAlive, readDirIfExists } from "@trainable/internal-node";
 import { type EntryPaths, ownedName, parseOwnedName } from "./entry-paths.js";
 
 /**
@@ -13,13 +13,9 @@ export const leases = new Map<string, number>();
 /** Pins and temp folders of other hosts are trusted this long (their pids cannot be checked). */
 const FOREIGN_TTL_MS = 24 * 60 * 60 * 1000;
 
+/** The names in a folder, or none when it does not exist. */
 export async function readdirSafe(path: string): Promise<string[]> {
-  try {
-    return await readdir(path);
-  } catch (error) {
-    if (errno(error) === "ENOENT" || errno(error) === "ENOTDIR") return [];
-    throw error;
-  }
+  return (await readDirIfExists(path)).map((entry) => entry.name);
 }
 
 async function olderThan(path: string, ms: number): Promise<boolean> {

@@ -7,6 +7,13 @@ import { appendVersion, listVersions, readNewestVersion, readRefVersion } from "
 import { mayBeRepaired } from "./repair-refs.js";
 import { describeHandle, type StoreContext, scopeOf } from "./store-context.js";
 
+/** Which handle: of which plugin instance. */
+interface HandleOptions {
+  pluginInstanceId: string;
+  handle: string;
+  signal?: AbortSignal;
+}
+
 /** The newest ref of every handle of a plugin instance, sorted by handle (`store.list`). */
 export async function listRefs(
   ctx: StoreContext,
@@ -32,11 +39,7 @@ export async function listRefs(
 /** The readable versions of a handle, newest first (`store.history`). */
 export async function handleHistory(
   ctx: StoreContext,
-  {
-    pluginInstanceId,
-    handle,
-    signal,
-  }: { pluginInstanceId: string; handle: string; signal?: AbortSignal },
+  { pluginInstanceId, handle, signal }: HandleOptions,
 ): Promise<CheckpointRef[]> {
   const { backend } = ctx;
   const scope = scopeOf(ctx, pluginInstanceId);
@@ -64,11 +67,7 @@ export async function handleHistory(
 /** Appends a deletion version to a handle (`store.delete`); a missing handle is a `NotFoundError`. */
 export async function deleteHandle(
   ctx: StoreContext,
-  {
-    pluginInstanceId,
-    handle,
-    signal,
-  }: { pluginInstanceId: string; handle: string; signal?: AbortSignal },
+  { pluginInstanceId, handle, signal }: HandleOptions,
 ): Promise<void> {
   const { backend, refHistory } = ctx;
   const scope = scopeOf(ctx, pluginInstanceId);

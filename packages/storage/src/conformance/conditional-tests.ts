@@ -6,6 +6,30 @@ import type { ObjectInfo, RemoteBackend } from "../backends/types.js";
 import { caught, getText, MIB, patternStream } from "./conformance-helpers.js";
 import type { SuiteContext } from "./suite-context.js";
 
+/**
+ * `writers` concurrent conditional puts of `writer-{i}` at `key`: exactly one must win, the
+ * others fail with `PreconditionFailedError`, and the winner's body is stored. Returns its info.
+ */
+async function race(
+  backend: RemoteBackend,
+  key: string,
+  writers: number,
+  condition: { ifNoneMatch: "*" } | { ifMatch: string },
+): Promise<ObjectInfo> {
+  const results = await Promise.allSettled(
+    Array.from({ length: writers }, (_, i) =>
+      backend.put(key, Buffer.from(`writer-${i}`), condition),
+    ),
+  );
+  const winners = results.flatMap((r, i) => (r.status === "fulfilled" ? [i] : []));
+  expect(winners).toHaveLength(1);
+  for (const r of results) {
+    if (r.status === "rejected") expect(PreconditionFailedError.isInstance(r.reason)).toBe(true);
+  }
+  expect(await getText(backend, key)).toBe(`writer-${winners[0]}`);
+  return (results[winners[0]!] as PromiseFulfilledResult<ObjectInfo>).value;
+}
+
 /** Create-only writes (ifNoneMatch: '*'). */
 export function createOnlyTests(s: SuiteContext): void {
   describe("create-only (ifNoneMatch: '*')", () => {
@@ -61,18 +85,7 @@ export function createOnlyTests(s: SuiteContext): void {
     it("lets exactly one of 16 concurrent creators win", async () => {
       if (!backend.capabilities.createOnly) return;
       const key = `${s.ns()}race`;
-      const results = await Promise.allSettled(
-        Array.from({ length: 16 }, (_, i) =>
-          backend.put(key, Buffer.from(`writer-${i}`), { ifNoneMatch: "*" }),
-        ),
-      );
-      const winners = results.flatMap((r, i) => (r.status === "fulfilled" ? [i] : []));
-      expect(winners).toHaveLength(1);
-      for (const r of results) {
-        if (r.status === "rejected")
-          expect(PreconditionFailedError.isInstance(r.reason)).toBe(true);
-      }
-      expect(await getText(backend, key)).toBe(`writer-${winners[0]}`);
+      await race(backend, key, 16, { ifNoneMatch: "*" });
     });
   });
 }
@@ -113,20 +126,8 @@ export function compareAndSwapTests(s: SuiteContext): void {
       if (!backend.capabilities.compareAndSwap) return;
       const key = `${s.ns()}cas-race`;
       const base = await backend.put(key, Buffer.from("base"));
-      const results = await Promise.allSettled(
-        Array.from({ length: 8 }, (_, i) =>
-          backend.put(key, Buffer.from(`writer-${i}`), { ifMatch: base.etag }),
-        ),
-      );
-      const winners = results.flatMap((r, i) => (r.status === "fulfilled" ? [i] : []));
-      expect(winners).toHaveLength(1);
-      for (const r of results) {
-        if (r.status === "rejected")
-          expect(PreconditionFailedError.isInstance(r.reason)).toBe(true);
-      }
-      expect(await getText(backend, key)).toBe(`writer-${winners[0]}`);
-      const won = results[winners[0]!] as PromiseFulfilledResult<ObjectInfo>;
-      expect((await backend.head(key))?.etag).toBe(won.value.etag);
+      const won = await race(backend, key, 8, { ifMatch: base.etag });
+      expect((await backend.head(key))?.etag).toBe(won.etag);
     });
   });
 }

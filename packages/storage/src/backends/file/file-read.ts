@@ -1,8 +1,8 @@
-import { constants, type Dirent } from "node:fs";
-import { type FileHandle, open, readdir } from "node:fs/promises";
+import { constants } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { IntegrityError, NotFoundError } from "@trainable/core";
-import { errno } from "@trainable/internal-node";
+import { errno, readDirIfExists } from "@trainable/internal-node";
 import type { GetOptions, ObjectInfo } from "../types.js";
 import { RESERVED_SEGMENT_PREFIX } from "../validate-key.js";
 import { rangeNotSatisfiable } from "../validate-range.js";
@@ -80,15 +80,7 @@ async function* walk(
   dirKey: string,
   namePrefix: string,
 ): AsyncGenerator<ObjectInfo> {
-  let entries: Dirent[];
-  try {
-    entries = await readdir(dirKey === "" ? ctx.root : ctx.pathOf(dirKey.slice(0, -1)), {
-      withFileTypes: true,
-    });
-  } catch (error) {
-    if (errno(error) === "ENOENT" || errno(error) === "ENOTDIR") return;
-    throw error;
-  }
+  const entries = await readDirIfExists(dirKey === "" ? ctx.root : ctx.pathOf(dirKey.slice(0, -1)));
   // Sorting folders as "name/" yields keys in global lexicographic order ("a-b" < "a/c").
   const sorted = entries
     .filter((e) => !e.name.startsWith(RESERVED_SEGMENT_PREFIX) && e.name.startsWith(namePrefix))

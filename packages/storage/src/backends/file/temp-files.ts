@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import type { BigIntStats } from "node:fs";
-import { type FileHandle, mkdir, open, readdir, stat, unlink } from "node:fs/promises";
+import { type FileHandle, mkdir, open, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { errno, HOST, isProcessAlive } from "@trainable/internal-node";
+import { errno, HOST, isProcessAlive, readDirIfExists } from "@trainable/internal-node";
 import type { PutOptions } from "../types.js";
 import { RESERVED_SEGMENT_PREFIX } from "../validate-key.js";
 import { checkWrittenLength } from "../validate-put-options.js";
@@ -123,14 +123,7 @@ export async function sweepTemps(
   const totals = { removed: 0, bytes: 0 };
   const visit = async (folder: string): Promise<void> => {
     options.signal?.throwIfAborted();
-    let entries: import("node:fs").Dirent[];
-    try {
-      entries = await readdir(folder, { withFileTypes: true });
-    } catch (error) {
-      if (errno(error) === "ENOENT" || errno(error) === "ENOTDIR") return;
-      throw error;
-    }
-    for (const entry of entries) {
+    for (const entry of await readDirIfExists(folder)) {
       const path = join(folder, entry.name);
       if (entry.isDirectory()) {
         if (!entry.name.startsWith(RESERVED_SEGMENT_PREFIX)) await visit(path);
