@@ -1,6 +1,7 @@
 import {
   type CheckpointRef,
   DEFAULT_HANDLE,
+  type Id,
   TrainableError,
   ValidationError,
   validateId,
@@ -22,8 +23,8 @@ export interface Obtained {
   entry: MemoryEntry;
   ref: CheckpointRef;
   stale: boolean;
-  pluginInstanceId: string;
-  handle: string;
+  pluginInstanceId: Id;
+  handle: Id;
 }
 
 /** The parts of one model cache and what they share. */
@@ -85,7 +86,7 @@ export function assertOpen(parts: CacheParts): void {
 }
 
 /** Checks the load options every call takes; returns the ids. */
-function checkLoad(load: ModelLoadOptions<unknown>): { pluginInstanceId: string; handle: string } {
+function checkLoad(load: ModelLoadOptions<unknown>): { pluginInstanceId: Id; handle: Id } {
   if (!load || typeof load !== "object")
     throw ValidationError.forField("cache", "options", "expected an object");
   const pluginInstanceId = validateId(load.pluginInstanceId, "pluginInstanceId");

@@ -1,4 +1,4 @@
-import { type CheckpointRef, IntegrityError, NotFoundError } from "@trainable/core";
+import { type CheckpointRef, type Id, IntegrityError, NotFoundError } from "@trainable/core";
 import type { DiskCache } from "../disk/disk-cache.js";
 import { SingleFlight } from "../util/single-flight.js";
 import type { HandleTable, KnownHandle } from "./handle-table.js";
@@ -12,8 +12,8 @@ const MIN_RETRY_MS = 1000;
 
 /** A handle to resolve: which one, and (for the memory check) the kind of model wanted. */
 interface HandleQuery {
-  pluginInstanceId: string;
-  handle: string;
+  pluginInstanceId: Id;
+  handle: Id;
   kindKey: string;
   /** Read only when the store is asked: a caller's signal may be created on first use. */
   signalOf: () => AbortSignal | undefined;
@@ -26,7 +26,7 @@ interface HandleQuery {
  */
 export class HandleResolver {
   readonly #o: ResolvedOptions;
-  readonly #workspace: string;
+  readonly #workspace: Id;
   readonly #disk: DiskCache | undefined;
   readonly #table: HandleTable;
   readonly #memory: ModelMemory;
@@ -39,7 +39,7 @@ export class HandleResolver {
 
   constructor(deps: {
     options: ResolvedOptions;
-    workspace: string;
+    workspace: Id;
     disk: DiskCache | undefined;
     table: HandleTable;
     memory: ModelMemory;
@@ -111,8 +111,8 @@ export class HandleResolver {
 
   /** After a failed revalidation: the last verified version, while `staleIfErrorMs` allows. */
   async #fallback(
-    pluginInstanceId: string,
-    handle: string,
+    pluginInstanceId: Id,
+    handle: Id,
   ): Promise<{ ref: CheckpointRef; stale: boolean } | undefined> {
     const o = this.#o;
     const current = this.#table.get(pluginInstanceId, handle);
@@ -135,15 +135,15 @@ export class HandleResolver {
     return { ref: onDisk.ref, stale: true };
   }
 
-  #servedStale(pluginInstanceId: string, handle: string, known: KnownHandle): void {
+  #servedStale(pluginInstanceId: Id, handle: Id, known: KnownHandle): void {
     this.#counters.staleServed++;
     this.#table.servedStale(pluginInstanceId, handle, known);
   }
 
   /** Asks the store (offline: the disk) where a handle points, and records the answer. */
   async #revalidate(
-    pluginInstanceId: string,
-    handle: string,
+    pluginInstanceId: Id,
+    handle: Id,
     flightSignal: AbortSignal,
   ): Promise<CheckpointRef> {
     const o = this.#o;
@@ -184,7 +184,7 @@ export class HandleResolver {
   }
 
   /** Starts a revalidation nobody waits for, unless one is in flight already. */
-  #revalidateInBackground(pluginInstanceId: string, handle: string): void {
+  #revalidateInBackground(pluginInstanceId: Id, handle: Id): void {
     const key = `${pluginInstanceId}/${handle}`;
     if (this.#closed || this.#resolving.has(key)) return;
     try {
@@ -201,7 +201,7 @@ export class HandleResolver {
     }
   }
 
-  async #resolveOffline(pluginInstanceId: string, handle: string): Promise<CheckpointRef> {
+  async #resolveOffline(pluginInstanceId: Id, handle: Id): Promise<CheckpointRef> {
     const dk = this.#disk as DiskCache;
     const workspace = this.#workspace;
     const notCached = (why: string) =>
@@ -216,10 +216,7 @@ export class HandleResolver {
   }
 
   /** The version of a handle this or another process last recorded on disk, if any. */
-  async #lastVerifiedOnDisk(
-    pluginInstanceId: string,
-    handle: string,
-  ): Promise<KnownHandle | undefined> {
+  async #lastVerifiedOnDisk(pluginInstanceId: Id, handle: Id): Promise<KnownHandle | undefined> {
     const disk = this.#disk;
     if (!disk) return undefined;
     const workspace = this.#workspace;

@@ -1,4 +1,4 @@
-import type { CheckpointRef } from "@trainable/core";
+import type { CheckpointRef, Id } from "@trainable/core";
 import type { DiskCache, DiskLease } from "../disk/disk-cache.js";
 import type { HandleTable } from "./handle-table.js";
 import type { ModelCacheStats } from "./model-cache-stats.js";
@@ -8,7 +8,7 @@ import type { ResolvedOptions } from "./resolve-options.js";
 
 export interface LoadDeps {
   options: ResolvedOptions;
-  workspace: string;
+  workspace: Id;
   disk: DiskCache | undefined;
   table: HandleTable;
   memory: ModelMemory;
@@ -26,7 +26,7 @@ export async function loadVersion(
   deps: LoadDeps,
   what: {
     key: string;
-    pluginInstanceId: string;
+    pluginInstanceId: Id;
     ref: CheckpointRef;
     load: ModelLoadOptions<unknown>["load"];
     signal: AbortSignal;

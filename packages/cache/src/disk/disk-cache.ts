@@ -4,6 +4,7 @@ import {
   CancelledError,
   type CheckpointRef,
   type CheckpointStore,
+  type Id,
   NotFoundError,
 } from "@trainable/core";
 import { exists, tryLock } from "@trainable/internal-node";
@@ -70,7 +71,7 @@ export class DiskCache {
     p.finally(() => this.#pending.delete(p));
   }
 
-  #paths(workspace: string, pluginInstanceId: string, digest: string): EntryPaths {
+  #paths(workspace: Id, pluginInstanceId: Id, digest: string): EntryPaths {
     return entryPaths({ root: this.root, workspace, pluginInstanceId, digest });
   }
 
@@ -80,8 +81,8 @@ export class DiskCache {
    * until the lease is released.
    */
   async acquire(options: {
-    workspace: string;
-    pluginInstanceId: string;
+    workspace: Id;
+    pluginInstanceId: Id;
     ref: CheckpointRef;
     offline: boolean;
     signal?: AbortSignal;
@@ -242,9 +243,9 @@ export class DiskCache {
 
   /** The last digest a handle was seen at (written by an online cache), if any. */
   async readHandle(options: {
-    workspace: string;
-    pluginInstanceId: string;
-    handle: string;
+    workspace: Id;
+    pluginInstanceId: Id;
+    handle: Id;
   }): Promise<string | undefined> {
     return (await this.readHandleRecord(options))?.digest;
   }
@@ -255,18 +256,18 @@ export class DiskCache {
    * wrote it, so never later than its last verification.
    */
   readHandleRecord(options: {
-    workspace: string;
-    pluginInstanceId: string;
-    handle: string;
+    workspace: Id;
+    pluginInstanceId: Id;
+    handle: Id;
   }): Promise<{ digest: string; updatedAt: number } | undefined> {
     return readHandleRecord({ root: this.root, ...options });
   }
 
   /** Records where a handle points, for offline use (atomic write). */
   writeHandle(options: {
-    workspace: string;
-    pluginInstanceId: string;
-    handle: string;
+    workspace: Id;
+    pluginInstanceId: Id;
+    handle: Id;
     digest: string;
   }): Promise<void> {
     return writeHandle({ root: this.root, ...options });
@@ -274,8 +275,8 @@ export class DiskCache {
 
   /** The ref recorded in an entry's marker, when the entry is complete. */
   async readEntryRef(options: {
-    workspace: string;
-    pluginInstanceId: string;
+    workspace: Id;
+    pluginInstanceId: Id;
     digest: string;
   }): Promise<CheckpointRef | undefined> {
     const p = this.#paths(options.workspace, options.pluginInstanceId, options.digest);

@@ -1,5 +1,6 @@
 import { readFile, rmdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { isValidId } from "@trainable/core";
 import { exists, tryLock } from "@trainable/internal-node";
 import type { DiskCacheOptions } from "./disk-cache.js";
 import { inUse, leases, readdirSafe, removeEntry, sweepTmp } from "./entry-files.js";
@@ -22,12 +23,14 @@ export async function evictPass(deps: EvictionDeps): Promise<number> {
   const entries: Array<{ p: EntryPaths; bytes: number; usedAt: number }> = [];
   const base = join(root, LAYOUT_VERSION);
   for (const workspace of await readdirSafe(base)) {
+    if (!isValidId(workspace)) continue; // not ours
     for (const pluginInstanceId of await readdirSafe(join(base, workspace))) {
+      if (!isValidId(pluginInstanceId)) continue; // not ours
       let names: string[];
       try {
         names = await readdirSafe(instanceDir(root, workspace, pluginInstanceId));
       } catch {
-        continue; // not a valid id: not ours
+        continue; // unreadable: left alone
       }
       await sweepTmp(join(base, workspace, pluginInstanceId, ".tmp"));
       const markers = new Set(

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { IntegrityError, validateId } from "@trainable/core";
+import { type Id, IntegrityError } from "@trainable/core";
 import { HOST } from "@trainable/internal-node";
 
 /**
@@ -31,13 +31,9 @@ export interface EntryPaths {
   tmp: string;
 }
 
-export function instanceDir(root: string, workspace: string, pluginInstanceId: string): string {
-  return join(
-    root,
-    LAYOUT_VERSION,
-    validateId(workspace, "workspace"),
-    validateId(pluginInstanceId, "pluginInstanceId"),
-  );
+/** The folder of one plugin instance's entries (ids checked where they came in). */
+export function instanceDir(root: string, workspace: Id, pluginInstanceId: Id): string {
+  return join(root, LAYOUT_VERSION, workspace, pluginInstanceId);
 }
 
 function digestHex(digest: string): string {
@@ -49,8 +45,8 @@ function digestHex(digest: string): string {
 
 export function entryPaths(options: {
   root: string;
-  workspace: string;
-  pluginInstanceId: string;
+  workspace: Id;
+  pluginInstanceId: Id;
   digest: string;
 }): EntryPaths {
   const hex = digestHex(options.digest);
@@ -69,12 +65,12 @@ export function entryPaths(options: {
 
 export function handlePath(options: {
   root: string;
-  workspace: string;
-  pluginInstanceId: string;
-  handle: string;
+  workspace: Id;
+  pluginInstanceId: Id;
+  handle: Id;
 }): string {
   const base = instanceDir(options.root, options.workspace, options.pluginInstanceId);
-  return join(base, "handles", `${validateId(options.handle, "handle")}.json`);
+  return join(base, "handles", `${options.handle}.json`);
 }
 
 /** `<prefix>.<host>.<pid>.<random>`: names a temp or pin file and says who made it. */

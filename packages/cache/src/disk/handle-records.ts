@@ -1,5 +1,6 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { Id } from "@trainable/core";
 import { errno, writeFileAtomic } from "@trainable/internal-node";
 import { entryPaths, handlePath, ownedName } from "./entry-paths.js";
 
@@ -10,9 +11,9 @@ import { entryPaths, handlePath, ownedName } from "./entry-paths.js";
  */
 export async function readHandleRecord(options: {
   root: string;
-  workspace: string;
-  pluginInstanceId: string;
-  handle: string;
+  workspace: Id;
+  pluginInstanceId: Id;
+  handle: Id;
 }): Promise<{ digest: string; updatedAt: number } | undefined> {
   try {
     const text = await readFile(handlePath(options), "utf8");
@@ -30,9 +31,9 @@ export async function readHandleRecord(options: {
 /** Records where a handle points, for offline use (atomic write). */
 export async function writeHandle(options: {
   root: string;
-  workspace: string;
-  pluginInstanceId: string;
-  handle: string;
+  workspace: Id;
+  pluginInstanceId: Id;
+  handle: Id;
   digest: string;
 }): Promise<void> {
   const path = handlePath(options);

@@ -112,13 +112,15 @@ export async function createCheckpointStore(
           'pass exactly one of "folder" or "write"',
         );
       }
-      scopeOf(ctx, save.pluginInstanceId);
-      validateId(save.handle, "handle");
-      if (save.folder) return saveCheckpoint(ctx, save.folder, save, { remember: true });
+      const scope = scopeOf(ctx, save.pluginInstanceId);
+      const handle = validateId(save.handle, "handle");
+      if (save.folder) {
+        return saveCheckpoint(ctx, { scope, handle, folder: save.folder, save, remember: true });
+      }
       const write = save.write as (dir: string) => Promise<void>;
       return withTempDir(ctx, "trainable-save-", async (dir) => {
         await write(dir);
-        return saveCheckpoint(ctx, dir, save, { remember: false });
+        return saveCheckpoint(ctx, { scope, handle, folder: dir, save, remember: false });
       });
     },
 

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { Id } from "@trainable/core";
 import type { ArchiveCompression } from "../archive/default-compression.js";
 
 /**
@@ -17,9 +18,10 @@ import type { ArchiveCompression } from "../archive/default-compression.js";
  * and the store's root holds `_trainable-store.json`, the format marker. Ids and handles are
  * validated before any key is built, so no key can leave its scope.
  */
+/** Where a plugin instance's checkpoints live: ids checked once, where they came in. */
 export interface Scope {
-  workspace: string;
-  pluginInstanceId: string;
+  workspace: Id;
+  pluginInstanceId: Id;
 }
 
 export const FORMAT_MARKER_KEY = "_trainable-store.json";

@@ -1,20 +1,20 @@
 import {
   CancelledError,
   type CheckpointRef,
+  type Id,
   RemoteError,
   type SaveCheckpointOptions,
   type SaveCheckpointResult,
-  validateId,
 } from "@trainable/core";
 import { manifestDigest } from "../archive/manifest.js";
 import { walkFolder } from "../archive/walk-folder.js";
 import { claimStoredBlob } from "./blob-registry.js";
 import { checkMetadata } from "./checkpoint-metadata.js";
-import { indexKey } from "./keys.js";
+import { indexKey, type Scope } from "./keys.js";
 import { publishPinned, repoint } from "./publish-refs.js";
 import { readNewestVersion } from "./ref-log.js";
 import { undoVersion, type WrittenVersion, withdrawVersions } from "./repair-refs.js";
-import { describeHandle, type StoreContext, scopeOf } from "./store-context.js";
+import { describeHandle, type StoreContext } from "./store-context.js";
 import { uploadBlob } from "./upload-blob.js";
 
 /**
@@ -35,19 +35,23 @@ import { uploadBlob } from "./upload-blob.js";
  */
 export async function saveCheckpoint(
   ctx: StoreContext,
-  folder: string,
-  save: SaveCheckpointOptions,
-  options: { remember: boolean },
+  what: {
+    scope: Scope;
+    handle: Id;
+    folder: string;
+    save: SaveCheckpointOptions;
+    /** Remember the files' fingerprints (a caller's folder, not a temp one). */
+    remember: boolean;
+  },
 ): Promise<SaveCheckpointResult> {
-  const scope = scopeOf(ctx, save.pluginInstanceId);
-  const handle = validateId(save.handle, "handle");
+  const { scope, handle, folder, save } = what;
   const metadata = checkMetadata(ctx, save.metadata);
   CancelledError.throwIfAborted(save.signal, "[storage] Save");
   await ctx.ensureFormatMarker(save.signal);
   save.onProgress?.({ phase: "pack", bytes: 0 });
 
   const entries = await walkFolder({ folder, limits: ctx.limits, signal: save.signal });
-  const fingerprints = options.remember ? ctx.fingerprints : undefined;
+  const fingerprints = what.remember ? ctx.fingerprints : undefined;
   const known = await fingerprints?.lookup(folder, entries, save.signal);
   /** Versions this save wrote that name a collected blob (withdrawn once repaired). */
   const dead: WrittenVersion[] = [];
