@@ -4,6 +4,7 @@ import {
   type CheckpointRef,
   ConflictError,
   DEFAULT_HANDLE,
+  type Id,
   type SaveCheckpointOptions,
 } from "@trainable/core";
 import { type IndexRecord, isCollected, type Pin } from "./blob-registry.js";
@@ -13,6 +14,17 @@ import type { WrittenVersion } from "./repair-refs.js";
 import type { StoreContext } from "./store-context.js";
 
 type Published = { ref: CheckpointRef; defaultRef?: CheckpointRef };
+
+/** One save being published: where, which handle, with what metadata, and the caller's options. */
+export interface SaveJob {
+  ctx: StoreContext;
+  scope: Scope;
+  handle: Id;
+  metadata: CheckpointMetadata;
+  save: SaveCheckpointOptions;
+}
+
+type Claimed = { record: IndexRecord; pin: Pin };
 
 /**
  * How publishing a pinned blob went. `collected`: the blob was found doomed or gone — before
@@ -34,31 +46,19 @@ export interface Outcome {
  * collection removes the doom of a blob it found deleted).
  */
 export async function publishPinned(
-  ctx: StoreContext,
-  scope: Scope,
-  handle: string,
-  claimed: { record: IndexRecord; pin: Pin },
-  metadata: CheckpointMetadata,
-  save: SaveCheckpointOptions,
+  job: SaveJob,
+  claimed: Claimed,
   options: { checked: boolean; newest?: Promise<RefVersion | undefined> },
 ): Promise<Outcome> {
+  const { save } = job;
   try {
-    if (!options.checked && !(await stillUsable(ctx, scope, claimed, save.signal))) {
+    if (!options.checked && !(await stillUsable(job, claimed))) {
       return { written: [], collected: true };
     }
-    const { refs, written } = await publishRefs(
-      ctx,
-      scope,
-      handle,
-      claimed.record,
-      metadata,
-      save,
-      save.expectedDigest,
-      options.newest,
-    );
+    const { refs, written } = await publishRefs(job, claimed.record, options.newest);
     // The refs protect the blob now: the pin goes while the blob is checked.
     const [collected] = await Promise.all([
-      wasCollected(ctx, scope, claimed.record, save.signal),
+      wasCollected(job, claimed.record),
       claimed.pin.release(save.signal),
     ]);
     return { refs, written, collected };
@@ -75,18 +75,16 @@ export async function publishPinned(
  * checked right before, as in `publishPinned`.
  */
 export async function repoint(
-  ctx: StoreContext,
-  scope: Scope,
-  handle: string,
-  uploaded: { record: IndexRecord; pin: Pin },
+  job: SaveJob,
+  uploaded: Claimed,
   lost: CheckpointRef,
-  save: SaveCheckpointOptions,
 ): Promise<Outcome> {
+  const { ctx, scope, handle, save } = job;
   try {
-    if (!(await stillUsable(ctx, scope, uploaded, save.signal))) {
+    if (!(await stillUsable(job, uploaded))) {
       return { written: [], collected: true };
     }
-    const fresh = refOf(ctx, scope, handle, uploaded.record, lost.metadata);
+    const fresh = refOf(job, uploaded.record, lost.metadata);
     const written: WrittenVersion[] = [];
     const move = async (name: string): Promise<CheckpointRef | undefined> => {
       try {
@@ -116,7 +114,7 @@ export async function repoint(
         ? await move(DEFAULT_HANDLE)
         : undefined;
     const [collected] = await Promise.all([
-      wasCollected(ctx, scope, uploaded.record, save.signal),
+      wasCollected(job, uploaded.record),
       uploaded.pin.release(save.signal),
     ]);
     return { refs: { ref, ...(defaultRef ? { defaultRef } : {}) }, written, collected };
@@ -126,47 +124,29 @@ export async function repoint(
 }
 
 /** Right before a ref write: the pin written again, then the blob checked (not doomed, not gone). */
-async function stillUsable(
-  ctx: StoreContext,
-  scope: Scope,
-  claimed: { record: IndexRecord; pin: Pin },
-  signal: AbortSignal | undefined,
-): Promise<boolean> {
-  await claimed.pin.refresh(signal);
-  return !(await wasCollected(ctx, scope, claimed.record, signal));
+async function stillUsable(job: SaveJob, claimed: Claimed): Promise<boolean> {
+  await claimed.pin.refresh(job.save.signal);
+  return !(await wasCollected(job, claimed.record));
 }
 
-function wasCollected(
-  ctx: StoreContext,
-  scope: Scope,
-  record: IndexRecord,
-  signal: AbortSignal | undefined,
-): Promise<boolean> {
+function wasCollected({ ctx, scope, save }: SaveJob, record: IndexRecord): Promise<boolean> {
   const archiveKey = blobKey(scope, record.blobId, record.compression);
-  return isCollected(
-    ctx.backend,
-    scope,
-    { id: record.blobId, archiveKey, size: record.size },
-    signal,
-  );
+  const blob = { id: record.blobId, archiveKey, size: record.size };
+  return isCollected(ctx.backend, scope, blob, save.signal);
 }
 
 /** Appends the handle's ref (and `default`'s) pointing at blob `record`. */
 async function publishRefs(
-  ctx: StoreContext,
-  scope: Scope,
-  handle: string,
+  job: SaveJob,
   record: IndexRecord,
-  metadata: CheckpointMetadata,
-  save: SaveCheckpointOptions,
-  expectedDigest: string | null | undefined,
   newest?: Promise<RefVersion | undefined>,
 ): Promise<{ refs: Published; written: WrittenVersion[] }> {
-  const base = refOf(ctx, scope, handle, record, metadata);
+  const { ctx, scope, handle, save } = job;
+  const base = refOf(job, record, job.metadata);
   const append = { history: ctx.refHistory, signal: save.signal, now: ctx.now };
   const first = await appendVersionAt(ctx.backend, scope, handle, base, {
     ...append,
-    expectedDigest,
+    expectedDigest: save.expectedDigest,
     newest,
   });
   const ref = first.written as CheckpointRef;
@@ -191,10 +171,9 @@ async function publishRefs(
   return { refs: { ref, ...(defaultRef ? { defaultRef } : {}) }, written };
 }
 
+/** The ref of `job`'s handle naming blob `record`. */
 function refOf(
-  ctx: StoreContext,
-  scope: Scope,
-  handle: string,
+  { ctx, scope, handle }: SaveJob,
   record: IndexRecord,
   metadata: CheckpointMetadata,
 ): CheckpointRef {

@@ -11,7 +11,7 @@ import { walkFolder } from "../archive/walk-folder.js";
 import { claimStoredBlob } from "./blob-registry.js";
 import { checkMetadata } from "./checkpoint-metadata.js";
 import { indexKey, type Scope } from "./keys.js";
-import { publishPinned, repoint } from "./publish-refs.js";
+import { publishPinned, repoint, type SaveJob } from "./publish-refs.js";
 import { readNewestVersion } from "./ref-log.js";
 import { undoVersion, type WrittenVersion, withdrawVersions } from "./repair-refs.js";
 import { describeHandle, type StoreContext } from "./store-context.js";
@@ -46,6 +46,7 @@ export async function saveCheckpoint(
 ): Promise<SaveCheckpointResult> {
   const { scope, handle, folder, save } = what;
   const metadata = checkMetadata(ctx, save.metadata);
+  const job: SaveJob = { ctx, scope, handle, metadata, save };
   CancelledError.throwIfAborted(save.signal, "[storage] Save");
   await ctx.ensureFormatMarker(save.signal);
   save.onProgress?.({ phase: "pack", bytes: 0 });
@@ -67,7 +68,7 @@ export async function saveCheckpoint(
     });
     if (claimed) {
       // The claim pinned the blob and then checked it: that is the check before the ref write.
-      const outcome = await publishPinned(ctx, scope, handle, claimed, metadata, save, {
+      const outcome = await publishPinned(job, claimed, {
         newest,
         checked: true,
       });
@@ -84,8 +85,8 @@ export async function saveCheckpoint(
     const clock = await fingerprints?.clock(folder);
     const uploaded = await uploadBlob(ctx, scope, entries, save);
     const outcome = repairing
-      ? await repoint(ctx, scope, handle, uploaded, repairing, save)
-      : await publishPinned(ctx, scope, handle, uploaded, metadata, save, {
+      ? await repoint(job, uploaded, repairing)
+      : await publishPinned(job, uploaded, {
           checked: false,
         });
     if (!outcome.collected) {
