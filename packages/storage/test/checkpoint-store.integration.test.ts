@@ -20,18 +20,18 @@ import {
   ValidationError,
 } from "@trainable/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getS3TestConfig } from "../../../../tools/s3-server/s3-test-env.js";
-import { craftTar, dirEntry, fileEntry } from "../archive/__fixtures__/craft-tar.js";
-import { manifestBytes, manifestOf } from "../archive/__fixtures__/packed.js";
-import { createFileBackend } from "../backends/file/file-backend.js";
-import { createMemoryBackend } from "../backends/memory/memory-backend.js";
-import { createS3Backend } from "../backends/s3/s3-backend.js";
-import type { RemoteBackend } from "../backends/types.js";
-import { controlled } from "./__fixtures__/controlled-backend.js";
+import { getS3TestConfig } from "../../../tools/s3-server/s3-test-env.js";
+import { craftTar, dirEntry, fileEntry } from "../src/archive/__fixtures__/craft-tar.js";
+import { manifestBytes, manifestOf } from "../src/archive/__fixtures__/packed.js";
+import { createFileBackend } from "../src/backends/file/file-backend.js";
+import { createMemoryBackend } from "../src/backends/memory/memory-backend.js";
+import { createS3Backend } from "../src/backends/s3/s3-backend.js";
+import type { RemoteBackend } from "../src/backends/types.js";
+import { controlled } from "../src/checkpoint/__fixtures__/controlled-backend.js";
 import {
   type CreateCheckpointStoreOptions,
   createCheckpointStore,
-} from "./create-checkpoint-store.js";
+} from "../src/checkpoint/create-checkpoint-store.js";
 
 async function folderWith(files: Record<string, string | Buffer | null>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "ckpt-src-"));
