@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
+import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -16,16 +15,16 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { RemoteError, ValidationError } from "@trainable/core";
-import ts from "typescript";
+import { build } from "tsup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getS3TestConfig } from "../../../tools/s3-server/s3-test-env.js";
 import { createBackend } from "../src/backends/create-backend.js";
-import { createFileBackend } from "../src/backends/file-backend.js";
-import { createMemoryBackend } from "../src/backends/memory-backend.js";
+import { createFileBackend } from "../src/backends/file/file-backend.js";
+import { createMemoryBackend } from "../src/backends/memory/memory-backend.js";
 import { PreconditionFailedError } from "../src/backends/precondition-failed-error.js";
 import type { RemoteBackend } from "../src/backends/types.js";
+import { readAll, testBackend } from "../src/conformance.js";
 import { createS3Backend } from "../src/s3.js";
-import { readAll, testBackend } from "./backend-conformance.js";
 
 const tempDirs: string[] = [];
 async function tempDir(label: string): Promise<string> {
@@ -81,23 +80,29 @@ describe("file backend across processes", () => {
   let moduleUrl: string;
   let root: string;
 
-  /** Transpiles src/backends (minus the S3 parts) to plain ESM that a bare `node` can import. */
+  /** Bundles the file backend (core left external) to plain ESM that a bare `node` can import. */
   beforeAll(async () => {
-    const srcDir = fileURLToPath(new URL("../src/backends/", import.meta.url));
-    const outDir = await tempDir("compiled");
-    const coreUrl = pathToFileURL(createRequire(import.meta.url).resolve("@trainable/core")).href;
-    const skip = new Set(["s3-backend.ts", "create-backend.ts", "index.ts"]);
-    for (const file of await readdir(srcDir)) {
-      if (!file.endsWith(".ts") || file.endsWith(".test.ts") || skip.has(file)) continue;
-      const source = await readFile(join(srcDir, file), "utf8");
-      const { outputText } = ts.transpileModule(source, {
-        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-      });
-      await writeFile(
-        join(outDir, file.replace(/\.ts$/, ".js")),
-        outputText.replaceAll('"@trainable/core"', JSON.stringify(coreUrl)),
-      );
-    }
+    // Inside the package, so the bundle's bare `@trainable/core` import resolves.
+    const cacheDir = fileURLToPath(new URL("../node_modules/.cache/", import.meta.url));
+    await mkdir(cacheDir, { recursive: true });
+    const outDir = await mkdtemp(join(cacheDir, "file-backend-"));
+    tempDirs.push(outDir);
+    await build({
+      entry: {
+        "file-backend": fileURLToPath(
+          new URL("../src/backends/file/file-backend.ts", import.meta.url),
+        ),
+      },
+      outDir,
+      format: ["esm"],
+      platform: "node",
+      target: "node20",
+      dts: false,
+      sourcemap: false,
+      silent: true,
+      external: ["@trainable/core"],
+      noExternal: ["@trainable/internal-node"],
+    });
     moduleUrl = pathToFileURL(join(outDir, "file-backend.js")).href;
     root = await tempDir("xproc");
   });

@@ -38,8 +38,8 @@ import { fileURLToPath } from "node:url";
 import { CancelledError, IntegrityError, NotFoundError } from "@trainable/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getS3TestConfig } from "../../../tools/s3-server/s3-test-env.js";
-import { createFileBackend } from "../src/backends/file-backend.js";
-import { createMemoryBackend } from "../src/backends/memory-backend.js";
+import { createFileBackend } from "../src/backends/file/file-backend.js";
+import { createMemoryBackend } from "../src/backends/memory/memory-backend.js";
 import type { ObjectInfo, RemoteBackend } from "../src/backends/types.js";
 import { controlled } from "../src/checkpoint/__fixtures__/controlled-backend.js";
 import {

@@ -8,7 +8,7 @@ import { ValidationError } from "@trainable/core";
 const classIds = new WeakMap<object, number>();
 let nextClassId = 1;
 
-export function classId(modelClass: object): number {
+function classId(modelClass: object): number {
   let id = classIds.get(modelClass);
   if (id === undefined) {
     id = nextClassId++;

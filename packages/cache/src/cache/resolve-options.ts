@@ -9,14 +9,14 @@ import type { VerifyLevel } from "../disk/verify-entry.js";
 import type { CacheLogger } from "./cache-logger.js";
 import type { CreateModelCacheOptions } from "./create-model-cache-options.js";
 
-export const DEFAULT_MAX_ENTRIES = 16;
-export const DEFAULT_REVALIDATE_MS = 5000;
-export const DEFAULT_STALE_WHILE_REVALIDATE_MS = 60_000;
-export const DEFAULT_STALE_IF_ERROR_MS = Number.POSITIVE_INFINITY;
-export const DEFAULT_DISPOSE_UNLEASED_AFTER_MS = Number.POSITIVE_INFINITY;
-export const DEFAULT_DISK_MAX_BYTES = 20 * 1024 ** 3;
-export const DEFAULT_LOCK_STALE_MS = 30_000;
-export const DEFAULT_POLL_MS = 500;
+const DEFAULT_MAX_ENTRIES = 16;
+const DEFAULT_REVALIDATE_MS = 5000;
+const DEFAULT_STALE_WHILE_REVALIDATE_MS = 60_000;
+const DEFAULT_STALE_IF_ERROR_MS = Number.POSITIVE_INFINITY;
+const DEFAULT_DISPOSE_UNLEASED_AFTER_MS = Number.POSITIVE_INFINITY;
+const DEFAULT_DISK_MAX_BYTES = 20 * 1024 ** 3;
+const DEFAULT_LOCK_STALE_MS = 30_000;
+const DEFAULT_POLL_MS = 500;
 
 export interface ResolvedOptions {
   store: CreateModelCacheOptions["store"];

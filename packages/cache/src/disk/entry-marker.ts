@@ -1,14 +1,14 @@
 import { createHash, randomUUID } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type CheckpointManifest, CheckpointRef } from "@trainable/core";
-import { errno } from "../util/errno.js";
+import { errno, writeFileAtomic } from "@trainable/internal-node";
 import { ownedName } from "./entry-paths.js";
 import { type FileFingerprint, isFingerprint } from "./file-fingerprint.js";
 import { manifestBytes, manifestProblem, parseManifest } from "./manifest-check.js";
 
 /** The format of a completion marker (1: layout v1, the file list inside the ref). */
-export const MARKER_SCHEMA_VERSION = 2;
+const MARKER_SCHEMA_VERSION = 2;
 
 /**
  * The completion marker `<hex>.complete.json`, written last: an entry without one is
@@ -165,12 +165,6 @@ export async function writeMarker(options: {
   const marker: EntryMarker = { ...body, sha256: markerChecksum(body) };
   await mkdir(options.tmpDir, { recursive: true });
   const tmp = join(options.tmpDir, ownedName("marker"));
-  await writeFile(tmp, JSON.stringify(marker));
-  try {
-    await rename(tmp, options.path);
-  } catch (error) {
-    await rm(tmp, { force: true });
-    throw error;
-  }
+  await writeFileAtomic(options.path, JSON.stringify(marker), { temp: tmp });
   return marker;
 }

@@ -1,6 +1,6 @@
-import { hostname } from "node:os";
 import { join } from "node:path";
-import { IntegrityError, validateId } from "@trainable/core";
+import { type Id, IntegrityError } from "@trainable/core";
+import { HOST } from "@trainable/internal-node";
 
 /**
  * The on-disk layout version; a new layout gets a new folder, never a migration in place
@@ -31,16 +31,12 @@ export interface EntryPaths {
   tmp: string;
 }
 
-export function instanceDir(root: string, workspace: string, pluginInstanceId: string): string {
-  return join(
-    root,
-    LAYOUT_VERSION,
-    validateId(workspace, "workspace"),
-    validateId(pluginInstanceId, "pluginInstanceId"),
-  );
+/** The folder of one plugin instance's entries (ids checked where they came in). */
+export function instanceDir(root: string, workspace: Id, pluginInstanceId: Id): string {
+  return join(root, LAYOUT_VERSION, workspace, pluginInstanceId);
 }
 
-export function digestHex(digest: string): string {
+function digestHex(digest: string): string {
   const match = /^sha256:([a-f0-9]{64})$/.exec(digest);
   if (!match)
     throw new IntegrityError(`[cache] Malformed checkpoint digest ${JSON.stringify(digest)}`);
@@ -49,8 +45,8 @@ export function digestHex(digest: string): string {
 
 export function entryPaths(options: {
   root: string;
-  workspace: string;
-  pluginInstanceId: string;
+  workspace: Id;
+  pluginInstanceId: Id;
   digest: string;
 }): EntryPaths {
   const hex = digestHex(options.digest);
@@ -69,19 +65,13 @@ export function entryPaths(options: {
 
 export function handlePath(options: {
   root: string;
-  workspace: string;
-  pluginInstanceId: string;
-  handle: string;
+  workspace: Id;
+  pluginInstanceId: Id;
+  handle: Id;
 }): string {
   const base = instanceDir(options.root, options.workspace, options.pluginInstanceId);
-  return join(base, "handles", `${validateId(options.handle, "handle")}.json`);
+  return join(base, "handles", `${options.handle}.json`);
 }
-
-/** This machine's name, reduced to characters safe in a file name. */
-export const HOST =
-  hostname()
-    .replace(/[^A-Za-z0-9-]/g, "-")
-    .slice(0, 64) || "host";
 
 /** `<prefix>.<host>.<pid>.<random>`: names a temp or pin file and says who made it. */
 export function ownedName(prefix: string): string {

@@ -1,7 +1,7 @@
 import type { BigIntStats } from "node:fs";
 import { lstat, mkdir, unlink, writeFile } from "node:fs/promises";
 import { join, sep } from "node:path";
-import { mapLimit } from "../util/map-limit.js";
+import { mapLimit } from "@trainable/internal-node";
 import { sleep } from "../util/sleep.js";
 import { ownedName } from "./entry-paths.js";
 

@@ -2,8 +2,7 @@ import type { BigIntStats } from "node:fs";
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { CancelledError, type CheckpointFile } from "@trainable/core";
-import { errno } from "../util/errno.js";
-import { mapLimit } from "../util/map-limit.js";
+import { errno, mapLimit } from "@trainable/internal-node";
 import { sha256File } from "../util/sha256-file.js";
 import {
   type FileFingerprint,
@@ -63,6 +62,52 @@ async function walkFolder(
   return out;
 }
 
+/** The first file missing, not regular or of another size; fills `infos` with their stats. */
+async function firstSizeProblem(
+  dir: string,
+  files: readonly CheckpointFile[],
+  infos: Array<BigIntStats | undefined>,
+): Promise<string | undefined> {
+  const problems = await mapLimit(files, 16, async (file, i) => {
+    try {
+      const info = await lstat(nativePath(dir, file.path), { bigint: true });
+      if (!info.isFile()) return `${file.path} is not a regular file`;
+      if (info.size !== BigInt(file.size))
+        return `${file.path} has ${info.size} bytes, expected ${file.size}`;
+      infos[i] = info;
+      return undefined;
+    } catch (error) {
+      if (errno(error) === "ENOENT" || errno(error) === "ENOTDIR") return `${file.path} is missing`;
+      throw error;
+    }
+  });
+  return problems.find((p) => p !== undefined);
+}
+
+/** An entry of the folder the manifest does not list (or, with `directories`, one missing). */
+async function layoutProblem(
+  dir: string,
+  files: readonly CheckpointFile[],
+  directories: readonly string[] | undefined,
+): Promise<string | undefined> {
+  const expected = new Set(files.map((f) => f.path));
+  const found = await walkFolder(dir);
+  for (const path of found.files) {
+    if (path.startsWith("\0")) return `${path.slice(1)} is not a regular file`;
+    if (!expected.has(path)) return `${path} is not part of the checkpoint`;
+  }
+  if (!directories) return undefined;
+  const expectedDirs = new Set(directories);
+  for (const path of found.directories) {
+    if (!expectedDirs.has(path)) return `directory ${path} is not part of the checkpoint`;
+  }
+  const foundDirs = new Set(found.directories);
+  for (const path of directories) {
+    if (!foundDirs.has(path)) return `directory ${path} is missing`;
+  }
+  return undefined;
+}
+
 /**
  * Checks an extracted checkpoint folder against its manifest (see {@link VerifyLevel}). With
  * `directories` (the manifest's), levels `"stat"` and `"full"` also check that the folder
@@ -94,41 +139,12 @@ export async function verifyEntry(options: {
     throw error;
   }
   const infos: Array<BigIntStats | undefined> = new Array(files.length);
-  const sizeProblems = await mapLimit(files, 16, async (file, i) => {
-    try {
-      const info = await lstat(nativePath(dir, file.path), { bigint: true });
-      if (!info.isFile()) return `${file.path} is not a regular file`;
-      if (info.size !== BigInt(file.size))
-        return `${file.path} has ${info.size} bytes, expected ${file.size}`;
-      infos[i] = info;
-      return undefined;
-    } catch (error) {
-      if (errno(error) === "ENOENT" || errno(error) === "ENOTDIR") return `${file.path} is missing`;
-      throw error;
-    }
-  });
-  const sizeProblem = sizeProblems.find((p) => p !== undefined);
+  const sizeProblem = await firstSizeProblem(dir, files, infos);
   if (sizeProblem) return { ok: false, reason: sizeProblem };
   if (level === "size") return { ok: true };
 
-  const expected = new Set(files.map((f) => f.path));
-  const found = await walkFolder(dir);
-  for (const path of found.files) {
-    if (path.startsWith("\0"))
-      return { ok: false, reason: `${path.slice(1)} is not a regular file` };
-    if (!expected.has(path)) return { ok: false, reason: `${path} is not part of the checkpoint` };
-  }
-  if (options.directories) {
-    const expectedDirs = new Set(options.directories);
-    for (const path of found.directories) {
-      if (!expectedDirs.has(path))
-        return { ok: false, reason: `directory ${path} is not part of the checkpoint` };
-    }
-    const foundDirs = new Set(found.directories);
-    for (const path of options.directories) {
-      if (!foundDirs.has(path)) return { ok: false, reason: `directory ${path} is missing` };
-    }
-  }
+  const layout = await layoutProblem(dir, files, options.directories);
+  if (layout) return { ok: false, reason: layout };
 
   const recorded = new Map<string, FileFingerprint>();
   for (const f of options.fingerprints ?? []) recorded.set(f.path, f);

@@ -38,7 +38,7 @@ export interface StoreLocation {
 }
 
 /** Switches of a controlled backend, read on every backend call. */
-export interface BackendControl {
+interface BackendControl {
   /** When set, every backend call throws what it returns (e.g. a `RemoteError`). */
   fail: (() => Error) | undefined;
   /** When set, every backend call waits for it first. */
@@ -52,7 +52,7 @@ export const unreachable = () =>
   new RemoteError("[test] connect ECONNREFUSED: the store is unreachable", { retryable: true });
 
 /** Wraps a backend so that `control` can make every call fail or wait. */
-export function controlledBackend(backend: RemoteBackend, control: BackendControl): RemoteBackend {
+function controlledBackend(backend: RemoteBackend, control: BackendControl): RemoteBackend {
   const before = async () => {
     control.calls++;
     if (control.gate) await control.gate;
@@ -79,7 +79,7 @@ export function controlledBackend(backend: RemoteBackend, control: BackendContro
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on (bound, then closed). */
-export async function closedPort(): Promise<number> {
+async function closedPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();

@@ -27,10 +27,10 @@ import {
   RemoteError,
   ValidationError,
 } from "@trainable/core";
+import { HOST } from "@trainable/internal-node";
 import type { CheckpointStoreImpl } from "@trainable/storage";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { readMarker, writeMarker } from "../../src/disk/entry-marker.js";
-import { HOST } from "../../src/disk/entry-paths.js";
 import {
   type CreateModelCacheOptions,
   createModelCache,

@@ -1,5 +1,11 @@
 export { CancelledError } from "./cancelled-error.js";
 export { ConflictError } from "./conflict-error.js";
+export {
+  type ErrorDetails,
+  errorFromCode,
+  isTrainableErrorCode,
+  TRAINABLE_ERROR_CODES,
+} from "./error-from-code.js";
 export { HTTP_STATUS_BY_CODE, httpStatusForCode } from "./http-status.js";
 export { IntegrityError } from "./integrity-error.js";
 export { NotFoundError } from "./not-found-error.js";

@@ -1,4 +1,5 @@
 import { ValidationError } from "../errors/validation-error.js";
+import type { Id } from "../schemas/id.js";
 
 /** Workspace ids, plugin instance ids and checkpoint handles all match this. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -16,15 +17,16 @@ function describe(value: unknown): string {
 }
 
 /**
- * Checks a workspace id, plugin instance id or handle against {@link ID_PATTERN} and returns it.
+ * Checks a workspace id, plugin instance id or handle against {@link ID_PATTERN} and returns it
+ * as an {@link Id}.
  * Anything else throws a `ValidationError` naming `field` — call it before any I/O.
  */
-export function validateId(value: unknown, field: string): string {
-  if (typeof value === "string" && ID_PATTERN.test(value)) return value;
+export function validateId(value: unknown, field: string): Id {
+  if (typeof value === "string" && ID_PATTERN.test(value)) return value as Id;
   throw ValidationError.forField("core", field, describe(value));
 }
 
 /** True when `value` is a valid id (no throw). */
-export function isValidId(value: unknown): value is string {
+export function isValidId(value: unknown): value is Id {
   return typeof value === "string" && ID_PATTERN.test(value);
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { JsonObject } from "./json-object.js";
+import { TrainPluginInput } from "./train-plugin-input.js";
 import type { TrainingParameterPluginInput } from "./training-parameter-plugin-input.js";
 
 /** Where the training data is exported from (the original's `ExportPluginInput`). */
@@ -21,15 +21,16 @@ export type ExportPluginInput = z.infer<typeof ExportPluginInput>;
  * plugin ported from the original that answers `{ data: {…} }` learns it at once instead of
  * training with nothing.
  */
-export const TrainingParameterPluginOutput = z
-  .object({
+export const TrainingParameterPluginOutput = TrainPluginInput.pick({
+  trainingEpochs: true,
+  testingHoldoutPercent: true,
+  testSplitSeed: true,
+  trainingParams: true,
+  inferenceParams: true,
+})
+  .extend({
     /** The kind of machine the training should run on, for engines that choose one. */
     machineType: z.string().max(256).optional(),
-    trainingEpochs: z.number().int().min(0).max(1_000_000).optional(),
-    testingHoldoutPercent: z.number().min(0).max(1).optional(),
-    testSplitSeed: z.number().int().optional(),
-    trainingParams: JsonObject.optional(),
-    inferenceParams: JsonObject.optional(),
     /** How to export the training data (from the input's `exportPluginInput`). */
     exportRequest: ExportPluginInput.optional(),
   })

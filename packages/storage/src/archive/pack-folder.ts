@@ -4,9 +4,8 @@ import { CancelledError, IntegrityError, ValidationError } from "@trainable/core
 import { CHUNK_SIZE } from "./chunk-size.js";
 import { type ArchiveCompression, DEFAULT_GZIP_LEVEL } from "./default-compression.js";
 import type { ExtractLimits } from "./default-extract-limits.js";
-import { encodeTarHeader, TAR_BLOCK_SIZE } from "./encode-tar-header.js";
-import { FileReaderWorker } from "./file-reader-worker.js";
-import { ManifestWriter } from "./manifest.js";
+import { FileReaderWorker, type ReaderMessage } from "./file-reader-worker.js";
+import { paddingOf, TarAssembler } from "./tar-assembler.js";
 import type { FolderEntry } from "./walk-folder.js";
 
 /** How a file looked when it was read: what a later save compares to trust its hash. */
@@ -56,7 +55,6 @@ export const SMALL_FILE_MAX = 256 * 1024;
 const BATCH_BYTES = CHUNK_SIZE;
 /** File data read ahead of the consumer, at most. */
 const READ_AHEAD_KIB = 8 * 1024;
-const END_OF_ARCHIVE = Buffer.alloc(2 * TAR_BLOCK_SIZE);
 
 /**
  * Streams the deterministic tar of a folder in one pass: each file is read once, on a worker
@@ -108,150 +106,105 @@ export function packFolder(options: PackFolderOptions): {
   return { stream, result };
 }
 
+/** The refusal of a file that changed or vanished while it was read. */
+function unreadable(path: string, reason: string): IntegrityError {
+  return new IntegrityError(
+    `[storage] Cannot save ${JSON.stringify(path)}: ${reason}; save a checkpoint once its folder is completely written`,
+  );
+}
+
+/** Streams one large file's data as the reader hands it over, then its padding. */
+async function* largeFile(
+  reader: FileReaderWorker,
+  tar: TarAssembler,
+  begin: { index: number; size: number },
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Buffer> {
+  const { path } = tar.fileEntry(begin.index);
+  let received = 0;
+  for (;;) {
+    const part = await reader.next();
+    if (part.kind === "end") {
+      const pad = paddingOf(begin.size);
+      if (pad > 0) {
+        tar.count(pad);
+        yield Buffer.alloc(pad);
+      }
+      const sha256 = await reader.digest(part.index);
+      tar.fileDone(part.index, { size: begin.size, sha256, stamp: part.stamp });
+      break;
+    }
+    if (part.kind === "error") throw unreadable(path, part.reason);
+    if (part.kind !== "chunk")
+      throw new Error(`[storage] file reader: unexpected ${part.kind} message`);
+    CancelledError.throwIfAborted(signal, "[storage] Packing");
+    const chunk = reader.copyChunk(part);
+    received += chunk.length;
+    tar.count(chunk.length);
+    yield chunk;
+  }
+  if (received !== begin.size) {
+    throw new IntegrityError(
+      `[storage] Cannot save ${JSON.stringify(path)}: read ${received} of ${begin.size} bytes`,
+    );
+  }
+}
+
+/** A batch of small files: each one's header, data and padding. */
+function smallFiles(tar: TarAssembler, message: Extract<ReaderMessage, { kind: "batch" }>): void {
+  const data = Buffer.from(message.data, 0, message.length);
+  let offset = 0;
+  for (const file of message.files) {
+    tar.fileHeader(file.index, file.size);
+    tar.push(data.subarray(offset, offset + file.size));
+    offset += file.size;
+    const pad = paddingOf(file.size);
+    if (pad > 0) tar.push(Buffer.alloc(pad));
+    tar.fileDone(file.index, file);
+  }
+}
+
 async function* generateTar(
   options: PackFolderOptions,
   settle: { resolve: (r: PackResult) => void; reject: (e: unknown) => void },
 ): AsyncGenerator<Buffer> {
   const { entries, signal } = options;
-  const manifest = new ManifestWriter(options.limits);
-  const manifestChunks: Buffer[] = [];
-  let manifestPending = "";
-  const files: PackedFile[] = [];
-  const fileIndexes: number[] = [];
-  for (let i = 0; i < entries.length; i++) if (entries[i]!.type === "file") fileIndexes.push(i);
+  const tar = new TarAssembler(entries, options.limits);
   const reader = new FileReaderWorker({
-    paths: fileIndexes.map((i) => entries[i]!.abs),
+    paths: tar.fileIndexes.map((i) => entries[i]!.abs),
     smallMax: SMALL_FILE_MAX,
     chunkSize: CHUNK_SIZE,
     batchBytes: BATCH_BYTES,
     creditKiB: READ_AHEAD_KIB,
   });
-  let batch: Buffer[] = [];
-  let batchBytes = 0;
-  let archiveBytes = 0;
-  let next = 0; // next entry to emit
-
-  const addToManifest = (entry: Parameters<ManifestWriter["add"]>[0]): void => {
-    manifestPending += manifest.add(entry);
-    if (manifestPending.length >= 64 * 1024) {
-      manifestChunks.push(Buffer.from(manifestPending));
-      manifestPending = "";
-    }
-  };
-  const push = (bytes: Buffer): void => {
-    batch.push(bytes);
-    batchBytes += bytes.length;
-  };
-  const take = (): Buffer => {
-    const out = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes);
-    archiveBytes += batchBytes;
-    batch = [];
-    batchBytes = 0;
-    return out;
-  };
-  /** Emits the directories that come before entry `upTo` (a file, or the end). */
-  const directoriesUpTo = (upTo: number): void => {
-    for (; next < upTo; next++) {
-      const entry = entries[next]!;
-      addToManifest({ type: "directory", path: entry.path });
-      push(encodeTarHeader({ path: entry.path, type: "directory" }));
-    }
-  };
-  const fileDone = (index: number, size: number, sha256: string, stamp: string[]): void => {
-    const entry = entries[fileIndexes[index]!]!;
-    addToManifest({ type: "file", path: entry.path, size, sha256 });
-    files.push({ path: entry.path, size, sha256, stamp: toStamp(stamp) });
-    next = fileIndexes[index]! + 1;
-  };
-  const padding = (size: number): number =>
-    (TAR_BLOCK_SIZE - (size % TAR_BLOCK_SIZE)) % TAR_BLOCK_SIZE;
-
   try {
     for (;;) {
       CancelledError.throwIfAborted(signal, "[storage] Packing");
       const message = await reader.next();
       if (message.kind === "error") {
-        throw new IntegrityError(
-          `[storage] Cannot save ${JSON.stringify(entries[fileIndexes[message.index]!]?.path ?? message.path)}: ${message.reason}; save a checkpoint once its folder is completely written`,
+        throw unreadable(
+          entries[tar.fileIndexes[message.index]!]?.path ?? message.path,
+          message.reason,
         );
       }
       if (message.kind === "done") break;
       if (message.kind === "batch") {
-        const data = Buffer.from(message.data, 0, message.length);
-        let offset = 0;
-        for (const file of message.files) {
-          const position = fileIndexes[file.index]!;
-          directoriesUpTo(position);
-          push(encodeTarHeader({ path: entries[position]!.path, type: "file", size: file.size }));
-          push(data.subarray(offset, offset + file.size));
-          offset += file.size;
-          const pad = padding(file.size);
-          if (pad > 0) push(Buffer.alloc(pad));
-          fileDone(file.index, file.size, file.sha256, file.stamp);
-        }
+        smallFiles(tar, message);
         reader.grant(message.data.byteLength);
-        yield take();
+        yield tar.take();
       } else if (message.kind === "begin") {
-        const position = fileIndexes[message.index]!;
-        directoriesUpTo(position);
-        push(encodeTarHeader({ path: entries[position]!.path, type: "file", size: message.size }));
-        yield take();
-        let received = 0;
-        for (;;) {
-          const part = await reader.next();
-          if (part.kind !== "chunk") {
-            if (part.kind === "end") {
-              const pad = padding(message.size);
-              if (pad > 0) {
-                archiveBytes += pad;
-                yield Buffer.alloc(pad);
-              }
-              fileDone(part.index, message.size, await reader.digest(part.index), part.stamp);
-              break;
-            }
-            if (part.kind === "error") {
-              throw new IntegrityError(
-                `[storage] Cannot save ${JSON.stringify(entries[position]!.path)}: ${part.reason}; save a checkpoint once its folder is completely written`,
-              );
-            }
-            throw new Error(`[storage] file reader: unexpected ${part.kind} message`);
-          }
-          CancelledError.throwIfAborted(signal, "[storage] Packing");
-          const chunk = reader.copyChunk(part);
-          received += chunk.length;
-          archiveBytes += chunk.length;
-          yield chunk;
-        }
-        if (received !== message.size) {
-          throw new IntegrityError(
-            `[storage] Cannot save ${JSON.stringify(entries[position]!.path)}: read ${received} of ${message.size} bytes`,
-          );
-        }
+        tar.fileHeader(message.index, message.size);
+        yield tar.take();
+        yield* largeFile(reader, tar, message, signal);
       }
     }
-    directoriesUpTo(entries.length);
-    push(END_OF_ARCHIVE);
-    yield take();
-    if (manifestPending !== "") manifestChunks.push(Buffer.from(manifestPending));
-    settle.resolve({
-      digest: manifest.digest(),
-      manifest: manifestChunks,
-      manifestSize: manifest.size,
-      fileCount: manifest.fileCount,
-      directoryCount: manifest.directoryCount,
-      totalBytes: manifest.totalBytes,
-      archiveBytes,
-      files,
-    });
+    const result = tar.finish();
+    yield tar.take();
+    settle.resolve(result);
   } catch (error) {
     settle.reject(error);
     throw error;
   } finally {
     await reader.close();
   }
-}
-
-function toStamp(stamp: string[]): FileStamp {
-  const [dev, ino, size, mtimeNs, ctimeNs] = stamp.map((value) => BigInt(value));
-  return { dev: dev!, ino: ino!, size: size!, mtimeNs: mtimeNs!, ctimeNs: ctimeNs! };
 }

@@ -148,7 +148,7 @@ function kindOf(dirent: Dirent<Buffer>): string {
   return "special file";
 }
 
-export function describeFsError(error: unknown): string {
+function describeFsError(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as NodeJS.ErrnoException).code;
     return code === undefined ? error.message : `${code} (${error.message})`;

@@ -1,7 +1,7 @@
 import { ValidationError } from "@trainable/core";
 
 /** Longest key accepted, in UTF-8 bytes (S3's limit). */
-export const MAX_KEY_BYTES = 1024;
+const MAX_KEY_BYTES = 1024;
 
 /** Segments starting with this are reserved for a backend's own files (temp files, locks). */
 export const RESERVED_SEGMENT_PREFIX = ".~";

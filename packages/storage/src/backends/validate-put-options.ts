@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { ValidationError } from "@trainable/core";
 import { optionError } from "./option-error.js";
 import type { PutOptions } from "./types.js";
 
@@ -41,6 +42,20 @@ export function validatePutOptions(
       component,
       "contentLength",
       `is ${contentLength} but the body has ${body.byteLength} bytes`,
+    );
+  }
+}
+
+/** After a streamed body is stored: its size must be the `contentLength` the caller declared. */
+export function checkWrittenLength(
+  component: string,
+  written: number,
+  contentLength: number | undefined,
+): void {
+  if (contentLength !== undefined && contentLength !== written) {
+    throw new ValidationError(
+      `[storage] [${component}] Body has ${written} bytes but contentLength said ${contentLength}`,
+      { issues: [{ path: "contentLength", message: "does not match the body" }] },
     );
   }
 }

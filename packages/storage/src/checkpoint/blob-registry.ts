@@ -38,7 +38,7 @@ import {
 export const DEFAULT_PIN_TTL_MS = 60 * 60 * 1000;
 
 /** The largest index record written or read. */
-export const MAX_INDEX_RECORD_BYTES = 4096;
+const MAX_INDEX_RECORD_BYTES = 4096;
 
 export const IndexRecord = z.object({
   formatVersion: z.literal(CHECKPOINT_FORMAT_VERSION),
@@ -129,7 +129,7 @@ export async function pinBlob(
   };
 }
 
-export async function isDoomed(
+async function isDoomed(
   backend: RemoteBackend,
   scope: Scope,
   id: string,

@@ -1,6 +1,6 @@
 import { ValidationError } from "@trainable/core";
 import { describe, expect, it } from "vitest";
-import { createMemoryBackend } from "../backends/memory-backend.js";
+import { createMemoryBackend } from "../backends/memory/memory-backend.js";
 import { createCheckpointStore } from "./create-checkpoint-store.js";
 
 async function refusal(call: () => Promise<unknown>): Promise<{ message: string; field: string }> {

@@ -23,7 +23,15 @@ export async function resolveRef(
   ctx: StoreContext,
   locator: CheckpointLocator,
 ): Promise<CheckpointRef> {
-  const scope = scopeOf(ctx, locator.pluginInstanceId);
+  return resolveIn(ctx, scopeOf(ctx, locator.pluginInstanceId), locator);
+}
+
+/** `resolveRef` in a scope already checked. */
+async function resolveIn(
+  ctx: StoreContext,
+  scope: Scope,
+  locator: CheckpointLocator,
+): Promise<CheckpointRef> {
   if (locator.ref) return locator.ref;
   const handle = validateId(locator.handle ?? DEFAULT_HANDLE, "handle");
   const newest = await readNewestVersion(ctx.backend, scope, handle, locator.signal);
@@ -51,7 +59,7 @@ export function blobOf(
  * The verified manifest entries of a ref, streamed: each line checked as it comes, then its
  * digest, and the ref's counts (files, directories, bytes) against what it listed.
  */
-export async function* manifestEntries(
+async function* manifestEntries(
   ctx: StoreContext,
   scope: Scope,
   ref: CheckpointRef,
@@ -88,7 +96,7 @@ export async function readManifest(
   locator: CheckpointLocator,
 ): Promise<CheckpointManifest> {
   const scope = scopeOf(ctx, locator.pluginInstanceId);
-  const ref = await resolveRef(ctx, locator);
+  const ref = await resolveIn(ctx, scope, locator);
   const manifest: CheckpointManifest = { files: [], directories: [] };
   for await (const entry of manifestEntries(ctx, scope, ref, locator.signal)) {
     if (entry.type === "file") {
@@ -110,7 +118,7 @@ export async function fetchCheckpoint(
   fetch: FetchCheckpointOptions,
 ): Promise<CheckpointRef> {
   const scope = scopeOf(ctx, fetch.pluginInstanceId);
-  const ref = await resolveRef(ctx, fetch);
+  const ref = await resolveIn(ctx, scope, fetch);
   const blob = blobOf(scope, ref);
   const what = `the blob of ${describeHandle(scope, ref.handle)} (${ref.archivePath})`;
   // Parents created for the target are removed again when the load fails.

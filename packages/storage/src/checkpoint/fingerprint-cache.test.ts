@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { walkFolder } from "../archive/walk-folder.js";
-import { createMemoryBackend } from "../backends/memory-backend.js";
+import { createMemoryBackend } from "../backends/memory/memory-backend.js";
 import { controlled } from "./__fixtures__/controlled-backend.js";
 import { createCheckpointStore } from "./create-checkpoint-store.js";
 import { createFingerprintCache } from "./fingerprint-cache.js";

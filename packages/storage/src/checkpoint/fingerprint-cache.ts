@@ -1,22 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
-import {
-  lstat,
-  mkdir,
-  readFile,
-  realpath,
-  rename,
-  rm,
-  stat,
-  statfs,
-  writeFile,
-} from "node:fs/promises";
+import { lstat, mkdir, readFile, realpath, rm, stat, statfs, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { CancelledError, type ManifestEntry } from "@trainable/core";
+import { mapLimit, writeFileAtomic } from "@trainable/internal-node";
 import { CHUNK_SIZE } from "../archive/chunk-size.js";
 import { hashFiles } from "../archive/file-reader-worker.js";
 import { type PackedFile, SMALL_FILE_MAX } from "../archive/pack-folder.js";
 import type { FolderEntry } from "../archive/walk-folder.js";
-import { mapLimit } from "../util/map-limit.js";
 
 /**
  * Remembers, per folder, the sha256 of each file saved from it with the file's identity and
@@ -86,12 +76,7 @@ export function createFingerprintCache(
   const write = async (folder: string, rows: Row[]) => {
     const target = await fileOf(folder);
     await mkdir(dir, { recursive: true });
-    const temp = `${target}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-    await writeFile(temp, JSON.stringify({ version: 2, folder, rows }));
-    await rename(temp, target).catch(async (error) => {
-      await rm(temp, { force: true });
-      throw error;
-    });
+    await writeFileAtomic(target, JSON.stringify({ version: 2, folder, rows }));
   };
 
   const cache: FingerprintCache = {

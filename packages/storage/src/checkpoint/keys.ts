@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { Id } from "@trainable/core";
 import type { ArchiveCompression } from "../archive/default-compression.js";
 
 /**
@@ -17,9 +18,10 @@ import type { ArchiveCompression } from "../archive/default-compression.js";
  * and the store's root holds `_trainable-store.json`, the format marker. Ids and handles are
  * validated before any key is built, so no key can leave its scope.
  */
+/** Where a plugin instance's checkpoints live: ids checked once, where they came in. */
 export interface Scope {
-  workspace: string;
-  pluginInstanceId: string;
+  workspace: Id;
+  pluginInstanceId: Id;
 }
 
 export const FORMAT_MARKER_KEY = "_trainable-store.json";
@@ -27,7 +29,6 @@ export const FORMAT_MARKER_KEY = "_trainable-store.json";
 /** Ref versions are stored as `MAX_SEQ - seq`, so the newest version lists first. */
 export const MAX_SEQ = 999_999_999_999;
 const SEQ_DIGITS = 12;
-const BLOB_ID = /^[0-9a-z]{9}-[0-9a-f]{16}$/;
 
 export function scopePrefix(scope: Scope): string {
   return `${scope.workspace}/${scope.pluginInstanceId}/`;
@@ -36,10 +37,6 @@ export function scopePrefix(scope: Scope): string {
 /** A fresh blob id: time-ordered, then random (`0m3x1k2a9-0123456789abcdef`). */
 export function newBlobId(): string {
   return `${Date.now().toString(36).padStart(9, "0")}-${randomBytes(8).toString("hex")}`;
-}
-
-export function isBlobId(id: string): boolean {
-  return BLOB_ID.test(id);
 }
 
 export function blobsPrefix(scope: Scope): string {

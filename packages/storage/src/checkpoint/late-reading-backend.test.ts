@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { createMemoryBackend } from "../backends/memory-backend.js";
+import { createMemoryBackend } from "../backends/memory/memory-backend.js";
 import type { RemoteBackend } from "../backends/types.js";
 import { createCheckpointStore } from "./create-checkpoint-store.js";
 

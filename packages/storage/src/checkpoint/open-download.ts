@@ -50,6 +50,13 @@ export function openDownload(options: OpenDownloadOptions): Readable {
     let received = 0;
     let resumes = 0;
     const hash = options.sha256 === undefined ? undefined : createHash("sha256");
+    /** After a dropped transfer: waits, then true when it may resume (false: give up). */
+    const mayResume = async (error: unknown): Promise<boolean> => {
+      if (!resumable(error, signal) || resumes >= maxResumes) return false;
+      resumes++;
+      await sleep(backoff(resumes), undefined, { signal }).catch(() => {});
+      return true;
+    };
     for (;;) {
       CancelledError.throwIfAborted(signal, "[storage] Download");
       let body: Readable;
@@ -69,11 +76,7 @@ export function openDownload(options: OpenDownloadOptions): Readable {
         if (NotFoundError.isInstance(error)) {
           throw new IntegrityError(`[storage] ${what} is missing`, { cause: error });
         }
-        if (resumable(error, signal) && resumes < maxResumes) {
-          resumes++;
-          await sleep(backoff(resumes), undefined, { signal }).catch(() => {});
-          continue;
-        }
+        if (await mayResume(error)) continue;
         throw error;
       }
       try {
@@ -91,11 +94,7 @@ export function openDownload(options: OpenDownloadOptions): Readable {
         }
       } catch (error) {
         body.destroy();
-        if (resumable(error, signal) && resumes < maxResumes) {
-          resumes++;
-          await sleep(backoff(resumes), undefined, { signal }).catch(() => {});
-          continue;
-        }
+        if (await mayResume(error)) continue;
         throw error;
       }
       if (received === size) {

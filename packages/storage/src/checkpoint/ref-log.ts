@@ -181,13 +181,9 @@ export interface AppendOptions {
  * Returns what was written (a ref gets its `parent`).
  */
 export async function appendVersion(
-  backend: RemoteBackend,
-  scope: Scope,
-  handle: string,
-  body: CheckpointRef | "deleted",
-  options: AppendOptions & { now: () => Date },
+  ...args: Parameters<typeof appendVersionAt>
 ): Promise<CheckpointRef | undefined> {
-  return (await appendVersionAt(backend, scope, handle, body, options)).written;
+  return (await appendVersionAt(...args)).written;
 }
 
 /**

@@ -1,5 +1,6 @@
 import {
   CHECKPOINT_FORMAT_VERSION,
+  type Id,
   IntegrityError,
   NotFoundError,
   validateId,
@@ -15,7 +16,7 @@ import { FORMAT_MARKER_KEY, type Scope } from "./keys.js";
 /** What every operation of one store shares. */
 export interface StoreContext {
   backend: RemoteBackend;
-  workspace: string;
+  workspace: Id;
   compression: ArchiveCompression;
   gzipLevel: number;
   limits: ExtractLimits;
@@ -30,7 +31,8 @@ export interface StoreContext {
   ensureFormatMarker(signal?: AbortSignal): Promise<void>;
 }
 
-export function scopeOf(ctx: { workspace: string }, pluginInstanceId: string): Scope {
+/** The scope of a store call: `pluginInstanceId` checked here, where it comes in. */
+export function scopeOf(ctx: { workspace: Id }, pluginInstanceId: unknown): Scope {
   return {
     workspace: ctx.workspace,
     pluginInstanceId: validateId(pluginInstanceId, "pluginInstanceId"),

@@ -82,6 +82,50 @@ interface Described {
 }
 
 /**
+ * Reads a blob's archive against its manifest, as a load does: `undefined` when every byte
+ * checks, else why not (damaged, truncated or missing).
+ */
+async function checkBlob(
+  ctx: StoreContext,
+  blob: { scope: Scope; id: string; facts: Described; signal: AbortSignal | undefined },
+): Promise<string | undefined> {
+  const { scope, id, facts, signal } = blob;
+  const { backend } = ctx;
+  const archivePath = blobKey(scope, id, facts.compression);
+  const what = `blob ${archivePath}`;
+  const manifestWhat = `the manifest of ${what}`;
+  try {
+    await verifyArchive({
+      source: openDownload({
+        backend,
+        key: archivePath,
+        size: facts.size,
+        what,
+        signal,
+        ...(facts.storedSha256 ? { sha256: facts.storedSha256 } : {}),
+      }),
+      manifest: readManifestEntries(
+        openDownload({
+          backend,
+          key: manifestKey(scope, id),
+          size: facts.manifestSize,
+          what: manifestWhat,
+          signal,
+        }),
+        { digest: facts.digest, size: facts.manifestSize, what: manifestWhat, limits: ctx.limits },
+      ),
+      compression: facts.compression,
+      what,
+      signal,
+    });
+    return undefined;
+  } catch (error) {
+    if (!IntegrityError.isInstance(error) && !NotFoundError.isInstance(error)) throw error;
+    return error.message;
+  }
+}
+
+/**
  * Re-reads every blob of a scope against its manifest — every byte compared or hashed, as a
  * load does — and reports the bad ones: damaged, truncated or missing archives and manifests,
  * including those current refs still name. With `repair`, bad blobs are quarantined.
@@ -171,42 +215,8 @@ export async function verifyBlobs(
   for (const [id, facts] of described) {
     CancelledError.throwIfAborted(signal, "[storage] Verify");
     const archivePath = blobKey(scope, id, facts.compression);
-    const what = `blob ${archivePath}`;
-    let reason: string | undefined;
-    try {
-      await verifyArchive({
-        source: openDownload({
-          backend,
-          key: archivePath,
-          size: facts.size,
-          what,
-          signal,
-          ...(facts.storedSha256 ? { sha256: facts.storedSha256 } : {}),
-        }),
-        manifest: readManifestEntries(
-          openDownload({
-            backend,
-            key: manifestKey(scope, id),
-            size: facts.manifestSize,
-            what: `the manifest of ${what}`,
-            signal,
-          }),
-          {
-            digest: facts.digest,
-            size: facts.manifestSize,
-            what: `the manifest of ${what}`,
-            limits: ctx.limits,
-          },
-        ),
-        compression: facts.compression,
-        what,
-        signal,
-      });
-      result.bytes += facts.size;
-    } catch (error) {
-      if (!IntegrityError.isInstance(error) && !NotFoundError.isInstance(error)) throw error;
-      reason = error.message;
-    }
+    const reason = await checkBlob(ctx, { scope, id, facts, signal });
+    if (reason === undefined) result.bytes += facts.size;
     result.checked++;
     if (reason === undefined) {
       result.ok++;

@@ -26,7 +26,7 @@ export interface RawHeaderInput {
   validChecksum?: boolean;
 }
 
-export function rawHeader(input: RawHeaderInput): Buffer {
+function rawHeader(input: RawHeaderInput): Buffer {
   const block = Buffer.alloc(BLOCK);
   const name = Buffer.isBuffer(input.name) ? input.name : Buffer.from(input.name, "utf8");
   if (name.length > 100) throw new Error(`name field too long (${name.length} bytes)`);
@@ -56,7 +56,7 @@ function writeOctal(block: Buffer, offset: number, length: number, value: number
 }
 
 /** Pads data with zeros to a whole number of blocks. */
-export function padToBlock(data: Buffer): Buffer {
+function padToBlock(data: Buffer): Buffer {
   const padded = Buffer.alloc(BLOCK * Math.ceil(data.length / BLOCK));
   data.copy(padded);
   return padded;

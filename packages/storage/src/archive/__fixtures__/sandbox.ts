@@ -2,25 +2,10 @@ import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Readable } from "node:stream";
-import type { CheckpointFile } from "@trainable/core";
 import { expect } from "vitest";
 
 export function sha256(data: Buffer | string): string {
   return createHash("sha256").update(data).digest("hex");
-}
-
-/** The manifest entry of a file with this content. */
-export function fileOf(filePath: string, data: Buffer | string): CheckpointFile {
-  const bytes = typeof data === "string" ? Buffer.from(data) : data;
-  return { path: filePath, size: bytes.length, sha256: sha256(bytes) };
-}
-
-/** A readable stream of `data`, in chunks of `chunkSize` bytes (default: one chunk). */
-export function streamOf(data: Buffer, chunkSize = data.length || 1): Readable {
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < data.length; i += chunkSize) chunks.push(data.subarray(i, i + chunkSize));
-  return Readable.from(chunks, { objectMode: false });
 }
 
 export async function tempDir(prefix = "trainable-archive-"): Promise<string> {

@@ -3,7 +3,7 @@ import type { RemoteBackend } from "../../backends/types.js";
 
 type Op = "put" | "get" | "head" | "list" | "delete";
 
-export interface Call {
+interface Call {
   op: Op;
   key: string;
   /** Bytes of the body, for puts (streams counted as they flow). */

@@ -1,0 +1,2 @@
+export { createKvBackend, KV_BACKEND_NAME, type KvBackendOptions } from "./kv-backend.js";
+export { createMapKv, type KvStore, KvUnavailableError } from "./kv-store.js";
