@@ -8,7 +8,6 @@ import {
   isFinalTaskState,
   type ModelCache,
   parseWith,
-  TrainableError,
   ValidationError,
 } from "@trainable/core";
 import {
@@ -27,14 +26,13 @@ import {
   resolvePollPolicy,
   stopRemote,
   systemClock,
-  type TaskEvent,
   type TrainingTask,
 } from "@trainable/plugin-runtime";
 import { type Job, WaitingError, Worker } from "bullmq";
-import { fencedWriteJobData } from "./fenced-write.js";
+import { type ActiveJob, createJobRecord } from "./job-record.js";
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, queueKeys } from "./queue-keys.js";
 import { connectRedis, type RedisConnection } from "./redis-connection.js";
-import type { TaskProgress } from "./task-progress.js";
+import { retryRedis } from "./retry-redis.js";
 import { TrainingJobData } from "./training-job-data.js";
 
 export interface BullmqWorkerOptions {
@@ -67,6 +65,12 @@ export interface BullmqWorkerOptions {
    * stops renewing (killed, frozen) loses its jobs to the stalled-job check. Default 30 s.
    */
   lockDurationMs?: number;
+  /**
+   * How long a record Redis refuses with an error (OOM, READONLY, MISCONF) is retried before
+   * the worker stops driving the training (no further effect, no cancel) and hands it back
+   * to the queue, to be resumed from its last record. Default `lockDurationMs`.
+   */
+  recordRetryMs?: number;
   /** How often this worker looks for stalled jobs. Default 30 s. */
   stalledIntervalMs?: number;
   /**
@@ -95,11 +99,6 @@ export interface BullmqWorker {
    * worker resumes them from their record), then closes the connections it made.
    */
   close(): Promise<void>;
-}
-
-interface Active {
-  controller: AbortController;
-  lockLost: boolean;
 }
 
 /**
@@ -141,6 +140,15 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
     warn: (message, error) => console.warn(message, error ?? ""),
     error: (message, error) => console.error(message, error ?? ""),
   };
+  const lockDurationMs = options.lockDurationMs ?? 30_000;
+  const recordRetryMs = options.recordRetryMs ?? lockDurationMs;
+  if (!Number.isFinite(recordRetryMs) || recordRetryMs < 0) {
+    throw ValidationError.forField(
+      "engine-bullmq",
+      "recordRetryMs",
+      `must be a number of milliseconds, 0 or more, got ${String(recordRetryMs)}`,
+    );
+  }
   const keys = queueKeys(options.prefix ?? DEFAULT_PREFIX, options.queueName ?? DEFAULT_QUEUE);
   const plugins = new Map<string, PluginClient>();
   for (const [name, plugin] of Object.entries(options.plugins)) {
@@ -170,7 +178,7 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
   const main = connectRedis(options.connection, onRedisError);
   const subscriber = main.redis.duplicate();
   subscriber.on("error", onRedisError);
-  const active = new Map<string, Active>();
+  const active = new Map<string, ActiveJob>();
   let closing = false;
 
   async function processJob(
@@ -186,40 +194,27 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
     // The last worker recorded the end but did not complete the job: its result stands.
     if (isFinalTaskState(task.state)) return task;
 
-    const entry: Active = { controller: new AbortController(), lockLost: false };
+    const entry: ActiveJob = {
+      controller: new AbortController(),
+      lockLost: false,
+      gaveUp: false,
+    };
     const { controller } = entry;
     const cancelled = () => new CancelledError("[engine-bullmq] Training cancelled");
     signal?.addEventListener("abort", () => controller.abort(cancelled()), { once: true });
     active.set(task.taskId, entry);
 
-    const record = async (
-      current: TrainingTask,
-      type?: TaskEvent["type"],
-      update?: TaskEvent["update"],
-    ): Promise<void> => {
-      current.updatedAt = clock.now().toISOString();
-      const written = await fencedWriteJobData(main.redis, keys, jobId, token, {
-        ...data,
-        task: current,
-      });
-      if (written !== "ok") {
-        // Another worker owns the job now (or it was removed): stop without any effect.
-        entry.lockLost = true;
-        controller.abort(CLOSING);
-        throw new TrainableError(
-          "CONFLICT",
-          `[engine-bullmq] Lost the lock of training ${current.taskId} (${written}): another worker drives it now`,
-        );
-      }
-      if (type) {
-        // Events keep only the latest post-update: BullMQ keeps thousands of events in Redis
-        // (its events stream), and the whole history is in the record (getTask) anyway.
-        const slim = { ...current, updates: current.updates.slice(-1) };
-        const progress: TaskProgress = { type, taskId: current.taskId, task: slim };
-        if (update !== undefined) progress.update = update;
-        await job.updateProgress(progress);
-      }
-    };
+    const record = createJobRecord({
+      redis: main.redis,
+      keys,
+      job,
+      token,
+      data,
+      entry,
+      clock,
+      logger,
+      retryBudgetMs: recordRetryMs,
+    });
     const ctx: DriveContext = {
       clock,
       policy: resolvePollPolicy(options.pollPolicy),
@@ -233,45 +228,78 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
     };
 
     try {
-      const client = plugins.get(task.plugin);
-      if (!client) {
-        return await finish(ctx, task, "failed", {
-          error: {
-            code: "NOT_FOUND",
-            message: `[engine-bullmq] Plugin "${task.plugin}" is not registered on this worker: give every worker of queue "${keys.queueName}" the plugins of its trainings`,
-          },
-        });
-      }
-      if ((await main.redis.exists(keys.cancel(task.taskId))) === 1) {
-        // Cancelled while no worker drove it (queued, or its worker died): no new effect on
-        // the plugin — no train call is made or repeated. A task that reached the plugin has
-        // its job stopped first: by the recorded status (`remoteStatusInput`) when polling,
-        // else by the task id alone (the idempotency key the job was started with).
-        const started = task.phase === "training" || task.phase === "polling";
-        if (started) {
-          await ensureRegistered(client, instance).catch(() => {});
-          await stopRemote(ctx, task, client, instance);
-        }
-        return await finish(ctx, task, "cancelled", {
-          error: { code: "CANCELLED", message: "[engine-bullmq] Training cancelled" },
-        });
-      }
-      const final = await driveTraining(ctx, task, client, instance, controller);
+      const final = await drive(ctx, task, instance, controller);
       // Recorded final (even if closing began meanwhile): that is the job's result.
       if (isFinalTaskState(final.state)) return final;
-      if (controller.signal.reason === CLOSING) {
-        if (entry.lockLost) {
-          throw new Error(`[engine-bullmq] Gave up training ${task.taskId}: lock lost`);
-        }
-        // Closing: hand the job back unfinished; another worker resumes it from its record.
-        await job.moveToWait(token);
-        throw new WaitingError();
+      if (controller.signal.reason !== CLOSING && !entry.gaveUp) {
+        // Not final and not stopped: the driver could not record its end (see the logs).
+        throw new Error(`[engine-bullmq] Training ${task.taskId} stopped unfinished`);
       }
-      // Not final and not stopped: the driver could not record its end (see the logs).
-      throw new Error(`[engine-bullmq] Training ${task.taskId} stopped unfinished`);
+    } catch (error) {
+      // A record that could not be made stops the driver wherever it was thrown from (even
+      // from a cancel's final record: the next worker sees the cancel flag).
+      if (controller.signal.reason !== CLOSING && !entry.gaveUp) throw error;
     } finally {
       active.delete(task.taskId);
     }
+    if (entry.lockLost) {
+      throw new Error(`[engine-bullmq] Gave up training ${task.taskId}: lock lost`);
+    }
+    // Closing, or Redis refused its records: hand the job back unfinished; a worker resumes
+    // it from its record. Should Redis refuse that too, the job is left active without lock
+    // renewal, and the stalled-job check hands it back once its lock expires.
+    await job
+      .moveToWait(token)
+      .catch((error) =>
+        logger.warn(
+          `[engine-bullmq] Could not hand training ${task.taskId} back to the queue; it is resumed once its lock expires`,
+          error,
+        ),
+      );
+    throw new WaitingError();
+  }
+
+  /** Drives a job's task to its end, or until stopped (`CLOSING`). */
+  async function drive(
+    ctx: DriveContext,
+    task: TrainingTask,
+    instance: EngineInstance,
+    controller: AbortController,
+  ): Promise<TrainingTask> {
+    const client = plugins.get(task.plugin);
+    if (!client) {
+      return await finish(ctx, task, "failed", {
+        error: {
+          code: "NOT_FOUND",
+          message: `[engine-bullmq] Plugin "${task.plugin}" is not registered on this worker: give every worker of queue "${keys.queueName}" the plugins of its trainings`,
+        },
+      });
+    }
+    const cancelFlag = await retryRedis(() => main.redis.exists(keys.cancel(task.taskId)), {
+      clock,
+      budgetMs: recordRetryMs,
+      stop: () => controller.signal.reason === CLOSING,
+      onRetry: (error) =>
+        logger.warn(`[engine-bullmq] Redis refused a read of training ${task.taskId}`, error),
+    }).catch((error) => {
+      controller.abort(CLOSING); // nothing done yet: hand it back
+      throw error;
+    });
+    if (cancelFlag === 1) {
+      // Cancelled while no worker drove it (queued, or its worker died): no new effect on
+      // the plugin — no train call is made or repeated. A task that reached the plugin has
+      // its job stopped first: by the recorded status (`remoteStatusInput`) when polling,
+      // else by the task id alone (the idempotency key the job was started with).
+      const started = task.phase === "training" || task.phase === "polling";
+      if (started) {
+        await ctx.ensureRegistered(client, instance).catch(() => {});
+        await stopRemote(ctx, task, client, instance);
+      }
+      return await finish(ctx, task, "cancelled", {
+        error: { code: "CANCELLED", message: "[engine-bullmq] Training cancelled" },
+      });
+    }
+    return await driveTraining(ctx, task, client, instance, controller);
   }
 
   const worker = new Worker<TrainingJobData, TrainingTask>(
@@ -281,7 +309,7 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
       connection: main.redis,
       prefix: keys.prefix,
       concurrency: options.concurrency ?? 1,
-      lockDuration: options.lockDurationMs ?? 30_000,
+      lockDuration: lockDurationMs,
       stalledInterval: options.stalledIntervalMs ?? 30_000,
       maxStalledCount: options.maxStalledCount ?? 20,
       autorun: false,
