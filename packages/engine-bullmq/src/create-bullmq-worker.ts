@@ -29,6 +29,7 @@ import {
   type TrainingTask,
 } from "@trainable/plugin-runtime";
 import { type Job, WaitingError, Worker } from "bullmq";
+import { listenForCancels } from "./cancel-listener.js";
 import { type ActiveJob, createJobRecord } from "./job-record.js";
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, queueKeys } from "./queue-keys.js";
 import { connectRedis, type RedisConnection } from "./redis-connection.js";
@@ -176,7 +177,9 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
   const onRedisError = (error: unknown) =>
     logger.warn("[engine-bullmq] Redis connection error (retrying)", error);
   const main = connectRedis(options.connection, onRedisError);
-  const subscriber = main.redis.duplicate();
+  // Subscribed again by the cancel listener after a reconnect (ioredis' own resubscribe has
+  // no error handler: a refused one would be an unhandled rejection).
+  const subscriber = main.redis.duplicate({ autoResubscribe: false });
   subscriber.on("error", onRedisError);
   const active = new Map<string, ActiveJob>();
   let closing = false;
@@ -318,10 +321,14 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
   worker.on("error", (error) => logger.warn("[engine-bullmq] Worker error", error));
 
   // Cancel requests reach the worker that runs the job, on whichever machine it is.
-  await subscriber.subscribe(keys.cancelChannel);
-  subscriber.on("message", (channel, taskId) => {
-    if (channel !== keys.cancelChannel) return;
-    if (active.has(taskId)) worker.cancelJob(taskId, "cancelled");
+  const cancels = await listenForCancels({
+    redis: main.redis,
+    subscriber,
+    keys,
+    intervalMs: options.stalledIntervalMs ?? 30_000,
+    running: () => [...active.keys()],
+    cancel: (taskId) => worker.cancelJob(taskId, "cancelled"),
+    logger,
   });
   void worker.run().catch((error) => logger.error("[engine-bullmq] Worker stopped", error));
   await worker.waitUntilReady();
@@ -333,6 +340,7 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
       if (closing) return;
       closing = true;
       for (const entry of active.values()) entry.controller.abort(CLOSING);
+      await cancels.close();
       await worker.close();
       await subscriber.quit().catch(() => subscriber.disconnect());
       await main.close();

@@ -113,6 +113,7 @@ export async function aclUser() {
   url.password = password;
   return {
     name,
+    password,
     url: url.href,
     admin,
     restrict: (...rules: string[]) => admin.call("ACL", "SETUSER", name, ...rules),
