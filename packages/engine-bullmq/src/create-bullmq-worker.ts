@@ -30,6 +30,7 @@ import {
 } from "@trainable/plugin-runtime";
 import { type Job, WaitingError, Worker } from "bullmq";
 import { listenForCancels } from "./cancel-listener.js";
+import { canonicalDigest } from "./canonical-json.js";
 import { type ActiveJob, createJobRecord } from "./job-record.js";
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, queueKeys } from "./queue-keys.js";
 import { connectRedis, type RedisConnection } from "./redis-connection.js";
@@ -160,17 +161,28 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
         : createLocalPluginClient(plugin as PluginService, { store, cache }),
     );
   }
-  const registrations = new Map<string, Promise<void>>();
+  // The instance each plugin was last told, by plugin and id: a job whose snapshot differs
+  // (the instance was replaced since) registers its own before it is driven.
+  const registrations = new Map<string, { digest: string; pending: Promise<void> }>();
   const ensureRegistered = (client: PluginClient, instance: EngineInstance): Promise<void> => {
     const key = `${instance.plugin}\u0000${instance.id}`;
-    let pending = registrations.get(key);
-    if (!pending) {
-      pending = client
-        .registerInstance({ id: instance.id, handle: instance.handle, config: instance.config })
-        .then(() => undefined);
-      pending.catch(() => registrations.delete(key));
-      registrations.set(key, pending);
-    }
+    const digest = canonicalDigest({ handle: instance.handle ?? null, config: instance.config });
+    const known = registrations.get(key);
+    if (known?.digest === digest) return known.pending;
+    const pending = (known?.pending ?? Promise.resolve())
+      .catch(() => {})
+      .then(() =>
+        client.registerInstance({
+          id: instance.id,
+          handle: instance.handle,
+          config: instance.config,
+        }),
+      )
+      .then(() => undefined);
+    pending.catch(() => {
+      if (registrations.get(key)?.pending === pending) registrations.delete(key);
+    });
+    registrations.set(key, { digest, pending });
     return pending;
   };
 
