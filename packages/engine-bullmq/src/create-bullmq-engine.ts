@@ -17,6 +17,7 @@ import {
   type Clock,
   createLocalPluginClient,
   EngineInstance,
+  type EngineLogger,
   type EngineTrainOptions,
   generateHandle,
   type PluginClient,
@@ -44,6 +45,8 @@ export interface BullmqEngineOptions {
   /** Overall timeout of a training when `train` is given none. Default 24 h. */
   defaultTimeoutMs?: number;
   clock?: Clock;
+  /** Where warnings go (e.g. a job skipped by `listTasks`). Default: the console. */
+  logger?: EngineLogger;
 }
 
 /** Options of a training on the distributed engine. */
@@ -86,6 +89,10 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
   checkCheckpointStore(options.store, site);
   const store = options.store;
   const clock = options.clock ?? systemClock;
+  const logger: EngineLogger = options.logger ?? {
+    warn: (message, error) => console.warn(message, error ?? ""),
+    error: (message, error) => console.error(message, error ?? ""),
+  };
   const defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   checkTimeout(defaultTimeoutMs, "defaultTimeoutMs");
   const keys = queueKeys(options.prefix ?? DEFAULT_PREFIX, options.queueName ?? DEFAULT_QUEUE);
@@ -172,9 +179,9 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
   function taskOf(job: Job<TrainingJobData, TrainingTask>): TrainingTask {
     const returned = job.returnvalue as TrainingTask | null | undefined;
     if (returned && typeof returned === "object" && isFinalTaskState(returned.state)) {
-      return parseWith(TrainingTask, returned, `result of job ${job.id}`, "engine-bullmq");
+      return parseWith(TrainingTask, returned, `result of job "${job.id}"`, "engine-bullmq");
     }
-    const data = parseWith(TrainingJobData, job.data, `training job ${job.id}`, "engine-bullmq");
+    const data = parseWith(TrainingJobData, job.data, `training job "${job.id}"`, "engine-bullmq");
     const task = data.task;
     if (job.finishedOn && job.failedReason && !isFinalTaskState(task.state)) {
       // BullMQ gave up on the job (e.g. it stalled more than maxStalledCount times).
@@ -438,9 +445,19 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
 
     async listTasks(filter = {}) {
       const jobs = await queue.getJobs([...ALL_STATES]);
-      return jobs
-        .filter((job): job is Job<TrainingJobData, TrainingTask> => job?.name === TRAIN_JOB)
-        .map(taskOf)
+      const tasks: TrainingTask[] = [];
+      for (const job of jobs) {
+        if (job?.name !== TRAIN_JOB) continue;
+        try {
+          tasks.push(taskOf(job));
+        } catch (error) {
+          // One bad record (written by another program, a bug) must not hide all the others.
+          logger.warn(
+            `[engine-bullmq] listTasks skipped job "${job.id}": its record is not a training task (${(error as Error).message})`,
+          );
+        }
+      }
+      return tasks
         .filter((task) => filter.instanceId === undefined || task.instanceId === filter.instanceId)
         .filter((task) => filter.state === undefined || task.state === filter.state)
         .sort((a, b) => b.createdAt.localeCompare(a.createdAt));

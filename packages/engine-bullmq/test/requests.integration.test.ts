@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { ValidationError } from "@trainable/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { createBullmqEngine, createBullmqWorker } from "../src/index.js";
 import { CountingTagger, readCounts } from "./__fixtures__/plugins.mjs";
@@ -48,5 +49,35 @@ describe("requests a worker or an engine must not get wrong", () => {
     // The plugin counted the second training where the new config says.
     expect((await readCounts(otherCountDir, "start")).get(second.taskId)).toBe(1);
     expect((await readCounts(dirs.countDir, "start")).get(second.taskId)).toBeUndefined();
+  });
+
+  it("a corrupt job in the queue is skipped by listTasks (with a warning naming it); getTask of it is a ValidationError", async () => {
+    const dirs = await testDirs();
+    closers.push(dirs.cleanup);
+    const warnings: string[] = [];
+    const engine = await createBullmqEngine({
+      ...testQueue(),
+      store: await dirs.store(),
+      logger: { warn: (message) => warnings.push(message), error: () => {} },
+    });
+    closers.push(() => engine.close());
+    engine.registerPlugin("counting", new CountingTagger());
+    await engine.createInstance({
+      id: "t",
+      plugin: "counting",
+      config: { countDir: dirs.countDir },
+    });
+    const run = await engine.startTraining("t", { trainingParams: { keywords: ["ok"] } });
+    // Written by something else (another program, a bug, a hand-made job).
+    await engine.queue.add("train", { schemaVersion: 1, task: { hello: "x" } } as never, {
+      jobId: "corrupt-1",
+    });
+    const tasks = await engine.listTasks();
+    expect(tasks.map((t) => t.taskId)).toEqual([run.taskId]);
+    expect(warnings.some((w) => w.includes('"corrupt-1"'))).toBe(true);
+    const error = await engine.getTask("corrupt-1").catch((e: unknown) => e);
+    expect(ValidationError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toMatch(/training job "corrupt-1"/);
+    expect(await engine.getTask(run.taskId)).toMatchObject({ state: "waiting" });
   });
 });
