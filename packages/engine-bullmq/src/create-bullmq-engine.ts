@@ -30,6 +30,7 @@ import {
 import { type Job, Queue, QueueEvents } from "bullmq";
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, queueKeys } from "./queue-keys.js";
 import { connectRedis, type RedisConnection } from "./redis-connection.js";
+import { requestDifference } from "./same-request.js";
 import type { TaskProgress } from "./task-progress.js";
 import { TRAIN_JOB, TrainingJobData } from "./training-job-data.js";
 
@@ -339,6 +340,17 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
         emit({ type: "created", taskId, task: structuredClone(recorded) });
       } else {
         createdHere.delete(taskId); // queued before (an idempotent repeat): no `added` comes
+        const difference = requestDifference(recorded, {
+          instanceId: instance.id,
+          input: parsedInput,
+          ...(trainOptions.handle !== undefined ? { handle: trainOptions.handle } : {}),
+          setAsDefault: trainOptions.setAsDefault ?? true,
+        });
+        if (difference !== undefined) {
+          throw new ConflictError(
+            `[engine-bullmq] Task "${taskId}" already exists with a different ${difference}: a task id is the idempotency key of one training request; use a new task id for another training`,
+          );
+        }
       }
       const signal = trainOptions.signal;
       if (signal) {

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { ValidationError } from "@trainable/core";
+import { ConflictError, ValidationError } from "@trainable/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { createBullmqEngine, createBullmqWorker } from "../src/index.js";
 import { CountingTagger, readCounts } from "./__fixtures__/plugins.mjs";
@@ -79,5 +79,51 @@ describe("requests a worker or an engine must not get wrong", () => {
     expect(ValidationError.isInstance(error)).toBe(true);
     expect((error as Error).message).toMatch(/training job "corrupt-1"/);
     expect(await engine.getTask(run.taskId)).toMatchObject({ state: "waiting" });
+  });
+
+  it("a task id asked again with another request is a ConflictError naming it; the same request gets the same task", async () => {
+    const dirs = await testDirs();
+    closers.push(dirs.cleanup);
+    const engine = await createBullmqEngine({ ...testQueue(), store: await dirs.store() });
+    closers.push(() => engine.close());
+    engine.registerPlugin("counting", new CountingTagger());
+    for (const id of ["t", "t2"]) {
+      await engine.createInstance({ id, plugin: "counting", config: { countDir: dirs.countDir } });
+    }
+    const input = { trainingEpochs: 2, trainingParams: { keywords: ["a"], epochMs: 5 } };
+    const first = await engine.startTraining("t", input, { taskId: "same-1" });
+    // The same request (keys in another order, defaults spelled out): the same task.
+    const again = await engine.startTraining(
+      "t",
+      { trainingParams: { epochMs: 5, keywords: ["a"] }, trainingEpochs: 2, pluginInstance: "t" },
+      { taskId: "same-1", setAsDefault: true },
+    );
+    expect(again.task).toEqual(first.task);
+    const explicit = await engine.startTraining("t", input, { taskId: "same-2", handle: "v1" });
+    expect(
+      (await engine.startTraining("t", input, { taskId: "same-2", handle: "v1" })).task,
+    ).toEqual(explicit.task);
+    const others: Array<[string, () => Promise<unknown>]> = [
+      [
+        "input",
+        () => engine.startTraining("t", { ...input, trainingEpochs: 3 }, { taskId: "same-1" }),
+      ],
+      ["instance", () => engine.startTraining("t2", input, { taskId: "same-1" })],
+      ["handle", () => engine.startTraining("t", input, { taskId: "same-1", handle: "v2" })],
+      ["handle", () => engine.startTraining("t", input, { taskId: "same-2" })],
+      ["handle", () => engine.startTraining("t", input, { taskId: "same-2", handle: "v3" })],
+      [
+        "setAsDefault",
+        () => engine.startTraining("t", input, { taskId: "same-1", setAsDefault: false }),
+      ],
+    ];
+    for (const [field, ask] of others) {
+      const error = await ask().catch((e: unknown) => e);
+      expect(ConflictError.isInstance(error), field).toBe(true);
+      expect((error as Error).message).toMatch(/"same-[12]"/);
+      expect((error as Error).message).toContain(field);
+    }
+    expect((await engine.listTasks()).map((t) => t.taskId).sort()).toEqual(["same-1", "same-2"]);
+    expect(await engine.getTask("same-1")).toEqual(first.task);
   });
 });
