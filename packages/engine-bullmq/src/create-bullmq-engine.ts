@@ -99,6 +99,7 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
   const keys = queueKeys(options.prefix ?? DEFAULT_PREFIX, options.queueName ?? DEFAULT_QUEUE);
   const onRedisError = () => {};
   const main = connectRedis(options.connection, onRedisError);
+  await main.ready();
   const eventsConnection = main.redis.duplicate();
   eventsConnection.on("error", onRedisError);
   const queue = new Queue<TrainingJobData, TrainingTask>(keys.queueName, {

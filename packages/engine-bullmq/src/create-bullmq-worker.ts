@@ -189,6 +189,7 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
   const onRedisError = (error: unknown) =>
     logger.warn("[engine-bullmq] Redis connection error (retrying)", error);
   const main = connectRedis(options.connection, onRedisError);
+  await main.ready();
   // Subscribed again by the cancel listener after a reconnect (ioredis' own resubscribe has
   // no error handler: a refused one would be an unhandled rejection).
   const subscriber = main.redis.duplicate({ autoResubscribe: false });
