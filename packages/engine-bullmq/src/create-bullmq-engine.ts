@@ -29,7 +29,7 @@ import {
 } from "@trainable/plugin-runtime";
 import { type Job, Queue, QueueEvents } from "bullmq";
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, queueKeys } from "./queue-keys.js";
-import { connectRedis, type RedisConnection } from "./redis-connection.js";
+import { checkConnectTimeout, connectRedis, type RedisConnection } from "./redis-connection.js";
 import { requestDifference } from "./same-request.js";
 import type { TaskProgress } from "./task-progress.js";
 import { TRAIN_JOB, TrainingJobData } from "./training-job-data.js";
@@ -37,6 +37,12 @@ import { TRAIN_JOB, TrainingJobData } from "./training-job-data.js";
 export interface BullmqEngineOptions {
   /** The Redis of the queue: a `redis://` URL, ioredis options or an ioredis client. */
   connection: RedisConnection;
+  /**
+   * How long to wait for Redis when starting (connected, database selected) before failing
+   * with a `RemoteError` naming host:port and the first connection error. Once started,
+   * a lost connection is retried for ever (a Redis restart is waited out). Default 10 s.
+   */
+  connectTimeoutMs?: number;
   /** The queue's name. Default `trainings`. */
   queueName?: string;
   /** Prefix of every Redis key. Default `trainable`. */
@@ -96,10 +102,11 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
   };
   const defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   checkTimeout(defaultTimeoutMs, "defaultTimeoutMs");
+  const connectTimeoutMs = checkConnectTimeout(options.connectTimeoutMs);
   const keys = queueKeys(options.prefix ?? DEFAULT_PREFIX, options.queueName ?? DEFAULT_QUEUE);
   const onRedisError = () => {};
   const main = connectRedis(options.connection, onRedisError);
-  await main.ready();
+  await main.ready(connectTimeoutMs);
   const eventsConnection = main.redis.duplicate();
   eventsConnection.on("error", onRedisError);
   const queue = new Queue<TrainingJobData, TrainingTask>(keys.queueName, {

@@ -33,13 +33,24 @@ import { listenForCancels } from "./cancel-listener.js";
 import { canonicalDigest } from "./canonical-json.js";
 import { type ActiveJob, createJobRecord } from "./job-record.js";
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, queueKeys } from "./queue-keys.js";
-import { connectRedis, type RedisConnection } from "./redis-connection.js";
+import {
+  checkConnectTimeout,
+  connectRedis,
+  type RedisConnection,
+  safeError,
+} from "./redis-connection.js";
 import { retryRedis } from "./retry-redis.js";
 import { TrainingJobData } from "./training-job-data.js";
 
 export interface BullmqWorkerOptions {
   /** The Redis of the queue: a `redis://` URL, ioredis options or an ioredis client. */
   connection: RedisConnection;
+  /**
+   * How long to wait for Redis when starting (connected, database selected) before failing
+   * with a `RemoteError` naming host:port and the first connection error. Once started,
+   * a lost connection is retried for ever (a Redis restart is waited out). Default 10 s.
+   */
+  connectTimeoutMs?: number;
   /** The queue's name. Default `trainings`. Engines and workers of one queue use the same. */
   queueName?: string;
   /** Prefix of every Redis key. Default `trainable`. */
@@ -144,6 +155,7 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
   };
   const lockDurationMs = options.lockDurationMs ?? 30_000;
   const recordRetryMs = options.recordRetryMs ?? lockDurationMs;
+  const connectTimeoutMs = checkConnectTimeout(options.connectTimeoutMs);
   if (!Number.isFinite(recordRetryMs) || recordRetryMs < 0) {
     throw ValidationError.forField(
       "engine-bullmq",
@@ -186,10 +198,11 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
     return pending;
   };
 
+  // Name and message only: ioredis attaches the failed command (an AUTH has the password).
   const onRedisError = (error: unknown) =>
-    logger.warn("[engine-bullmq] Redis connection error (retrying)", error);
+    logger.warn("[engine-bullmq] Redis connection error (retrying)", safeError(error));
   const main = connectRedis(options.connection, onRedisError);
-  await main.ready();
+  await main.ready(connectTimeoutMs);
   // Subscribed again by the cancel listener after a reconnect (ioredis' own resubscribe has
   // no error handler: a refused one would be an unhandled rejection).
   const subscriber = main.redis.duplicate({ autoResubscribe: false });
@@ -331,7 +344,7 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
       autorun: false,
     },
   );
-  worker.on("error", (error) => logger.warn("[engine-bullmq] Worker error", error));
+  worker.on("error", (error) => logger.warn("[engine-bullmq] Worker error", safeError(error)));
 
   // Cancel requests reach the worker that runs the job, on whichever machine it is.
   const cancels = await listenForCancels({

@@ -1,8 +1,9 @@
-import { ValidationError } from "@trainable/core";
+import { inspect } from "node:util";
+import { RemoteError, ValidationError } from "@trainable/core";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { createBullmqEngine, createBullmqWorker } from "../src/index.js";
 import { CountingTagger } from "./__fixtures__/plugins.mjs";
-import { testDirs, testQueue } from "./helpers.js";
+import { aclUser, testDirs, testQueue } from "./helpers.js";
 
 const closers: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -48,5 +49,77 @@ describe("connecting to the queue's Redis", () => {
     );
     expect(ValidationError.isInstance(workerError)).toBe(true);
     expect(workerError.message).toMatch(/database 99/);
+  });
+
+  it("an unreachable Redis fails within connectTimeoutMs with a RemoteError naming host:port and the error, never the password", async () => {
+    const { dirs, store: s } = await store();
+    const queue = { ...testQueue(), connection: "redis://someone:s3cret-pw@127.0.0.1:1/0" };
+    const logged: unknown[] = [];
+    const logger = { warn: (...args: unknown[]) => logged.push(args), error: () => {} };
+    const errors = [
+      await rejection(createBullmqEngine({ ...queue, store: s, connectTimeoutMs: 300, logger })),
+      await rejection(
+        createBullmqWorker({
+          ...queue,
+          store: s,
+          plugins: { counting: new CountingTagger() },
+          dataDir: dirs.workerDir(1),
+          connectTimeoutMs: 300,
+          logger,
+        }),
+      ),
+    ];
+    for (const error of errors) {
+      expect(RemoteError.isInstance(error)).toBe(true);
+      expect(error.message).toContain("127.0.0.1:1");
+      expect(error.message).toMatch(/ECONNREFUSED/);
+      expect(error.message).not.toContain("s3cret-pw");
+    }
+  });
+
+  it("a refused password fails the same way, without the password in the error or the logs", async () => {
+    const { dirs, store: s } = await store();
+    const user = await aclUser();
+    closers.push(() => user.cleanup());
+    const redis = inject("redis");
+    const connection = `redis://${user.name}:wrong-pw-123@${redis.host}:${redis.port}/0`;
+    const queue = { ...testQueue(), connection };
+    const logged: string[] = [];
+    const logger = {
+      warn: (message: string, error?: unknown) =>
+        logged.push(`${message} ${inspect(error, { depth: 5 })}`),
+      error: () => {},
+    };
+    const error = await rejection(
+      createBullmqWorker({
+        ...queue,
+        store: s,
+        plugins: { counting: new CountingTagger() },
+        dataDir: dirs.workerDir(1),
+        connectTimeoutMs: 500,
+        logger,
+      }),
+    );
+    expect(RemoteError.isInstance(error)).toBe(true);
+    expect(error.message).toMatch(/WRONGPASS/);
+    expect(error.message).not.toContain("wrong-pw-123");
+    expect(logged.length).toBeGreaterThan(0);
+    expect(logged.join("\n")).not.toContain("wrong-pw-123");
+    const engineError = await rejection(
+      createBullmqEngine({ ...queue, store: s, connectTimeoutMs: 500 }),
+    );
+    expect(engineError.message).toMatch(/WRONGPASS/);
+    expect(engineError.message).not.toContain("wrong-pw-123");
+  });
+
+  it("refuses a connectTimeoutMs that is not a positive number of milliseconds", async () => {
+    const { store: s } = await store();
+    for (const connectTimeoutMs of [0, -1, Number.NaN]) {
+      const error = await rejection(
+        createBullmqEngine({ ...testQueue(), store: s, connectTimeoutMs }),
+      );
+      expect(ValidationError.isInstance(error)).toBe(true);
+      expect(error.message).toMatch(/connectTimeoutMs/);
+    }
   });
 });
