@@ -101,7 +101,7 @@ export function safeError(error: unknown): Error {
   return safe;
 }
 
-/** Waits for the client's `ready`, at most `timeoutMs`. */
+/** Waits for the client's `ready` (connecting a lazy one), at most `timeoutMs`. */
 function connected(redis: Redis, timeoutMs: number): Promise<void> {
   if (redis.status === "ready") return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
@@ -130,6 +130,9 @@ function connected(redis: Redis, timeoutMs: number): Promise<void> {
     };
     redis.on("error", onError);
     redis.on("ready", onReady);
+    // A client made with `lazyConnect` connects on its first command: start it now (its
+    // failure comes as an `error` event too).
+    if (redis.status === "wait") redis.connect().catch(() => {});
   });
 }
 

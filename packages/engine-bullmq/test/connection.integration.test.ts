@@ -122,4 +122,22 @@ describe("connecting to the queue's Redis", () => {
       expect(error.message).toMatch(/connectTimeoutMs/);
     }
   });
+
+  it("a client of yours not connected yet (lazyConnect) is connected, not waited on until the timeout", async () => {
+    const { store: s } = await store();
+    const { Redis } = await import("ioredis");
+    const client = new Redis(inject("redis").url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: null,
+    });
+    closers.push(() => client.quit());
+    const engine = await createBullmqEngine({
+      ...testQueue(),
+      connection: client,
+      store: s,
+      connectTimeoutMs: 5_000,
+    });
+    closers.push(() => engine.close());
+    expect(await engine.listTasks()).toEqual([]);
+  });
 });
