@@ -7,12 +7,14 @@ import { loadPlugin } from "./load-plugin.js";
 /** Where `--queue` comes from when the flag is not given. */
 export const QUEUE_ENV = "TRAINABLE_QUEUE";
 
-/** A distributed queue: `redis://HOST:PORT/DB[?queue=NAME&prefix=PREFIX]`. */
+/** A distributed queue: `redis://HOST:PORT/DB[?queue=NAME&prefix=PREFIX&connectTimeoutMs=MS]`. */
 export interface QueueSpec {
   /** The Redis URL without our query parameters. */
   connection: string;
   queueName?: string;
   prefix?: string;
+  /** How long to wait for Redis before failing (`?connectTimeoutMs=`; the engine's default). */
+  connectTimeoutMs?: number;
   /** Where it came from, for messages. */
   source: string;
 }
@@ -47,8 +49,16 @@ export function resolveQueue(
   if (!/^\/?\d*$/.test(url.pathname)) fail("the path must be a database number, as in /0");
   const spec: QueueSpec = { connection: "", source };
   for (const [key, value] of url.searchParams) {
+    if (key === "connectTimeoutMs") {
+      const ms = Number(value);
+      if (!/^\d+$/.test(value) || ms <= 0 || ms > 2 ** 31 - 1) {
+        fail("connectTimeoutMs must be a positive whole number of milliseconds");
+      }
+      spec.connectTimeoutMs = ms;
+      continue;
+    }
     if (key !== "queue" && key !== "prefix") {
-      fail(`unknown parameter "${key}" (known: queue, prefix)`);
+      fail(`unknown parameter "${key}" (known: queue, prefix, connectTimeoutMs)`);
     }
     if (!NAME.test(value)) fail(`${key} must be letters, digits, _ . - (at most 64)`);
     if (key === "queue") spec.queueName = value;
@@ -65,6 +75,7 @@ export function queueOptions(queue: QueueSpec) {
     connection: queue.connection,
     ...(queue.queueName ? { queueName: queue.queueName } : {}),
     ...(queue.prefix ? { prefix: queue.prefix } : {}),
+    ...(queue.connectTimeoutMs ? { connectTimeoutMs: queue.connectTimeoutMs } : {}),
   };
 }
 

@@ -81,6 +81,25 @@ describe("trainable worker / train --queue (distributed engine on Redis)", () =>
     expect(r.stderr).toMatch(/Invalid TRAINABLE_QUEUE: unknown parameter "bogus"/);
   });
 
+  it("an unreachable queue fails the command (exit 1) with a message naming it, never hangs", async () => {
+    const r = await spawnCli(cwd, [
+      "tasks",
+      "--queue",
+      "redis://someone:s3cret-pw@127.0.0.1:1/0?connectTimeoutMs=500",
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error \[REMOTE\]: .*Could not connect to Redis at 127\.0\.0\.1:1/);
+    expect(r.stderr).toMatch(/ECONNREFUSED/);
+    expect(r.stderr).not.toContain("s3cret-pw");
+    const bad = await spawnCli(cwd, [
+      "tasks",
+      "--queue",
+      "redis://127.0.0.1:1/0?connectTimeoutMs=0",
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/Invalid --queue: connectTimeoutMs must be/);
+  });
+
   it("tasks --queue lists the queue's trainings; cancel --queue stops a running one on its worker", async () => {
     const queue = queueUrl();
     const env = { ...process.env, NODE_NO_WARNINGS: "1", TRAINABLE_CACHE_DIR: join(cwd, "cache") };

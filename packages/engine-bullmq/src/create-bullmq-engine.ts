@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import {
-  type CheckpointStore,
   ConflictError,
   checkCheckpointStore,
   checkOptionsObject,
@@ -14,61 +13,26 @@ import {
   validateId,
 } from "@trainable/core";
 import {
-  type Clock,
   createLocalPluginClient,
   EngineInstance,
-  type EngineTrainOptions,
+  type EngineLogger,
   generateHandle,
   type PluginClient,
   type PluginService,
   systemClock,
   type TaskEvent,
-  type TrainingEngine,
-  TrainingTask,
+  type TrainingTask,
 } from "@trainable/plugin-runtime";
 import { type Job, Queue, QueueEvents } from "bullmq";
+import type { BullmqEngine, BullmqEngineOptions } from "./bullmq-engine-options.js";
+import { cancelQueuedJob } from "./cancel-queued-job.js";
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, queueKeys } from "./queue-keys.js";
-import { connectRedis, type RedisConnection } from "./redis-connection.js";
+import { checkConnectTimeout, connectRedis } from "./redis-connection.js";
+import { requestDifference } from "./same-request.js";
+import { taskOf } from "./task-of-job.js";
 import type { TaskProgress } from "./task-progress.js";
-import { TRAIN_JOB, TrainingJobData } from "./training-job-data.js";
-
-export interface BullmqEngineOptions {
-  /** The Redis of the queue: a `redis://` URL, ioredis options or an ioredis client. */
-  connection: RedisConnection;
-  /** The queue's name. Default `trainings`. */
-  queueName?: string;
-  /** Prefix of every Redis key. Default `trainable`. */
-  prefix?: string;
-  /** The shared store the workers save to (its workspace goes into requests). */
-  store: CheckpointStore;
-  /** Overall timeout of a training when `train` is given none. Default 24 h. */
-  defaultTimeoutMs?: number;
-  clock?: Clock;
-}
-
-/** Options of a training on the distributed engine. */
-export interface BullmqTrainOptions extends EngineTrainOptions {
-  /**
-   * The task's id, and its idempotency key: the job id in BullMQ. Asking again with the same
-   * id (e.g. after a lost answer) returns the task already queued, never a second training.
-   * Default: a random UUID.
-   */
-  taskId?: string;
-}
-
-export interface BullmqEngine extends TrainingEngine {
-  readonly store: CheckpointStore;
-  readonly queue: Queue<TrainingJobData, TrainingTask>;
-  startTraining(
-    instanceId: string,
-    input: Parameters<TrainingEngine["startTraining"]>[1],
-    options?: BullmqTrainOptions,
-  ): ReturnType<TrainingEngine["startTraining"]>;
-  getInstance(id: string): Promise<EngineInstance | undefined>;
-  listInstances(): Promise<EngineInstance[]>;
-  getTask(taskId: string): Promise<TrainingTask | undefined>;
-  listTasks(filter?: Parameters<TrainingEngine["listTasks"]>[0]): Promise<TrainingTask[]>;
-}
+import { TRAIN_JOB, type TrainingJobData } from "./training-job-data.js";
+import { watchTask } from "./watch-task.js";
 
 const DEFAULT_TIMEOUT_MS = 24 * 60 * 60_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -86,11 +50,17 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
   checkCheckpointStore(options.store, site);
   const store = options.store;
   const clock = options.clock ?? systemClock;
+  const logger: EngineLogger = options.logger ?? {
+    warn: (message, error) => console.warn(message, error ?? ""),
+    error: (message, error) => console.error(message, error ?? ""),
+  };
   const defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   checkTimeout(defaultTimeoutMs, "defaultTimeoutMs");
+  const connectTimeoutMs = checkConnectTimeout(options.connectTimeoutMs);
   const keys = queueKeys(options.prefix ?? DEFAULT_PREFIX, options.queueName ?? DEFAULT_QUEUE);
   const onRedisError = () => {};
   const main = connectRedis(options.connection, onRedisError);
+  await main.ready(connectTimeoutMs);
   const eventsConnection = main.redis.duplicate();
   eventsConnection.on("error", onRedisError);
   const queue = new Queue<TrainingJobData, TrainingTask>(keys.queueName, {
@@ -167,30 +137,6 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
   const assertOpen = () => {
     if (closed) throw new TrainableError("INTERNAL", "[engine-bullmq] The engine is closed");
   };
-
-  /** The task a job stands for: its final return value, else its latest record. */
-  function taskOf(job: Job<TrainingJobData, TrainingTask>): TrainingTask {
-    const returned = job.returnvalue as TrainingTask | null | undefined;
-    if (returned && typeof returned === "object" && isFinalTaskState(returned.state)) {
-      return parseWith(TrainingTask, returned, `result of job ${job.id}`, "engine-bullmq");
-    }
-    const data = parseWith(TrainingJobData, job.data, `training job ${job.id}`, "engine-bullmq");
-    const task = data.task;
-    if (job.finishedOn && job.failedReason && !isFinalTaskState(task.state)) {
-      // BullMQ gave up on the job (e.g. it stalled more than maxStalledCount times).
-      const at = new Date(job.finishedOn).toISOString();
-      return {
-        ...task,
-        state: "failed",
-        phase: "finished",
-        finishedAt: at,
-        updatedAt: at,
-        error: { code: "INTERNAL", message: `[engine-bullmq] The job failed: ${job.failedReason}` },
-        statusMessage: `[engine-bullmq] The job failed: ${job.failedReason}`,
-      };
-    }
-    return task;
-  }
 
   async function jobOf(taskId: string): Promise<Job<TrainingJobData, TrainingTask> | undefined> {
     return (await queue.getJob(taskId)) ?? undefined;
@@ -333,6 +279,17 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
         emit({ type: "created", taskId, task: structuredClone(recorded) });
       } else {
         createdHere.delete(taskId); // queued before (an idempotent repeat): no `added` comes
+        const difference = requestDifference(recorded, {
+          instanceId: instance.id,
+          input: parsedInput,
+          ...(trainOptions.handle !== undefined ? { handle: trainOptions.handle } : {}),
+          setAsDefault: trainOptions.setAsDefault ?? true,
+        });
+        if (difference !== undefined) {
+          throw new ConflictError(
+            `[engine-bullmq] Task "${taskId}" already exists with a different ${difference}: a task id is the idempotency key of one training request; use a new task id for another training`,
+          );
+        }
       }
       const signal = trainOptions.signal;
       if (signal) {
@@ -358,46 +315,13 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
       // Durable first (a worker that takes the job later sees it), then to the running worker.
       await main.redis.set(keys.cancel(taskId), "1", "EX", 7 * 24 * 3600);
       await main.redis.publish(keys.cancelChannel, taskId);
-      // Never started (no worker took it yet): record it cancelled here, so cancel() does not
-      // wait for a worker. Only while the job is queued and unlocked — `remove` refuses a job
-      // a worker holds — and only if it never reached the plugin (a job handed back or
-      // recovered has a phase: the worker taking it stops the plugin's job first).
-      if (task.phase === undefined && task.state === "waiting") {
-        const state = await job.getState();
-        if (state === "waiting" || state === "delayed" || state === "prioritized") {
-          const removed = await job.remove().then(
-            () => true,
-            () => false,
-          );
-          if (removed) {
-            const at = clock.now().toISOString();
-            const message = "[engine-bullmq] Training cancelled";
-            const final: TrainingTask = {
-              ...task,
-              state: "cancelled",
-              phase: "finished",
-              updatedAt: at,
-              finishedAt: at,
-              statusMessage: message,
-              error: { code: "CANCELLED", message },
-            };
-            const data = parseWith(TrainingJobData, job.data, `job ${taskId}`, "engine-bullmq");
-            // Back in the queue with its final record: the next worker completes it at once.
-            await queue.add(
-              TRAIN_JOB,
-              { ...data, task: final },
-              {
-                jobId: taskId,
-                attempts: 1,
-                removeOnComplete: false,
-                removeOnFail: false,
-              },
-            );
-            emit({ type: "finished", taskId, task: structuredClone(final) });
-            onFinished({ jobId: taskId });
-            return final;
-          }
-        }
+      // Never started (no worker took it yet): recorded cancelled here, so cancel() does not
+      // wait for a worker.
+      const final = await cancelQueuedJob(queue, job, task, clock.now());
+      if (final) {
+        emit({ type: "finished", taskId, task: structuredClone(final) });
+        onFinished({ jobId: taskId });
+        return final;
       }
       return engine.wait(taskId);
     },
@@ -439,9 +363,19 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
 
     async listTasks(filter = {}) {
       const jobs = await queue.getJobs([...ALL_STATES]);
-      return jobs
-        .filter((job): job is Job<TrainingJobData, TrainingTask> => job?.name === TRAIN_JOB)
-        .map(taskOf)
+      const tasks: TrainingTask[] = [];
+      for (const job of jobs) {
+        if (job?.name !== TRAIN_JOB) continue;
+        try {
+          tasks.push(taskOf(job));
+        } catch (error) {
+          // One bad record (written by another program, a bug) must not hide all the others.
+          logger.warn(
+            `[engine-bullmq] listTasks skipped job "${job.id}": its record is not a training task (${(error as Error).message})`,
+          );
+        }
+      }
+      return tasks
         .filter((task) => filter.instanceId === undefined || task.instanceId === filter.instanceId)
         .filter((task) => filter.state === undefined || task.state === filter.state)
         .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
@@ -478,56 +412,5 @@ function checkTimeout(value: number, field: string): void {
       field,
       `must be a positive number of milliseconds, at most ${MAX_TIMER_MS} (about 24.8 days)`,
     );
-  }
-}
-
-async function* watchTask(
-  engine: BullmqEngine,
-  taskId: string,
-  signal: AbortSignal | undefined,
-): AsyncIterableIterator<TaskEvent> {
-  const queue: TaskEvent[] = [];
-  let wake: (() => void) | undefined;
-  const off = engine.on("task", (event) => {
-    if (event.taskId !== taskId) return;
-    queue.push(event);
-    wake?.();
-  });
-  const onAbort = () => wake?.();
-  signal?.addEventListener("abort", onAbort);
-  // The end also comes from the job itself: a `finished` progress event can be missed (the
-  // events stream is trimmed, or it happened before the listener).
-  let final: TrainingTask | undefined;
-  void engine.wait(taskId).then(
-    (task) => {
-      final = task;
-      wake?.();
-    },
-    () => {},
-  );
-  try {
-    const task = await engine.getTask(taskId);
-    if (!task) throw new NotFoundError(`[engine-bullmq] Unknown task "${taskId}"`);
-    yield { type: "snapshot", taskId, task };
-    if (isFinalTaskState(task.state)) return;
-    for (;;) {
-      while (queue.length > 0) {
-        const event = queue.shift() as TaskEvent;
-        yield event;
-        if (event.type === "finished") return;
-      }
-      if (final) {
-        yield { type: "finished", taskId, task: final };
-        return;
-      }
-      if (signal?.aborted) return;
-      await new Promise<void>((resolveWait) => {
-        wake = resolveWait;
-      });
-      wake = undefined;
-    }
-  } finally {
-    off();
-    signal?.removeEventListener("abort", onAbort);
   }
 }

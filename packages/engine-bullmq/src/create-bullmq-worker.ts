@@ -1,106 +1,37 @@
 import { join, resolve } from "node:path";
 import {
   CancelledError,
-  type CheckpointStore,
   checkCheckpointStore,
   checkModelCache,
   checkOptionsObject,
   isFinalTaskState,
-  type ModelCache,
   parseWith,
-  TrainableError,
   ValidationError,
 } from "@trainable/core";
 import {
   CLOSING,
-  type Clock,
   createLocalPluginClient,
   type DriveContext,
-  type DriveHooks,
   driveTraining,
   type EngineInstance,
   type EngineLogger,
   finish,
   type PluginClient,
   type PluginService,
-  type PollPolicy,
   resolvePollPolicy,
   stopRemote,
   systemClock,
-  type TaskEvent,
   type TrainingTask,
 } from "@trainable/plugin-runtime";
 import { type Job, WaitingError, Worker } from "bullmq";
-import { fencedWriteJobData } from "./fenced-write.js";
+import type { BullmqWorker, BullmqWorkerOptions } from "./bullmq-worker-options.js";
+import { listenForCancels } from "./cancel-listener.js";
+import { canonicalDigest } from "./canonical-json.js";
+import { type ActiveJob, createJobRecord } from "./job-record.js";
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, queueKeys } from "./queue-keys.js";
-import { connectRedis, type RedisConnection } from "./redis-connection.js";
-import type { TaskProgress } from "./task-progress.js";
+import { checkConnectTimeout, connectRedis, safeError } from "./redis-connection.js";
+import { retryRedis } from "./retry-redis.js";
 import { TrainingJobData } from "./training-job-data.js";
-
-export interface BullmqWorkerOptions {
-  /** The Redis of the queue: a `redis://` URL, ioredis options or an ioredis client. */
-  connection: RedisConnection;
-  /** The queue's name. Default `trainings`. Engines and workers of one queue use the same. */
-  queueName?: string;
-  /** Prefix of every Redis key. Default `trainable`. */
-  prefix?: string;
-  /** Where trainings are saved: a store every worker and server shares (S3). */
-  store: CheckpointStore;
-  /** The model cache in-process plugins serve through; saves notify it. */
-  cache?: ModelCache | false;
-  /**
-   * The plugins this worker drives, by the name instances were created with: services (run
-   * in this process) or clients (e.g. `createHttpPluginClient`). Every worker of a queue
-   * must have every plugin of its trainings (see the README).
-   */
-  plugins: Record<
-    string,
-    // biome-ignore lint/suspicious/noExplicitAny: any plugin
-    PluginService<any, any> | PluginClient
-  >;
-  /** Local scratch: the in-training model folders of in-process plugins. */
-  dataDir: string;
-  /** Trainings driven at once by this worker. Default 1. */
-  concurrency?: number;
-  /**
-   * How long a job's lock lasts without renewal (renewed every half of it). A worker that
-   * stops renewing (killed, frozen) loses its jobs to the stalled-job check. Default 30 s.
-   */
-  lockDurationMs?: number;
-  /** How often this worker looks for stalled jobs. Default 30 s. */
-  stalledIntervalMs?: number;
-  /**
-   * How many times a job may be recovered from a stalled worker before BullMQ fails it (the
-   * task is then read as `failed`). The driver resumes exactly, so recoveries are safe, but a
-   * training that kills every worker it runs on (out of memory, say) must stop somewhere.
-   * Default 20.
-   */
-  maxStalledCount?: number;
-  pollPolicy?: Partial<PollPolicy>;
-  /** Post-updates kept per task (older ones are dropped). Default 100. */
-  maxUpdatesPerTask?: number;
-  clock?: Clock;
-  logger?: EngineLogger;
-  /** Observes the driver at its write-ahead points (tests stop the process there). */
-  hooks?: DriveHooks;
-}
-
-export interface BullmqWorker {
-  /** The BullMQ worker (for its events; do not close it directly). */
-  readonly worker: Worker;
-  /** Task ids being driven by this worker now. */
-  activeTasks(): string[];
-  /**
-   * Stops taking jobs and hands the running ones back to the queue unfinished (another
-   * worker resumes them from their record), then closes the connections it made.
-   */
-  close(): Promise<void>;
-}
-
-interface Active {
-  controller: AbortController;
-  lockLost: boolean;
-}
 
 /**
  * Creates a worker that takes training jobs from the queue and drives each with the same
@@ -141,6 +72,16 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
     warn: (message, error) => console.warn(message, error ?? ""),
     error: (message, error) => console.error(message, error ?? ""),
   };
+  const lockDurationMs = options.lockDurationMs ?? 30_000;
+  const recordRetryMs = options.recordRetryMs ?? lockDurationMs;
+  const connectTimeoutMs = checkConnectTimeout(options.connectTimeoutMs);
+  if (!Number.isFinite(recordRetryMs) || recordRetryMs < 0) {
+    throw ValidationError.forField(
+      "engine-bullmq",
+      "recordRetryMs",
+      `must be a number of milliseconds, 0 or more, got ${String(recordRetryMs)}`,
+    );
+  }
   const keys = queueKeys(options.prefix ?? DEFAULT_PREFIX, options.queueName ?? DEFAULT_QUEUE);
   const plugins = new Map<string, PluginClient>();
   for (const [name, plugin] of Object.entries(options.plugins)) {
@@ -151,26 +92,41 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
         : createLocalPluginClient(plugin as PluginService, { store, cache }),
     );
   }
-  const registrations = new Map<string, Promise<void>>();
+  // The instance each plugin was last told, by plugin and id: a job whose snapshot differs
+  // (the instance was replaced since) registers its own before it is driven.
+  const registrations = new Map<string, { digest: string; pending: Promise<void> }>();
   const ensureRegistered = (client: PluginClient, instance: EngineInstance): Promise<void> => {
     const key = `${instance.plugin}\u0000${instance.id}`;
-    let pending = registrations.get(key);
-    if (!pending) {
-      pending = client
-        .registerInstance({ id: instance.id, handle: instance.handle, config: instance.config })
-        .then(() => undefined);
-      pending.catch(() => registrations.delete(key));
-      registrations.set(key, pending);
-    }
+    const digest = canonicalDigest({ handle: instance.handle ?? null, config: instance.config });
+    const known = registrations.get(key);
+    if (known?.digest === digest) return known.pending;
+    const pending = (known?.pending ?? Promise.resolve())
+      .catch(() => {})
+      .then(() =>
+        client.registerInstance({
+          id: instance.id,
+          handle: instance.handle,
+          config: instance.config,
+        }),
+      )
+      .then(() => undefined);
+    pending.catch(() => {
+      if (registrations.get(key)?.pending === pending) registrations.delete(key);
+    });
+    registrations.set(key, { digest, pending });
     return pending;
   };
 
+  // Name and message only: ioredis attaches the failed command (an AUTH has the password).
   const onRedisError = (error: unknown) =>
-    logger.warn("[engine-bullmq] Redis connection error (retrying)", error);
+    logger.warn("[engine-bullmq] Redis connection error (retrying)", safeError(error));
   const main = connectRedis(options.connection, onRedisError);
-  const subscriber = main.redis.duplicate();
+  await main.ready(connectTimeoutMs);
+  // Subscribed again by the cancel listener after a reconnect (ioredis' own resubscribe has
+  // no error handler: a refused one would be an unhandled rejection).
+  const subscriber = main.redis.duplicate({ autoResubscribe: false });
   subscriber.on("error", onRedisError);
-  const active = new Map<string, Active>();
+  const active = new Map<string, ActiveJob>();
   let closing = false;
 
   async function processJob(
@@ -186,40 +142,27 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
     // The last worker recorded the end but did not complete the job: its result stands.
     if (isFinalTaskState(task.state)) return task;
 
-    const entry: Active = { controller: new AbortController(), lockLost: false };
+    const entry: ActiveJob = {
+      controller: new AbortController(),
+      lockLost: false,
+      gaveUp: false,
+    };
     const { controller } = entry;
     const cancelled = () => new CancelledError("[engine-bullmq] Training cancelled");
     signal?.addEventListener("abort", () => controller.abort(cancelled()), { once: true });
     active.set(task.taskId, entry);
 
-    const record = async (
-      current: TrainingTask,
-      type?: TaskEvent["type"],
-      update?: TaskEvent["update"],
-    ): Promise<void> => {
-      current.updatedAt = clock.now().toISOString();
-      const written = await fencedWriteJobData(main.redis, keys, jobId, token, {
-        ...data,
-        task: current,
-      });
-      if (written !== "ok") {
-        // Another worker owns the job now (or it was removed): stop without any effect.
-        entry.lockLost = true;
-        controller.abort(CLOSING);
-        throw new TrainableError(
-          "CONFLICT",
-          `[engine-bullmq] Lost the lock of training ${current.taskId} (${written}): another worker drives it now`,
-        );
-      }
-      if (type) {
-        // Events keep only the latest post-update: BullMQ keeps thousands of events in Redis
-        // (its events stream), and the whole history is in the record (getTask) anyway.
-        const slim = { ...current, updates: current.updates.slice(-1) };
-        const progress: TaskProgress = { type, taskId: current.taskId, task: slim };
-        if (update !== undefined) progress.update = update;
-        await job.updateProgress(progress);
-      }
-    };
+    const record = createJobRecord({
+      redis: main.redis,
+      keys,
+      job,
+      token,
+      data,
+      entry,
+      clock,
+      logger,
+      retryBudgetMs: recordRetryMs,
+    });
     const ctx: DriveContext = {
       clock,
       policy: resolvePollPolicy(options.pollPolicy),
@@ -233,45 +176,78 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
     };
 
     try {
-      const client = plugins.get(task.plugin);
-      if (!client) {
-        return await finish(ctx, task, "failed", {
-          error: {
-            code: "NOT_FOUND",
-            message: `[engine-bullmq] Plugin "${task.plugin}" is not registered on this worker: give every worker of queue "${keys.queueName}" the plugins of its trainings`,
-          },
-        });
-      }
-      if ((await main.redis.exists(keys.cancel(task.taskId))) === 1) {
-        // Cancelled while no worker drove it (queued, or its worker died): no new effect on
-        // the plugin — no train call is made or repeated. A task that reached the plugin has
-        // its job stopped first: by the recorded status (`remoteStatusInput`) when polling,
-        // else by the task id alone (the idempotency key the job was started with).
-        const started = task.phase === "training" || task.phase === "polling";
-        if (started) {
-          await ensureRegistered(client, instance).catch(() => {});
-          await stopRemote(ctx, task, client, instance);
-        }
-        return await finish(ctx, task, "cancelled", {
-          error: { code: "CANCELLED", message: "[engine-bullmq] Training cancelled" },
-        });
-      }
-      const final = await driveTraining(ctx, task, client, instance, controller);
+      const final = await drive(ctx, task, instance, controller);
       // Recorded final (even if closing began meanwhile): that is the job's result.
       if (isFinalTaskState(final.state)) return final;
-      if (controller.signal.reason === CLOSING) {
-        if (entry.lockLost) {
-          throw new Error(`[engine-bullmq] Gave up training ${task.taskId}: lock lost`);
-        }
-        // Closing: hand the job back unfinished; another worker resumes it from its record.
-        await job.moveToWait(token);
-        throw new WaitingError();
+      if (controller.signal.reason !== CLOSING && !entry.gaveUp) {
+        // Not final and not stopped: the driver could not record its end (see the logs).
+        throw new Error(`[engine-bullmq] Training ${task.taskId} stopped unfinished`);
       }
-      // Not final and not stopped: the driver could not record its end (see the logs).
-      throw new Error(`[engine-bullmq] Training ${task.taskId} stopped unfinished`);
+    } catch (error) {
+      // A record that could not be made stops the driver wherever it was thrown from (even
+      // from a cancel's final record: the next worker sees the cancel flag).
+      if (controller.signal.reason !== CLOSING && !entry.gaveUp) throw error;
     } finally {
       active.delete(task.taskId);
     }
+    if (entry.lockLost) {
+      throw new Error(`[engine-bullmq] Gave up training ${task.taskId}: lock lost`);
+    }
+    // Closing, or Redis refused its records: hand the job back unfinished; a worker resumes
+    // it from its record. Should Redis refuse that too, the job is left active without lock
+    // renewal, and the stalled-job check hands it back once its lock expires.
+    await job
+      .moveToWait(token)
+      .catch((error) =>
+        logger.warn(
+          `[engine-bullmq] Could not hand training ${task.taskId} back to the queue; it is resumed once its lock expires`,
+          error,
+        ),
+      );
+    throw new WaitingError();
+  }
+
+  /** Drives a job's task to its end, or until stopped (`CLOSING`). */
+  async function drive(
+    ctx: DriveContext,
+    task: TrainingTask,
+    instance: EngineInstance,
+    controller: AbortController,
+  ): Promise<TrainingTask> {
+    const client = plugins.get(task.plugin);
+    if (!client) {
+      return await finish(ctx, task, "failed", {
+        error: {
+          code: "NOT_FOUND",
+          message: `[engine-bullmq] Plugin "${task.plugin}" is not registered on this worker: give every worker of queue "${keys.queueName}" the plugins of its trainings`,
+        },
+      });
+    }
+    const cancelFlag = await retryRedis(() => main.redis.exists(keys.cancel(task.taskId)), {
+      clock,
+      budgetMs: recordRetryMs,
+      stop: () => controller.signal.reason === CLOSING,
+      onRetry: (error) =>
+        logger.warn(`[engine-bullmq] Redis refused a read of training ${task.taskId}`, error),
+    }).catch((error) => {
+      controller.abort(CLOSING); // nothing done yet: hand it back
+      throw error;
+    });
+    if (cancelFlag === 1) {
+      // Cancelled while no worker drove it (queued, or its worker died): no new effect on
+      // the plugin — no train call is made or repeated. A task that reached the plugin has
+      // its job stopped first: by the recorded status (`remoteStatusInput`) when polling,
+      // else by the task id alone (the idempotency key the job was started with).
+      const started = task.phase === "training" || task.phase === "polling";
+      if (started) {
+        await ctx.ensureRegistered(client, instance).catch(() => {});
+        await stopRemote(ctx, task, client, instance);
+      }
+      return await finish(ctx, task, "cancelled", {
+        error: { code: "CANCELLED", message: "[engine-bullmq] Training cancelled" },
+      });
+    }
+    return await driveTraining(ctx, task, client, instance, controller);
   }
 
   const worker = new Worker<TrainingJobData, TrainingTask>(
@@ -281,19 +257,23 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
       connection: main.redis,
       prefix: keys.prefix,
       concurrency: options.concurrency ?? 1,
-      lockDuration: options.lockDurationMs ?? 30_000,
+      lockDuration: lockDurationMs,
       stalledInterval: options.stalledIntervalMs ?? 30_000,
       maxStalledCount: options.maxStalledCount ?? 20,
       autorun: false,
     },
   );
-  worker.on("error", (error) => logger.warn("[engine-bullmq] Worker error", error));
+  worker.on("error", (error) => logger.warn("[engine-bullmq] Worker error", safeError(error)));
 
   // Cancel requests reach the worker that runs the job, on whichever machine it is.
-  await subscriber.subscribe(keys.cancelChannel);
-  subscriber.on("message", (channel, taskId) => {
-    if (channel !== keys.cancelChannel) return;
-    if (active.has(taskId)) worker.cancelJob(taskId, "cancelled");
+  const cancels = await listenForCancels({
+    redis: main.redis,
+    subscriber,
+    keys,
+    intervalMs: options.stalledIntervalMs ?? 30_000,
+    running: () => [...active.keys()],
+    cancel: (taskId) => worker.cancelJob(taskId, "cancelled"),
+    logger,
   });
   void worker.run().catch((error) => logger.error("[engine-bullmq] Worker stopped", error));
   await worker.waitUntilReady();
@@ -305,6 +285,7 @@ export async function createBullmqWorker(options: BullmqWorkerOptions): Promise<
       if (closing) return;
       closing = true;
       for (const entry of active.values()) entry.controller.abort(CLOSING);
+      await cancels.close();
       await worker.close();
       await subscriber.quit().catch(() => subscriber.disconnect());
       await main.close();

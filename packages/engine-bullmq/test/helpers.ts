@@ -95,3 +95,31 @@ export function startChildWorker(config: Record<string, unknown>): ChildWorker {
       }),
   };
 }
+
+/**
+ * A Redis ACL user of this test (all permissions at first) and its URL: a worker connected
+ * as it can be refused writes or channels (`ACL SETUSER`) without touching the other
+ * clients of the shared server. `restrict("-@write")`, `restrict("+@all", "allchannels")`.
+ */
+export async function aclUser() {
+  const { Redis } = await import("ioredis");
+  const redis = inject("redis");
+  const admin = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const name = `${redis.prefix}-u-${randomBytes(4).toString("hex")}`;
+  const password = randomBytes(12).toString("hex");
+  await admin.call("ACL", "SETUSER", name, "reset", "on", `>${password}`, "~*", "&*", "+@all");
+  const url = new URL(redis.url);
+  url.username = name;
+  url.password = password;
+  return {
+    name,
+    password,
+    url: url.href,
+    admin,
+    restrict: (...rules: string[]) => admin.call("ACL", "SETUSER", name, ...rules),
+    async cleanup() {
+      await admin.call("ACL", "DELUSER", name).catch(() => {});
+      await admin.quit();
+    },
+  };
+}
