@@ -502,3 +502,75 @@ describe("bearer token on a real socket", () => {
     expect(small.headers.connection).not.toBe("close");
   });
 });
+
+describe("a plugin server without a token, and web pages", () => {
+  let env: TestEnv;
+  let served: ServedPlugin;
+  let port: string;
+  beforeAll(async () => {
+    env = await createTestEnv();
+    served = await servePlugin(new KeywordTagger(), { store: env.store, port: 0 });
+    port = new URL(served.url).port;
+  });
+  afterAll(async () => {
+    await served?.close();
+    await env?.cleanup();
+  });
+  const train = (headers: Record<string, string>) =>
+    send(served.url, {
+      method: "POST",
+      path: "/train",
+      body: JSON.stringify({ context: { pluginInstanceId: "x" }, input: {} }),
+      headers,
+    });
+
+  it("refuses a change posted from another site (CSRF), with or without Sec-Fetch-Site", async () => {
+    const cases: Array<Record<string, string>> = [
+      { origin: "http://evil.example", "content-type": "text/plain" },
+      { origin: "http://evil.example" },
+      { "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors" },
+      { "sec-fetch-site": "same-site", origin: `http://localhost:${Number(port) + 1}` },
+      { origin: "null" },
+    ];
+    for (const headers of cases) {
+      const answer = await train(headers);
+      expect(answer.status, JSON.stringify(headers)).toBe(401);
+      expect(answer.text).toMatch(/from another site/);
+    }
+  });
+
+  it("refuses browser requests under a DNS name (rebinding), reads included", async () => {
+    for (const method of ["GET", "POST"] as const) {
+      const answer = await send(served.url, {
+        method,
+        path: method === "GET" ? "/health" : "/train",
+        ...(method === "POST" ? { body: "{}" } : {}),
+        headers: {
+          host: `rebind.attacker.example:${port}`,
+          origin: `http://rebind.attacker.example:${port}`,
+          "sec-fetch-site": "same-origin",
+          "sec-fetch-mode": "cors",
+        },
+      });
+      expect(answer.status).toBe(401);
+      expect(answer.text).toMatch(/DNS rebinding/);
+    }
+  });
+
+  it("lets its own pages, and clients that are not browsers, through", async () => {
+    const own = await send(served.url, {
+      method: "GET",
+      path: "/health",
+      headers: { "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors" },
+    });
+    expect(own.status).toBe(200);
+    const sameOrigin = await train({
+      origin: `http://127.0.0.1:${port}`,
+      "sec-fetch-site": "same-origin",
+    });
+    expect(sameOrigin.status).not.toBe(401);
+    const plain = await train({});
+    expect(plain.status).not.toBe(401);
+    expect((await send(served.url, { method: "GET", path: "/health" })).status).toBe(200);
+  });
+});

@@ -32,6 +32,7 @@ import type { PluginService } from "../service/plugin-service.js";
 import { TrainablePluginService } from "../service/trainable-plugin-service.js";
 import type { TrainResponse } from "../training/create-training-coordinator.js";
 import type { TrainRequest } from "../training/train-request.js";
+import { browserGuard } from "./browser-guard.js";
 import { errorBody, INTERNAL_ERROR_MESSAGE } from "./error-body.js";
 import { createIssuedTaskTable, type IssuedTaskTable } from "./issued-tasks.js";
 import { parseTokens, requireToken, type TokenOption } from "./require-token.js";
@@ -300,6 +301,8 @@ export function createPluginApp(
     ),
   );
 
+  // Without a token, web pages the user opens must not drive the server (CSRF, DNS rebinding).
+  if (!tokens) app.use("*", browserGuard());
   if (tokens) {
     // Registered before every route: it also covers routes added below later (e.g. /tasks/*)
     // and unknown paths, which answer 401 rather than revealing what exists.
