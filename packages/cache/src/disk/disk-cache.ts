@@ -233,6 +233,9 @@ export class DiskCache {
    * Returns the number of entries evicted.
    */
   async evict(): Promise<number> {
+    // Pin removals and touches of leases released before this call land first: the pass sees
+    // them (a released entry is not "in use" because its pin file is still being unlinked).
+    await Promise.allSettled([...this.#pending]);
     while (this.#evicting) await this.#evicting.catch(() => {});
     return this.#evictPass();
   }
