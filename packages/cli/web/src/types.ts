@@ -70,6 +70,8 @@ export interface TaskEvent {
 export interface PruneAnswer {
   kept: string[];
   deleted: string[];
+  /** In a preview: each handle that would go with the digest it points at. */
+  deletedRefs?: { handle: string; digest: string }[];
   dryRun: boolean;
   gc?: { blobsDeleted: number; bytesFreed: number };
 }
