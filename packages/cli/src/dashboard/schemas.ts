@@ -11,6 +11,9 @@ const MetricName = z
   .max(128)
   .regex(/^[A-Za-z0-9_.:-]+$/, "must be letters, digits, _ . : - (a key of trainingResults)");
 
+/** The lowest `gcMinAgeMs` a request may ask for. */
+export const GC_MIN_AGE_FLOOR_MS = 600_000;
+
 const Count = z.number().int().min(0).max(1_000_000);
 
 /** A handle and the digest it pointed at in the preview. */
@@ -42,10 +45,14 @@ export const PruneBody = z
      * another checkpoint, nothing is deleted and the answer is a conflict.
      */
     expectDeleted: z.array(ExpectedRef).max(100_000).optional(),
+    /**
+     * Unused blobs younger than this are kept (a save in progress may be about to reference
+     * them). At least 10 minutes: a page must not be able to collect a save's blobs under it.
+     */
     gcMinAgeMs: z
       .number()
       .int()
-      .min(0)
+      .min(GC_MIN_AGE_FLOOR_MS, `must be at least ${GC_MIN_AGE_FLOOR_MS} (10 minutes)`)
       .max(365 * 24 * 3_600_000)
       .default(3_600_000),
   })
