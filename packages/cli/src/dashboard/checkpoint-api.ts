@@ -112,7 +112,7 @@ export function mountCheckpointApi(api: Hono, store: CheckpointStoreImpl): void 
       "set-default request",
       "cli",
     );
-    if (handle === DEFAULT_HANDLE) {
+    if (handle.toLowerCase() === DEFAULT_HANDLE) {
       throw ValidationError.forField("cli", "handle", `is "${DEFAULT_HANDLE}" already`);
     }
     const ref = await store.resolve({ pluginInstanceId, handle });
@@ -123,11 +123,12 @@ export function mountCheckpointApi(api: Hono, store: CheckpointStoreImpl): void 
   api.delete("/instances/:id/checkpoints/:handle", async (c) => {
     const pluginInstanceId = instanceParam(c);
     const handle = validateId(c.req.param("handle"), "handle (path)");
-    if (handle === DEFAULT_HANDLE) {
+    // Any case: on a case-insensitive filesystem `DEFAULT` is the `default` ref's folder.
+    if (handle.toLowerCase() === DEFAULT_HANDLE) {
       throw ValidationError.forField(
         "cli",
         "handle (path)",
-        `"${DEFAULT_HANDLE}" is what the instance serves: set another checkpoint as default instead (\`trainable checkpoints delete\` can remove it)`,
+        `"${handle}" is "${DEFAULT_HANDLE}" (in any case), what the instance serves: set another checkpoint as default instead (\`trainable checkpoints delete\` can remove it)`,
       );
     }
     await store.delete({ pluginInstanceId, handle });
