@@ -266,7 +266,8 @@ describe("caps on what a client can hold open", () => {
       ],
       { cwd, env: { ...process.env, NODE_NO_WARNINGS: "1" }, stdio: "ignore" },
     );
-    const dataDir = join(cwd, ".trainable");
+    closers.push(async () => killed.kill("SIGKILL"));
+    const dataDir = join(cwd, ".trainable", "engine");
     const tasks = createLocalTaskSource({ dataDir, cancelWaitMs: 3000 });
     const store = await storeOf();
     const app = createDashboardApp({
@@ -284,7 +285,7 @@ describe("caps on what a client can hold open", () => {
       () => store.close(),
     );
     let taskId: string | undefined;
-    while (!taskId) {
+    for (let tries = 0; !taskId && tries < 300; tries++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       const list = (await raw(`${served.url}/api/tasks`)).json().tasks as {
         taskId: string;
@@ -293,6 +294,7 @@ describe("caps on what a client can hold open", () => {
       }[];
       taskId = list.find((t) => t.instanceId === "stuck" && t.state === "running")?.taskId;
     }
+    expect(taskId).toBeDefined();
     killed.kill("SIGKILL");
     await new Promise((resolve) => killed.once("exit", resolve));
     const cancel = () =>

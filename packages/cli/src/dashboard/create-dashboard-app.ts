@@ -17,6 +17,7 @@ export interface DashboardAppOptions {
   assets: Map<string, Asset>;
   /** What the page says it shows, e.g. the store's location (never a credential). */
   label: { store: string; workspace: string; engine: string };
+  /** Event streams and cancels: heartbeat, stream length, caps (`maxStreams` 64, `maxPendingCancels` 16). */
   events?: EventStreamOptions;
   /** Unexpected (non-`TrainableError`) failures. Default: `console.error`. */
   onError?: (message: string, error: unknown) => void;
