@@ -204,10 +204,17 @@ describe("a read-only dashboard keeps secrets and paths to itself", () => {
     expect(instances.text).not.toContain(cwd);
     expect(instances.json().instances[0]).toMatchObject({ configHidden: true });
     expect(instances.json().instances[0]).not.toHaveProperty("config");
-    // On loopback (it may change things) the config is shown.
+    // Nor the trainings' inputs (params, data paths) or archive paths.
+    const tasks = await raw(`${url}/api/tasks`);
+    expect(tasks.json().tasks.length).toBeGreaterThan(0);
+    expect(tasks.text).not.toContain("trainingParams");
+    for (const task of tasks.json().tasks) expect(task.output?.archivePath).toBeUndefined();
+    expect(tasks.text).not.toContain(cwd);
+    // On loopback (it may change things) the config and inputs are shown.
     const local = await start([]);
     const full = await raw(`${local.url}/api/instances`);
     expect(full.text).toContain("plugin-secret-1234");
+    expect((await raw(`${local.url}/api/tasks`)).text).toContain("trainingParams");
     const cancel = await raw(`${local.url}/api/tasks/no-such-task/cancel`, {
       method: "POST",
       headers: MUTATE,

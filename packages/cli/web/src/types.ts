@@ -28,6 +28,8 @@ export interface InstanceRow {
   plugin: string;
   handle?: string;
   config?: unknown;
+  /** A read-only dashboard does not show configs (where plugin secrets live). */
+  configHidden?: boolean;
   default: CheckpointSummary | null;
   /** Why `default` could not be read (the store's error). */
   defaultError?: string;
