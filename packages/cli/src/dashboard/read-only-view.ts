@@ -14,7 +14,7 @@ export function shownPath(path: string, cwd: string): string {
 }
 
 /** An instance without its config (where a plugin's secrets live). */
-export function withoutConfig<T extends Pick<EngineInstance, "id" | "plugin">>(
+function withoutConfig<T extends Pick<EngineInstance, "id" | "plugin">>(
   instance: T,
 ): Omit<T, "config"> & { configHidden: true } {
   const { config: _config, ...rest } = instance as T & { config?: unknown };
@@ -26,7 +26,7 @@ export function withoutConfig<T extends Pick<EngineInstance, "id" | "plugin">>(
  * without the input (training params, the data's URL or path), the plugin's parameters and
  * remote status, or the archive's path.
  */
-export function publicTask(task: TrainingTask): TrainingTask {
+function publicTask(task: TrainingTask): TrainingTask {
   const {
     input: _input,
     trainPluginInput: _merged,

@@ -12,7 +12,7 @@ const MetricName = z
   .regex(/^[A-Za-z0-9_.:-]+$/, "must be letters, digits, _ . : - (a key of trainingResults)");
 
 /** The lowest `gcMinAgeMs` a request may ask for. */
-export const GC_MIN_AGE_FLOOR_MS = 600_000;
+const GC_MIN_AGE_FLOOR_MS = 600_000;
 
 const Count = z.number().int().min(0).max(1_000_000);
 

@@ -12,7 +12,7 @@ export interface CancelAnswer {
 }
 
 /** A plugin instance as the dashboard shows it: a read-only one hides its config. */
-export type ShownInstance = Omit<EngineInstance, "config"> & {
+type ShownInstance = Omit<EngineInstance, "config"> & {
   config?: unknown;
   configHidden?: true;
 };
