@@ -194,6 +194,7 @@ describe("default, whatever its case", () => {
 describe("a read-only dashboard keeps secrets and paths to itself", () => {
   it("beyond loopback without a token: no config, no absolute path", async () => {
     const d = await start(["--host", "0.0.0.0"]);
+    expect(d.output()).toMatch(/not their configs.*add --allowed-host NAME/);
     const url = d.url.replace("0.0.0.0", "127.0.0.1");
     const info = await raw(`${url}/api/info`);
     expect(info.json()).toMatchObject({ readOnly: true });

@@ -73,7 +73,7 @@ export function registerDashboard(program: Command, ctx: () => CliContext): void
       const loopback = isLoopbackHostname(o.host);
       if (!tokens && !loopback) {
         c.io.stderr.write(
-          `trainable: warning: the dashboard on ${o.host} has no token: it is read-only, and anyone who can reach port ${served.port} can see its instances, trainings and checkpoints\n`,
+          `trainable: warning: the dashboard on ${o.host} has no token: it is read-only, and anyone who can reach port ${served.port} can see its instances, trainings and checkpoints (not their configs); it answers only pages opened by IP address${o.allowedHost ? ` or as ${o.allowedHost.join(", ")}` : " (add --allowed-host NAME to open it by name)"}\n`,
         );
       }
       const mode = tokens ? "token required" : loopback ? "this machine only" : "read-only";
