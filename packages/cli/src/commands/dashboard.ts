@@ -1,6 +1,7 @@
 import { isLoopbackHostname, parseTokens, servePlugin } from "@trainable/plugin-runtime";
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
+import { parseAllowedHost } from "../dashboard/host-rule.js";
 import { openDashboard } from "../dashboard/open-dashboard.js";
 import { QUEUE_ENV } from "../queue.js";
 import {
@@ -11,6 +12,14 @@ import {
   tokenError,
   untilStopped,
 } from "../server-flags.js";
+
+interface DashboardFlags {
+  port: string;
+  host: string;
+  token?: string[];
+  allowedHost?: string[];
+  queue?: string;
+}
 
 /** `trainable dashboard`: the web page of instances, trainings and checkpoints. */
 export function registerDashboard(program: Command, ctx: () => CliContext): void {
@@ -31,10 +40,15 @@ export function registerDashboard(program: Command, ctx: () => CliContext): void
       collectTokens,
     )
     .option(
+      "--allowed-host <name>",
+      "a host name the page may be opened under without a token, besides loopback names and IP addresses (repeatable; others are refused, against DNS rebinding)",
+      parseAllowedHost,
+    )
+    .option(
       "--queue <url>",
       `show the trainings of a distributed queue (redis://HOST:PORT/DB[?queue=NAME]; env ${QUEUE_ENV}) instead of the local engine's --data-dir`,
     )
-    .action(async (o: { port: string; host: string; token?: string[]; queue?: string }) => {
+    .action(async (o: DashboardFlags) => {
       const c = ctx();
       const port = parsePort(o.port);
       const { tokens, source } = resolveTokens(o.token, c.io.env[TOKEN_ENV]);
@@ -47,7 +61,11 @@ export function registerDashboard(program: Command, ctx: () => CliContext): void
       const app = await openDashboard(c, {
         queue: o.queue,
         signal: closing.signal,
-        access: { host: o.host, ...(tokens ? { tokens } : {}) },
+        access: {
+          host: o.host,
+          ...(tokens ? { tokens } : {}),
+          ...(o.allowedHost ? { allowedHosts: o.allowedHost } : {}),
+        },
       });
       // The dashboard checks its own access (token, loopback, read-only): servePlugin's rule
       // for plugin apps does not apply to it.
@@ -55,7 +73,7 @@ export function registerDashboard(program: Command, ctx: () => CliContext): void
       const loopback = isLoopbackHostname(o.host);
       if (!tokens && !loopback) {
         c.io.stderr.write(
-          `trainable: warning: the dashboard on ${o.host} has no token: it is read-only, and anyone who can reach port ${served.port} can see its instances, trainings and checkpoints\n`,
+          `trainable: warning: the dashboard on ${o.host} has no token: it is read-only, and anyone who can reach port ${served.port} can see its instances, trainings and checkpoints (not their configs); it answers only pages opened by IP address${o.allowedHost ? ` or as ${o.allowedHost.join(", ")}` : " (add --allowed-host NAME to open it by name)"}\n`,
         );
       }
       const mode = tokens ? "token required" : loopback ? "this machine only" : "read-only";

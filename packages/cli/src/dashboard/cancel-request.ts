@@ -17,7 +17,7 @@ const requestPath = (dataDir: string, taskId: string) =>
 export async function requestCancel(dataDir: string, taskId: string, now = new Date()) {
   const dir = join(dataDir, "tasks", validateId(taskId, "taskId"));
   if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
-    throw new NotFoundError(`[cli] Unknown task "${taskId}" in ${dataDir}`);
+    throw new NotFoundError(`[cli] Unknown task "${taskId}"`);
   }
   await writeFile(
     requestPath(dataDir, taskId),

@@ -7,7 +7,7 @@ import {
   ValidationError,
   validateId,
 } from "@trainable/core";
-import type { CheckpointStoreImpl } from "@trainable/storage";
+import { type CheckpointStoreImpl, selectPrunable } from "@trainable/storage";
 import type { Context, Hono } from "hono";
 import { readJsonBody } from "./read-json-body.js";
 import { PruneBody, SetDefaultBody } from "./schemas.js";
@@ -61,8 +61,31 @@ export async function defaultOf(
   });
 }
 
-const sameSet = (a: string[], b: string[]) =>
-  a.length === b.length && [...a].sort().join("\u0000") === [...b].sort().join("\u0000");
+interface HandleDigest {
+  handle: string;
+  digest: string;
+}
+
+const handles = (refs: HandleDigest[]) => refs.map((r) => r.handle);
+const short = (digest: string) => digest.replace(/^sha256:/, "").slice(0, 12);
+
+/** How what the rules select now differs from what the preview showed (empty: the same). */
+function differences(now: HandleDigest[], preview: HandleDigest[]): string[] {
+  const before = new Map(preview.map((r) => [r.handle, r.digest]));
+  const after = new Map(now.map((r) => [r.handle, r.digest]));
+  const out: string[] = [];
+  const added = handles(now).filter((h) => !before.has(h));
+  const dropped = handles(preview).filter((h) => !after.has(h));
+  if (added.length) out.push(`the rules now also delete ${added.join(", ")}`);
+  if (dropped.length) out.push(`the rules no longer delete ${dropped.join(", ")}`);
+  for (const { handle, digest } of now) {
+    const was = before.get(handle);
+    if (was !== undefined && was !== digest) {
+      out.push(`${handle} now points at digest ${short(digest)}, not ${short(was)}`);
+    }
+  }
+  return out;
+}
 
 const instanceParam = (c: Context) => validateId(c.req.param("id"), "instance id (path)");
 
@@ -89,7 +112,7 @@ export function mountCheckpointApi(api: Hono, store: CheckpointStoreImpl): void 
       "set-default request",
       "cli",
     );
-    if (handle === DEFAULT_HANDLE) {
+    if (handle.toLowerCase() === DEFAULT_HANDLE) {
       throw ValidationError.forField("cli", "handle", `is "${DEFAULT_HANDLE}" already`);
     }
     const ref = await store.resolve({ pluginInstanceId, handle });
@@ -100,11 +123,12 @@ export function mountCheckpointApi(api: Hono, store: CheckpointStoreImpl): void 
   api.delete("/instances/:id/checkpoints/:handle", async (c) => {
     const pluginInstanceId = instanceParam(c);
     const handle = validateId(c.req.param("handle"), "handle (path)");
-    if (handle === DEFAULT_HANDLE) {
+    // Any case: on a case-insensitive filesystem `DEFAULT` is the `default` ref's folder.
+    if (handle.toLowerCase() === DEFAULT_HANDLE) {
       throw ValidationError.forField(
         "cli",
         "handle (path)",
-        `"${DEFAULT_HANDLE}" is what the instance serves: set another checkpoint as default instead (\`trainable checkpoints delete\` can remove it)`,
+        `"${handle}" is "${DEFAULT_HANDLE}" (in any case), what the instance serves: set another checkpoint as default instead (\`trainable checkpoints delete\` can remove it)`,
       );
     }
     await store.delete({ pluginInstanceId, handle });
@@ -114,29 +138,51 @@ export function mountCheckpointApi(api: Hono, store: CheckpointStoreImpl): void 
   api.post("/instances/:id/prune", async (c) => {
     const pluginInstanceId = instanceParam(c);
     const body: PruneBody = parseWith(PruneBody, await readJsonBody(c), "prune request", "cli");
-    const rules = {
+    // The dry run, fresh: the store's own rule (`selectPrunable`) on the refs as they are now.
+    const { keep, remove } = selectPrunable(await store.list({ pluginInstanceId }), {
       pluginInstanceId,
       keepLast: body.keepLast,
       keepBest: body.keepBest,
       metric: body.metric,
       mode: body.mode,
       protect: body.protect,
-    };
-    if (!body.dryRun && body.expectDeleted) {
-      const now = await store.prune({ ...rules, dryRun: true });
-      if (!sameSet(now.deleted, body.expectDeleted)) {
-        throw new ConflictError(
-          `[cli] The checkpoints of "${pluginInstanceId}" changed since the preview: the rules now delete ${now.deleted.join(", ") || "nothing"} (the preview said ${body.expectDeleted.join(", ") || "nothing"}); nothing was deleted — preview again`,
-        );
-      }
+    });
+    const selected = remove.map((r) => ({ handle: r.handle, digest: r.digest }));
+    const kept = keep.map((r) => r.handle);
+    if (body.dryRun) {
+      return c.json({ kept, deleted: handles(selected), deletedRefs: selected, dryRun: true });
     }
-    const result = await store.prune({ ...rules, dryRun: body.dryRun });
-    const gc = body.dryRun
-      ? undefined
-      : await store.gc({ pluginInstanceId, minAgeMs: body.gcMinAgeMs });
+    const expected = body.expectDeleted ?? [];
+    const changed = differences(selected, expected);
+    if (changed.length > 0) {
+      throw new ConflictError(
+        `[cli] The checkpoints of "${pluginInstanceId}" changed since the preview: ${changed.join("; ")}; nothing was deleted — preview again`,
+      );
+    }
+    // Exactly the checked handles are deleted (never what a later list would select).
+    const deleted: string[] = [];
+    const gone: string[] = [];
+    for (const { handle } of selected) {
+      const ok = await store.delete({ pluginInstanceId, handle }).then(
+        () => true,
+        (error: unknown) => {
+          if (NotFoundError.isInstance(error)) return false;
+          throw error;
+        },
+      );
+      (ok ? deleted : gone).push(handle);
+    }
+    if (gone.length > 0) {
+      throw new ConflictError(
+        `[cli] The prune of "${pluginInstanceId}" deleted ${deleted.join(", ") || "nothing"}, not all the preview showed: ${gone.join(", ")} ${gone.length === 1 ? "was" : "were"} deleted meanwhile by someone else (unused blobs were not collected)`,
+      );
+    }
+    const gc = await store.gc({ pluginInstanceId, minAgeMs: body.gcMinAgeMs });
     return c.json({
-      ...result,
-      ...(gc ? { gc: { blobsDeleted: gc.deleted.length, bytesFreed: gc.bytesFreed } } : {}),
+      kept,
+      deleted,
+      dryRun: false,
+      gc: { blobsDeleted: gc.deleted.length, bytesFreed: gc.bytesFreed },
     });
   });
 }

@@ -6,6 +6,7 @@ import { bodyLimit } from "hono/body-limit";
 import { defaultOf, mountCheckpointApi, summarize } from "./checkpoint-api.js";
 import { canMutate, type DashboardAccess, dashboardGuard } from "./dashboard-access.js";
 import { type Asset, PAGE_CSP, pageHtml } from "./dashboard-assets.js";
+import { readOnlyTasks } from "./read-only-view.js";
 import { type EventStreamOptions, mountTaskApi } from "./task-api.js";
 import type { TaskSource } from "./task-source.js";
 
@@ -15,8 +16,12 @@ export interface DashboardAppOptions {
   access: DashboardAccess;
   /** The page's files (see `loadAssets`). */
   assets: Map<string, Asset>;
-  /** What the page says it shows, e.g. the store's location (never a credential). */
+  /**
+   * What the page says it shows, e.g. the store's location (never a credential; on a
+   * read-only dashboard, no absolute path either: see `shownPath`).
+   */
   label: { store: string; workspace: string; engine: string };
+  /** Event streams and cancels: heartbeat, stream length, caps (`maxStreams` 64, `maxPendingCancels` 16). */
   events?: EventStreamOptions;
   /** Unexpected (non-`TrainableError`) failures. Default: `console.error`. */
   onError?: (message: string, error: unknown) => void;
@@ -31,7 +36,11 @@ const API_BODY_LIMIT = 64 * 1024;
  * `trainable serve`): the page uses relative URLs.
  */
 export function createDashboardApp(options: DashboardAppOptions): Hono {
-  const { store, tasks, access, assets } = options;
+  const { store, access, assets } = options;
+  // Read-only (beyond loopback, no token): anyone who reaches the port reads, so no configs
+  // (plugin secrets), task inputs or archive paths.
+  const readOnly = !canMutate(access);
+  const tasks = readOnly ? readOnlyTasks(options.tasks) : options.tasks;
   const onError = options.onError ?? ((message, error) => console.error(message, error));
   const app = new Hono();
   const fail = (c: Context, error: unknown) => {
@@ -89,7 +98,7 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
     c.json({
       ...options.label,
       source: tasks.kind,
-      readOnly: !canMutate(access),
+      readOnly,
       tokenRequired: access.tokens !== undefined || access.checkedOutside === true,
     }),
   );

@@ -1,6 +1,7 @@
 import { UnauthorizedError } from "@trainable/core";
 import { errorBody, isLoopbackHostname, requireToken } from "@trainable/plugin-runtime";
 import type { Context, MiddlewareHandler } from "hono";
+import { hostAllowed } from "./host-rule.js";
 
 /** Who may read and change what through the dashboard's API. */
 export interface DashboardAccess {
@@ -13,6 +14,11 @@ export interface DashboardAccess {
   checkedOutside?: boolean;
   /** The address the server listens on. */
   host: string;
+  /**
+   * Host names (lower case) the `Host` header may carry besides loopback names and IP
+   * literals, when no token guards the API (`--allowed-host`).
+   */
+  allowedHosts?: string[];
 }
 
 /** The header every mutating request of the page carries (a cross-site form cannot send it). */
@@ -30,9 +36,10 @@ export function canMutate(access: DashboardAccess): boolean {
 /**
  * The API's guard:
  * - with a token, every request needs `Authorization: Bearer <token>`;
- * - without one on a loopback address, the `Host` header must name a loopback host too (a
- *   page of another site whose name was re-pointed at 127.0.0.1 — DNS rebinding — is refused);
- * - without one elsewhere, the API is read-only;
+ * - without one, on any address, the `Host` header must be a loopback name, an IP literal or
+ *   an `allowedHosts` name (a page of another site whose name was re-pointed at this server —
+ *   DNS rebinding — is refused);
+ * - without one beyond loopback, the API is read-only;
  * - a mutating request must carry {@link REQUEST_HEADER} (a custom header: a cross-site page
  *   can only send it after a CORS preflight, which this server never grants) and, when the
  *   browser says where it comes from (`Origin`, `Sec-Fetch-Site`), come from this origin.
@@ -41,12 +48,13 @@ export function dashboardGuard(access: DashboardAccess): MiddlewareHandler {
   const token = access.tokens ? requireToken({ token: access.tokens }) : undefined;
   const mutable = canMutate(access);
   const open = access.tokens === undefined && access.checkedOutside !== true;
+  const allowedHosts = access.allowedHosts ?? [];
   return async (c, next) => {
     c.header("Cache-Control", "no-store");
-    if (open && isLoopbackHostname(access.host) && !loopbackHost(c.req.header("host"))) {
+    if (open && !hostAllowed(c.req.header("host"), allowedHosts)) {
       return refuse(
         c,
-        `[cli] Dashboard: the Host header "${c.req.header("host") ?? ""}" is not a loopback name (this dashboard only answers pages loaded from this machine: open it as http://127.0.0.1:PORT/)`,
+        `[cli] Dashboard: the Host header "${c.req.header("host") ?? ""}" is not a loopback name, an IP address or an --allowed-host name (without a token, a dashboard answers only those, against DNS rebinding: open it by IP address, or start it with --allowed-host NAME)`,
       );
     }
     if (MUTATING.has(c.req.method)) {
@@ -86,15 +94,6 @@ function crossSite(c: Context): string | undefined {
     }
   }
   return undefined;
-}
-
-/** `localhost[:port]`, `127.x.x.x[:port]`, `[::1][:port]`. */
-function loopbackHost(header: string | undefined): boolean {
-  if (!header) return false;
-  const match = /^(\[[^\]]+\]|[^:]+)(?::\d{1,5})?$/.exec(header.trim());
-  if (!match) return false;
-  const name = (match[1] as string).replace(/^\[|\]$/g, "");
-  return isLoopbackHostname(name);
 }
 
 /** 403: who is asking is not the question (a token would not change the answer). */

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { TrainableError } from "@trainable/core";
 import { describe, expect, it } from "vitest";
 import { loadAssets, pageHtml } from "./dashboard-assets.js";
+import { hostAllowed } from "./host-rule.js";
+import { shownPath } from "./read-only-view.js";
 import { PruneBody } from "./schemas.js";
 import { storeLabel } from "./store-label.js";
 
@@ -16,6 +18,34 @@ describe("storeLabel", () => {
     expect(storeLabel("s3://key:secret@bucket/p")).toBe("s3://bucket/p");
     expect(storeLabel("memory://")).toBe("memory://");
     expect(storeLabel("not a url")).toBe("(store)");
+  });
+
+  it("read-only: a file store relative to the working directory, or only its last part", () => {
+    expect(storeLabel("file:///work/app/.trainable/store", "/work/app")).toBe(
+      "file:.trainable/store",
+    );
+    expect(storeLabel("file:///srv/store", "/work/app")).toBe("file:…/store");
+    expect(storeLabel("file:///work/app-other/store", "/work/app")).toBe("file:…/store");
+    expect(shownPath("/work/app", "/work/app")).toBe(".");
+  });
+});
+
+describe("hostAllowed", () => {
+  it("loopback names, IP literals and the allowed names, with or without a port", () => {
+    for (const host of ["localhost:1", "127.0.0.1", "10.0.0.2:80", "[::1]:9", "[2001:db8::1]"]) {
+      expect(hostAllowed(host, []), host).toBe(true);
+    }
+    expect(hostAllowed("dash.lan:8090", ["dash.lan"])).toBe(true);
+    for (const host of [
+      "dash.lan",
+      "evil.test",
+      "[evil.test]",
+      "10.0.0.2.evil.test",
+      "",
+      undefined,
+    ]) {
+      expect(hostAllowed(host, []), String(host)).toBe(false);
+    }
   });
 });
 

@@ -159,7 +159,7 @@ export function createLocalTaskSource(options: LocalTaskSourceOptions): TaskSour
 
     async cancel(taskId): Promise<CancelAnswer> {
       const known = await this.getTask(taskId);
-      if (!known) throw new NotFoundError(`[cli] Unknown task "${taskId}" in ${options.dataDir}`);
+      if (!known) throw new NotFoundError(`[cli] Unknown task "${taskId}"`);
       if (isFinalTaskState(known.state)) return { task: known, requested: false };
       await requestCancel(options.dataDir, taskId);
       const until = Date.now() + (options.cancelWaitMs ?? 15_000);

@@ -2,10 +2,11 @@ import type { Hono } from "hono";
 import type { CliContext } from "../context.js";
 import { QUEUE_ENV, queueOptions, resolveQueue } from "../queue.js";
 import { createDashboardApp } from "./create-dashboard-app.js";
-import type { DashboardAccess } from "./dashboard-access.js";
+import { canMutate, type DashboardAccess } from "./dashboard-access.js";
 import { loadAssets } from "./dashboard-assets.js";
 import { createEngineTaskSource } from "./engine-task-source.js";
 import { createLocalTaskSource } from "./local-task-source.js";
+import { shownPath } from "./read-only-view.js";
 import { storeLabel } from "./store-label.js";
 import type { TaskSource } from "./task-source.js";
 
@@ -34,6 +35,8 @@ export async function openDashboard(
     });
   }
   c.onClose(() => tasks.close());
+  // Anyone who reaches a read-only dashboard reads it: no absolute paths in what it says.
+  const readOnly = !canMutate(options.access);
   return createDashboardApp({
     store,
     tasks,
@@ -41,9 +44,11 @@ export async function openDashboard(
     assets,
     ...(options.signal ? { events: { signal: options.signal } } : {}),
     label: {
-      store: storeLabel(c.remote),
+      store: storeLabel(c.remote, readOnly ? c.io.cwd : undefined),
       workspace: c.workspace,
-      engine: queue ? `queue ${queue.queueName ?? "trainable"}` : `local (${c.dataDir})`,
+      engine: queue
+        ? `queue ${queue.queueName ?? "trainable"}`
+        : `local (${readOnly ? shownPath(c.dataDir, c.io.cwd) : c.dataDir})`,
     },
     onError: (message, error) =>
       c.io.stderr.write(`trainable: ${message}: ${error instanceof Error ? error.stack : error}\n`),

@@ -11,7 +11,20 @@ const MetricName = z
   .max(128)
   .regex(/^[A-Za-z0-9_.:-]+$/, "must be letters, digits, _ . : - (a key of trainingResults)");
 
+/** The lowest `gcMinAgeMs` a request may ask for. */
+const GC_MIN_AGE_FLOOR_MS = 600_000;
+
 const Count = z.number().int().min(0).max(1_000_000);
+
+/** A handle and the digest it pointed at in the preview. */
+const ExpectedRef = z
+  .object({
+    handle: Id,
+    digest: z
+      .string()
+      .regex(/^sha256:[0-9a-f]{64}$/, "must be a checkpoint digest (sha256:<64 hex digits>)"),
+  })
+  .strict();
 
 /**
  * `POST api/instances/:id/prune`: the CLI's `checkpoints prune` rules. `default` and
@@ -27,14 +40,19 @@ export const PruneBody = z
     protect: z.array(Id).max(1000).default([]),
     dryRun: z.boolean(),
     /**
-     * The handles the preview said would go: when the rules now select others (a training
-     * saved, someone deleted), nothing is deleted and the answer is a conflict.
+     * What the preview said would go, each handle with the digest it pointed at (required
+     * without `dryRun`): when the rules now select other handles, or a handle now points at
+     * another checkpoint, nothing is deleted and the answer is a conflict.
      */
-    expectDeleted: z.array(Id).max(100_000).optional(),
+    expectDeleted: z.array(ExpectedRef).max(100_000).optional(),
+    /**
+     * Unused blobs younger than this are kept (a save in progress may be about to reference
+     * them). At least 10 minutes: a page must not be able to collect a save's blobs under it.
+     */
     gcMinAgeMs: z
       .number()
       .int()
-      .min(0)
+      .min(GC_MIN_AGE_FLOOR_MS, `must be at least ${GC_MIN_AGE_FLOOR_MS} (10 minutes)`)
       .max(365 * 24 * 3_600_000)
       .default(3_600_000),
   })
@@ -43,6 +61,11 @@ export const PruneBody = z
     path: ["keepLast"],
     message:
       "give keepLast and/or keepBest: pruning without a retention rule would delete every unprotected checkpoint",
+  })
+  .refine((b) => b.dryRun || b.expectDeleted !== undefined, {
+    path: ["expectDeleted"],
+    message:
+      "is required without dryRun: give the {handle, digest} list the preview (dryRun: true) answered in deletedRefs",
   })
   .refine((b) => !(b.keepBest !== undefined && b.keepBest > 0 && b.metric === undefined), {
     path: ["metric"],

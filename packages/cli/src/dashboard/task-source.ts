@@ -11,13 +11,19 @@ export interface CancelAnswer {
   requested: boolean;
 }
 
+/** A plugin instance as the dashboard shows it: a read-only one hides its config. */
+type ShownInstance = Omit<EngineInstance, "config"> & {
+  config?: unknown;
+  configHidden?: true;
+};
+
 /**
  * Where the dashboard reads trainings and plugin instances from: the local engine's task log
  * on `--data-dir` (trainings driven by `trainable train` processes) or a distributed queue.
  */
 export interface TaskSource {
   readonly kind: "local" | "queue";
-  listInstances(): Promise<EngineInstance[]>;
+  listInstances(): Promise<ShownInstance[]>;
   /** Newest first. */
   listTasks(): Promise<TrainingTask[]>;
   getTask(taskId: string): Promise<TrainingTask | undefined>;

@@ -68,7 +68,7 @@ export function CheckpointTable(props: CheckpointTableProps) {
                   Set as default
                 </button>
               )}
-              {c.handle !== "default" && (
+              {c.handle.toLowerCase() !== "default" && (
                 <button
                   type="button"
                   class="danger"

@@ -82,7 +82,9 @@ export function InstancesView(props: { refreshKey: number }) {
                     )}
                   </td>
                   <td>
-                    {row.config === undefined ? (
+                    {row.configHidden ? (
+                      <span class="muted">hidden in read-only mode</span>
+                    ) : row.config === undefined ? (
                       <span class="muted">–</span>
                     ) : (
                       <details>

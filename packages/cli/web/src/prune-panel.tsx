@@ -70,7 +70,8 @@ export function PrunePanel(props: PruneProps) {
       const answer = await send<PruneAnswer>("POST", path, {
         ...preview.rules,
         dryRun: false,
-        expectDeleted: preview.answer.deleted,
+        // Names and digests: a handle re-saved since the preview is not deleted (409).
+        expectDeleted: preview.answer.deletedRefs ?? [],
       });
       props.announce(
         `Pruned ${props.instance}: deleted ${answer.deleted.join(", ") || "nothing"}${answer.gc ? `; ${answer.gc.blobsDeleted} blobs freed (${bytes(answer.gc.bytesFreed)})` : ""}.`,

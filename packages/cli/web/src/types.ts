@@ -28,6 +28,8 @@ export interface InstanceRow {
   plugin: string;
   handle?: string;
   config?: unknown;
+  /** A read-only dashboard does not show configs (where plugin secrets live). */
+  configHidden?: boolean;
   default: CheckpointSummary | null;
   /** Why `default` could not be read (the store's error). */
   defaultError?: string;
@@ -70,6 +72,8 @@ export interface TaskEvent {
 export interface PruneAnswer {
   kept: string[];
   deleted: string[];
+  /** In a preview: each handle that would go with the digest it points at. */
+  deletedRefs?: { handle: string; digest: string }[];
   dryRun: boolean;
   gc?: { blobsDeleted: number; bytesFreed: number };
 }
