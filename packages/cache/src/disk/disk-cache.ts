@@ -50,6 +50,8 @@ export class DiskCache {
   /** Marker tokens whose files this process has hashed (or downloaded) itself. */
   readonly #verified = new Set<string>();
   readonly #pending = new Set<Promise<unknown>>();
+  /** The last touch of each entry's marker, so touches land in the order they were asked. */
+  readonly #touches = new Map<string, Promise<void>>();
   #evicting: Promise<void> | undefined;
   #evictAgain = false;
 
@@ -140,7 +142,15 @@ export class DiskCache {
    */
   #touch(p: EntryPaths): void {
     const now = new Date();
-    this.#track(utimes(p.marker, now, now).catch(() => {}));
+    // One after the other per entry: two utimes in flight may land in any order, and an
+    // earlier time landing last made a just-released entry look older than it is.
+    const previous = this.#touches.get(p.marker) ?? Promise.resolve();
+    const next = previous.then(() => utimes(p.marker, now, now)).catch(() => {});
+    this.#touches.set(p.marker, next);
+    void next.then(() => {
+      if (this.#touches.get(p.marker) === next) this.#touches.delete(p.marker);
+    });
+    this.#track(next);
   }
 
   async #ensureEntry(
