@@ -1,14 +1,38 @@
-// Structure limits of the packages' sources (tests excluded): no file over 350 lines, no
-// function over 120 lines. Usage: node scripts/check-structure.mjs [package-dir ...]
-// (default: every packages/*). Exits 1 and lists each offender when a limit is broken.
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+// Structure rules of the packages' sources: no file over 350 lines and no function over 120
+// lines (tests excluded), and the test placement rule: a test inside `src/` sits beside the
+// module it is about and is named after it (`foo.test.ts`, `foo.<aspect>.test.ts` or
+// `foo.test-d.ts` beside `foo.ts`; `index.test.ts` for a folder's entry); tests of a whole
+// package (its public API, servers, several modules at once) live in `test/`.
+// Usage: node scripts/check-structure.mjs [package-dir ...] (default: every packages/*).
+// Exits 1 and lists each offender when a rule is broken.
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import ts from "typescript";
 
 const MAX_FILE_LINES = 350;
 const MAX_FUNCTION_LINES = 120;
 const root = join(import.meta.dirname, "..");
 const isTest = (name) => /\.test(-d)?\.ts$/.test(name) || name === "__fixtures__";
+
+function* testFiles(dir) {
+  for (const name of readdirSync(dir)) {
+    if (name === "__fixtures__") continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) yield* testFiles(path);
+    else if (/\.test(-d)?\.ts$/.test(name)) yield path;
+  }
+}
+
+/** The module a test in `src/` is named after: `a/foo.bar.test.ts` → `a/foo.ts` (or .tsx). */
+function moduleOf(test) {
+  const parts = test
+    .slice(dirname(test).length + 1)
+    .replace(/\.test(-d)?\.ts$/, "")
+    .split(".");
+  return parts
+    .map((_, i) => join(dirname(test), parts.slice(0, i + 1).join(".")))
+    .find((stem) => existsSync(`${stem}.ts`) || existsSync(`${stem}.tsx`));
+}
 
 function* sources(dir) {
   for (const name of readdirSync(dir)) {
@@ -30,6 +54,13 @@ for (const dir of packageDirs) {
     files = [...sources(join(dir, "src"))];
   } catch {
     continue;
+  }
+  for (const test of testFiles(join(dir, "src"))) {
+    if (!moduleOf(test)) {
+      problems.push(
+        `${relative(root, test)}: a test in src/ must be named after the module beside it (foo.test.ts or foo.<aspect>.test.ts beside foo.ts); move tests of the whole package to test/`,
+      );
+    }
   }
   for (const file of files) {
     const text = readFileSync(file, "utf8");

@@ -2,12 +2,14 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { errno } from "./errno.js";
-import { exists } from "./exists.js";
-import { isProcessAlive } from "./is-process-alive.js";
-import { mapLimit } from "./map-limit.js";
-import { readDirIfExists } from "./read-dir.js";
-import { writeFileAtomic } from "./write-file-atomic.js";
+import {
+  errno,
+  exists,
+  isProcessAlive,
+  mapLimit,
+  readDirIfExists,
+  writeFileAtomic,
+} from "./index.js";
 
 let dir: string;
 beforeEach(async () => {

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
-const srcDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const srcDir = dirname(fileURLToPath(import.meta.url));
 
 /** Static (non-type, non-dynamic) import specifiers of a source file. */
 function staticImports(file: string): string[] {
