@@ -6,7 +6,12 @@ const { version } = JSON.parse(readFileSync(new URL("./package.json", import.met
 
 export default defineConfig(
   baseConfig(
-    { index: "src/index.ts", s3: "src/s3.ts", conformance: "src/conformance.ts" },
+    {
+      index: "src/index.ts",
+      s3: "src/s3.ts",
+      conformance: "src/conformance.ts",
+      archive: "src/archive.ts",
+    },
     // Recorded as `packageVersion` in the metadata of every checkpoint saved.
     {
       define: { __TRAINABLE_STORAGE_VERSION__: JSON.stringify(version) },

@@ -1,4 +1,4 @@
-import { entryPathProblem } from "@trainable/storage";
+import { entryPathProblem } from "@trainable/storage/archive";
 
 /** The central-directory fields of a zip entry that decide whether it may be extracted. */
 export interface ZipEntryFields {

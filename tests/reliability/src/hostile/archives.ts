@@ -16,12 +16,8 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGzip, gzipSync } from "node:zlib";
-import {
-  type ExtractLimits,
-  type FolderEntry,
-  type ManifestEntry,
-  packFolder,
-} from "@trainable/storage";
+import type { ExtractLimits } from "@trainable/storage";
+import { type FolderEntry, type ManifestEntry, packFolder } from "@trainable/storage/archive";
 import {
   BLOCK,
   type CanonicalInput,

@@ -13,7 +13,12 @@
 import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type FolderEntry, type ManifestEntry, manifestLine, packFolder } from "@trainable/storage";
+import {
+  type FolderEntry,
+  type ManifestEntry,
+  manifestLine,
+  packFolder,
+} from "@trainable/storage/archive";
 
 export const BLOCK = 512;
 /** The end-of-archive marker: two zero blocks. */

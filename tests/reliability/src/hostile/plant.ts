@@ -15,12 +15,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import type { CheckpointRef } from "@trainable/core";
-import {
-  type ManifestEntry,
-  PreconditionFailedError,
-  type RemoteBackend,
-} from "@trainable/storage";
+import type { CheckpointRef, ManifestEntry } from "@trainable/core";
+import { PreconditionFailedError, type RemoteBackend } from "@trainable/storage";
 import { rawManifest } from "./craft-tar.js";
 
 export type ArchiveBytes = { bytes: Buffer } | { path: string };
