@@ -1,7 +1,8 @@
 import { isIP } from "node:net";
 import { UnauthorizedError } from "@trainable/core";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { errorBody } from "./error-body.js";
+import { requestHeader } from "./request-header.js";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -35,35 +36,43 @@ function refuse(message: string) {
  *   127.0.0.1), reading and changing it as "same origin".
  */
 export function browserGuard(): MiddlewareHandler {
-  return async (c, next) => {
-    const site = c.req.header("sec-fetch-site");
-    const origin = c.req.header("origin");
-    const fromBrowser =
-      site !== undefined || origin !== undefined || c.req.header("sec-fetch-mode") !== undefined;
-    if (!fromBrowser) return next();
-    const host = c.req.header("host") ?? "";
-    if (!isFixedHostname(hostnameOf(host))) {
-      const { body, httpStatus } = refuse(
-        `Refused a browser request for host "${hostnameOf(host).slice(0, 100)}": a plugin server without a token answers browsers only at localhost or an IP address (DNS rebinding); give it a token to serve pages under a name`,
-      );
-      return c.json(body, httpStatus as 401);
+  // Not an async function: the common case (no browser) adds no promise of its own.
+  return (c, next) => {
+    const site = requestHeader(c, "sec-fetch-site");
+    const origin = requestHeader(c, "origin");
+    if (
+      site === undefined &&
+      origin === undefined &&
+      requestHeader(c, "sec-fetch-mode") === undefined
+    ) {
+      return next();
     }
-    if (!SAFE_METHODS.has(c.req.method)) {
-      let sameOrigin = site === undefined || site === "same-origin" || site === "none";
-      if (origin !== undefined) {
-        try {
-          sameOrigin &&= new URL(origin).host === host.trim().toLowerCase();
-        } catch {
-          sameOrigin = false;
-        }
-      }
-      if (!sameOrigin) {
-        const { body, httpStatus } = refuse(
-          `Refused a ${c.req.method} from another site (origin ${origin === undefined ? "unknown" : JSON.stringify(origin.slice(0, 100))}): a plugin server without a token takes changes from its own origin only`,
-        );
-        return c.json(body, httpStatus as 401);
-      }
-    }
-    return next();
+    const refused = refusal(c, site, origin);
+    return refused === undefined ? next() : Promise.resolve(refused);
   };
+}
+
+/** The answer refusing a browser request, or `undefined` when it may go on. */
+function refusal(c: Context, site: string | undefined, origin: string | undefined) {
+  const host = requestHeader(c, "host") ?? "";
+  if (!isFixedHostname(hostnameOf(host))) {
+    const { body, httpStatus } = refuse(
+      `Refused a browser request for host "${hostnameOf(host).slice(0, 100)}": a plugin server without a token answers browsers only at localhost or an IP address (DNS rebinding); give it a token to serve pages under a name`,
+    );
+    return c.json(body, httpStatus as 401);
+  }
+  if (SAFE_METHODS.has(c.req.method)) return undefined;
+  let sameOrigin = site === undefined || site === "same-origin" || site === "none";
+  if (origin !== undefined) {
+    try {
+      sameOrigin &&= new URL(origin).host === host.trim().toLowerCase();
+    } catch {
+      sameOrigin = false;
+    }
+  }
+  if (sameOrigin) return undefined;
+  const { body, httpStatus } = refuse(
+    `Refused a ${c.req.method} from another site (origin ${origin === undefined ? "unknown" : JSON.stringify(origin.slice(0, 100))}): a plugin server without a token takes changes from its own origin only`,
+  );
+  return c.json(body, httpStatus as 401);
 }
