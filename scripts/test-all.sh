@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole check, as the README's test command and CI run it:
-# lint, the reliability and benchmark report checks, typecheck, build, every test suite (against a real S3 server on 127.0.0.1),
+# lint (Biome, sherif, knip, the structure rules, jscpd), the reliability and benchmark report checks, typecheck, build, every test suite (against a real S3 server on 127.0.0.1),
 # the packaging checks (publint, attw) of every package and the pack-and-install smoke test.
 #
 # S3: when TRAINABLE_TEST_S3_ENDPOINT (+ _ACCESS_KEY, _SECRET_KEY, _REGION) is set, that server
@@ -43,6 +43,10 @@ fi
 
 rm -rf .vitest-results
 "${PNPM[@]}" run lint
+# Monorepo hygiene: sherif + knip (unused files, exports, dependencies), then the structure
+# rules (file and function sizes, test placement) and jscpd (no repeated blocks).
+"${PNPM[@]}" run lint:deps
+"${PNPM[@]}" run lint:structure
 # The committed reports must be the ones their runs produce (no build needed).
 "${PNPM[@]}" run reliability:check
 "${PNPM[@]}" run bench:check
