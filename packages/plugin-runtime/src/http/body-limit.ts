@@ -8,7 +8,7 @@ import { errorBody } from "./error-body.js";
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 /** A route handler. */
-export type RouteHandler = (c: Context) => Promise<Response>;
+type RouteHandler = (c: Context) => Promise<Response>;
 
 export interface BodyLimits {
   /** Middleware refusing a body over the limit (413). */

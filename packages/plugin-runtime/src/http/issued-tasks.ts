@@ -29,7 +29,7 @@ export interface IssuedTask {
 }
 
 /** What {@link IssuedTaskTable.issue} records. */
-export interface IssueOptions {
+interface IssueOptions {
   taskId: Id;
   instanceId: Id;
   /** The `remoteStatusInput` answered; undefined: only the task's `updatedAt` changes. */

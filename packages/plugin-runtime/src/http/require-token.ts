@@ -11,8 +11,8 @@ export type TokenOption = string | readonly string[];
  * base64url secrets all fit, and a comma never does (so `TRAINABLE_TOKEN` can list several).
  */
 const TOKEN_PATTERN = /^[A-Za-z0-9\-._~+/]+=*$/;
-export const MIN_TOKEN_LENGTH = 16;
-export const MAX_TOKEN_LENGTH = 4096;
+const MIN_TOKEN_LENGTH = 16;
+const MAX_TOKEN_LENGTH = 4096;
 
 /**
  * Checks a `token` option and returns the accepted tokens. Errors name `field` and what is
