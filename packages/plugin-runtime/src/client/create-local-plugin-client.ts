@@ -8,6 +8,7 @@ import {
   TrainingParameterPluginInput,
   type TrainingParameterPluginOutput,
   ValidationError,
+  validateId,
 } from "@trainable/core";
 import type { z } from "zod";
 import type { InstanceSource } from "../service/instance-lookup.js";
@@ -168,7 +169,12 @@ export function createLocalPluginClient(
     schemas: { run: runSchema, train: trainSchema, trainingParameters: trainingParametersSchema },
     resolveInstance,
 
-    registerInstance: (instance) => instances.register(instance),
+    async registerInstance(instance) {
+      const id = validateId(instance?.id, "id");
+      const handle =
+        instance.handle === undefined ? undefined : validateId(instance.handle, "handle");
+      return instances.register({ id, handle, config: instance.config });
+    },
 
     run: createLocalRun({ service, store, cache, instances, runSchema, outputSchema }),
 
