@@ -60,11 +60,10 @@ export { TaggerOutput } from "./plugin-types/tagger/tagger-output.js";
 export { TaggerPluginService } from "./plugin-types/tagger/tagger-plugin-service.js";
 export { TrainableTaggerPluginService } from "./plugin-types/tagger/trainable-tagger-plugin-service.js";
 export type { AnyTrainablePluginService } from "./service/any-trainable-plugin-service.js";
-export {
-  type InstanceEntry,
-  type InstanceLookup,
-  type InstanceSource,
-  toInstanceLookup,
+export type {
+  InstanceEntry,
+  InstanceLookup,
+  InstanceSource,
 } from "./service/instance-lookup.js";
 export type { ModelClass } from "./service/model-class.js";
 export { type PluginInstance, PluginInstanceSpec } from "./service/plugin-instance.js";
