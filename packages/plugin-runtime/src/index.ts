@@ -41,19 +41,11 @@ export type { TaskEvent } from "./engine/task-event.js";
 export type { MaybePromise, TrainingEngine } from "./engine/training-engine.js";
 export { TrainingTask, TrainingUpdate } from "./engine/training-task.js";
 export type { HostedEvent, HostedTask } from "./hosted/create-task-host.js";
-export { HOSTED_KEY } from "./hosted/task-routes.js";
-export {
-  createPluginApp,
-  DEFAULT_BODY_LIMIT,
-  issuedTasksOf,
-  type PluginAppLogger,
-  type PluginAppOptions,
-  publicRoutes,
-} from "./http/create-plugin-app.js";
-export { type ErrorBody, errorBody, INTERNAL_ERROR_MESSAGE } from "./http/error-body.js";
-export { errorFromBody } from "./http/error-from-body.js";
-export type { IssuedTask, IssuedTaskTable } from "./http/issued-tasks.js";
+export type { PluginAppLogger } from "./http/app-errors.js";
+export { createPluginApp } from "./http/create-plugin-app.js";
+export { type ErrorBody, errorBody } from "./http/error-body.js";
 export { isLoopbackHostname } from "./http/loopback.js";
+export type { PluginAppOptions } from "./http/plugin-app-options.js";
 export { parseTokens, requireToken, type TokenOption } from "./http/require-token.js";
 export { type ServedPlugin, type ServePluginOptions, servePlugin } from "./http/serve-plugin.js";
 export { ClassifierInput } from "./plugin-types/classifier/classifier-input.js";
@@ -68,11 +60,10 @@ export { TaggerOutput } from "./plugin-types/tagger/tagger-output.js";
 export { TaggerPluginService } from "./plugin-types/tagger/tagger-plugin-service.js";
 export { TrainableTaggerPluginService } from "./plugin-types/tagger/trainable-tagger-plugin-service.js";
 export type { AnyTrainablePluginService } from "./service/any-trainable-plugin-service.js";
-export {
-  type InstanceEntry,
-  type InstanceLookup,
-  type InstanceSource,
-  toInstanceLookup,
+export type {
+  InstanceEntry,
+  InstanceLookup,
+  InstanceSource,
 } from "./service/instance-lookup.js";
 export type { ModelClass } from "./service/model-class.js";
 export { type PluginInstance, PluginInstanceSpec } from "./service/plugin-instance.js";

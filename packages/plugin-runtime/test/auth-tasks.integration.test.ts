@@ -10,7 +10,7 @@ import { NotFoundError, UnauthorizedError } from "@trainable/core";
 import fc from "fast-check";
 import type { Hono } from "hono";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { issuedTasksOf } from "../src/http/create-plugin-app.js";
+import { issuedTasksOf } from "../src/http/app-state.js";
 import {
   createHttpPluginClient,
   createLocalEngine,

@@ -9,7 +9,7 @@ import { ValidationError } from "@trainable/core";
 import fc from "fast-check";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { issuedTasksOf } from "../src/http/create-plugin-app.js";
+import { issuedTasksOf } from "../src/http/app-state.js";
 import { isLoopbackHostname } from "../src/http/loopback.js";
 import { parseTokens } from "../src/http/require-token.js";
 import { createPluginApp, type ServedPlugin, servePlugin } from "../src/index.js";

@@ -1,14 +1,12 @@
 import {
   type CheckpointStore,
-  isPromiseLike,
   type ModelCache,
   type PluginRequest,
   parseWith,
   pluginRequestSchema,
   TrainableError,
-  TrainingError,
   TrainingParameterPluginInput,
-  TrainingParameterPluginOutput,
+  type TrainingParameterPluginOutput,
   ValidationError,
   validateId,
 } from "@trainable/core";
@@ -23,9 +21,11 @@ import {
 } from "../training/create-training-coordinator.js";
 import { TrainRequest } from "../training/train-request.js";
 import { compiledSchema } from "../util/compiled-schema.js";
-import { withSignalFrom } from "../util/signal-from.js";
+import { checkWorkspace } from "./check-workspace.js";
 import { createInstanceRegistry } from "./instance-registry.js";
+import { createLocalRun } from "./local-run.js";
 import type { ClientRunOptions, ClientTrainOptions, PluginClient } from "./plugin-client.js";
+import { checkedInstanceIds, checkedTrainingParameters } from "./training-parameters-answer.js";
 
 export interface LocalPluginClientOptions {
   /** The store models are loaded from and trainings saved to. */
@@ -134,24 +134,32 @@ export function createLocalPluginClient(
     }
     return { trainable, coordinator };
   };
-
-  const checkWorkspace = (request: PluginRequest<unknown>) => {
-    const workspace = request.context?.workspace;
-    if (workspace !== undefined && workspace !== store.workspace) {
-      throw ValidationError.forField(
-        "runtime",
-        "context.workspace",
-        `"${workspace}" is not served here (this plugin serves workspace "${store.workspace}")`,
-      );
-    }
+  /** A train or cancel request, parsed (unless prevalidated), and the instance it is for. */
+  const trainingCall = async (
+    request: TrainRequest,
+    callOptions: ClientTrainOptions & LocalCallOptions,
+    what: "train" | "cancelTraining",
+  ) => {
+    const parsed = callOptions.prevalidated
+      ? request
+      : parseWith(trainSchema, request, `${name} ${what} request`, "runtime");
+    checkWorkspace(parsed, store.workspace);
+    const instance = await resolveInstance(
+      parsed.context?.pluginInstanceId ?? parsed.data?.pluginInstance,
+    );
+    return {
+      parsed,
+      options: {
+        instance: instance as PluginInstance,
+        signal: callOptions.signal,
+        stateDir: callOptions.stateDir,
+      },
+    };
   };
 
   async function resolveInstance(id: string | undefined): Promise<PluginInstance | undefined> {
     return instances.resolve(id);
   }
-
-  const instanceIdOf = (request: PluginRequest<unknown>, fallback?: string) =>
-    request.context?.pluginInstanceId ?? fallback;
 
   return {
     kind: "in-process",
@@ -161,33 +169,14 @@ export function createLocalPluginClient(
     schemas: { run: runSchema, train: trainSchema, trainingParameters: trainingParametersSchema },
     resolveInstance,
 
-    registerInstance: (instance) => instances.register(instance),
-
-    async run(request, runOptions = {}) {
-      const parsed = runOptions.prevalidated
-        ? request
-        : parseWith(runSchema, request, `${name} run request`, "runtime");
-      checkWorkspace(parsed);
-      const resolving = instances.resolve(instanceIdOf(parsed));
-      const instance = isPromiseLike(resolving) ? await resolving : resolving;
+    async registerInstance(instance) {
+      const id = validateId(instance?.id, "id");
       const handle =
-        runOptions.handle === undefined ? undefined : validateId(runOptions.handle, "handle");
-      // The signal is read when needed: the HTTP app creates a request's signal on first use.
-      const context = withSignalFrom({ store, cache, instance, handle }, runOptions);
-      const output: unknown = await service.run(parsed, context);
-      if (outputSchema) {
-        const checked = outputSchema.safeParse(output);
-        if (!checked.success) {
-          const problems = ValidationError.fromZod("runtime", `${name} output`, checked.error);
-          throw new TrainableError(
-            "INTERNAL",
-            `[runtime] ${name}.run returned an invalid output: ${problems.message}`,
-          );
-        }
-        return checked.data;
-      }
-      return output;
+        instance.handle === undefined ? undefined : validateId(instance.handle, "handle");
+      return instances.register({ id, handle, config: instance.config });
     },
+
+    run: createLocalRun({ service, store, cache, instances, runSchema, outputSchema }),
 
     async getTrainingParameters(request, callOptions = {}) {
       const plugin = requireTrainable("getTrainingParameters").trainable;
@@ -199,58 +188,22 @@ export function createLocalPluginClient(
             `${name} getTrainingParameters request`,
             "runtime",
           );
-      checkWorkspace(parsed);
-      const contextId = parsed.context?.pluginInstanceId;
-      if (contextId !== undefined && parsed.data && parsed.data.pluginInstance !== contextId) {
-        throw ValidationError.forField(
-          "runtime",
-          "data.pluginInstance",
-          `"${parsed.data.pluginInstance}" does not match the plugin instance "${contextId}" the request is for`,
-        );
-      }
-      await resolveInstance(instanceIdOf(parsed, parsed.data?.pluginInstance));
-      const answer = await plugin.getTrainingParameters(parsed);
-      const checked = TrainingParameterPluginOutput.safeParse(answer ?? {});
-      if (!checked.success) {
-        const problems = ValidationError.fromZod(
-          "runtime",
-          "TrainingParameterPluginOutput",
-          checked.error,
-        );
-        throw new TrainingError(
-          `[runtime] ${name}.getTrainingParameters returned an invalid answer: ${problems.message}`,
-        );
-      }
-      return checked.data;
+      checkWorkspace(parsed, store.workspace);
+      const contextId = checkedInstanceIds(parsed);
+      await resolveInstance(contextId ?? parsed.data?.pluginInstance);
+      return checkedTrainingParameters(await plugin.getTrainingParameters(parsed), name);
     },
 
     async train(request, callOptions = {}) {
       const { coordinator: c } = requireTrainable("train");
-      const parsed = callOptions.prevalidated
-        ? request
-        : parseWith(trainSchema, request, `${name} train request`, "runtime");
-      checkWorkspace(parsed);
-      const instance = await resolveInstance(instanceIdOf(parsed, parsed.data?.pluginInstance));
-      return c.train(parsed, {
-        instance: instance as PluginInstance,
-        signal: callOptions.signal,
-        onUpdate: callOptions.onUpdate,
-        stateDir: callOptions.stateDir,
-      });
+      const call = await trainingCall(request, callOptions, "train");
+      return c.train(call.parsed, { ...call.options, onUpdate: callOptions.onUpdate });
     },
 
     async cancelTraining(request, callOptions = {}) {
       const { coordinator: c } = requireTrainable("cancelTraining");
-      const parsed = callOptions.prevalidated
-        ? request
-        : parseWith(trainSchema, request, `${name} cancelTraining request`, "runtime");
-      checkWorkspace(parsed);
-      const instance = await resolveInstance(instanceIdOf(parsed, parsed.data?.pluginInstance));
-      return c.cancel(parsed, {
-        instance: instance as PluginInstance,
-        signal: callOptions.signal,
-        stateDir: callOptions.stateDir,
-      });
+      const call = await trainingCall(request, callOptions, "cancelTraining");
+      return c.cancel(call.parsed, call.options);
     },
   };
 }

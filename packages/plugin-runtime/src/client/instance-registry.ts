@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import {
+  type Id,
   isPromiseLike,
   NotFoundError,
   parseWith,
@@ -30,8 +31,8 @@ export interface InstanceRegistry {
    * `NotFoundError` for an unknown one.
    */
   resolve(id: string | undefined): PluginInstance | undefined | Promise<PluginInstance | undefined>;
-  /** Registers (and with `instancesDir`, writes) an instance; its config parsed. */
-  register(instance: { id: string; handle?: string; config?: unknown }): Promise<PluginInstance>;
+  /** Registers (and with `instancesDir`, writes) an instance (ids checked); its config parsed. */
+  register(instance: { id: Id; handle?: Id; config?: unknown }): Promise<PluginInstance>;
   /** An instance config parsed with the plugin's `configSchema` (once per config object). */
   parseConfig(config: unknown): unknown;
 }
@@ -130,11 +131,8 @@ export function createInstanceRegistry(options: InstanceRegistryOptions): Instan
       return fromSource(instanceId);
     },
 
-    async register(instance) {
-      const id = validateId(instance?.id, "id");
-      const handle =
-        instance.handle === undefined ? undefined : validateId(instance.handle, "handle");
-      const parsed: PluginInstance = { id, config: parseConfig(instance.config) };
+    async register({ id, handle, config }) {
+      const parsed: PluginInstance = { id, config: parseConfig(config) };
       if (handle !== undefined) parsed.handle = handle;
       if (instancesDir) {
         await writeJsonAtomic(join(instancesDir, `${id}.json`), {

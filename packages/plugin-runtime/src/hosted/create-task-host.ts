@@ -1,23 +1,23 @@
-import { randomUUID } from "node:crypto";
 import {
   ConflictError,
+  type Id,
   isFinalTaskState,
   type JsonObject,
   NotFoundError,
   type PostUpdate,
   type TaskState,
-  TrainableError,
-  validateId,
 } from "@trainable/core";
 import type { LocalPluginClient } from "../client/create-local-plugin-client.js";
-import { type ErrorBody, errorBody } from "../http/error-body.js";
+import type { ErrorBody } from "../http/error-body.js";
 import type { TrainResponse } from "../training/create-training-coordinator.js";
 import type { TrainRequest } from "../training/train-request.js";
+import { followEvents, type HostedEntry, snapshot } from "./hosted-entry.js";
+import { runHostedCall } from "./run-hosted-call.js";
 
 /** A training's `train` call running on the plugin server, as clients see it. */
 export interface HostedTask {
-  taskId: string;
-  instanceId: string;
+  taskId: Id;
+  instanceId: Id;
   /** `running` while the call runs; then the state it answered (`running` for an external job). */
   state: TaskState;
   statusMessage?: string;
@@ -54,24 +54,13 @@ export interface TaskHostOptions {
   onSettled?(task: HostedTask, error: unknown): void | Promise<void>;
 }
 
-interface Entry {
-  task: HostedTask;
-  request: TrainRequest;
-  events: HostedEvent[];
-  controller: AbortController;
-  done: Promise<void>;
-  listeners: Set<() => void>;
-  /** What the call threw, when it did. */
-  error?: unknown;
-}
-
 export interface TaskHost {
   /**
-   * Starts a training's `train` call (or, for `status.taskId` already hosted, attaches to it:
+   * Starts a training's `train` call as task `ids.taskId` (or, for a task already hosted, attaches to it:
    * a repeated call — `retry` — never starts a second one) and waits up to `answerWithinMs`
    * for its answer. Resolves with the task either way.
    */
-  start(request: TrainRequest, instanceId?: string): Promise<HostedTask>;
+  start(request: TrainRequest, ids: { taskId: Id; instanceId: Id }): Promise<HostedTask>;
   get(taskId: string): HostedTask | undefined;
   /** Events after `afterId` (replayed), then live ones, until the call finishes or `signal` aborts. */
   events(taskId: string, afterId: number, signal?: AbortSignal): AsyncGenerator<HostedEvent>;
@@ -91,67 +80,30 @@ export interface TaskHost {
 export function createTaskHost(options: TaskHostOptions): TaskHost {
   const { client } = options;
   const answerWithinMs = options.answerWithinMs ?? 2000;
-  const maxEvents = options.maxEventsPerTask ?? 1000;
+  const emitOptions = {
+    now: options.now ?? (() => new Date()),
+    maxEvents: options.maxEventsPerTask ?? 1000,
+  };
   const maxFinished = options.maxFinishedTasks ?? 1000;
-  const now = options.now ?? (() => new Date());
-  const entries = new Map<string, Entry>();
+  const entries = new Map<string, HostedEntry>();
   const finishedOrder: string[] = [];
-
-  const snapshot = (entry: Entry): HostedTask => structuredClone(entry.task);
-  const emit = (
-    entry: Entry,
-    event: { type: "update"; update: PostUpdate } | { type: "finished"; task: HostedTask },
-  ) => {
-    entry.task.lastEventId += 1;
-    entry.task.updatedAt = now().toISOString();
-    entry.events.push({ ...event, id: entry.task.lastEventId } as HostedEvent);
-    if (entry.events.length > maxEvents) entry.events.splice(0, entry.events.length - maxEvents);
-    for (const listener of entry.listeners) listener();
+  const known = (taskId: string): HostedEntry => {
+    const entry = entries.get(taskId);
+    if (!entry) throw new NotFoundError(`[runtime] No training task "${taskId}" on this server`);
+    return entry;
   };
-
-  const forgetOld = (taskId: string) => {
-    finishedOrder.push(taskId);
-    while (finishedOrder.length > maxFinished) entries.delete(finishedOrder.shift() as string);
+  const runOptions = {
+    ...emitOptions,
+    client,
+    onSettled: options.onSettled,
+    onFinished: (entry: HostedEntry) => {
+      finishedOrder.push(entry.task.taskId);
+      while (finishedOrder.length > maxFinished) entries.delete(finishedOrder.shift() as string);
+    },
   };
-
-  function run(entry: Entry): Promise<void> {
-    return client
-      .train(entry.request, {
-        prevalidated: true,
-        signal: entry.controller.signal,
-        onUpdate: (update) => {
-          if (update.output?.trainingProgress) entry.task.progress = update.output.trainingProgress;
-          if (update.statusMessage !== undefined) entry.task.statusMessage = update.statusMessage;
-          emit(entry, { type: "update", update });
-        },
-      })
-      .then(
-        (response) => {
-          entry.task.response = response;
-          entry.task.state = response.status.state;
-          if (response.status.statusMessage)
-            entry.task.statusMessage = response.status.statusMessage;
-        },
-        (error: unknown) => {
-          entry.error = error;
-          const { body } = errorBody(error, entry.task.taskId);
-          entry.task.error = body.error;
-          entry.task.state =
-            TrainableError.isInstance(error) && error.code === "CANCELLED" ? "cancelled" : "failed";
-          entry.task.statusMessage = body.error.message;
-        },
-      )
-      .then(() => options.onSettled?.(snapshot(entry), entry.error))
-      .catch(() => {})
-      .finally(() => {
-        emit(entry, { type: "finished", task: snapshot(entry) });
-        forgetOld(entry.task.taskId);
-      });
-  }
 
   return {
-    async start(request, instanceId) {
-      const taskId = validateId(request.status?.taskId ?? randomUUID(), "status.taskId");
+    async start(request, { taskId, instanceId }) {
       const existing = entries.get(taskId);
       // A repeated call attaches to the call running or its answer — but a call that failed
       // is repeated (that is what the caller retries; the plugin side reattaches to its job).
@@ -169,28 +121,9 @@ export function createTaskHost(options: TaskHostOptions): TaskHost {
         const at = finishedOrder.indexOf(taskId);
         if (at >= 0) finishedOrder.splice(at, 1);
       }
-      const at = now().toISOString();
-      const entry: Entry = {
-        task: {
-          taskId,
-          instanceId:
-            instanceId ?? request.context?.pluginInstanceId ?? request.data?.pluginInstance ?? "",
-          state: "running",
-          startedAt: at,
-          updatedAt: at,
-          lastEventId: 0,
-        },
-        request: {
-          ...request,
-          status: { ...request.status, taskId, state: request.status?.state ?? "waiting" },
-        },
-        events: [],
-        controller: new AbortController(),
-        done: Promise.resolve(),
-        listeners: new Set(),
-      };
+      const entry = newEntry(request, { taskId, instanceId, at: emitOptions.now().toISOString() });
       entries.set(taskId, entry);
-      entry.done = run(entry);
+      entry.done = runHostedCall(entry, runOptions);
       await Promise.race([entry.done, sleep(answerWithinMs)]);
       return snapshot(entry);
     },
@@ -206,38 +139,11 @@ export function createTaskHost(options: TaskHostOptions): TaskHost {
     },
 
     async *events(taskId, afterId, signal) {
-      const entry = entries.get(taskId);
-      if (!entry) throw new NotFoundError(`[runtime] No training task "${taskId}" on this server`);
-      let last = afterId;
-      for (;;) {
-        const oldest = entry.events[0]?.id ?? entry.task.lastEventId + 1;
-        if (last + 1 < oldest) {
-          // Missed events no longer kept: start from the oldest kept (the task state they led to
-          // is in every "finished" event, and in GET /tasks/:id).
-          last = oldest - 1;
-        }
-        for (const event of entry.events) {
-          if (event.id <= last) continue;
-          last = event.id;
-          yield event;
-          if (event.type === "finished") return;
-        }
-        if (signal?.aborted) return;
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            entry.listeners.delete(wake);
-            signal?.removeEventListener("abort", wake);
-            resolve();
-          };
-          entry.listeners.add(wake);
-          signal?.addEventListener("abort", wake, { once: true });
-        });
-      }
+      yield* followEvents(known(taskId), afterId, signal);
     },
 
     async cancel(taskId) {
-      const entry = entries.get(taskId);
-      if (!entry) throw new NotFoundError(`[runtime] No training task "${taskId}" on this server`);
+      const entry = known(taskId);
       if (!isFinalTaskState(entry.task.state) || entry.task.response === undefined) {
         entry.controller.abort();
       }
@@ -255,6 +161,24 @@ export function createTaskHost(options: TaskHostOptions): TaskHost {
       }
       return snapshot(entry);
     },
+  };
+}
+
+/** A new entry for a call about to start, `running`, with no events yet. */
+function newEntry(
+  request: TrainRequest,
+  { taskId, instanceId, at }: { taskId: Id; instanceId: Id; at: string },
+): HostedEntry {
+  return {
+    task: { taskId, instanceId, state: "running", startedAt: at, updatedAt: at, lastEventId: 0 },
+    request: {
+      ...request,
+      status: { ...request.status, taskId, state: request.status?.state ?? "waiting" },
+    },
+    events: [],
+    controller: new AbortController(),
+    done: Promise.resolve(),
+    listeners: new Set(),
   };
 }
 

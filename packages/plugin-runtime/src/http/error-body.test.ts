@@ -1,7 +1,6 @@
-import { NotFoundError, RemoteError, TrainingError, ValidationError } from "@trainable/core";
+import { NotFoundError, TrainingError, ValidationError } from "@trainable/core";
 import { describe, expect, it } from "vitest";
 import { errorBody, INTERNAL_ERROR_MESSAGE } from "./error-body.js";
-import { errorFromBody } from "./error-from-body.js";
 
 describe("errorBody", () => {
   it("keeps a TrainableError's code and message, with the HTTP status of its code", () => {
@@ -36,29 +35,5 @@ describe("errorBody", () => {
     const text = JSON.stringify(errorBody(error).body);
     expect(text).toContain("[test] diverged");
     expect(text).not.toContain("hunter2");
-  });
-});
-
-describe("errorFromBody", () => {
-  it("rebuilds the typed error", () => {
-    const validation = errorFromBody(
-      400,
-      errorBody(ValidationError.forField("x", "a", "bad")).body,
-      "u",
-    );
-    expect(ValidationError.isInstance(validation)).toBe(true);
-    expect((validation as ValidationError).issues).toEqual([{ path: "a", message: "bad" }]);
-    const remote = errorFromBody(
-      502,
-      errorBody(new RemoteError("[x] down", { retryable: true })).body,
-      "u",
-    );
-    expect(RemoteError.isInstance(remote) && remote.retryable).toBe(true);
-  });
-
-  it("treats an answer without an error code as a remote failure", () => {
-    const error = errorFromBody(503, "<html>", "http://x/run");
-    expect(RemoteError.isInstance(error)).toBe(true);
-    expect(error.message).toContain("HTTP 503");
   });
 });

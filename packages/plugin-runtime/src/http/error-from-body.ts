@@ -1,31 +1,10 @@
 import {
-  CancelledError,
-  ConflictError,
-  IntegrityError,
-  NotFoundError,
+  errorFromCode,
+  isTrainableErrorCode,
   RemoteError,
-  TimeoutError,
-  TrainableError,
-  type TrainableErrorCode,
-  TrainingError,
-  UnauthorizedError,
-  ValidationError,
+  type TrainableError,
   type ValidationIssue,
 } from "@trainable/core";
-
-const CODES = new Set<string>([
-  "VALIDATION",
-  "NOT_FOUND",
-  "UNAUTHORIZED",
-  "CONFLICT",
-  "INTEGRITY",
-  "REMOTE",
-  "TRAINING",
-  "CANCELLED",
-  "TIMEOUT",
-  "NOT_SUPPORTED",
-  "INTERNAL",
-]);
 
 interface BodyError {
   code?: unknown;
@@ -36,41 +15,23 @@ interface BodyError {
 
 /**
  * Rebuilds the typed error a plugin server answered with (`{ error: { code, message } }`),
- * so a remote plugin fails the same way as an in-process one.
+ * so a remote plugin fails the same way as an in-process one. The error class comes from
+ * core's one code table (`errorFromCode`); a body without a known code is a `RemoteError`,
+ * retryable for a 5xx.
  */
 export function errorFromBody(httpStatus: number, body: unknown, url: string): TrainableError {
   const error = (body as { error?: BodyError } | null)?.error;
-  const rawCode = typeof error?.code === "string" ? error.code : undefined;
+  const code = error?.code;
   const message =
     typeof error?.message === "string"
       ? error.message
       : `[runtime] ${url} answered HTTP ${httpStatus} without an error message`;
-  if (!rawCode || !CODES.has(rawCode)) {
+  if (!isTrainableErrorCode(code)) {
     return new RemoteError(message, { status: httpStatus, retryable: httpStatus >= 500 });
   }
-  const code = rawCode as TrainableErrorCode;
-  switch (code) {
-    case "VALIDATION":
-      return new ValidationError(message, {
-        issues: Array.isArray(error?.issues) ? (error.issues as ValidationIssue[]) : [],
-      });
-    case "NOT_FOUND":
-      return new NotFoundError(message);
-    case "UNAUTHORIZED":
-      return new UnauthorizedError(message);
-    case "CONFLICT":
-      return new ConflictError(message);
-    case "INTEGRITY":
-      return new IntegrityError(message);
-    case "REMOTE":
-      return new RemoteError(message, { status: httpStatus, retryable: error?.retryable === true });
-    case "TRAINING":
-      return new TrainingError(message);
-    case "CANCELLED":
-      return new CancelledError(message);
-    case "TIMEOUT":
-      return new TimeoutError(message);
-    default:
-      return new TrainableError(code, message);
-  }
+  return errorFromCode(code, message, {
+    issues: Array.isArray(error?.issues) ? (error.issues as ValidationIssue[]) : [],
+    status: httpStatus,
+    retryable: error?.retryable === true,
+  });
 }

@@ -11,8 +11,8 @@ export type TokenOption = string | readonly string[];
  * base64url secrets all fit, and a comma never does (so `TRAINABLE_TOKEN` can list several).
  */
 const TOKEN_PATTERN = /^[A-Za-z0-9\-._~+/]+=*$/;
-export const MIN_TOKEN_LENGTH = 16;
-export const MAX_TOKEN_LENGTH = 4096;
+const MIN_TOKEN_LENGTH = 16;
+const MAX_TOKEN_LENGTH = 4096;
 
 /**
  * Checks a `token` option and returns the accepted tokens. Errors name `field` and what is
@@ -92,45 +92,48 @@ export function requireToken(options: RequireTokenOptions): MiddlewareHandler {
     if (isPublic?.(c.req.method, c.req.path)) return next();
     const header = c.req.header("authorization");
     if (header === undefined || header.trim() === "") {
-      return unauthorized(
-        c,
+      return unauthorized(c, {
         realm,
-        false,
-        "missing",
-        "send the header Authorization: Bearer <token> (this server was started with a token)",
-      );
+        presented: false,
+        issue: "missing",
+        detail:
+          "send the header Authorization: Bearer <token> (this server was started with a token)",
+      });
     }
     // RFC 7235: the scheme is case-insensitive; the token is not.
     const match = /^Bearer +([^\s]+) *$/i.exec(header);
     if (!match) {
-      return unauthorized(
-        c,
+      return unauthorized(c, {
         realm,
-        true,
-        "not a bearer token",
-        "the Authorization header must be `Bearer <token>`",
-      );
+        presented: true,
+        issue: "not a bearer token",
+        detail: "the Authorization header must be `Bearer <token>`",
+      });
     }
     if (!accepts(match[1] as string)) {
-      return unauthorized(
-        c,
+      return unauthorized(c, {
         realm,
-        true,
-        "token not accepted",
-        "the bearer token is not accepted by this server",
-      );
+        presented: true,
+        issue: "token not accepted",
+        detail: "the bearer token is not accepted by this server",
+      });
     }
     return next();
   };
 }
 
-function unauthorized(
-  c: Context,
-  realm: string,
-  presented: boolean,
-  issue: string,
-  detail: string,
-) {
+interface Refusal {
+  /** The `realm` of the challenge. */
+  realm: string;
+  /** Whether a token was presented (then the challenge says `invalid_token`). */
+  presented: boolean;
+  /** What is wrong with the header, for the message. */
+  issue: string;
+  /** What to do, for the message. */
+  detail: string;
+}
+
+function unauthorized(c: Context, { realm, presented, issue, detail }: Refusal) {
   const error = new UnauthorizedError(
     `[runtime] Unauthorized: ${c.req.method} ${c.req.path} needs a token (headers.authorization: ${issue}): ${detail}`,
   );

@@ -6,12 +6,10 @@ import type { Hono } from "hono";
 import type { LocalPluginClient } from "../client/create-local-plugin-client.js";
 import { checkPluginService, looksLikePluginService } from "../service/check-plugin-service.js";
 import type { PluginService } from "../service/plugin-service.js";
-import {
-  createPluginApp,
-  type PluginAppOptions,
-  pluginAppRequiresToken,
-} from "./create-plugin-app.js";
+import { pluginAppRequiresToken } from "./app-state.js";
+import { createPluginApp } from "./create-plugin-app.js";
 import { isLoopbackHostname } from "./loopback.js";
+import type { PluginAppOptions } from "./plugin-app-options.js";
 import { parseTokens } from "./require-token.js";
 
 export interface ServePluginOptions extends Partial<PluginAppOptions> {

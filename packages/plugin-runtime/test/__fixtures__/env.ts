@@ -16,7 +16,7 @@ export interface TestEnv {
   cleanup(): Promise<void>;
 }
 
-export const WORKSPACE = "ws";
+const WORKSPACE = "ws";
 
 /** A temp folder, a real `file:` checkpoint store and a real model cache. */
 export async function createTestEnv(): Promise<TestEnv> {
