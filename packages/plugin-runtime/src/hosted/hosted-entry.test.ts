@@ -73,6 +73,20 @@ describe("followEvents", () => {
     expect(await collect(followEvents(entry, 0))).toEqual([3, 4, 5]);
   });
 
+  it("skips no kept event when events arrive (and old ones are dropped) while one is read", async () => {
+    const entry = newEntry();
+    for (let n = 1; n <= 3; n++) emit(entry, update(n), options);
+    const ids: number[] = [];
+    for await (const event of followEvents(entry, 0)) {
+      ids.push(event.id);
+      // While the follower handles event 1, event 4 arrives and event 1 is dropped: 2 and 3
+      // are still kept and must come next.
+      if (event.id === 1) emit(entry, update(4), options);
+      if (event.id === 4) emit(entry, { type: "finished", task: snapshot(entry) }, options);
+    }
+    expect(ids).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it("stops when the signal aborts", async () => {
     const entry = newEntry();
     const stop = new AbortController();

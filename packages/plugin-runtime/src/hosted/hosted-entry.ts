@@ -57,11 +57,14 @@ export async function* followEvents(
       // is in every "finished" event, and in GET /tasks/:id).
       last = oldest - 1;
     }
-    for (const event of entry.events) {
-      if (event.id <= last) continue;
-      last = event.id;
-      yield event;
-      if (event.type === "finished") return;
+    // Kept events have consecutive ids: the next one is found by id, never by a position held
+    // across a yield (events arriving meanwhile drop the oldest and shift the list).
+    const next = entry.events[last + 1 - oldest];
+    if (next !== undefined) {
+      last = next.id;
+      yield next;
+      if (next.type === "finished") return;
+      continue;
     }
     if (signal?.aborted) return;
     await new Promise<void>((resolve) => {
