@@ -1,6 +1,6 @@
 import { TrainableError } from "@trainable/core";
 import { Command, CommanderError } from "commander";
-import { registerCheckpoints } from "./commands/checkpoints.js";
+import { registerCheckpoints } from "./commands/checkpoints/register-checkpoints.js";
 import { registerDashboard } from "./commands/dashboard.js";
 import { registerResume } from "./commands/resume.js";
 import { registerRun } from "./commands/run.js";

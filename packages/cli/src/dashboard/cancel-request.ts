@@ -8,7 +8,7 @@ import { NotFoundError, validateId } from "@trainable/core";
  * (`trainable train`, `trainable resume`) looks for it and cancels the task itself: the local
  * engine lets only the driver of a task cancel it while it runs.
  */
-export const CANCEL_REQUEST_FILE = "cancel-request.json";
+const CANCEL_REQUEST_FILE = "cancel-request.json";
 
 const requestPath = (dataDir: string, taskId: string) =>
   join(dataDir, "tasks", validateId(taskId, "taskId"), CANCEL_REQUEST_FILE);

@@ -23,7 +23,7 @@ export interface ExtractZipOptions {
   signal?: AbortSignal;
 }
 
-export interface ExtractedFile {
+interface ExtractedFile {
   path: string;
   size: number;
   sha256: string;

@@ -28,7 +28,7 @@ export interface ImportSteamshipOptions {
   signal?: AbortSignal;
 }
 
-export interface ImportedHandle {
+interface ImportedHandle {
   handle: string;
   zip: string;
   digest: string;

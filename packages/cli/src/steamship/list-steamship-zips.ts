@@ -9,7 +9,7 @@ import { isValidId, type TransferProgress, ValidationError } from "@trainable/co
 import { createBackend, type RemoteBackend } from "@trainable/storage";
 
 /** One `{handle}.zip` of a Steamship layout. */
-export interface SteamshipZip {
+interface SteamshipZip {
   /** The file name, e.g. `epoch_3.zip`. */
   name: string;
   handle: string;
@@ -23,7 +23,7 @@ export interface SteamshipZip {
   ): Promise<{ path: string; sha256: string; dispose(): Promise<void> }>;
 }
 
-export interface OpenZipOptions {
+interface OpenZipOptions {
   tmpDir?: string;
   onProgress?: (progress: TransferProgress) => void;
   signal?: AbortSignal;

@@ -1,7 +1,7 @@
 /**
  * Tar building blocks for hostile archives.
  *
- * - `rawHeader`, `entry`, `fileEntry`, `dirEntry`, `paxHeader(Bytes)`, `gnuLongName`,
+ * - `rawHeader`, `fileEntry`, `paxHeader(Bytes)`, `gnuLongName`,
  *   `craftTar`: raw 512-byte ustar blocks laid out by hand, including what no sane writer
  *   produces (traversal paths, links, devices, lying sizes, bad checksums, raw NULs).
  * - `canonicalTar`: the exact archive and manifest the store itself writes for a list of
@@ -72,7 +72,7 @@ export function padToBlock(data: Buffer): Buffer {
 }
 
 /** A header and its data. */
-export function entry(input: RawHeaderInput, data: Buffer | string = Buffer.alloc(0)): Buffer {
+function entry(input: RawHeaderInput, data: Buffer | string = Buffer.alloc(0)): Buffer {
   const bytes = typeof data === "string" ? Buffer.from(data) : data;
   return Buffer.concat([rawHeader({ size: bytes.length, ...input }), padToBlock(bytes)]);
 }
@@ -83,15 +83,6 @@ export function fileEntry(
   extra: Partial<RawHeaderInput> = {},
 ) {
   return entry({ name, type: "0", ...extra }, data);
-}
-
-export function dirEntry(name: string, extra: Partial<RawHeaderInput> = {}): Buffer {
-  return rawHeader({
-    name: name.endsWith("/") ? name : `${name}/`,
-    type: "5",
-    mode: 0o755,
-    ...extra,
-  });
 }
 
 function paxRecords(records: Array<[string, Buffer]>): Buffer {

@@ -52,7 +52,7 @@ const MAX_SEQ = 999_999_999_999;
 const MARKER_KEY = "_trainable-store.json";
 
 /** A fresh blob id, as the store makes them: `{9 base36 chars}-{16 hex}`. */
-export function newBlobId(): string {
+function newBlobId(): string {
   return `${Date.now().toString(36).padStart(9, "0")}-${randomBytes(8).toString("hex")}`;
 }
 
@@ -76,7 +76,7 @@ function countsOf(bytes: Buffer) {
 }
 
 /** Writes the store's format marker unless it has one. */
-export async function ensureFormatMarker(backend: RemoteBackend): Promise<void> {
+async function ensureFormatMarker(backend: RemoteBackend): Promise<void> {
   if (await backend.head(MARKER_KEY)) return;
   const body = Buffer.from(
     `${JSON.stringify({ format: "trainable-checkpoint-store", formatVersion: 2 })}\n`,
@@ -89,7 +89,7 @@ export async function ensureFormatMarker(backend: RemoteBackend): Promise<void> 
 }
 
 /** Appends a ref version (raw bytes, or a ref) as the handle's new newest version. */
-export async function appendRefVersion(
+async function appendRefVersion(
   backend: RemoteBackend,
   scope: string,
   handle: string,

@@ -11,7 +11,7 @@ import type { RemoteBackend } from "@trainable/storage";
 
 type Op = "put" | "get" | "head" | "list" | "delete";
 
-export interface Call {
+interface Call {
   op: Op;
   key: string;
 }
