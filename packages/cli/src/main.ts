@@ -4,7 +4,7 @@ import { registerCheckpoints } from "./commands/checkpoints/register-checkpoints
 import { registerDashboard } from "./commands/dashboard.js";
 import { registerResume } from "./commands/resume.js";
 import { registerRun } from "./commands/run.js";
-import { registerServe } from "./commands/serve.js";
+import { registerServe } from "./commands/serve/register-serve.js";
 import { registerCancel, registerTasks } from "./commands/tasks.js";
 import { registerTrain } from "./commands/train.js";
 import { registerWorker } from "./commands/worker.js";

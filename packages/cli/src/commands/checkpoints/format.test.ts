@@ -33,7 +33,14 @@ describe("plural", () => {
 });
 
 describe("verifyReport", () => {
-  const clean: VerifyResult = { checked: 0, ok: 0, bytes: 0, bad: [], unreferenced: 0 };
+  const clean: VerifyResult = {
+    checked: 0,
+    ok: 0,
+    bytes: 0,
+    bad: [],
+    unreferenced: 0,
+    repaired: [],
+  };
 
   it("says the empty message when nothing is stored", () => {
     expect(verifyReport(clean, false, "nothing here")).toBe("nothing here");
