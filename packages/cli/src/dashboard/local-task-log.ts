@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { isFinalTaskState, isValidId, type PostUpdate, parseWith } from "@trainable/core";
+import { type Id, isFinalTaskState, isValidId, type PostUpdate, parseWith } from "@trainable/core";
 import { type TaskEvent, TrainingTask, type TrainingUpdate } from "@trainable/plugin-runtime";
 
 const POST_UPDATE_KEYS = new Set(["state", "statusMessage", "output"]);
@@ -29,8 +29,8 @@ export interface LocalTaskLogOptions {
 
 /** The local engine's task log, as read so far. */
 export interface LocalTaskLog {
-  /** Re-reads one task's record if its file changed (an invalid id is never read). */
-  readTask(id: string): Promise<void>;
+  /** Re-reads one task's record if its file changed. */
+  readTask(id: Id): Promise<void>;
   /** Looks at every task folder (one scan at a time: callers during one share it). */
   scan(): Promise<void>;
   /** The task last read under this id. */
@@ -50,8 +50,7 @@ export function createLocalTaskLog(options: LocalTaskLogOptions): LocalTaskLog {
   const seen = new Map<string, Seen>();
   let scanning: Promise<void> | undefined;
 
-  async function readTask(id: string): Promise<void> {
-    if (!isValidId(id)) return;
+  async function readTask(id: Id): Promise<void> {
     const file = join(tasksDir, id, "task.json");
     const info = await stat(file).catch(() => undefined);
     if (!info?.isFile()) return;
@@ -88,7 +87,7 @@ export function createLocalTaskLog(options: LocalTaskLogOptions): LocalTaskLog {
     for (const name of names) {
       // A finished task's record is never written again: it is not looked at again.
       const known = seen.get(name)?.task;
-      if (!(known && isFinalTaskState(known.state))) await readTask(name);
+      if (isValidId(name) && !(known && isFinalTaskState(known.state))) await readTask(name);
     }
   }
 
