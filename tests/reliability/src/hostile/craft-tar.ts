@@ -31,7 +31,9 @@ export interface RawHeaderInput {
   magic?: "ustar" | "gnu";
 }
 
-function writeOctal(block: Buffer, offset: number, length: number, value: number): void {
+/** Writes `value` in octal into the header field at `offset`, `length` bytes, NUL-ended. */
+function writeOctal(block: Buffer, field: { offset: number; length: number }, value: number): void {
+  const { offset, length } = field;
   block.write(`${value.toString(8).padStart(length - 1, "0")}\u0000`, offset, length, "latin1");
 }
 
@@ -47,11 +49,11 @@ export function rawHeader(input: RawHeaderInput): Buffer {
   const name = Buffer.isBuffer(input.name) ? input.name : Buffer.from(input.name, "utf8");
   if (name.length > 100) throw new Error(`name field too long (${name.length} bytes)`);
   name.copy(block, 0);
-  writeOctal(block, 100, 8, input.mode ?? 0o644);
-  writeOctal(block, 108, 8, 0);
-  writeOctal(block, 116, 8, 0);
-  writeOctal(block, 124, 12, input.size ?? 0);
-  writeOctal(block, 136, 12, 0);
+  writeOctal(block, { offset: 100, length: 8 }, input.mode ?? 0o644);
+  writeOctal(block, { offset: 108, length: 8 }, 0);
+  writeOctal(block, { offset: 116, length: 8 }, 0);
+  writeOctal(block, { offset: 124, length: 12 }, input.size ?? 0);
+  writeOctal(block, { offset: 136, length: 12 }, 0);
   block.write(input.type ?? "0", 156, 1, "latin1");
   if (input.linkname !== undefined) block.write(input.linkname, 157, 100, "utf8");
   block.write(

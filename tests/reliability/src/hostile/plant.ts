@@ -91,10 +91,9 @@ async function ensureFormatMarker(backend: RemoteBackend): Promise<void> {
 /** Appends a ref version (raw bytes, or a ref) as the handle's new newest version. */
 async function appendRefVersion(
   backend: RemoteBackend,
-  scope: string,
-  handle: string,
-  body: Buffer,
+  options: { scope: string; handle: string; body: Buffer },
 ): Promise<string> {
+  const { scope, handle, body } = options;
   let newest: number | undefined;
   for await (const info of backend.list(`${scope}refs/${handle}/`, { limit: 1 })) {
     const m = /\/(\d{12})\.json$/.exec(info.key);
@@ -188,11 +187,10 @@ export async function plantCheckpoint(options: PlantOptions): Promise<Planted> {
     parent: await currentDigest(backend, scope, handle),
     metadata: { modelClass: "Planted" },
   };
-  const refKey = await appendRefVersion(
-    backend,
+  const refKey = await appendRefVersion(backend, {
     scope,
     handle,
-    Buffer.from(`${JSON.stringify(ref, null, 1)}\n`),
-  );
+    body: Buffer.from(`${JSON.stringify(ref, null, 1)}\n`),
+  });
   return { ref, blobId, archiveKey, manifestKey, refKey };
 }
