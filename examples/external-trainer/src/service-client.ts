@@ -42,7 +42,7 @@ export class ServiceClient {
   }
 
   async health(signal?: AbortSignal): Promise<{ ok: boolean }> {
-    return this.#call("GET", "/health", undefined, z.object({ ok: z.boolean() }), signal);
+    return this.#call("GET", "/health", { schema: z.object({ ok: z.boolean() }), signal });
   }
 
   async submitJob(
@@ -54,15 +54,19 @@ export class ServiceClient {
     },
     signal?: AbortSignal,
   ): Promise<RemoteJob> {
-    return this.#call("POST", "/jobs", body, RemoteJob, signal);
+    return this.#call("POST", "/jobs", { body, schema: RemoteJob, signal });
   }
 
   async getJob(jobId: string, signal?: AbortSignal): Promise<RemoteJob> {
-    return this.#call("GET", `/jobs/${encodeURIComponent(jobId)}`, undefined, RemoteJob, signal);
+    return this.#call("GET", `/jobs/${encodeURIComponent(jobId)}`, { schema: RemoteJob, signal });
   }
 
   async cancelJob(jobId: string, signal?: AbortSignal): Promise<RemoteJob> {
-    return this.#call("POST", `/jobs/${encodeURIComponent(jobId)}/cancel`, {}, RemoteJob, signal);
+    return this.#call("POST", `/jobs/${encodeURIComponent(jobId)}/cancel`, {
+      body: {},
+      schema: RemoteJob,
+      signal,
+    });
   }
 
   async predict(
@@ -71,16 +75,16 @@ export class ServiceClient {
     signal?: AbortSignal,
   ): Promise<{ label: string; score: number }[]> {
     const path = `/models/${encodeURIComponent(modelId)}/predict`;
-    return (await this.#call("POST", path, { texts }, Predictions, signal)).predictions;
+    return (await this.#call("POST", path, { body: { texts }, schema: Predictions, signal }))
+      .predictions;
   }
 
   async #call<T>(
     method: "GET" | "POST",
     path: string,
-    body: unknown,
-    schema: z.ZodType<T>,
-    signal?: AbortSignal,
+    options: { body?: unknown; schema: z.ZodType<T>; signal?: AbortSignal },
   ): Promise<T> {
+    const { body, schema, signal } = options;
     const what = `${method} ${this.baseUrl}${path}`;
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     let response: Response;

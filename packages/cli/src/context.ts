@@ -145,7 +145,11 @@ export function parseIntFlag(value: string, flag: string, min = 0): number {
 }
 
 /** Parses a number flag, naming the flag in the error. */
-export function parseNumberFlag(value: string, flag: string, min: number, max: number): number {
+export function parseNumberFlag(
+  value: string,
+  flag: string,
+  { min, max }: { min: number; max: number },
+): number {
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
     throw ValidationError.forField(

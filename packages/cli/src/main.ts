@@ -1,10 +1,10 @@
 import { TrainableError } from "@trainable/core";
 import { Command, CommanderError } from "commander";
-import { registerCheckpoints } from "./commands/checkpoints.js";
+import { registerCheckpoints } from "./commands/checkpoints/register-checkpoints.js";
 import { registerDashboard } from "./commands/dashboard.js";
 import { registerResume } from "./commands/resume.js";
 import { registerRun } from "./commands/run.js";
-import { registerServe } from "./commands/serve.js";
+import { registerServe } from "./commands/serve/register-serve.js";
 import { registerCancel, registerTasks } from "./commands/tasks.js";
 import { registerTrain } from "./commands/train.js";
 import { registerWorker } from "./commands/worker.js";

@@ -1,7 +1,7 @@
 import type { PostUpdate, TransferProgress } from "@trainable/core";
 import type { CliIo } from "./io.js";
 
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let v = n;
   let u = 0;

@@ -30,7 +30,7 @@ async function real(path: string): Promise<string> {
 }
 
 /** Whether `path` is `folder` or inside it (both resolved). */
-export async function isWithin(path: string, folder: string): Promise<boolean> {
+async function isWithin(path: string, folder: string): Promise<boolean> {
   const rel = relative(await real(folder), await real(path));
   return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 }

@@ -33,7 +33,7 @@ import {
 } from "./hostile/arbitraries.js";
 import { type Answer, closeAgent, type SentRequest, send } from "./hostile/http-client.js";
 import { snapshotTree } from "./hostile/snapshot.js";
-import { HostileTagger, WordModel } from "./hostile/tagger-plugin.mjs";
+import HostileTagger, { WordModel } from "./hostile/tagger-plugin.mjs";
 import { recordCase, trials } from "./report.js";
 
 const SEED = 20_260_901;

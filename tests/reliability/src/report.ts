@@ -18,16 +18,16 @@ export interface CaseRecord {
   passed: boolean;
 }
 
-export interface CatalogCase {
+interface CatalogCase {
   id: string;
   area: string;
   case: string;
   backends: string[];
 }
 
-export const CASES: readonly CatalogCase[] = catalog.cases;
+const CASES: readonly CatalogCase[] = catalog.cases;
 
-export function catalogCase(id: string): CatalogCase {
+function catalogCase(id: string): CatalogCase {
   const found = CASES.find((c) => c.id === id);
   if (!found) throw new Error(`[reliability] case "${id}" is not listed in src/cases.json`);
   return found;
@@ -41,12 +41,12 @@ export function caseName(id: string): string {
 export const RESULTS_DIR = join(import.meta.dirname, "..", ".results");
 
 /** The run this process belongs to (set by `run-setup.ts`, inherited by workers). */
-export function runId(): string {
+function runId(): string {
   return process.env.TRAINABLE_RELIABILITY_RUN ?? "unknown";
 }
 
 /** Where the rows of a run are appended: `.results/runs/<run>.jsonl`. */
-export function resultsFile(run = runId()): string {
+function resultsFile(run = runId()): string {
   return join(RESULTS_DIR, "runs", `${run}.jsonl`);
 }
 

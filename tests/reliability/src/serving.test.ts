@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getS3TestConfig } from "../../../tools/s3-server/s3-test-env.js";
 import { closeAgent, type SentRequest, send } from "./hostile/http-client.js";
 import { snapshotTree } from "./hostile/snapshot.js";
-import { HostileTagger, WordModel } from "./hostile/tagger-plugin.mjs";
+import HostileTagger, { WordModel } from "./hostile/tagger-plugin.mjs";
 import { recordCase, trials } from "./report.js";
 
 let root: string;

@@ -22,7 +22,7 @@ import {
 } from "@trainable/plugin-runtime";
 import { createCheckpointStore } from "@trainable/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HostileTagger, WordModel } from "./hostile/tagger-plugin.mjs";
+import HostileTagger, { WordModel } from "./hostile/tagger-plugin.mjs";
 import { FULL, recordCase, trials } from "./report.js";
 
 const FIXTURES = join(

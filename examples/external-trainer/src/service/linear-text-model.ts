@@ -3,7 +3,7 @@
  * (2^18 buckets), learned with SGD one epoch at a time. It stands in for whatever a real
  * third-party service (AutoML, a hosted fine-tuning API) would train.
  */
-export const FEATURE_BITS = 18;
+const FEATURE_BITS = 18;
 const DIM = 1 << FEATURE_BITS;
 
 function hash(token: string): number {

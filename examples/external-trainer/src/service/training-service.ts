@@ -19,7 +19,7 @@ import { features, LinearTextModel } from "./linear-text-model.js";
  *   POST /jobs/:id/cancel      → job
  *   POST /models/:id/predict   { texts: string[] } → { predictions: [{ label, score }] }
  */
-export const SubmitJob = z.object({
+const SubmitJob = z.object({
   examples: z
     .array(z.object({ text: z.string().max(1_000_000), label: z.string().min(1).max(64) }))
     .min(2)
@@ -33,7 +33,7 @@ export const SubmitJob = z.object({
   clientToken: z.string().min(1).max(256).optional(),
 });
 
-export const JobState = z.enum(["queued", "running", "succeeded", "failed", "cancelled"]);
+const JobState = z.enum(["queued", "running", "succeeded", "failed", "cancelled"]);
 export interface Job {
   jobId: string;
   state: z.infer<typeof JobState>;

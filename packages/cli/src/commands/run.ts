@@ -1,7 +1,8 @@
-import { DEFAULT_HANDLE, NotFoundError, ValidationError, validateId } from "@trainable/core";
+import { DEFAULT_HANDLE, type Id, NotFoundError, ValidationError } from "@trainable/core";
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
 import { openEngine } from "../engine.js";
+import { idFlag } from "../id-flag.js";
 import { readTextFile } from "../parse-flags.js";
 
 async function readStdin(stream: NodeJS.ReadableStream, limit = 64 * 1024 * 1024): Promise<string> {
@@ -44,8 +45,13 @@ export function registerRun(program: Command, ctx: () => CliContext): void {
       "--plugin <module>",
       "plugin module: a path or package whose default export is the plugin service",
     )
-    .requiredOption("--instance <id>", "plugin instance id")
-    .option("--handle <name>", "checkpoint handle to serve", DEFAULT_HANDLE)
+    .requiredOption("--instance <id>", "plugin instance id", idFlag("--instance"))
+    .option(
+      "--handle <name>",
+      "checkpoint handle to serve",
+      idFlag("--handle"),
+      DEFAULT_HANDLE as Id,
+    )
     .option(
       "--input <text|->",
       "the input itself, or - for stdin (JSON is passed as the request data); always text, never read as a file",
@@ -54,14 +60,14 @@ export function registerRun(program: Command, ctx: () => CliContext): void {
     .action(
       async (o: {
         plugin: string;
-        instance: string;
-        handle: string;
+        instance: Id;
+        handle: Id;
         input?: string;
         inputFile?: string;
       }) => {
         const c = ctx();
-        const instanceId = validateId(o.instance, "--instance");
-        const handle = validateId(o.handle, "--handle");
+        const instanceId = o.instance;
+        const handle = o.handle;
         if ((o.input === undefined) === (o.inputFile === undefined)) {
           throw ValidationError.forField(
             "cli",

@@ -1,5 +1,5 @@
 import { createModelCache } from "@trainable/cache";
-import { TaskState, ValidationError, validateId } from "@trainable/core";
+import { type Id, TaskState, ValidationError } from "@trainable/core";
 import {
   createLocalEngine,
   type TrainingEngine,
@@ -7,6 +7,7 @@ import {
 } from "@trainable/plugin-runtime";
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
+import { idFlag } from "../id-flag.js";
 import { loadPlugin } from "../load-plugin.js";
 import { openQueueEngine, QUEUE_ENV, queueOptions, resolveQueue } from "../queue.js";
 
@@ -60,12 +61,11 @@ export function registerTasks(program: Command, ctx: () => CliContext): void {
     .command("tasks")
     .description("list trainings, newest first (local engine, or a queue with --queue)")
     .option("--queue <url>", queueOption)
-    .option("--instance <id>", "only this plugin instance's")
+    .option("--instance <id>", "only this plugin instance's", idFlag("--instance"))
     .option("--state <state>", `only in this state (${TaskState.options.join(", ")})`)
-    .action(async (o: { queue?: string; instance?: string; state?: string }) => {
+    .action(async (o: { queue?: string; instance?: Id; state?: string }) => {
       const c = ctx();
-      const instanceId =
-        o.instance === undefined ? undefined : validateId(o.instance, "--instance");
+      const instanceId = o.instance;
       let state: TaskState | undefined;
       if (o.state !== undefined) {
         const parsed = TaskState.safeParse(o.state);
@@ -94,15 +94,14 @@ export function registerCancel(program: Command, ctx: () => CliContext): void {
     .description(
       "cancel a training and stop its plugin's job (local engine: needs --plugin; with --queue the worker running it stops it)",
     )
-    .argument("<task-id>", "the task to cancel")
+    .argument("<task-id>", "the task to cancel", idFlag("<task-id>"))
     .option("--queue <url>", queueOption)
     .option(
       "--plugin <module>",
       "plugin module (local engine: needed to stop the plugin's external job)",
     )
-    .action(async (taskIdArg: string, o: { queue?: string; plugin?: string }) => {
+    .action(async (taskId: Id, o: { queue?: string; plugin?: string }) => {
       const c = ctx();
-      const taskId = validateId(taskIdArg, "<task-id>");
       const queue = resolveQueue(o.queue, c.io.env[QUEUE_ENV]);
       if (!queue && !o.plugin) {
         const problem =

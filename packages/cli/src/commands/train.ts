@@ -1,22 +1,23 @@
-import { TrainingError, TrainPluginInput, ValidationError, validateId } from "@trainable/core";
+import { type Id, TrainingError, TrainPluginInput, ValidationError } from "@trainable/core";
 import type { TrainingEngine, TrainingRun, TrainingTask } from "@trainable/plugin-runtime";
 import type { Command } from "commander";
 import { type CliContext, parseIntFlag, parseNumberFlag } from "../context.js";
 import { watchCancelRequest } from "../dashboard/cancel-request.js";
 import { openEngine } from "../engine.js";
+import { idFlag } from "../id-flag.js";
 import { asFlagError, parseDataFlag, parseJsonOrFile, parseParams } from "../parse-flags.js";
 import { openQueueEngine, QUEUE_ENV, resolveQueue } from "../queue.js";
 
 interface TrainFlags {
   plugin: string;
-  instance: string;
+  instance: Id;
   config?: string;
   data?: string;
   epochs?: string;
   holdout?: string;
   seed?: string;
   param?: string[];
-  handle?: string;
+  handle?: Id;
   default: boolean;
   timeout?: string;
   queue?: string;
@@ -44,7 +45,7 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
       "--plugin <module>",
       "plugin module: a path or package whose default export is the plugin service",
     )
-    .requiredOption("--instance <id>", "plugin instance id")
+    .requiredOption("--instance <id>", "plugin instance id", idFlag("--instance"))
     .option("--config <json|file>", "plugin instance config (inline JSON or a JSON file)")
     .option("--data <path|url>", "training data (trainingDataUrl)")
     .option("--epochs <n>", "training epochs")
@@ -58,6 +59,7 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
     .option(
       "--handle <name>",
       "checkpoint handle to save to (default: a generated v<date>-<time> handle)",
+      idFlag("--handle"),
     )
     .option("--no-default", "do not move the default handle to the new checkpoint")
     .option("--timeout <ms>", "overall training timeout in milliseconds")
@@ -68,12 +70,12 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
     .action(async (o: TrainFlags) => {
       const c = ctx();
       const queue = resolveQueue(o.queue, c.io.env[QUEUE_ENV]);
-      const instanceId = validateId(o.instance, "--instance");
-      const handle = o.handle === undefined ? undefined : validateId(o.handle, "--handle");
+      const instanceId = o.instance;
+      const handle = o.handle;
       const input = {
         ...(o.epochs !== undefined ? { trainingEpochs: parseIntFlag(o.epochs, "--epochs") } : {}),
         ...(o.holdout !== undefined
-          ? { testingHoldoutPercent: parseNumberFlag(o.holdout, "--holdout", 0, 1) }
+          ? { testingHoldoutPercent: parseNumberFlag(o.holdout, "--holdout", { min: 0, max: 1 }) }
           : {}),
         ...(o.seed !== undefined
           ? { testSplitSeed: parseIntFlag(o.seed, "--seed", Number.MIN_SAFE_INTEGER) }
@@ -120,7 +122,7 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
       // On a queue the training runs elsewhere: name the task, so it can be cancelled from
       // anywhere (`trainable cancel <task-id> --queue …`).
       if (queue) c.progress.message(`training ${instanceId} on the queue as task ${run.taskId}…`);
-      const task = await followTraining(c, engine, run, queue !== undefined);
+      const task = await followTraining(c, { engine, run, onQueue: queue !== undefined });
       if (task.state !== "succeeded") {
         throw new TrainingError(
           `[cli] Training of "${instanceId}" ${task.state}: ${task.statusMessage ?? "no message"}`,
@@ -145,9 +147,7 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
  */
 async function followTraining(
   c: CliContext,
-  engine: TrainingEngine,
-  run: TrainingRun,
-  onQueue: boolean,
+  { engine, run, onQueue }: { engine: TrainingEngine; run: TrainingRun; onQueue: boolean },
 ): Promise<TrainingTask> {
   const stopWatching = engine.on("task", (event) => {
     if (event.taskId !== run.taskId) return;

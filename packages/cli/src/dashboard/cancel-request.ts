@@ -1,6 +1,6 @@
 import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { NotFoundError, validateId } from "@trainable/core";
+import { type Id, NotFoundError, validateId } from "@trainable/core";
 
 /**
  * A cancel asked of a local training by another process (the dashboard): a file beside the
@@ -8,14 +8,14 @@ import { NotFoundError, validateId } from "@trainable/core";
  * (`trainable train`, `trainable resume`) looks for it and cancels the task itself: the local
  * engine lets only the driver of a task cancel it while it runs.
  */
-export const CANCEL_REQUEST_FILE = "cancel-request.json";
+const CANCEL_REQUEST_FILE = "cancel-request.json";
 
-const requestPath = (dataDir: string, taskId: string) =>
-  join(dataDir, "tasks", validateId(taskId, "taskId"), CANCEL_REQUEST_FILE);
+const requestPath = (dataDir: string, taskId: Id) =>
+  join(dataDir, "tasks", taskId, CANCEL_REQUEST_FILE);
 
 /** Writes a cancel request for a task of the local engine on `dataDir`. */
-export async function requestCancel(dataDir: string, taskId: string, now = new Date()) {
-  const dir = join(dataDir, "tasks", validateId(taskId, "taskId"));
+export async function requestCancel(dataDir: string, taskId: Id, now = new Date()) {
+  const dir = join(dataDir, "tasks", taskId);
   if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
     throw new NotFoundError(`[cli] Unknown task "${taskId}"`);
   }
@@ -27,7 +27,8 @@ export async function requestCancel(dataDir: string, taskId: string, now = new D
 
 /**
  * Calls `onRequest` once when a cancel request for `taskId` appears (checked every
- * `intervalMs`, default 500 ms). Returns the function that stops watching.
+ * `intervalMs`, default 500 ms). Returns the function that stops watching. The task id comes
+ * from an engine (not yet checked here): it is validated once, before it names a path.
  */
 export function watchCancelRequest(options: {
   dataDir: string;
@@ -35,7 +36,7 @@ export function watchCancelRequest(options: {
   onRequest: () => void;
   intervalMs?: number;
 }): () => void {
-  const path = requestPath(options.dataDir, options.taskId);
+  const path = requestPath(options.dataDir, validateId(options.taskId, "taskId"));
   let stopped = false;
   let checking = false;
   const timer = setInterval(() => {

@@ -9,25 +9,9 @@ import {
 } from "@trainable/core";
 import { type CheckpointStoreImpl, selectPrunable } from "@trainable/storage";
 import type { Context, Hono } from "hono";
+import type { CheckpointSummary, PruneAnswer } from "./api-types.js";
 import { readJsonBody } from "./read-json-body.js";
 import { PruneBody, SetDefaultBody } from "./schemas.js";
-
-/** A checkpoint as the page shows it. */
-export interface CheckpointSummary {
-  handle: string;
-  digest: string;
-  /** Archive bytes. */
-  size: number;
-  /** Bytes of file data in the folder. */
-  totalBytes: number;
-  files: number;
-  createdAt: string;
-  parent: string | null;
-  /** The numeric `trainingResults` (f1, accuracy…). */
-  metrics: Record<string, number>;
-  /** `default` points at this checkpoint (or this is `default`). */
-  isDefault: boolean;
-}
 
 export function summarize(
   ref: CheckpointRef,
@@ -150,7 +134,12 @@ export function mountCheckpointApi(api: Hono, store: CheckpointStoreImpl): void 
     const selected = remove.map((r) => ({ handle: r.handle, digest: r.digest }));
     const kept = keep.map((r) => r.handle);
     if (body.dryRun) {
-      return c.json({ kept, deleted: handles(selected), deletedRefs: selected, dryRun: true });
+      return c.json({
+        kept,
+        deleted: handles(selected),
+        deletedRefs: selected,
+        dryRun: true,
+      } satisfies PruneAnswer);
     }
     const expected = body.expectDeleted ?? [];
     const changed = differences(selected, expected);
@@ -183,6 +172,6 @@ export function mountCheckpointApi(api: Hono, store: CheckpointStoreImpl): void 
       deleted,
       dryRun: false,
       gc: { blobsDeleted: gc.deleted.length, bytesFreed: gc.bytesFreed },
-    });
+    } satisfies PruneAnswer);
   });
 }

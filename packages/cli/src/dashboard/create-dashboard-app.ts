@@ -3,6 +3,7 @@ import { errorBody } from "@trainable/plugin-runtime";
 import type { CheckpointStoreImpl } from "@trainable/storage";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { Info, InstanceRow } from "./api-types.js";
 import { defaultOf, mountCheckpointApi, summarize } from "./checkpoint-api.js";
 import { canMutate, type DashboardAccess, dashboardGuard } from "./dashboard-access.js";
 import { type Asset, PAGE_CSP, pageHtml } from "./dashboard-assets.js";
@@ -100,7 +101,7 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
       source: tasks.kind,
       readOnly,
       tokenRequired: access.tokens !== undefined || access.checkedOutside === true,
-    }),
+    } satisfies Info),
   );
 
   api.get("/instances", async (c) => {
@@ -115,7 +116,7 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
       }
     }
     const rows = await Promise.all(
-      [...byId.values()].map(async (instance) => {
+      [...byId.values()].map(async (instance): Promise<InstanceRow> => {
         const id = instance.id;
         // One instance's store trouble (a damaged ref, a store down) is shown on its row.
         const found = await defaultOf(store, id).then(

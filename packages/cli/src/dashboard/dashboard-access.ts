@@ -22,7 +22,7 @@ export interface DashboardAccess {
 }
 
 /** The header every mutating request of the page carries (a cross-site form cannot send it). */
-export const REQUEST_HEADER = "x-trainable-dashboard";
+const REQUEST_HEADER = "x-trainable-dashboard";
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 

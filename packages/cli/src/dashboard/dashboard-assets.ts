@@ -20,7 +20,7 @@ const TYPES: Record<string, string> = {
  * Where the built page lives: `dist/dashboard/` beside the CLI's bundle (this module is
  * bundled into `dist/`), or, running from the sources (tests), the package's `dist/dashboard/`.
  */
-export function defaultAssetsDir(): string[] {
+function defaultAssetsDir(): string[] {
   return [
     fileURLToPath(new URL("./dashboard/", import.meta.url)),
     fileURLToPath(new URL("../../dist/dashboard/", import.meta.url)),

@@ -2,6 +2,7 @@ import { NotFoundError, RemoteError, validateId } from "@trainable/core";
 import { errorBody, type TaskEvent } from "@trainable/plugin-runtime";
 import type { Context, Hono } from "hono";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
+import type { Task, TaskEvent as TaskEventJson } from "./api-types.js";
 import type { TaskSource } from "./task-source.js";
 
 export interface EventStreamOptions {
@@ -25,6 +26,9 @@ export interface EventStreamOptions {
    */
   maxPendingCancels?: number;
 }
+
+/** The task id of a route's path, checked once as the request is parsed. */
+const taskParam = (c: Context) => validateId(c.req.param("id"), "task id (path)");
 
 /** Seconds a client is told to wait before trying again when a cap is reached. */
 const RETRY_AFTER_S = 5;
@@ -51,17 +55,17 @@ export function mountTaskApi(api: Hono, source: TaskSource, options: EventStream
   let openStreams = 0;
   let pendingCancels = 0;
 
-  api.get("/tasks", async (c) => c.json({ tasks: await source.listTasks() }));
+  api.get("/tasks", async (c) => c.json({ tasks: (await source.listTasks()) satisfies Task[] }));
 
   api.get("/tasks/:id", async (c) => {
-    const taskId = validateId(c.req.param("id"), "task id (path)");
+    const taskId = taskParam(c);
     const task = await source.getTask(taskId);
     if (!task) throw new NotFoundError(`[cli] Unknown task "${taskId}"`);
-    return c.json({ task });
+    return c.json({ task: task satisfies Task });
   });
 
   api.post("/tasks/:id/cancel", async (c) => {
-    const taskId = validateId(c.req.param("id"), "task id (path)");
+    const taskId = taskParam(c);
     if (pendingCancels >= maxPendingCancels) {
       return busy(c, `${maxPendingCancels} cancels are already waiting for their task to end`);
     }
@@ -114,13 +118,16 @@ async function follow(
   try {
     await stream.writeSSE({
       event: "snapshot",
-      data: JSON.stringify({ tasks: await source.listTasks() }),
+      data: JSON.stringify({ tasks: (await source.listTasks()) satisfies Task[] }),
       retry: 1000,
     });
     while (!stop.signal.aborted) {
       const event = queue.shift();
       if (event) {
-        await stream.writeSSE({ event: "task", data: JSON.stringify(event) });
+        await stream.writeSSE({
+          event: "task",
+          data: JSON.stringify(event satisfies TaskEventJson),
+        });
         continue;
       }
       await new Promise<void>((resolve) => {

@@ -1,3 +1,4 @@
+import type { Id } from "@trainable/core";
 import type { EngineInstance, TaskEvent, TrainingTask } from "@trainable/plugin-runtime";
 
 /** The answer to a cancel from the dashboard. */
@@ -26,9 +27,10 @@ export interface TaskSource {
   listInstances(): Promise<ShownInstance[]>;
   /** Newest first. */
   listTasks(): Promise<TrainingTask[]>;
-  getTask(taskId: string): Promise<TrainingTask | undefined>;
+  /** `taskId` is checked by the caller (the HTTP route). */
+  getTask(taskId: Id): Promise<TrainingTask | undefined>;
   /** Calls `listener` with every change of every task; returns the unsubscribe function. */
   subscribe(listener: (event: TaskEvent) => void): () => void;
-  cancel(taskId: string): Promise<CancelAnswer>;
+  cancel(taskId: Id): Promise<CancelAnswer>;
   close(): Promise<void>;
 }

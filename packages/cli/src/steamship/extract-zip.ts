@@ -23,7 +23,7 @@ export interface ExtractZipOptions {
   signal?: AbortSignal;
 }
 
-export interface ExtractedFile {
+interface ExtractedFile {
   path: string;
   size: number;
   sha256: string;
@@ -48,8 +48,12 @@ function refused(zipName: string, problem: string, cause?: unknown): IntegrityEr
   return new IntegrityError(`[cli] Refused ${zipName}: ${problem}`, { cause });
 }
 
-function entryRefused(zipName: string, name: string, problem: string, cause?: unknown) {
-  return refused(zipName, `entry ${JSON.stringify(name)} ${problem}`, cause);
+function entryRefused(
+  entry: { zip: string; name: string },
+  problem: string,
+  cause?: unknown,
+): IntegrityError {
+  return refused(entry.zip, `entry ${JSON.stringify(entry.name)} ${problem}`, cause);
 }
 
 /** Decodes an entry name as yauzl would (UTF-8 flag, Info-ZIP Unicode path field, else CP437). */
@@ -63,13 +67,13 @@ function entryName(zipName: string, entry: yauzl.Entry): string {
   // Control bytes are the same in UTF-8 and in CP437 as Python's `zipfile` decodes it (yauzl
   // shows 0x01-0x1f and 0x7f as CP437 picture glyphs, which would hide them from the checks).
   if (entry.fileNameRaw.some((byte) => byte < 0x20 || byte === 0x7f)) {
-    throw entryRefused(zipName, name, "has a control character in its name");
+    throw entryRefused({ zip: zipName, name }, "has a control character in its name");
   }
   if ((entry.generalPurposeBitFlag & UTF8_NAME) !== 0) {
     try {
       utf8.decode(entry.fileNameRaw);
     } catch {
-      throw entryRefused(zipName, name, "has a name that is not valid UTF-8");
+      throw entryRefused({ zip: zipName, name }, "has a name that is not valid UTF-8");
     }
   }
   return name;
@@ -99,18 +103,17 @@ async function planExtraction(
   for await (const entry of zip.eachEntry()) {
     const name = entryName(zipName, entry);
     const check = checkZipEntry({ ...entry, name }, limits.maxPathLength);
-    if (check.problem !== undefined) throw entryRefused(zipName, name, check.problem);
+    if (check.problem !== undefined) throw entryRefused({ zip: zipName, name }, check.problem);
     const key = check.path.normalize("NFC");
     const other = seen.get(key);
     if (other !== undefined) {
-      throw entryRefused(zipName, name, `duplicates entry ${JSON.stringify(other)}`);
+      throw entryRefused({ zip: zipName, name }, `duplicates entry ${JSON.stringify(other)}`);
     }
     seen.set(key, name);
     totalBytes += entry.uncompressedSize;
     if (totalBytes > limits.maxTotalBytes) {
       throw entryRefused(
-        zipName,
-        name,
+        { zip: zipName, name },
         `brings the declared total to ${totalBytes} bytes, over the limit of ${limits.maxTotalBytes}`,
       );
     }
@@ -122,8 +125,7 @@ async function planExtraction(
       const parent = seen.get(segments.slice(0, i).join("/"));
       if (parent !== undefined && !parent.endsWith("/")) {
         throw entryRefused(
-          zipName,
-          planned.name,
+          { zip: zipName, name: planned.name },
           `needs ${JSON.stringify(parent)} as a folder, but that entry is a file`,
         );
       }
@@ -139,8 +141,7 @@ async function planExtraction(
   for (const here of byOffset) {
     if (previous !== undefined && here.entry.relativeOffsetOfLocalHeader < end) {
       throw entryRefused(
-        zipName,
-        here.name,
+        { zip: zipName, name: here.name },
         `overlaps the data of entry ${JSON.stringify(previous.name)} (a zip bomb's trick)`,
       );
     }
@@ -235,17 +236,20 @@ export async function extractZip(options: ExtractZipOptions): Promise<ExtractedZ
         // Disk errors (ENOSPC, EACCES) are the machine's, not the zip's.
         if (error !== null && typeof error === "object" && "syscall" in error) throw error;
         if (signal?.aborted) throw error;
-        throw entryRefused(zipName, name, `cannot be read (${(error as Error).message})`, error);
+        throw entryRefused(
+          { zip: zipName, name },
+          `cannot be read (${(error as Error).message})`,
+          error,
+        );
       }
       if (size !== entry.uncompressedSize) {
         throw entryRefused(
-          zipName,
-          name,
+          { zip: zipName, name },
           `holds ${size} bytes but declares ${entry.uncompressedSize}`,
         );
       }
       if (crc >>> 0 !== entry.crc32) {
-        throw entryRefused(zipName, name, "fails its CRC-32 check (the data is damaged)");
+        throw entryRefused({ zip: zipName, name }, "fails its CRC-32 check (the data is damaged)");
       }
       files.push({ path, size, sha256: hash.digest("hex") });
     }

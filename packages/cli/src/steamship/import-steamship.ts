@@ -28,7 +28,7 @@ export interface ImportSteamshipOptions {
   signal?: AbortSignal;
 }
 
-export interface ImportedHandle {
+interface ImportedHandle {
   handle: string;
   zip: string;
   digest: string;
@@ -60,11 +60,9 @@ function directoriesOf(extracted: ExtractedZip): Set<string> {
 /** The stored checkpoint must hold exactly what was extracted from the zip. */
 async function verifyImport(
   store: CheckpointStore,
-  pluginInstanceId: string,
-  ref: CheckpointRef,
-  zip: string,
-  extracted: ExtractedZip,
+  options: { pluginInstanceId: string; ref: CheckpointRef; zip: string; extracted: ExtractedZip },
 ): Promise<void> {
+  const { pluginInstanceId, ref, zip, extracted } = options;
   const manifest = await store.readManifest({ pluginInstanceId, ref });
   const stored = new Map(manifest.files.map((f) => [f.path, f]));
   const mismatch = (what: string) =>
@@ -176,7 +174,12 @@ export async function importSteamship(
           signal,
         });
         written.push({ handle: zip.handle, previous });
-        await verifyImport(store, pluginInstanceId, ref, zip.name, extracted as ExtractedZip);
+        await verifyImport(store, {
+          pluginInstanceId,
+          ref,
+          zip: zip.name,
+          extracted: extracted as ExtractedZip,
+        });
         const sameContent = imported.find((i) => i.digest === ref.digest);
         imported.push({
           handle: zip.handle,
@@ -192,7 +195,7 @@ export async function importSteamship(
     }
     return { source: options.source, imported, skipped: layout.skipped };
   } catch (error) {
-    await undo(store, pluginInstanceId, written, error);
+    await undo(store, { pluginInstanceId, written, error });
     throw error;
   } finally {
     await layout.close();
@@ -202,10 +205,13 @@ export async function importSteamship(
 /** Puts back each handle this import wrote (newest first), or deletes it if it was new. */
 async function undo(
   store: CheckpointStore,
-  pluginInstanceId: string,
-  written: { handle: string; previous?: CheckpointRef }[],
-  error: unknown,
+  options: {
+    pluginInstanceId: string;
+    written: { handle: string; previous?: CheckpointRef }[];
+    error: unknown;
+  },
 ): Promise<void> {
+  const { pluginInstanceId, written, error } = options;
   const failed: string[] = [];
   for (const { handle, previous } of written.reverse()) {
     try {

@@ -9,7 +9,7 @@ import { isValidId, type TransferProgress, ValidationError } from "@trainable/co
 import { createBackend, type RemoteBackend } from "@trainable/storage";
 
 /** One `{handle}.zip` of a Steamship layout. */
-export interface SteamshipZip {
+interface SteamshipZip {
   /** The file name, e.g. `epoch_3.zip`. */
   name: string;
   handle: string;
@@ -23,7 +23,7 @@ export interface SteamshipZip {
   ): Promise<{ path: string; sha256: string; dispose(): Promise<void> }>;
 }
 
-export interface OpenZipOptions {
+interface OpenZipOptions {
   tmpDir?: string;
   onProgress?: (progress: TransferProgress) => void;
   signal?: AbortSignal;
@@ -38,7 +38,11 @@ export interface SteamshipLayout {
 }
 
 /** Streams `body` through sha256 into `to` (or nowhere), reporting download progress. */
-async function copyHashing(body: Readable, size: number, options: OpenZipOptions, to?: string) {
+async function copyHashing(
+  body: Readable,
+  options: OpenZipOptions & { size: number; to?: string },
+): Promise<string> {
+  const { size, to } = options;
   const hash = createHash("sha256");
   let bytes = 0;
   const tap = new Transform({
@@ -60,7 +64,11 @@ function layoutError(source: string, problem: string): ValidationError {
   return ValidationError.forField("cli", "<source>", `${problem} (in ${source})`);
 }
 
-function zipOf(source: string, name: string, size: number, open: SteamshipZip["open"]) {
+function zipOf(
+  source: string,
+  zip: { name: string; size: number; open: SteamshipZip["open"] },
+): SteamshipZip {
+  const { name, size, open } = zip;
   const handle = name.slice(0, -".zip".length);
   if (!isValidId(handle)) {
     throw layoutError(
@@ -89,11 +97,15 @@ async function listFolder(dir: string): Promise<SteamshipLayout> {
     const path = join(dir, entry.name);
     const { size } = await stat(path);
     zips.push(
-      zipOf(dir, entry.name, size, async (options) => ({
-        path,
-        sha256: await copyHashing(createReadStream(path), size, options),
-        dispose: async () => {},
-      })),
+      zipOf(dir, {
+        name: entry.name,
+        size,
+        open: async (options) => ({
+          path,
+          sha256: await copyHashing(createReadStream(path), { ...options, size }),
+          dispose: async () => {},
+        }),
+      }),
     );
   }
   return { zips, skipped, close: async () => {} };
@@ -116,17 +128,21 @@ async function listBucket(url: string): Promise<SteamshipLayout> {
       continue;
     }
     zips.push(
-      zipOf(url, name, info.size, async (options) => {
-        const dir = await mkdtemp(join(options.tmpDir ?? tmpdir(), "trainable-zip-"));
-        const path = join(dir, name);
-        try {
-          const { body } = await backend.get(name, { signal: options.signal });
-          const sha256 = await copyHashing(body, info.size, options, path);
-          return { path, sha256, dispose: () => rm(dir, { recursive: true, force: true }) };
-        } catch (error) {
-          await rm(dir, { recursive: true, force: true });
-          throw error;
-        }
+      zipOf(url, {
+        name,
+        size: info.size,
+        open: async (options) => {
+          const dir = await mkdtemp(join(options.tmpDir ?? tmpdir(), "trainable-zip-"));
+          const path = join(dir, name);
+          try {
+            const { body } = await backend.get(name, { signal: options.signal });
+            const sha256 = await copyHashing(body, { ...options, size: info.size, to: path });
+            return { path, sha256, dispose: () => rm(dir, { recursive: true, force: true }) };
+          } catch (error) {
+            await rm(dir, { recursive: true, force: true });
+            throw error;
+          }
+        },
       }),
     );
   }

@@ -1,5 +1,5 @@
+import type { CheckpointSummary } from "../../src/dashboard/api-types.js";
 import { bytes, date, metric, shortDigest } from "./format.js";
-import type { CheckpointSummary } from "./types.js";
 
 /** What a row's button asks for (confirmed in a dialog by the view). */
 export interface CheckpointAction {

@@ -1,4 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
+import type { CheckpointSummary, Task } from "../../src/dashboard/api-types.js";
 import { ApiError, get, send } from "./api.js";
 import { type CheckpointAction, CheckpointTable } from "./checkpoint-table.js";
 import { ConfirmDialog } from "./confirm-dialog.js";
@@ -6,7 +7,6 @@ import { orderMetrics } from "./format.js";
 import { MetricChart } from "./metric-chart.js";
 import { PrunePanel } from "./prune-panel.js";
 import { TrainingsTable } from "./trainings-table.js";
-import type { CheckpointSummary, Task } from "./types.js";
 
 export interface CheckpointsProps {
   instance: string;

@@ -1,5 +1,5 @@
+import type { Task, TaskEvent } from "../../src/dashboard/api-types.js";
 import { ApiError, headers } from "./api.js";
-import type { Task, TaskEvent } from "./types.js";
 
 export interface EventHandlers {
   snapshot(tasks: Task[]): void;

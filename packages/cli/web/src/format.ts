@@ -1,4 +1,4 @@
-import type { Task } from "./types.js";
+import type { Task } from "../../src/dashboard/api-types.js";
 
 export function bytes(n: number): string {
   if (n < 1024) return `${n} B`;

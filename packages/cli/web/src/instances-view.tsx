@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
+import type { InstanceRow } from "../../src/dashboard/api-types.js";
 import { ApiError, get } from "./api.js";
 import { date, metric, orderMetrics, shortDigest } from "./format.js";
-import type { InstanceRow } from "./types.js";
 
 /** Plugin instances with their `default` checkpoint and config. */
 export function InstancesView(props: { refreshKey: number }) {

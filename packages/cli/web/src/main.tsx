@@ -1,12 +1,12 @@
 import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import "./style.css";
+import type { Info, Task } from "../../src/dashboard/api-types.js";
 import { ApiError, get, token } from "./api.js";
 import { CheckpointsView } from "./checkpoints-view.js";
 import { followEvents } from "./events.js";
 import { InstancesView } from "./instances-view.js";
 import { TrainingsTable } from "./trainings-table.js";
-import type { Info, Task } from "./types.js";
 
 function useHash(): string {
   const [hash, setHash] = useState(location.hash);

@@ -1,8 +1,8 @@
 import { useState } from "preact/hooks";
+import type { PruneAnswer } from "../../src/dashboard/api-types.js";
 import { ApiError, send } from "./api.js";
 import { ConfirmDialog } from "./confirm-dialog.js";
 import { bytes } from "./format.js";
-import type { PruneAnswer } from "./types.js";
 
 export interface PruneProps {
   instance: string;

@@ -1,9 +1,9 @@
 import { Fragment } from "preact";
 import { useState } from "preact/hooks";
+import type { Task } from "../../src/dashboard/api-types.js";
 import { ApiError, send } from "./api.js";
 import { date, epochMetrics, isActive, percent, progressText } from "./format.js";
 import { MetricChart } from "./metric-chart.js";
-import type { Task } from "./types.js";
 
 export interface TrainingsProps {
   tasks: Task[];

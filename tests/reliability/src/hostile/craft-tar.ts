@@ -1,7 +1,7 @@
 /**
  * Tar building blocks for hostile archives.
  *
- * - `rawHeader`, `entry`, `fileEntry`, `dirEntry`, `paxHeader(Bytes)`, `gnuLongName`,
+ * - `rawHeader`, `fileEntry`, `paxHeader(Bytes)`, `gnuLongName`,
  *   `craftTar`: raw 512-byte ustar blocks laid out by hand, including what no sane writer
  *   produces (traversal paths, links, devices, lying sizes, bad checksums, raw NULs).
  * - `canonicalTar`: the exact archive and manifest the store itself writes for a list of
@@ -36,7 +36,9 @@ export interface RawHeaderInput {
   magic?: "ustar" | "gnu";
 }
 
-function writeOctal(block: Buffer, offset: number, length: number, value: number): void {
+/** Writes `value` in octal into the header field at `offset`, `length` bytes, NUL-ended. */
+function writeOctal(block: Buffer, field: { offset: number; length: number }, value: number): void {
+  const { offset, length } = field;
   block.write(`${value.toString(8).padStart(length - 1, "0")}\u0000`, offset, length, "latin1");
 }
 
@@ -52,11 +54,11 @@ export function rawHeader(input: RawHeaderInput): Buffer {
   const name = Buffer.isBuffer(input.name) ? input.name : Buffer.from(input.name, "utf8");
   if (name.length > 100) throw new Error(`name field too long (${name.length} bytes)`);
   name.copy(block, 0);
-  writeOctal(block, 100, 8, input.mode ?? 0o644);
-  writeOctal(block, 108, 8, 0);
-  writeOctal(block, 116, 8, 0);
-  writeOctal(block, 124, 12, input.size ?? 0);
-  writeOctal(block, 136, 12, 0);
+  writeOctal(block, { offset: 100, length: 8 }, input.mode ?? 0o644);
+  writeOctal(block, { offset: 108, length: 8 }, 0);
+  writeOctal(block, { offset: 116, length: 8 }, 0);
+  writeOctal(block, { offset: 124, length: 12 }, input.size ?? 0);
+  writeOctal(block, { offset: 136, length: 12 }, 0);
   block.write(input.type ?? "0", 156, 1, "latin1");
   if (input.linkname !== undefined) block.write(input.linkname, 157, 100, "utf8");
   block.write(
@@ -77,7 +79,7 @@ export function padToBlock(data: Buffer): Buffer {
 }
 
 /** A header and its data. */
-export function entry(input: RawHeaderInput, data: Buffer | string = Buffer.alloc(0)): Buffer {
+function entry(input: RawHeaderInput, data: Buffer | string = Buffer.alloc(0)): Buffer {
   const bytes = typeof data === "string" ? Buffer.from(data) : data;
   return Buffer.concat([rawHeader({ size: bytes.length, ...input }), padToBlock(bytes)]);
 }
@@ -88,15 +90,6 @@ export function fileEntry(
   extra: Partial<RawHeaderInput> = {},
 ) {
   return entry({ name, type: "0", ...extra }, data);
-}
-
-export function dirEntry(name: string, extra: Partial<RawHeaderInput> = {}): Buffer {
-  return rawHeader({
-    name: name.endsWith("/") ? name : `${name}/`,
-    type: "5",
-    mode: 0o755,
-    ...extra,
-  });
 }
 
 function paxRecords(records: Array<[string, Buffer]>): Buffer {

@@ -48,7 +48,7 @@ const MAX_SEQ = 999_999_999_999;
 const MARKER_KEY = "_trainable-store.json";
 
 /** A fresh blob id, as the store makes them: `{9 base36 chars}-{16 hex}`. */
-export function newBlobId(): string {
+function newBlobId(): string {
   return `${Date.now().toString(36).padStart(9, "0")}-${randomBytes(8).toString("hex")}`;
 }
 
@@ -72,7 +72,7 @@ function countsOf(bytes: Buffer) {
 }
 
 /** Writes the store's format marker unless it has one. */
-export async function ensureFormatMarker(backend: RemoteBackend): Promise<void> {
+async function ensureFormatMarker(backend: RemoteBackend): Promise<void> {
   if (await backend.head(MARKER_KEY)) return;
   const body = Buffer.from(
     `${JSON.stringify({ format: "trainable-checkpoint-store", formatVersion: 2 })}\n`,
@@ -85,12 +85,11 @@ export async function ensureFormatMarker(backend: RemoteBackend): Promise<void> 
 }
 
 /** Appends a ref version (raw bytes, or a ref) as the handle's new newest version. */
-export async function appendRefVersion(
+async function appendRefVersion(
   backend: RemoteBackend,
-  scope: string,
-  handle: string,
-  body: Buffer,
+  options: { scope: string; handle: string; body: Buffer },
 ): Promise<string> {
+  const { scope, handle, body } = options;
   let newest: number | undefined;
   for await (const info of backend.list(`${scope}refs/${handle}/`, { limit: 1 })) {
     const m = /\/(\d{12})\.json$/.exec(info.key);
@@ -184,11 +183,10 @@ export async function plantCheckpoint(options: PlantOptions): Promise<Planted> {
     parent: await currentDigest(backend, scope, handle),
     metadata: { modelClass: "Planted" },
   };
-  const refKey = await appendRefVersion(
-    backend,
+  const refKey = await appendRefVersion(backend, {
     scope,
     handle,
-    Buffer.from(`${JSON.stringify(ref, null, 1)}\n`),
-  );
+    body: Buffer.from(`${JSON.stringify(ref, null, 1)}\n`),
+  });
   return { ref, blobId, archiveKey, manifestKey, refKey };
 }

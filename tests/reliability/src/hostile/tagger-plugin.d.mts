@@ -22,7 +22,7 @@ export declare class WordModel extends TrainableModel<TaggerConfig> {
   ): Promise<InvocableResponse<TrainPluginOutput>>;
 }
 
-export declare class HostileTagger extends TrainableTaggerPluginService<TaggerConfig, WordModel> {
+declare class HostileTagger extends TrainableTaggerPluginService<TaggerConfig, WordModel> {
   readonly configSchema: z.ZodType<TaggerConfig>;
   readonly modelClass: typeof WordModel;
   runWithModel: TrainableTaggerPluginService<TaggerConfig, WordModel>["runWithModel"];

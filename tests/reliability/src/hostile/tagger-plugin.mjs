@@ -47,7 +47,7 @@ export class WordModel extends TrainableModel {
   }
 }
 
-export class HostileTagger extends TrainableTaggerPluginService {
+class HostileTagger extends TrainableTaggerPluginService {
   configSchema = TaggerConfig;
   modelClass = WordModel;
 

@@ -11,7 +11,7 @@ import type { RemoteBackend } from "@trainable/storage";
 
 type Op = "put" | "get" | "head" | "list" | "delete";
 
-export interface Call {
+interface Call {
   op: Op;
   key: string;
 }
@@ -116,7 +116,11 @@ export function controlled(inner: RemoteBackend) {
     close: inner.close?.bind(inner),
   };
 
-  const add = (op: Op, match: (key: string) => boolean, late: boolean, sticky: boolean) => {
+  const add = (
+    op: Op,
+    match: (key: string) => boolean,
+    { late, sticky }: { late: boolean; sticky: boolean },
+  ) => {
     const gate = new GateImpl();
     holds.push({ op, match, gate, late, sticky });
     return gate as Gate;
@@ -126,11 +130,14 @@ export function controlled(inner: RemoteBackend) {
     backend,
     calls,
     /** Holds the next `op` on a key matching `match` until the gate opens. */
-    hold: (op: Op, match: (key: string) => boolean): Gate => add(op, match, false, false),
+    hold: (op: Op, match: (key: string) => boolean): Gate =>
+      add(op, match, { late: false, sticky: false }),
     /** Every delete of a matching key is answered at once and lands when the gate opens. */
-    delayDeletes: (match: (key: string) => boolean): Gate => add("delete", match, true, true),
+    delayDeletes: (match: (key: string) => boolean): Gate =>
+      add("delete", match, { late: true, sticky: true }),
     /** Every put of a matching key waits until the gate opens (a frozen process's writes). */
-    freezePuts: (match: (key: string) => boolean): Gate => add("put", match, false, true),
+    freezePuts: (match: (key: string) => boolean): Gate =>
+      add("put", match, { late: false, sticky: true }),
     /** Waits for every late delete that was let through. */
     landed: async (): Promise<void> => {
       await Promise.all(lateDeletes);

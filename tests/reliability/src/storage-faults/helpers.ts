@@ -146,7 +146,7 @@ export async function tempDir(prefix: string): Promise<string> {
 // Backends
 
 /** How a child process opens the same backend (JSON in its arguments). */
-export type BackendArgs =
+type BackendArgs =
   | { kind: "file"; root: string }
   | {
       kind: "s3";
@@ -161,7 +161,7 @@ export type BackendArgs =
     };
 
 /** Store options the suites vary (everything else is the store's default). */
-export interface OpenOptions {
+interface OpenOptions {
   refHistory?: number;
   pinTtlMs?: number;
   durable?: boolean;
@@ -251,7 +251,7 @@ export async function readObject(backend: RemoteBackend, key: string): Promise<B
 // ---------------------------------------------------------------------------------------------
 // Child processes
 
-export const CHILD_SCRIPT = join(import.meta.dirname, "child.mjs");
+const CHILD_SCRIPT = join(import.meta.dirname, "child.mjs");
 
 /** One JSON line a child prints. */
 export interface ChildEvent {

@@ -2,10 +2,10 @@ import { isAbsolute, resolve } from "node:path";
 import { Id } from "@trainable/core";
 import type { Command } from "commander";
 import { z } from "zod";
-import type { CliContext } from "../context.js";
-import { parseFlags } from "../parse-flags.js";
-import { exportSteamship } from "../steamship/export-steamship.js";
-import { importSteamship } from "../steamship/import-steamship.js";
+import type { CliContext } from "../../context.js";
+import { parseFlags } from "../../parse-flags.js";
+import { exportSteamship } from "../../steamship/export-steamship.js";
+import { importSteamship } from "../../steamship/import-steamship.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 

@@ -1,7 +1,14 @@
-/** What the dashboard's API answers (the fields the page uses). */
+/**
+ * The JSON the dashboard's API answers, declared once: the server checks its answers against
+ * these types (`satisfies`) and the page (`web/src`) imports them. Types only, no imports:
+ * the page's build and typecheck (`web/tsconfig.json`) read this file as it is.
+ */
 
-export type TaskState = "waiting" | "running" | "succeeded" | "failed" | "cancelled";
+type TaskState = "waiting" | "running" | "succeeded" | "failed" | "cancelled";
 
+type JsonObject = Record<string, unknown>;
+
+/** `GET api/info`. */
 export interface Info {
   store: string;
   workspace: string;
@@ -11,18 +18,24 @@ export interface Info {
   tokenRequired: boolean;
 }
 
+/** A checkpoint as the page shows it. */
 export interface CheckpointSummary {
   handle: string;
   digest: string;
+  /** Archive bytes. */
   size: number;
+  /** Bytes of file data in the folder. */
   totalBytes: number;
   files: number;
   createdAt: string;
   parent: string | null;
+  /** The numeric `trainingResults` (f1, accuracy…). */
   metrics: Record<string, number>;
+  /** `default` points at this checkpoint (or this is `default`). */
   isDefault: boolean;
 }
 
+/** A row of `GET api/instances`. */
 export interface InstanceRow {
   id: string;
   plugin: string;
@@ -37,14 +50,13 @@ export interface InstanceRow {
   running: number;
 }
 
-export type JsonObject = Record<string, unknown>;
-
-export interface PostUpdate {
+interface PostUpdate {
   state?: string;
   statusMessage?: string;
   output?: { trainingProgress?: JsonObject; trainingResults?: JsonObject };
 }
 
+/** A training (the fields the page uses), as `GET api/tasks` and the events carry it. */
 export interface Task {
   taskId: string;
   instanceId: string;
@@ -63,12 +75,14 @@ export interface Task {
   error?: { code: string; message: string };
 }
 
+/** A `task` event of `GET api/events`. */
 export interface TaskEvent {
   type: string;
   taskId: string;
   task: Task;
 }
 
+/** `POST api/instances/:id/prune`. */
 export interface PruneAnswer {
   kept: string[];
   deleted: string[];
