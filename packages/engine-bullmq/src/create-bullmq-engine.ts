@@ -54,10 +54,8 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
       const done = engine.wait(taskId).catch((): TrainingTask => structuredClone(recorded));
       return { taskId, task: structuredClone(recorded), done };
     },
-    async train(instanceId, input, trainOptions) {
-      const run = await engine.startTraining(instanceId, input, trainOptions);
-      return run.done;
-    },
+    train: async (instanceId, input, trainOptions) =>
+      (await engine.startTraining(instanceId, input, trainOptions)).done,
     cancel: async (taskId) => cancelTask(context, relay, taskId),
     wait: async (taskId) => waitForTask(context, relay, taskId),
     async getTask(taskId) {

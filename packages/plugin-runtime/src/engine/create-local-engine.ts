@@ -53,10 +53,8 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
       const id = validateId(instanceId, "instanceId");
       return startTraining(state, { instanceId: id, input, options: trainOptions });
     },
-    async train(instanceId, input, trainOptions) {
-      const run = await engine.startTraining(instanceId, input, trainOptions);
-      return run.done;
-    },
+    train: async (instanceId, input, trainOptions) =>
+      (await engine.startTraining(instanceId, input, trainOptions)).done,
     cancel: async (taskId) => cancelTask(state, taskId),
     async wait(taskId) {
       const task = tasks.get(taskId);

@@ -1,5 +1,7 @@
 import { isFinalTaskState, type PostUpdate } from "@trainable/core";
+import type { TrainResponse } from "../training/create-training-coordinator.js";
 import type { TrainRequest } from "../training/train-request.js";
+import { raceSignal } from "../util/race-signal.js";
 import type { DriveContext, DriveTarget } from "./drive-context.js";
 import { isTransient } from "./error-info.js";
 import { shouldGiveUp } from "./poll-policy.js";
@@ -12,8 +14,10 @@ export interface DriveRun extends DriveTarget {
   stateDir: string;
   /** Records a post-update of the plugin (emitted at once, written coalesced). */
   onUpdate(update: PostUpdate): void;
-  /** A train request for the task, with `extra` fields. */
-  request(extra: Partial<TrainRequest>): TrainRequest;
+  /** Calls the plugin's `train` for the task (a train call or a status check). */
+  callTrain(
+    extra: Pick<TrainRequest, "status" | "isStatusCheck" | "retry">,
+  ): Promise<TrainResponse>;
   /** Set once the plugin answered `running`: its job may then be left to stop. */
   polling: boolean;
 }
@@ -38,12 +42,20 @@ export function createDriveRun(ctx: DriveContext, target: DriveTarget, signal: A
       if (update.statusMessage !== undefined) task.statusMessage = update.statusMessage;
       void ctx.record(task, "update", update).catch(() => {});
     },
-    request: (extra) => ({
-      data: task.trainPluginInput ?? task.input,
-      context: ctx.contextOf(instance.id),
-      save: task.save,
-      ...extra,
-    }),
+    callTrain(extra) {
+      const request: TrainRequest = {
+        data: task.trainPluginInput ?? task.input,
+        context: ctx.contextOf(instance.id),
+        save: task.save,
+        ...extra,
+      };
+      const { signal, onUpdate, stateDir } = run;
+      return raceSignal(
+        target.client.train(request, { signal, onUpdate, stateDir }),
+        signal,
+        "Training",
+      );
+    },
   };
   return run;
 }

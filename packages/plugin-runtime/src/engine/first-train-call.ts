@@ -24,18 +24,11 @@ export async function firstTrainCall(run: DriveRun): Promise<TrainResponse> {
   let response: TrainResponse;
   for (let failures = 0; ; failures++) {
     try {
-      response = await raceSignal(
-        run.client.train(
-          run.request({
-            status: { taskId: task.taskId, state: "waiting" },
-            isStatusCheck: false,
-            ...(repeated || failures > 0 ? { retry: true } : {}),
-          }),
-          { signal: run.signal, onUpdate: run.onUpdate, stateDir: run.stateDir },
-        ),
-        run.signal,
-        "Training",
-      );
+      response = await run.callTrain({
+        status: { taskId: task.taskId, state: "waiting" },
+        isStatusCheck: false,
+        ...(repeated || failures > 0 ? { retry: true } : {}),
+      });
       break;
     } catch (error) {
       if (failures === 0) failingSince = ctx.clock.now().getTime();

@@ -1,5 +1,4 @@
 import type { TrainResponse } from "../training/create-training-coordinator.js";
-import { raceSignal } from "../util/race-signal.js";
 import { type DriveRun, givesUp } from "./drive-run.js";
 import { finish } from "./finish.js";
 import { nextPollDelay } from "./poll-policy.js";
@@ -42,18 +41,11 @@ export async function pollStatus(
     if (wait > 0) await ctx.clock.sleep(wait, run.signal);
     try {
       await ctx.hooks.at?.("before-status-check", task);
-      response = await raceSignal(
-        run.client.train(
-          run.request({
-            status: task.remoteStatus ?? response.status,
-            isStatusCheck: true,
-            ...(retry && attempt === 0 ? { retry: true } : {}),
-          }),
-          { signal: run.signal, onUpdate: run.onUpdate, stateDir: run.stateDir },
-        ),
-        run.signal,
-        "Training",
-      );
+      response = await run.callTrain({
+        status: task.remoteStatus ?? response.status,
+        isStatusCheck: true,
+        ...(retry && attempt === 0 ? { retry: true } : {}),
+      });
       await ctx.hooks.at?.("after-status-check", task, response);
       task.statusChecks++;
       errors = 0;
