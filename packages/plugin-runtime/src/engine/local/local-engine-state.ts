@@ -25,7 +25,7 @@ import type { TrainingTask } from "../training-task.js";
 import type { LocalEngineOptions } from "./local-engine-options.js";
 
 /** A training this engine drives. */
-export interface ActiveTask {
+interface ActiveTask {
   controller: AbortController;
   done: Promise<TrainingTask>;
 }
