@@ -59,7 +59,7 @@ export function createJobRecord(options: JobRecordOptions): DriveContext["record
     current.updatedAt = clock.now().toISOString();
     try {
       const written = await retrying(
-        () => fencedWriteJobData(redis, keys, jobId, token, { ...data, task: current }),
+        () => fencedWriteJobData(redis, { keys, jobId, token, data: { ...data, task: current } }),
         "the record",
       );
       if (written !== "ok") {

@@ -51,7 +51,12 @@ export async function cancelTask(
   await context.redis.publish(context.keys.cancelChannel, taskId);
   // Never started (no worker took it yet): recorded cancelled here, so cancel() does not
   // wait for a worker.
-  const final = await cancelQueuedJob(context.queue, job, task, context.clock.now());
+  const final = await cancelQueuedJob({
+    queue: context.queue,
+    job,
+    task,
+    now: context.clock.now(),
+  });
   if (final) {
     context.emit({ type: "finished", taskId, task: structuredClone(final) });
     relay.finished(taskId);

@@ -65,10 +65,13 @@ export function createDriveRun(ctx: DriveContext, target: DriveTarget, signal: A
  * failure is not transient, or the poll policy's tolerance (`failures` in a row, the first at
  * `since` ms) is spent.
  */
-export function givesUp(run: DriveRun, error: unknown, failures: number, since: number): boolean {
+export function givesUp(
+  run: DriveRun,
+  { error, failures, since }: { error: unknown; failures: number; since: number },
+): boolean {
   return (
     run.signal.aborted ||
     !isTransient(error) ||
-    shouldGiveUp(run.ctx.policy, failures, since, run.ctx.clock.now().getTime())
+    shouldGiveUp(run.ctx.policy, { failures, since, now: run.ctx.clock.now().getTime() })
   );
 }

@@ -32,7 +32,7 @@ export async function firstTrainCall(run: DriveRun): Promise<TrainResponse> {
       break;
     } catch (error) {
       if (failures === 0) failingSince = ctx.clock.now().getTime();
-      if (givesUp(run, error, failures + 1, failingSince)) throw error;
+      if (givesUp(run, { error, failures: failures + 1, since: failingSince })) throw error;
       ctx.logger.warn(`[runtime] Train call of task ${task.taskId} failed; repeating it`, error);
       task.attempts = (task.attempts ?? 0) + 1;
       await ctx.record(task);

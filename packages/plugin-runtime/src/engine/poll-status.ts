@@ -52,7 +52,7 @@ export async function pollStatus(
       attempt++;
     } catch (error) {
       if (errors === 0) failingSince = ctx.clock.now().getTime();
-      if (givesUp(run, error, errors + 1, failingSince)) throw error;
+      if (givesUp(run, { error, failures: errors + 1, since: failingSince })) throw error;
       errors++;
       task.statusChecks++;
       ctx.logger.warn(`[runtime] Status check of task ${task.taskId} failed; retrying`, error);
