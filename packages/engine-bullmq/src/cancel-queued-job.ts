@@ -10,12 +10,13 @@ import { TRAIN_JOB, type TrainingJobData } from "./training-job-data.js";
  * recovered has a phase: the worker taking it stops the plugin's job first). Resolves the
  * final task, or undefined when a worker must do it.
  */
-export async function cancelQueuedJob(
-  queue: Queue<TrainingJobData, TrainingTask>,
-  job: Job<TrainingJobData, TrainingTask>,
-  task: TrainingTask,
-  now: Date,
-): Promise<TrainingTask | undefined> {
+export async function cancelQueuedJob(queued: {
+  queue: Queue<TrainingJobData, TrainingTask>;
+  job: Job<TrainingJobData, TrainingTask>;
+  task: TrainingTask;
+  now: Date;
+}): Promise<TrainingTask | undefined> {
+  const { queue, job, task, now } = queued;
   if (task.phase !== undefined || task.state !== "waiting") return undefined;
   const state = await job.getState();
   if (state !== "waiting" && state !== "delayed" && state !== "prioritized") return undefined;

@@ -25,11 +25,9 @@ export type FencedWriteResult = "ok" | "lock-lost" | "missing";
 
 export async function fencedWriteJobData(
   redis: Redis,
-  keys: QueueKeys,
-  jobId: string,
-  token: string,
-  data: unknown,
+  write: { keys: QueueKeys; jobId: string; token: string; data: unknown },
 ): Promise<FencedWriteResult> {
+  const { keys, jobId, token, data } = write;
   const result = (await redis.eval(
     SCRIPT,
     2,

@@ -1,11 +1,6 @@
 import { RemoteError, TrainableError } from "@trainable/core";
-import {
-  CLOSING,
-  type Clock,
-  type DriveContext,
-  type EngineLogger,
-  type TrainingTask,
-} from "@trainable/plugin-runtime";
+import type { Clock, EngineLogger, TrainingTask } from "@trainable/plugin-runtime";
+import { CLOSING, type DriveContext } from "@trainable/plugin-runtime/engine";
 import type { Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { fencedWriteJobData } from "./fenced-write.js";
@@ -64,7 +59,7 @@ export function createJobRecord(options: JobRecordOptions): DriveContext["record
     current.updatedAt = clock.now().toISOString();
     try {
       const written = await retrying(
-        () => fencedWriteJobData(redis, keys, jobId, token, { ...data, task: current }),
+        () => fencedWriteJobData(redis, { keys, jobId, token, data: { ...data, task: current } }),
         "the record",
       );
       if (written !== "ok") {

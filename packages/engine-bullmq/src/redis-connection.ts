@@ -5,7 +5,7 @@ import { Redis, type RedisOptions } from "ioredis";
 export type RedisConnection = string | RedisOptions | Redis;
 
 /** How long `createBullmqEngine` / `createBullmqWorker` wait for Redis by default. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 export interface OwnedRedis {
   redis: Redis;
@@ -88,7 +88,7 @@ export function checkConnectTimeout(value: unknown): number {
 }
 
 /** `host:port` of a client, for messages (never its password). */
-export function whereIs(redis: Redis): string {
+function whereIs(redis: Redis): string {
   const { host, port, path } = redis.options;
   return path ? path : `${host ?? "localhost"}:${port ?? 6379}`;
 }

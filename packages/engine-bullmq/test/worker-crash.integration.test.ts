@@ -190,17 +190,38 @@ describe("worker crash recovery (a worker SIGKILLed mid-training)", () => {
     const job = await engine.queue.getJob(run.taskId);
     const keys = queueKeys(engine.queue.opts.prefix as string, engine.queue.name);
     // Nobody holds the lock: any token is refused, the data is untouched.
-    expect(await fencedWriteJobData(redis, keys, run.taskId, "not-the-token", { x: 1 })).toBe(
-      "lock-lost",
-    );
+    expect(
+      await fencedWriteJobData(redis, {
+        keys,
+        jobId: run.taskId,
+        token: "not-the-token",
+        data: { x: 1 },
+      }),
+    ).toBe("lock-lost");
     await redis.set(keys.lock(run.taskId), "token-a");
-    expect(await fencedWriteJobData(redis, keys, run.taskId, "token-b", { x: 1 })).toBe(
-      "lock-lost",
-    );
-    expect(await fencedWriteJobData(redis, keys, run.taskId, "token-a", job?.data)).toBe("ok");
-    expect(await fencedWriteJobData(redis, keys, "no-such-job", "t", {})).toBe("lock-lost");
+    expect(
+      await fencedWriteJobData(redis, {
+        keys,
+        jobId: run.taskId,
+        token: "token-b",
+        data: { x: 1 },
+      }),
+    ).toBe("lock-lost");
+    expect(
+      await fencedWriteJobData(redis, {
+        keys,
+        jobId: run.taskId,
+        token: "token-a",
+        data: job?.data,
+      }),
+    ).toBe("ok");
+    expect(
+      await fencedWriteJobData(redis, { keys, jobId: "no-such-job", token: "t", data: {} }),
+    ).toBe("lock-lost");
     await redis.set(keys.lock("no-such-job"), "t");
-    expect(await fencedWriteJobData(redis, keys, "no-such-job", "t", {})).toBe("missing");
+    expect(
+      await fencedWriteJobData(redis, { keys, jobId: "no-such-job", token: "t", data: {} }),
+    ).toBe("missing");
     await redis.del(keys.lock(run.taskId), keys.lock("no-such-job"));
   });
 

@@ -11,34 +11,19 @@ export {
 export type { ClientRunOptions, ClientTrainOptions, PluginClient } from "./client/plugin-client.js";
 export { type Clock, systemClock } from "./engine/clock.js";
 export { createLocalEngine, type LocalEngineOptions } from "./engine/create-local-engine.js";
-export {
-  CLOSING,
-  type DriveContext,
-  type DriveHooks,
-  type DrivePoint,
-  driveTraining,
-  type EngineLogger,
-  errorInfo,
-  finish,
-  stopRemote,
-} from "./engine/drive-training.js";
+export type { DriveHooks, DrivePoint, EngineLogger } from "./engine/drive-context.js";
 export { EngineInstance } from "./engine/engine-instance.js";
+export type { LocalEngine, ResumeResult } from "./engine/local-engine.js";
+export type { PollPolicy } from "./engine/poll-policy.js";
+export type { TaskEvent } from "./engine/task-event.js";
 export type {
   CreateInstanceOptions,
   EngineTrainInput,
   EngineTrainOptions,
-  LocalEngine,
-  ResumeResult,
+  MaybePromise,
+  TrainingEngine,
   TrainingRun,
-} from "./engine/local-engine.js";
-export {
-  DEFAULT_POLL_POLICY,
-  nextPollDelay,
-  type PollPolicy,
-  resolvePollPolicy,
-} from "./engine/poll-policy.js";
-export type { TaskEvent } from "./engine/task-event.js";
-export type { MaybePromise, TrainingEngine } from "./engine/training-engine.js";
+} from "./engine/training-engine.js";
 export { TrainingTask, TrainingUpdate } from "./engine/training-task.js";
 export type { HostedEvent, HostedTask } from "./hosted/create-task-host.js";
 export type { PluginAppLogger } from "./http/app-errors.js";
@@ -70,15 +55,8 @@ export { type PluginInstance, PluginInstanceSpec } from "./service/plugin-instan
 export type { PluginRunContext } from "./service/plugin-run-context.js";
 export { PluginService } from "./service/plugin-service.js";
 export { TrainablePluginService } from "./service/trainable-plugin-service.js";
-export {
-  createTrainingCoordinator,
-  type TrainCallOptions,
-  type TrainingCoordinator,
-  type TrainingCoordinatorOptions,
-  type TrainResponse,
-} from "./training/create-training-coordinator.js";
+export type { TrainResponse } from "./training/create-training-coordinator.js";
 export { generateHandle } from "./training/generate-handle.js";
-export { mergeTrainingParameters } from "./training/merge-training-parameters.js";
 export { SaveOptions } from "./training/save-options.js";
 export { TrainRequest } from "./training/train-request.js";
 

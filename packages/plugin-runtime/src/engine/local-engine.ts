@@ -1,47 +1,8 @@
-import type { CheckpointStore, ModelCache, TaskState, TrainPluginInput } from "@trainable/core";
-import type { PluginClient } from "../client/plugin-client.js";
+import type { CheckpointStore, ModelCache, TaskState } from "@trainable/core";
 import type { InstanceLookup } from "../service/instance-lookup.js";
-import type { PluginService } from "../service/plugin-service.js";
 import type { EngineInstance } from "./engine-instance.js";
-import type { TaskEvent } from "./task-event.js";
 import type { TrainingEngine } from "./training-engine.js";
 import type { TrainingTask } from "./training-task.js";
-
-/** A training request to the engine: a `TrainPluginInput` whose `pluginInstance` may be left out. */
-export type EngineTrainInput = Omit<TrainPluginInput, "pluginInstance"> & {
-  pluginInstance?: string;
-};
-
-export interface EngineTrainOptions {
-  /** Cancels the training (as `cancel(taskId)` does). */
-  signal?: AbortSignal;
-  /** Overall time allowed, from start to the end of the last status check. */
-  timeoutMs?: number;
-  /** Checkpoint handle to save to. Default: a generated `v{date}-{time}-{ms}` handle. */
-  handle?: string;
-  /** Move `default` to the new checkpoint. Default true. */
-  setAsDefault?: boolean;
-}
-
-export interface TrainingRun {
-  taskId: string;
-  /** The task as created. */
-  task: TrainingTask;
-  /** Settles with the task once it is `succeeded`, `failed` or `cancelled` (never rejects). */
-  done: Promise<TrainingTask>;
-}
-
-export interface CreateInstanceOptions {
-  id: string;
-  /** The registered plugin's name. */
-  plugin: string;
-  /** The checkpoint handle `run` serves. Default `default`. */
-  handle?: string;
-  /** Checked with the plugin's `configSchema`. */
-  config?: unknown;
-  /** Replace an existing instance with a different plugin, handle or config. Default false. */
-  replace?: boolean;
-}
 
 export interface ResumeResult {
   /** Tasks whose status checks resumed (or that started, if they had not yet). */
@@ -54,7 +15,9 @@ export interface ResumeResult {
 
 /**
  * The local engine: plugin instances, the training lifecycle and inference, for plugins
- * in-process or served over HTTP. See `createLocalEngine`.
+ * in-process or served over HTTP. See `createLocalEngine`. Its reads answer at once (its
+ * records are in memory); `wait` resolves once the task is final, running in this engine or
+ * not.
  */
 export interface LocalEngine extends TrainingEngine {
   readonly store: CheckpointStore;
@@ -63,37 +26,11 @@ export interface LocalEngine extends TrainingEngine {
   /** The engine's instances as a lookup (e.g. for `createPluginApp(service, { instances })`). */
   readonly instances: InstanceLookup;
 
-  /** Adds a plugin under `name`: a service (driven in-process) or a client (e.g. HTTP). */
-  // biome-ignore lint/suspicious/noExplicitAny: any plugin
-  registerPlugin(name: string, plugin: PluginService<any, any> | PluginClient): void;
-  /** Creates (or, unchanged, returns) a plugin instance; its config is validated by the plugin. */
-  createInstance(options: CreateInstanceOptions): Promise<EngineInstance>;
   getInstance(id: string): EngineInstance | undefined;
   listInstances(): EngineInstance[];
-
-  /** Starts a training and returns at once with its task id. */
-  startTraining(
-    instanceId: string,
-    input: EngineTrainInput,
-    options?: EngineTrainOptions,
-  ): Promise<TrainingRun>;
-  /** Trains and waits for the final task (it does not throw for a failed training). */
-  train(
-    instanceId: string,
-    input: EngineTrainInput,
-    options?: EngineTrainOptions,
-  ): Promise<TrainingTask>;
-  /** Cancels a training (and the plugin's external job); resolves with the final task. */
-  cancel(taskId: string): Promise<TrainingTask>;
-  /** Resolves with the task once it is final (running in this engine or not). */
-  wait(taskId: string): Promise<TrainingTask>;
   getTask(taskId: string): TrainingTask | undefined;
   /** Tasks, newest first. */
   listTasks(filter?: { instanceId?: string; state?: TaskState }): TrainingTask[];
-  /** The task's events as they happen, starting with a `snapshot`; ends after `finished`. */
-  watch(taskId: string, options?: { signal?: AbortSignal }): AsyncIterableIterator<TaskEvent>;
-  /** Calls `listener` for every task event; returns the unsubscribe function. */
-  on(event: "task", listener: (event: TaskEvent) => void): () => void;
   /** Picks up the unfinished tasks found in `dataDir` (call after registering plugins). */
   resume(): Promise<ResumeResult>;
 

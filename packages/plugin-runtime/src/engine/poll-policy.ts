@@ -38,9 +38,7 @@ export const DEFAULT_POLL_POLICY: Readonly<PollPolicy> = {
  */
 export function shouldGiveUp(
   policy: PollPolicy,
-  failures: number,
-  since: number,
-  now: number,
+  { failures, since, now }: { failures: number; since: number; now: number },
 ): boolean {
   return failures >= policy.maxConsecutiveErrors && now - since >= policy.unreachableForMs;
 }

@@ -1,15 +1,45 @@
-import type { TaskState } from "@trainable/core";
+import type { TaskState, TrainPluginInput } from "@trainable/core";
 import type { PluginClient } from "../client/plugin-client.js";
 import type { PluginService } from "../service/plugin-service.js";
 import type { EngineInstance } from "./engine-instance.js";
-import type {
-  CreateInstanceOptions,
-  EngineTrainInput,
-  EngineTrainOptions,
-  TrainingRun,
-} from "./local-engine.js";
 import type { TaskEvent } from "./task-event.js";
 import type { TrainingTask } from "./training-task.js";
+
+/** A training request to the engine: a `TrainPluginInput` whose `pluginInstance` may be left out. */
+export type EngineTrainInput = Omit<TrainPluginInput, "pluginInstance"> & {
+  pluginInstance?: string;
+};
+
+export interface EngineTrainOptions {
+  /** Cancels the training (as `cancel(taskId)` does). */
+  signal?: AbortSignal;
+  /** Overall time allowed, from start to the end of the last status check. */
+  timeoutMs?: number;
+  /** Checkpoint handle to save to. Default: a generated `v{date}-{time}-{ms}` handle. */
+  handle?: string;
+  /** Move `default` to the new checkpoint. Default true. */
+  setAsDefault?: boolean;
+}
+
+export interface TrainingRun {
+  taskId: string;
+  /** The task as created. */
+  task: TrainingTask;
+  /** Settles with the task once it is `succeeded`, `failed` or `cancelled` (never rejects). */
+  done: Promise<TrainingTask>;
+}
+
+export interface CreateInstanceOptions {
+  id: string;
+  /** The registered plugin's name. */
+  plugin: string;
+  /** The checkpoint handle `run` serves. Default `default`. */
+  handle?: string;
+  /** Checked with the plugin's `configSchema`. */
+  config?: unknown;
+  /** Replace an existing instance with a different plugin, handle or config. Default false. */
+  replace?: boolean;
+}
 
 /** A value, or a promise of it: what an engine backed by a remote store answers. */
 export type MaybePromise<T> = T | Promise<T>;
