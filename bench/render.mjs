@@ -326,6 +326,14 @@ export function renderBenchmarks(r) {
       `|---|---|---|${cpu ? "---|" : ""}`,
       row("bare Hono app (same route shape, no model)", r.http.bare),
       row("plugin-runtime /run with a cached model", r.http.plugin),
+      ...(r.http.pluginCheckOutput
+        ? [
+            row(
+              "the same, with `checkOutput: true` (every answer checked)",
+              r.http.pluginCheckOutput,
+            ),
+          ]
+        : []),
       "",
     );
   }

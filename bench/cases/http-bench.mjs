@@ -1,12 +1,13 @@
 // HTTP benchmark (issue 8), called by bench/run.mjs: requests/s and p50 latency of `POST /run`
 // served by plugin-runtime's `servePlugin` (a trainable tagger whose model is in the cache)
-// next to a bare Hono app on @hono/node-server doing the same JSON round trip.
+// next to a bare Hono app on @hono/node-server doing the same JSON round trip — and the same
+// plugin served with `checkOutput: true` (every answer checked against its output schema).
 //
 // The servers run in this process; the load generator runs in a separate process (this same
 // file: `node http-bench.mjs loadgen <json args>`), so each has its own event loop. Keep-alive
 // connections, a fixed number of them per server, each sending its next request as soon as
-// the previous answer is read. After a 1 s warm-up of each, the two servers are measured in
-// short alternating slices (bare, plugin, bare, … 0.5 s each, ~5 s per server), so machine
+// the previous answer is read. After a 1 s warm-up of each, the servers are measured in
+// short alternating slices (bare, plugin, checked, bare, … 0.5 s each, ~5 s per server), so machine
 // noise hits both alike; a server's result pools its slices.
 //
 // Server CPU: at each slice's start and end the load generator asks this process (over the
@@ -138,6 +139,7 @@ export async function runHttpBench({ log = () => {} } = {}) {
   const connections = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 32);
   const root = await mkdtemp(join(tmpdir(), "trainable-http-bench-"));
   let plugin;
+  let checked;
   let bareServer;
   let store;
   try {
@@ -154,6 +156,13 @@ export async function runHttpBench({ log = () => {} } = {}) {
       store,
       cache,
       instances: { bench: { config: {} } },
+    });
+    checked = await servePlugin(new KeywordTagger(), {
+      port: 0,
+      store,
+      cache,
+      instances: { bench: { config: {} } },
+      checkOutput: true,
     });
 
     const bare = new Hono();
@@ -179,11 +188,14 @@ export async function runHttpBench({ log = () => {} } = {}) {
       if (!response.ok) throw new Error(`POST ${url}/run answered ${response.status}: ${text}`);
       return JSON.parse(text);
     };
-    const [fromBare, fromPlugin] = [await probe(bareServer.url), await probe(plugin.url)];
-    if (JSON.stringify(fromBare.data) !== JSON.stringify(fromPlugin.data)) {
-      throw new Error(
-        `the two servers answer differently: ${JSON.stringify(fromBare)} vs ${JSON.stringify(fromPlugin)}`,
-      );
+    const fromBare = await probe(bareServer.url);
+    for (const server of [plugin, checked]) {
+      const fromPlugin = await probe(server.url);
+      if (JSON.stringify(fromBare.data) !== JSON.stringify(fromPlugin.data)) {
+        throw new Error(
+          `the servers answer differently: ${JSON.stringify(fromBare)} vs ${JSON.stringify(fromPlugin)}`,
+        );
+      }
     }
 
     // Short alternating slices (bare, plugin, bare, …), over the same kept-alive connections.
@@ -192,24 +204,33 @@ export async function runHttpBench({ log = () => {} } = {}) {
       targets: [
         { name: "bare", url: `${bareServer.url}/run` },
         { name: "plugin", url: `${plugin.url}/run` },
+        { name: "checked", url: `${checked.url}/run` },
       ],
       slices,
       sliceSeconds: seconds / slices,
       warmupSeconds: 1,
       connections,
     });
-    const results = { bare: r.bare, plugin: r.plugin };
-    const out = { bare: pool(results.bare), plugin: pool(results.plugin), connections };
-    for (const name of ["bare", "plugin"]) {
+    const out = {
+      bare: pool(r.bare),
+      plugin: pool(r.plugin),
+      pluginCheckOutput: pool(r.checked),
+      connections,
+    };
+    for (const name of ["bare", "plugin", "pluginCheckOutput"]) {
       if (out[name].errors > 0)
         throw new Error(`http: ${out[name].errors} failed requests to the ${name} server`);
     }
     log(
       `http: bare ${out.bare.rps.toFixed(0)} req/s (p50 ${out.bare.p50ms.toFixed(2)} ms, ${out.bare.cpuUsPerRequest.toFixed(1)} µs CPU/request), plugin ${out.plugin.rps.toFixed(0)} req/s (p50 ${out.plugin.p50ms.toFixed(2)} ms, ${out.plugin.cpuUsPerRequest.toFixed(1)} µs CPU/request): ${(out.plugin.rps / out.bare.rps).toFixed(2)}× the requests/s, ${(out.bare.cpuUsPerRequest / out.plugin.cpuUsPerRequest).toFixed(2)}× the CPU efficiency`,
     );
+    log(
+      `http: plugin with checkOutput ${out.pluginCheckOutput.rps.toFixed(0)} req/s (${out.pluginCheckOutput.cpuUsPerRequest.toFixed(1)} µs CPU/request): ${(out.pluginCheckOutput.rps / out.bare.rps).toFixed(2)}× the requests/s of bare`,
+    );
     return out;
   } finally {
     await plugin?.close().catch(() => {});
+    await checked?.close().catch(() => {});
     if (bareServer) {
       bareServer.server.closeAllConnections?.();
       await new Promise((resolve) => bareServer.server.close(() => resolve()));

@@ -6,6 +6,8 @@ import type { PluginRequest } from "@trainable/core";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import {
+  createLocalPluginClient,
+  createPluginApp,
   type PluginRunContext,
   type ServedPlugin,
   servePlugin,
@@ -220,7 +222,7 @@ describe("serving /run from memory", () => {
     expect(bad.json.error.message).toContain("handle (query)");
   });
 
-  it("the output is still validated when the model comes from memory", async () => {
+  it("with checkOutput, the output is validated, also when the model comes from memory", async () => {
     await save(["spam"]);
     const tagger = new GatedTagger();
     served = await servePlugin(tagger, {
@@ -229,6 +231,7 @@ describe("serving /run from memory", () => {
       cache,
       instances: { inst: { config: {} } },
       logger: silentLogger,
+      checkOutput: true,
     });
     expect((await run(served.url, ["spam"])).status).toBe(200);
     tagger.invalidOutput = true;
@@ -237,6 +240,37 @@ describe("serving /run from memory", () => {
     expect(json.status).toMatchObject({ state: "failed", statusCode: "INTERNAL" });
     expect(json.error.message).toContain("invalid output");
     expect(json.error.message).toContain("file.blocks[0].tags[0].kind");
+  });
+
+  it("by default a served answer is sent as the plugin returned it; in-process it is checked", async () => {
+    await save(["spam"]);
+    const tagger = new GatedTagger();
+    tagger.invalidOutput = true;
+    served = await servePlugin(tagger, {
+      port: 0,
+      store: env.store,
+      cache,
+      instances: { inst: { config: {} } },
+      logger: silentLogger,
+    });
+    const { status, json } = await run(served.url, ["spam"]);
+    expect(status).toBe(200);
+    expect(tagsOf(json)).toEqual([[{ kind: "", name: "spam" }]]);
+    const local = createLocalPluginClient(tagger, {
+      store: env.store,
+      cache,
+      instances: { inst: { config: {} } },
+    });
+    const request = {
+      data: { file: { blocks: [{ text: "spam" }] } },
+      context: { pluginInstanceId: "inst" },
+    };
+    await expect(local.run(request)).rejects.toThrow(
+      /invalid output.*file\.blocks\[0\]\.tags\[0\]\.kind/,
+    );
+    expect(() => createPluginApp(local, { store: env.store, checkOutput: true } as never)).toThrow(
+      /checkOutput/,
+    );
   });
 
   it("a model class with its own useRemote is served through it on every request", async () => {

@@ -46,10 +46,18 @@ export interface LocalPluginClientOptions {
   instancesDir?: string;
   /** Parent of training scratch folders. Default: the OS temp dir. */
   scratchRoot?: string;
+  /**
+   * Check every `run` answer against the plugin's `outputSchema` (when it declares one): a
+   * plugin bug becomes an `INTERNAL` error instead of a malformed answer. Default true.
+   */
+  checkOutput?: boolean;
   now?: () => Date;
 }
 
-/** Options of the in-process client's calls: `prevalidated` skips parsing a request already parsed. */
+/**
+ * Options of the in-process client's calls: `prevalidated` skips parsing a request already
+ * parsed (and, for `run`, checking a `handle` already checked).
+ */
 export interface LocalCallOptions {
   prevalidated?: boolean;
 }
@@ -96,6 +104,9 @@ export function createLocalPluginClient(
     throw ValidationError.forField("runtime", "store", "is required (a CheckpointStore)");
   }
   const { store } = options;
+  if (options.checkOutput !== undefined && typeof options.checkOutput !== "boolean") {
+    throw ValidationError.forField("runtime", "checkOutput", "must be true or false");
+  }
   const cache = options.cache ?? false;
   const trainable = TrainablePluginService.isInstance(service) ? service : undefined;
   const name = service.pluginName;
@@ -119,7 +130,10 @@ export function createLocalPluginClient(
   const runSchema = compiledSchema(
     pluginRequestSchema(service.inputSchema).extend({ data: service.inputSchema }),
   );
-  const outputSchema = service.outputSchema ? compiledSchema(service.outputSchema) : undefined;
+  const outputSchema =
+    service.outputSchema && options.checkOutput !== false
+      ? compiledSchema(service.outputSchema)
+      : undefined;
   const trainingParametersSchema = pluginRequestSchema(TrainingParameterPluginInput).extend({
     data: TrainingParameterPluginInput,
   });

@@ -69,6 +69,15 @@ export interface PluginAppOptions {
    * none.
    */
   publicRequests?: (method: string, path: string) => boolean;
+  /**
+   * Check every `/run` answer against the plugin's `outputSchema` before sending it (a plugin
+   * bug becomes a 500 `INTERNAL` answer instead of a malformed one). Default false: a served
+   * answer is sent as the plugin returned it — its type is the plugin's declared `Out`, and
+   * the in-process client (`trainable run`, the engines, tests) checks it by default. The
+   * check costs a share of `/run`'s throughput, measured in `pnpm bench`. For an app built
+   * from a plugin service; a `LocalPluginClient` passed in keeps its own setting.
+   */
+  checkOutput?: boolean;
   /** Reports unexpected (non-`TrainableError`) failures. Default: `console.error`. */
   logger?: PluginAppLogger;
   /**
@@ -121,6 +130,13 @@ export function resolvePluginAppOptions(
   checkOptionsObject(options, { ...site, expected: "({ store, cache?, … })" });
   if (!isClient(service)) checkCheckpointStore(options.store, site);
   checkModelCache(options.cache, site);
+  if (options.checkOutput !== undefined && isClient(service)) {
+    throw ValidationError.forField(
+      "runtime",
+      "checkOutput",
+      "applies to an app built from a plugin service: pass it to createLocalPluginClient instead",
+    );
+  }
   const client: LocalPluginClient =
     "kind" in service && service.kind === "in-process"
       ? service
@@ -157,6 +173,7 @@ function localClientOf(service: PluginService, options: PluginAppOptions): Local
     instances: options.instances,
     stateRoot: options.dataDir ? join(options.dataDir, "training") : undefined,
     instancesDir: options.dataDir ? join(options.dataDir, "instances") : undefined,
+    checkOutput: options.checkOutput ?? false,
     now: options.now,
   });
 }

@@ -31,6 +31,10 @@ export function registerServe(program: Command, ctx: () => CliContext): void {
       "with a token: let POST /run and its alias through without it (public inference)",
     )
     .option(
+      "--check-output",
+      "check every /run answer against the plugin's output schema before sending it (a plugin bug answers 500 instead of a malformed answer; costs some throughput)",
+    )
+    .option(
       "--insecure",
       "allow a non-loopback --host without a token (DANGEROUS: anyone who reaches the port can train, cancel trainings and move default)",
     )

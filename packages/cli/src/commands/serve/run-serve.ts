@@ -23,6 +23,7 @@ export interface ServeFlags {
   config?: string;
   token?: string[];
   publicRun?: boolean;
+  checkOutput?: boolean;
   insecure?: boolean;
   ui: boolean;
 }
@@ -65,6 +66,7 @@ export async function runServe(c: CliContext, o: ServeFlags): Promise<void> {
       cache: engine.cache,
       instances: engine.instances,
       dataDir: c.dataDir,
+      checkOutput: o.checkOutput === true,
       ...(tokens
         ? {
             token: tokens,
