@@ -20,10 +20,9 @@ import {
   type TrainingCoordinator,
 } from "../training/create-training-coordinator.js";
 import { TrainRequest } from "../training/train-request.js";
-import { compiledSchema } from "../util/compiled-schema.js";
 import { checkWorkspace } from "./check-workspace.js";
 import { createInstanceRegistry } from "./instance-registry.js";
-import { createLocalRun } from "./local-run.js";
+import { createLocalRun, runSchemas } from "./local-run.js";
 import type { ClientRunOptions, ClientTrainOptions, PluginClient } from "./plugin-client.js";
 import { checkedInstanceIds, checkedTrainingParameters } from "./training-parameters-answer.js";
 
@@ -104,9 +103,6 @@ export function createLocalPluginClient(
     throw ValidationError.forField("runtime", "store", "is required (a CheckpointStore)");
   }
   const { store } = options;
-  if (options.checkOutput !== undefined && typeof options.checkOutput !== "boolean") {
-    throw ValidationError.forField("runtime", "checkOutput", "must be true or false");
-  }
   const cache = options.cache ?? false;
   const trainable = TrainablePluginService.isInstance(service) ? service : undefined;
   const name = service.pluginName;
@@ -126,14 +122,7 @@ export function createLocalPluginClient(
       })
     : undefined;
 
-  // Compiled once: every served request is validated against these two.
-  const runSchema = compiledSchema(
-    pluginRequestSchema(service.inputSchema).extend({ data: service.inputSchema }),
-  );
-  const outputSchema =
-    service.outputSchema && options.checkOutput !== false
-      ? compiledSchema(service.outputSchema)
-      : undefined;
+  const { runSchema, outputSchema } = runSchemas(service, options.checkOutput);
   const trainingParametersSchema = pluginRequestSchema(TrainingParameterPluginInput).extend({
     data: TrainingParameterPluginInput,
   });

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { PluginService } from "../service/plugin-service.js";
 import type { InstanceRegistry } from "./instance-registry.js";
-import { createLocalRun } from "./local-run.js";
+import { createLocalRun, runSchemas } from "./local-run.js";
 
 const store = { workspace: "ws" } as CheckpointStore;
 const instances = {
@@ -65,5 +65,25 @@ describe("createLocalRun", () => {
     await expect(run({ data: { text: "x" } } as PluginRequest<unknown>)).rejects.toThrow(
       /^\[runtime\] demo\.run returned an invalid output: /,
     );
+  });
+});
+
+describe("runSchemas", () => {
+  const service = {
+    inputSchema: z.object({ text: z.string() }),
+    outputSchema: z.object({ ok: z.boolean() }),
+  } as unknown as PluginService;
+
+  it("compiles the request schema, and the output schema unless checkOutput is false", () => {
+    const checked = runSchemas(service, undefined);
+    expect(checked.runSchema.safeParse({ data: { text: "x" } }).success).toBe(true);
+    expect(checked.runSchema.safeParse({ data: { text: 1 } }).success).toBe(false);
+    expect(checked.outputSchema?.safeParse({ ok: "no" }).success).toBe(false);
+    expect(runSchemas(service, true).outputSchema).toBeDefined();
+    expect(runSchemas(service, false).outputSchema).toBeUndefined();
+  });
+
+  it("names checkOutput when it is not a boolean", () => {
+    expect(() => runSchemas(service, "yes")).toThrow(/checkOutput.*true or false/);
   });
 });

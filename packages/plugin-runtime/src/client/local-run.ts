@@ -4,6 +4,7 @@ import {
   type ModelCache,
   type PluginRequest,
   parseWith,
+  pluginRequestSchema,
   TrainableError,
   ValidationError,
   validateId,
@@ -11,6 +12,7 @@ import {
 import type { z } from "zod";
 import type { PluginInstance } from "../service/plugin-instance.js";
 import type { PluginService } from "../service/plugin-service.js";
+import { compiledSchema } from "../util/compiled-schema.js";
 import { withSignalFrom } from "../util/signal-from.js";
 import { checkWorkspace } from "./check-workspace.js";
 import type { LocalCallOptions, LocalPluginClient } from "./create-local-plugin-client.js";
@@ -27,6 +29,28 @@ export interface LocalRunOptions {
   runSchema: z.ZodType<PluginRequest<unknown>>;
   /** The compiled schema of the plugin's output, if it declares one. */
   outputSchema: z.ZodType | undefined;
+}
+
+/**
+ * The schemas of `run`, compiled once (every served request is validated against the first):
+ * the request, and the plugin's output unless `checkOutput` is false.
+ */
+export function runSchemas(
+  // biome-ignore lint/suspicious/noExplicitAny: any plugin
+  service: PluginService<any, any>,
+  checkOutput: unknown,
+): { runSchema: z.ZodType<PluginRequest<unknown>>; outputSchema: z.ZodType | undefined } {
+  if (checkOutput !== undefined && typeof checkOutput !== "boolean") {
+    throw ValidationError.forField("runtime", "checkOutput", "must be true or false");
+  }
+  const runSchema = compiledSchema(
+    pluginRequestSchema(service.inputSchema).extend({ data: service.inputSchema }),
+  );
+  const outputSchema =
+    service.outputSchema && checkOutput !== false
+      ? compiledSchema(service.outputSchema)
+      : undefined;
+  return { runSchema, outputSchema };
 }
 
 /**
