@@ -2,7 +2,8 @@
 // lines (tests excluded), and the test placement rule: a test inside `src/` sits beside the
 // module it is about and is named after it (`foo.test.ts`, `foo.<aspect>.test.ts` or
 // `foo.test-d.ts` beside `foo.ts`; `index.test.ts` for a folder's entry); tests of a whole
-// package (its public API, servers, several modules at once) live in `test/`.
+// package (its public API, servers, several modules at once) live in `test/`; the placement
+// rule also applies to the examples.
 // Usage: node scripts/check-structure.mjs [package-dir ...] (default: every packages/*).
 // Exits 1 and lists each offender when a rule is broken.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -48,6 +49,26 @@ const packageDirs =
     ? process.argv.slice(2).map((p) => join(process.cwd(), p))
     : readdirSync(join(root, "packages")).map((d) => join(root, "packages", d));
 const problems = [];
+/** The placement rule, for a package or an example. */
+function checkPlacement(dir) {
+  let tests;
+  try {
+    tests = [...testFiles(join(dir, "src"))];
+  } catch {
+    return;
+  }
+  for (const test of tests) {
+    if (!moduleOf(test)) {
+      problems.push(
+        `${relative(root, test)}: a test in src/ must be named after the module beside it (foo.test.ts or foo.<aspect>.test.ts beside foo.ts); move tests of the whole package to test/`,
+      );
+    }
+  }
+}
+// Examples are what users copy: the placement rule applies to them too (not the size limits).
+if (process.argv.length <= 2) {
+  for (const d of readdirSync(join(root, "examples"))) checkPlacement(join(root, "examples", d));
+}
 for (const dir of packageDirs) {
   let files;
   try {
@@ -55,13 +76,7 @@ for (const dir of packageDirs) {
   } catch {
     continue;
   }
-  for (const test of testFiles(join(dir, "src"))) {
-    if (!moduleOf(test)) {
-      problems.push(
-        `${relative(root, test)}: a test in src/ must be named after the module beside it (foo.test.ts or foo.<aspect>.test.ts beside foo.ts); move tests of the whole package to test/`,
-      );
-    }
-  }
+  checkPlacement(dir);
   for (const file of files) {
     const text = readFileSync(file, "utf8");
     const where = relative(root, file);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { loadSpamAssassin } from "./load-spam-assassin.js";
-import { evaluate } from "./metrics.js";
-import { NaiveBayesClassifier } from "./naive-bayes.js";
-import { stratifiedSplit } from "./split.js";
-import { trainNaiveBayes } from "./train-naive-bayes.js";
+import { loadSpamAssassin } from "../src/load-spam-assassin.js";
+import { evaluate } from "../src/metrics.js";
+import { NaiveBayesClassifier } from "../src/naive-bayes.js";
+import { stratifiedSplit } from "../src/split.js";
+import { trainNaiveBayes } from "../src/train-naive-bayes.js";
 
 describe("SpamAssassin end to end", () => {
   it("reaches spam F1 >= 0.95 on a 20% holdout (seed 42)", async () => {
