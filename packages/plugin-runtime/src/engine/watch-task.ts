@@ -91,7 +91,7 @@ export function taskSubscriptions(
         taskId,
         signal: watchOptions.signal,
         component,
-        ...(endOnWait === undefined ? {} : { endOnWait }),
+        endOnWait,
       }),
     on(event, listener) {
       emitter.on(event, listener);
