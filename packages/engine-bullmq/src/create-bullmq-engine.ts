@@ -1,6 +1,10 @@
 import { validateId } from "@trainable/core";
 import type { TrainingTask } from "@trainable/plugin-runtime";
-import { parseInstanceSpec, toPluginClient, watchTask } from "@trainable/plugin-runtime/engine";
+import {
+  parseInstanceSpec,
+  taskSubscriptions,
+  toPluginClient,
+} from "@trainable/plugin-runtime/engine";
 import type { BullmqEngine, BullmqEngineOptions } from "./bullmq-engine-options.js";
 import { createEngineContext } from "./engine/engine-context.js";
 import { createInstance, getInstance, listInstances } from "./engine/engine-instances.js";
@@ -63,18 +67,11 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
       return job ? taskOf(job) : undefined;
     },
     listTasks: async (filter = {}) => listTasks(context, filter),
-    watch: (taskId, watchOptions = {}) =>
-      watchTask({
-        engine,
-        taskId,
-        signal: watchOptions.signal,
-        component: "engine-bullmq",
-        endOnWait: true,
-      }),
-    on(event, listener) {
-      emitter.on(event, listener);
-      return () => emitter.off(event, listener);
-    },
+    ...taskSubscriptions(emitter, {
+      engine: () => engine,
+      component: "engine-bullmq",
+      endOnWait: true,
+    }),
 
     async close() {
       if (context.closed) return;

@@ -5,6 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   errno,
   exists,
+  fsyncPath,
+  fsyncTree,
   isProcessAlive,
   mapLimit,
   readDirIfExists,
@@ -96,5 +98,23 @@ describe("writeFileAtomic", () => {
     await writeFileAtomic(join(dir, "b"), "x", { temp: join(dir, "tmp", "b.part") });
     expect(await readFile(join(dir, "b"), "utf8")).toBe("x");
     expect(await readdir(join(dir, "tmp"))).toEqual([]);
+  });
+});
+
+describe("fsyncPath / fsyncTree", () => {
+  it("fsyncs a file, a folder and a whole tree, leaving them as they were", async () => {
+    await mkdir(join(dir, "a", "b"), { recursive: true });
+    await writeFile(join(dir, "a", "b", "f.txt"), "x");
+    await writeFile(join(dir, "g.txt"), "y");
+    await fsyncPath(join(dir, "g.txt"));
+    await fsyncPath(dir);
+    await fsyncTree(dir);
+    expect(await readFile(join(dir, "a", "b", "f.txt"), "utf8")).toBe("x");
+    expect((await readdir(dir)).sort()).toEqual(["a", "g.txt"]);
+  });
+
+  it("throws for a missing path", async () => {
+    expect(errno(await fsyncPath(join(dir, "missing")).catch((e) => e))).toBe("ENOENT");
+    expect(errno(await fsyncTree(join(dir, "missing")).catch((e) => e))).toBe("ENOENT");
   });
 });

@@ -8,6 +8,7 @@ export {
   type WaitForLockOptions,
   waitForLock,
 } from "./file-lock.js";
+export { fsyncPath, fsyncTree } from "./fsync.js";
 export { HOST, isProcessAlive } from "./is-process-alive.js";
 export { mapLimit } from "./map-limit.js";
 export { readDirIfExists } from "./read-dir.js";

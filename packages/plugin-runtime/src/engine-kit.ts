@@ -15,7 +15,7 @@ export { type DriveOptions, driveTraining } from "./engine/drive-training.js";
 export { errorInfo } from "./engine/error-info.js";
 export { type FinishDetails, finish } from "./engine/finish.js";
 export { type InstanceSpec, nextInstance, parseInstanceSpec } from "./engine/instance-spec.js";
-export { newTrainingTask, parseTrainInput } from "./engine/new-training-task.js";
+export { newTrainingTask, parseTrainInput, saveTarget } from "./engine/new-training-task.js";
 export {
   DEFAULT_POLL_POLICY,
   nextPollDelay,
@@ -24,7 +24,7 @@ export {
 } from "./engine/poll-policy.js";
 export { stopRemote } from "./engine/stop-remote.js";
 export { toPluginClient } from "./engine/to-plugin-client.js";
-export { type WatchTaskOptions, watchTask } from "./engine/watch-task.js";
+export { taskSubscriptions, type WatchTaskOptions, watchTask } from "./engine/watch-task.js";
 export {
   createTrainingCoordinator,
   type TrainCallOptions,

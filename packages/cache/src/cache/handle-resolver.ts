@@ -2,6 +2,7 @@ import { type CheckpointRef, type Id, IntegrityError, NotFoundError } from "@tra
 import type { DiskCache } from "../disk/disk-cache.js";
 import { SingleFlight } from "../util/single-flight.js";
 import type { HandleTable, KnownHandle } from "./handle-table.js";
+import type { LoadDeps } from "./load-version.js";
 import type { ModelCacheStats } from "./model-cache-stats.js";
 import type { ModelMemory } from "./model-memory.js";
 import type { ResolvedOptions } from "./resolve-options.js";
@@ -37,14 +38,7 @@ export class HandleResolver {
   readonly #backgroundRuns = new Set<Promise<unknown>>();
   #closed = false;
 
-  constructor(deps: {
-    options: ResolvedOptions;
-    workspace: Id;
-    disk: DiskCache | undefined;
-    table: HandleTable;
-    memory: ModelMemory;
-    counters: ModelCacheStats;
-  }) {
+  constructor(deps: Omit<LoadDeps, "closed">) {
     this.#o = deps.options;
     this.#workspace = deps.workspace;
     this.#disk = deps.disk;

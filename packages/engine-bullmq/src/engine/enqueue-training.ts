@@ -6,6 +6,7 @@ import {
   generateTaskHandle,
   newTrainingTask,
   parseTrainInput,
+  saveTarget,
 } from "@trainable/plugin-runtime/engine";
 import type { BullmqTrainOptions } from "../bullmq-engine-options.js";
 import { requestDifference } from "../same-request.js";
@@ -41,19 +42,14 @@ export async function enqueueTraining(
   checkTimeout(timeoutMs, { field: "timeoutMs", component: "engine-bullmq" });
   const taskId =
     options.taskId === undefined ? (randomUUID() as Id) : validateId(options.taskId, "taskId");
-  const handle =
-    options.handle === undefined
-      ? generateTaskHandle(taskId, context.clock.now())
-      : validateId(options.handle, "handle");
+  const save = saveTarget(options, () => generateTaskHandle(taskId, context.clock.now()));
   const task = newTrainingTask({
     taskId,
     instance,
     input,
     now: context.clock.now(),
     timeoutMs,
-    handle,
-    generatedHandle: options.handle === undefined,
-    setAsDefault: options.setAsDefault ?? true,
+    ...save,
   });
   const data: TrainingJobData = { schemaVersion: 1, task, instance };
   relay.createdHere(taskId);

@@ -7,7 +7,7 @@ import { createInstance, registerPlugin } from "./local/local-instances.js";
 import { resumeTasks } from "./local/local-resume.js";
 import { startTraining } from "./local/local-start-training.js";
 import type { LocalEngine } from "./local-engine.js";
-import { watchTask } from "./watch-task.js";
+import { taskSubscriptions } from "./watch-task.js";
 
 export type { LocalEngineOptions } from "./local/local-engine-options.js";
 
@@ -78,12 +78,7 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
         .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
         .map(state.snapshot);
     },
-    watch: (taskId, watchOptions = {}) =>
-      watchTask({ engine, taskId, signal: watchOptions.signal, component: "runtime" }),
-    on(event, listener) {
-      emitter.on(event, listener);
-      return () => emitter.off(event, listener);
-    },
+    ...taskSubscriptions(emitter, { engine: () => engine, component: "runtime" }),
     resume: async () => resumeTasks(state),
 
     async run(instanceId, input, runOptions = {}) {

@@ -1,7 +1,6 @@
 import { Id } from "@trainable/core";
 import { z } from "zod";
-
-const Timestamp = z.iso.datetime({ offset: true });
+import { Timestamp } from "./timestamp.js";
 
 /** A plugin instance of the local engine, stored at `{dataDir}/instances/{id}.json`. */
 export const EngineInstance = z.object({

@@ -1,7 +1,7 @@
 import { type Id, ValidationError } from "@trainable/core";
 import { describe, expect, it } from "vitest";
 import type { EngineInstance } from "./engine-instance.js";
-import { newTrainingTask, parseTrainInput } from "./new-training-task.js";
+import { newTrainingTask, parseTrainInput, saveTarget } from "./new-training-task.js";
 
 const instance: EngineInstance = {
   schemaVersion: 1,
@@ -68,5 +68,30 @@ describe("newTrainingTask", () => {
       setAsDefault: false,
       createOnly: true,
     });
+  });
+});
+
+describe("saveTarget", () => {
+  it("generates a handle only when none is asked, and defaults setAsDefault to true", () => {
+    let generated = 0;
+    const generate = () => {
+      generated++;
+      return "gen" as Id;
+    };
+    expect(saveTarget({}, generate)).toEqual({
+      handle: "gen",
+      generatedHandle: true,
+      setAsDefault: true,
+    });
+    expect(saveTarget({ handle: "mine", setAsDefault: false }, generate)).toEqual({
+      handle: "mine",
+      generatedHandle: false,
+      setAsDefault: false,
+    });
+    expect(generated).toBe(1);
+  });
+
+  it("refuses a malformed handle with a ValidationError", () => {
+    expect(() => saveTarget({ handle: "../x" }, () => "gen" as Id)).toThrow(ValidationError);
   });
 });

@@ -4,9 +4,10 @@ import {
   TrainPluginInput,
   type TrainPluginInput as TrainPluginInputType,
   ValidationError,
+  validateId,
 } from "@trainable/core";
 import type { EngineInstance } from "./engine-instance.js";
-import type { EngineTrainInput } from "./training-engine.js";
+import type { EngineTrainInput, EngineTrainOptions } from "./training-engine.js";
 import type { TrainingTask } from "./training-task.js";
 
 /**
@@ -32,6 +33,23 @@ export function parseTrainInput(
     );
   }
   return parsed;
+}
+
+/**
+ * Where a new task saves, as both engines decide it: the handle asked for (checked), or else
+ * `generate()`'s (which saves may only create); the new checkpoint becomes the default unless
+ * asked otherwise.
+ */
+export function saveTarget(
+  options: Pick<EngineTrainOptions, "handle" | "setAsDefault">,
+  generate: () => Id,
+): { handle: Id; generatedHandle: boolean; setAsDefault: boolean } {
+  const handle = options.handle === undefined ? generate() : validateId(options.handle, "handle");
+  return {
+    handle,
+    generatedHandle: options.handle === undefined,
+    setAsDefault: options.setAsDefault ?? true,
+  };
 }
 
 /** A new task's record (`waiting`), as both engines create it. */

@@ -1,6 +1,7 @@
 import { open, readFile, rm, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { isProcessAlive } from "@trainable/internal-node";
 
 /** Who drives a task: the process holding its lock. */
 export interface TaskLockHolder {
@@ -13,16 +14,9 @@ export interface TaskLock {
   release(): Promise<void>;
 }
 
+// The machine's own name as lock files record it (not internal-node's file-name-safe
+// `HOST`): locks written by earlier versions still count as this host's.
 const HOST = hostname();
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /**
  * Takes the driver lock of a task (`{taskDir}/driver.lock`, created with O_EXCL): exactly one
@@ -59,7 +53,7 @@ export async function lockTask(taskDir: string): Promise<TaskLock | TaskLockHold
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
     const holder = await readHolder(file);
-    if (holder !== undefined && (holder.host !== HOST || isAlive(holder.pid))) return holder;
+    if (holder !== undefined && (holder.host !== HOST || isProcessAlive(holder.pid))) return holder;
     if (holder === undefined && (await ageMs(file)) < 10_000) {
       // Released meanwhile (look again), or being written by its creator right now.
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -122,6 +116,17 @@ export function isTaskLock(value: TaskLock | TaskLockHolder): value is TaskLock 
   return typeof (value as TaskLock).release === "function";
 }
 
-export function describeHolder(holder: TaskLockHolder): string {
+/**
+ * `lockTask`, answering the lock, or who holds it as words (`process {pid} on {host} (since
+ * {time})`) for a message.
+ */
+export async function takeTaskLock(
+  taskDir: string,
+): Promise<{ lock: TaskLock } | { heldBy: string }> {
+  const lock = await lockTask(taskDir);
+  return isTaskLock(lock) ? { lock } : { heldBy: describeHolder(lock) };
+}
+
+function describeHolder(holder: TaskLockHolder): string {
   return `process ${holder.pid} on ${holder.host}${holder.since ? ` (since ${holder.since})` : ""}`;
 }

@@ -9,8 +9,7 @@ import {
   TrainPluginOutput,
 } from "@trainable/core";
 import { z } from "zod";
-
-const Timestamp = z.iso.datetime({ offset: true });
+import { Timestamp } from "./timestamp.js";
 
 /** One post-update of a training (state, status message, progress, metrics), as recorded. */
 export const TrainingUpdate = z.object({

@@ -3,7 +3,7 @@ import { NotFoundError } from "@trainable/core";
 import { describe, expect, it } from "vitest";
 import type { TaskEvent } from "./task-event.js";
 import type { TrainingTask } from "./training-task.js";
-import { watchTask } from "./watch-task.js";
+import { taskSubscriptions, watchTask } from "./watch-task.js";
 
 const task = (state: TrainingTask["state"]) => ({ taskId: "t1", state }) as unknown as TrainingTask;
 
@@ -102,5 +102,32 @@ describe("watchTask", () => {
     controller.abort();
     await watching;
     expect(events).toEqual(["snapshot"]);
+  });
+});
+
+describe("taskSubscriptions", () => {
+  it("on adds a listener to the emitter and answers its removal; watch goes through engine()", async () => {
+    const emitter = new EventEmitter();
+    const current = task("running");
+    const subscriptions = taskSubscriptions(emitter, {
+      engine: () => ({
+        on: subscriptions.on,
+        getTask: () => current,
+        wait: async () => current,
+      }),
+      component: "test",
+    });
+    const seen: TaskEvent[] = [];
+    const off = subscriptions.on("task", (event) => seen.push(event));
+    expect(emitter.listenerCount("task")).toBe(1);
+    const watch = subscriptions.watch("t1");
+    expect((await watch.next()).value).toEqual({ type: "snapshot", taskId: "t1", task: current });
+    const finished: TaskEvent = { type: "finished", taskId: "t1", task: task("succeeded") };
+    emitter.emit("task", finished);
+    expect((await watch.next()).value).toEqual(finished);
+    expect((await watch.next()).done).toBe(true);
+    expect(seen).toEqual([finished]);
+    off();
+    expect(emitter.listenerCount("task")).toBe(0);
   });
 });

@@ -1,3 +1,4 @@
+import type { EventEmitter } from "node:events";
 import { isFinalTaskState, NotFoundError } from "@trainable/core";
 import type { TaskEvent } from "./task-event.js";
 import type { TrainingEngine } from "./training-engine.js";
@@ -69,4 +70,32 @@ export async function* watchTask(options: WatchTaskOptions): AsyncIterableIterat
     off();
     signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * An engine's `on` and `watch` over the `emitter` its `task` events are emitted on: `on` adds
+ * a listener and answers its removal; `watch` is `watchTask` through `engine()` (the engine
+ * being built, read when a watch starts).
+ */
+export function taskSubscriptions(
+  emitter: EventEmitter,
+  options: Omit<WatchTaskOptions, "engine" | "taskId" | "signal"> & {
+    engine: () => WatchTaskOptions["engine"];
+  },
+): Pick<TrainingEngine, "watch" | "on"> {
+  const { component, endOnWait } = options;
+  return {
+    watch: (taskId, watchOptions = {}) =>
+      watchTask({
+        engine: options.engine(),
+        taskId,
+        signal: watchOptions.signal,
+        component,
+        endOnWait,
+      }),
+    on(event, listener) {
+      emitter.on(event, listener);
+      return () => emitter.off(event, listener);
+    },
+  };
 }

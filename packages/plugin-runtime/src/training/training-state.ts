@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { access, mkdir, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Task, TrainableModel } from "@trainable/core";
+import { exists, fsyncTree } from "@trainable/internal-node";
 
 /** A training's kept state: its in-training model's folder and the plugin's last status. */
 export interface KeptState {
@@ -49,29 +50,4 @@ export async function readState(stateDir: string): Promise<KeptState | undefined
     return { modelDir: join(dir, "model"), status };
   }
   return undefined;
-}
-
-/** fsyncs every file and folder under `root` (a small state folder), so a rename publishes data. */
-async function fsyncTree(root: string): Promise<void> {
-  const paths = [root];
-  for (const entry of await readdir(root, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() || entry.isDirectory()) paths.push(join(entry.parentPath, entry.name));
-  }
-  for (const path of paths) {
-    const handle = await open(path, "r");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

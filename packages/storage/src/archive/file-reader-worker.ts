@@ -1,5 +1,6 @@
 import { MessageChannel, Worker } from "node:worker_threads";
 import { CancelledError } from "@trainable/core";
+import { Wakeup } from "../util/wakeup.js";
 import { HASHER_SOURCE, READER_SOURCE } from "./file-reader-sources.js";
 
 /** One file as the reader saw it: `stamp` is [dev, ino, size, mtimeNs, ctimeNs] (decimal). */
@@ -45,7 +46,7 @@ export class FileReaderWorker {
   readonly #chunkSize: number;
   readonly #queue: ReaderMessage[] = [];
   readonly #digests = new Map<number, string>();
-  #waiter?: () => void;
+  readonly #wakeup = new Wakeup();
   #failure?: Error;
 
   constructor(options: {
@@ -85,11 +86,11 @@ export class FileReaderWorker {
     });
     this.#reader.on("message", (message: ReaderMessage) => {
       this.#queue.push(message);
-      this.#wake();
+      this.#wakeup.wake();
     });
     this.#hasher.on("message", (message: { index: number; sha256: string }) => {
       this.#digests.set(message.index, message.sha256);
-      this.#wake();
+      this.#wakeup.wake();
     });
     for (const [worker, name] of [
       [this.#reader, "file reader"],
@@ -97,21 +98,15 @@ export class FileReaderWorker {
     ] as const) {
       worker.on("error", (error) => {
         this.#failure ??= error;
-        this.#wake();
+        this.#wakeup.wake();
       });
       // Exit code 0 is the normal end (the reader after its last message; the hasher when the
       // reader's port closes, after the messages sent on it).
       worker.on("exit", (code) => {
         if (code !== 0) this.#failure ??= new Error(`${name} worker exited with code ${code}`);
-        this.#wake();
+        this.#wakeup.wake();
       });
     }
-  }
-
-  #wake(): void {
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.();
   }
 
   async #until<T>(ready: () => T | undefined): Promise<T> {
@@ -119,9 +114,7 @@ export class FileReaderWorker {
       const value = ready();
       if (value !== undefined) return value;
       if (this.#failure) throw this.#failure;
-      await new Promise<void>((resolve) => {
-        this.#waiter = resolve;
-      });
+      await this.#wakeup.wait();
     }
   }
 

@@ -1,3 +1,4 @@
+import { describe } from "vitest";
 import type { RemoteBackend } from "../backends/types.js";
 
 /** What the groups of the conformance suite share. */
@@ -10,4 +11,18 @@ export interface SuiteContext {
   run: string;
   manyKeys: number;
   bigBytes: number;
+}
+
+/**
+ * `describe(name, …)` for a group of the suite: its tests reach the backend under test
+ * (created before the first test) through `backend()`.
+ */
+export function describeBackend(
+  s: SuiteContext,
+  name: string,
+  tests: (backend: () => RemoteBackend) => void,
+): void {
+  describe(name, () => {
+    tests(() => s.backend());
+  });
 }

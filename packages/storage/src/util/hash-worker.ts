@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { Wakeup } from "./wakeup.js";
 
 const SLOT_BYTES = 1024 * 1024;
 const SLOTS = 4;
@@ -35,7 +36,7 @@ export class HashWorker {
   readonly #views = this.#slots.map((buffer) => new Uint8Array(buffer));
   readonly #free: number[] = this.#slots.map((_, i) => i);
   readonly #worker: Worker;
-  #waiter?: () => void;
+  readonly #wakeup = new Wakeup();
   readonly #digests: Array<{ resolve: (hex: string) => void; reject: (error: Error) => void }> = [];
   #failure?: Error;
   #closed = false;
@@ -45,7 +46,7 @@ export class HashWorker {
     this.#worker.on("message", (message: { ack?: number; digest?: string }) => {
       if (message.ack !== undefined) {
         this.#free.push(message.ack);
-        this.#wake();
+        this.#wakeup.wake();
       } else if (message.digest !== undefined) {
         this.#digests.shift()?.resolve(message.digest);
       }
@@ -56,15 +57,9 @@ export class HashWorker {
     });
   }
 
-  #wake(): void {
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.();
-  }
-
   #fail(error: Error): void {
     this.#failure ??= error;
-    this.#wake();
+    this.#wakeup.wake();
     for (const waiter of this.#digests.splice(0)) waiter.reject(error);
   }
 
@@ -74,9 +69,7 @@ export class HashWorker {
       if (this.#failure) throw this.#failure;
       const slot = this.#free.shift();
       if (slot === undefined) {
-        await new Promise<void>((resolve) => {
-          this.#waiter = resolve;
-        });
+        await this.#wakeup.wait();
         continue;
       }
       const length = Math.min(SLOT_BYTES, chunk.length - offset);

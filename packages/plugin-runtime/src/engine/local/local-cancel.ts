@@ -1,7 +1,7 @@
 import { CancelledError, ConflictError, isFinalTaskState, NotFoundError } from "@trainable/core";
 import { finish } from "../finish.js";
 import { stopRemote } from "../stop-remote.js";
-import { describeHolder, isTaskLock, lockTask } from "../task-lock.js";
+import { takeTaskLock } from "../task-lock.js";
 import type { TrainingTask } from "../training-task.js";
 import type { LocalEngineState } from "./local-engine-state.js";
 
@@ -19,12 +19,13 @@ export async function cancelTask(state: LocalEngineState, taskId: string): Promi
   }
   if (isFinalTaskState(task.state)) return state.snapshot(task);
   // Not driven by this engine: only when no one drives it (else that driver owns it).
-  const lock = await lockTask(state.taskLog.taskDir(taskId));
-  if (!isTaskLock(lock)) {
+  const taken = await takeTaskLock(state.taskLog.taskDir(taskId));
+  if ("heldBy" in taken) {
     throw new ConflictError(
-      `[runtime] Task ${taskId} is driven by ${describeHolder(lock)}: cancel it there (or stop that process first)`,
+      `[runtime] Task ${taskId} is driven by ${taken.heldBy}: cancel it there (or stop that process first)`,
     );
   }
+  const { lock } = taken;
   try {
     const instance = state.instances.get(task.instanceId);
     const client = state.plugins.get(task.plugin);

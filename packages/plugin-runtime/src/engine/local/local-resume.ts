@@ -2,7 +2,7 @@ import { isFinalTaskState } from "@trainable/core";
 import type { PluginClient } from "../../client/plugin-client.js";
 import { finish } from "../finish.js";
 import type { ResumeResult } from "../local-engine.js";
-import { describeHolder, isTaskLock, lockTask, type TaskLock } from "../task-lock.js";
+import { type TaskLock, takeTaskLock } from "../task-lock.js";
 import type { TrainingTask } from "../training-task.js";
 import { launchTask } from "./launch-task.js";
 import type { LocalEngineState } from "./local-engine-state.js";
@@ -28,12 +28,12 @@ export async function resumeTasks(state: LocalEngineState): Promise<ResumeResult
       });
       continue;
     }
-    const lock = await lockTask(state.taskLog.taskDir(task.taskId));
-    if (!isTaskLock(lock)) {
-      result.skipped.push({ taskId: task.taskId, reason: `driven by ${describeHolder(lock)}` });
+    const taken = await takeTaskLock(state.taskLog.taskDir(task.taskId));
+    if ("heldBy" in taken) {
+      result.skipped.push({ taskId: task.taskId, reason: `driven by ${taken.heldBy}` });
       continue;
     }
-    const outcome = await resumeLocked(state, { task, client, lock });
+    const outcome = await resumeLocked(state, { task, client, lock: taken.lock });
     if (outcome) result[outcome].push(task.taskId);
   }
   return result;

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { ConflictError, type Id, TrainableError, validateId } from "@trainable/core";
+import { ConflictError, type Id, TrainableError } from "@trainable/core";
 import { generateHandle } from "../../training/generate-handle.js";
 import { checkTimeout } from "../check-timeout.js";
-import { newTrainingTask, parseTrainInput } from "../new-training-task.js";
-import { describeHolder, isTaskLock, lockTask } from "../task-lock.js";
+import { newTrainingTask, parseTrainInput, saveTarget } from "../new-training-task.js";
+import { takeTaskLock } from "../task-lock.js";
 import type { EngineTrainInput, EngineTrainOptions, TrainingRun } from "../training-engine.js";
 import type { TrainingTask } from "../training-task.js";
 import { launchTask } from "./launch-task.js";
@@ -26,27 +26,28 @@ export async function startTraining(
   const input = parseTrainInput(request.input, instance, "runtime");
   const timeoutMs = options.timeoutMs ?? state.defaultTimeoutMs;
   checkTimeout(timeoutMs, { field: "timeoutMs", component: "runtime" });
-  const handle =
-    options.handle === undefined
-      ? uniqueHandle(state, instance.id)
-      : validateId(options.handle, "handle");
+  const save = saveTarget(options, () => uniqueHandle(state, instance.id));
   const task = newTrainingTask({
     taskId: randomUUID() as Id,
     instance,
     input,
     now: state.clock.now(),
     timeoutMs,
-    handle,
-    generatedHandle: options.handle === undefined,
-    setAsDefault: options.setAsDefault ?? true,
+    ...save,
   });
   state.tasks.set(task.taskId, task);
   await state.record(task, "created");
-  const lock = await lockTask(state.taskLog.taskDir(task.taskId));
-  if (!isTaskLock(lock)) {
-    throw new ConflictError(`[runtime] Task ${task.taskId} is driven by ${describeHolder(lock)}`);
+  const taken = await takeTaskLock(state.taskLog.taskDir(task.taskId));
+  if ("heldBy" in taken) {
+    throw new ConflictError(`[runtime] Task ${task.taskId} is driven by ${taken.heldBy}`);
   }
-  const done = launchTask(state, { task, client, instance, lock, signal: options.signal });
+  const done = launchTask(state, {
+    task,
+    client,
+    instance,
+    lock: taken.lock,
+    signal: options.signal,
+  });
   return { taskId: task.taskId, task: state.snapshot(task), done };
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { BigIntStats } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { errno } from "@trainable/internal-node";
 import type { ObjectInfo } from "../types.js";
@@ -70,14 +70,5 @@ export async function statFile(file: string): Promise<BigIntStats | undefined> {
   } catch (error) {
     if (errno(error) === "ENOENT" || errno(error) === "ENOTDIR") return undefined;
     throw error;
-  }
-}
-
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -1,18 +1,11 @@
 import { link, rename, rmdir, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Readable } from "node:stream";
-import { errno } from "@trainable/internal-node";
+import { errno, fsyncPath } from "@trainable/internal-node";
 import { normalizeEtag } from "../normalize-etag.js";
 import { PreconditionFailedError } from "../precondition-failed-error.js";
 import type { ObjectInfo, PutOptions } from "../types.js";
-import {
-  etagOf,
-  FILE_BACKEND_NAME,
-  type FileContext,
-  fsyncDir,
-  infoOf,
-  statFile,
-} from "./file-context.js";
+import { etagOf, FILE_BACKEND_NAME, type FileContext, infoOf, statFile } from "./file-context.js";
 import { withFileLock } from "./file-lock.js";
 import { writeTemp } from "./temp-files.js";
 
@@ -73,7 +66,7 @@ export async function putFile(
   } finally {
     release();
   }
-  if (ctx.fsync) await fsyncDir(dirname(file));
+  if (ctx.fsync) await fsyncPath(dirname(file));
   return infoOf(key, st);
 }
 
