@@ -57,13 +57,18 @@ export async function evictPass(deps: EvictionDeps): Promise<number> {
   if (total <= maxBytes) return 0;
   entries.sort((a, b) => a.usedAt - b.usedAt);
   let evicted = 0;
-  for (const { p, bytes } of entries) {
+  for (const { p, bytes, usedAt } of entries) {
     if (total <= maxBytes) break;
     if (await inUse(p)) continue;
     const lock = await tryLock(p.lock, { staleMs: lockStaleMs });
     if (!lock) continue;
     try {
       if (await inUse(p)) continue;
+      // Used since the listing (a lease released meanwhile touched it): no longer the least
+      // recently used, whatever the order read before says.
+      if (usedAt !== 0 && (await stat(p.marker).catch(() => undefined))?.mtimeMs !== usedAt) {
+        continue;
+      }
       await removeEntry(p);
       await rmdir(p.pins).catch(() => {});
       total -= bytes;
