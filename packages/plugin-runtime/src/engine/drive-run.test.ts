@@ -94,7 +94,9 @@ describe("createDriveRun", () => {
       time += 1000;
       run.onUpdate({ statusMessage: `step ${step}`, output: { trainingProgress: { step } } });
     }
-    expect(task.updates.map((u) => u.update.statusMessage)).toEqual(["step 3", "step 4", "step 5"]);
+    expect(task.updates.map((u) => (u.update as { statusMessage?: string }).statusMessage)).toEqual(
+      ["step 3", "step 4", "step 5"],
+    );
     expect(task.updates[2]?.at).toBe("2025-03-01T00:00:05.000Z");
     expect(task.progress).toEqual({ step: 5 });
     expect(task.statusMessage).toBe("step 5");
@@ -115,7 +117,9 @@ describe("createDriveRun", () => {
     run.onUpdate({ statusMessage: "kept" });
     task.state = "succeeded";
     run.onUpdate({ statusMessage: "late" });
-    expect(task.updates.map((u) => u.update.statusMessage)).toEqual(["kept"]);
+    expect(task.updates.map((u) => (u.update as { statusMessage?: string }).statusMessage)).toEqual(
+      ["kept"],
+    );
     expect(task.statusMessage).toBe("kept");
     // The rejected record is swallowed (an unhandled rejection would fail the run).
     await new Promise((resolve) => setImmediate(resolve));

@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   CancelledError,
-  type CheckpointStore,
   ConflictError,
   type InvocableResponse,
   NotFoundError,
@@ -22,7 +21,7 @@ import type { AnyTrainablePluginService } from "../service/any-trainable-plugin-
 import { TrainablePluginService } from "../service/trainable-plugin-service.js";
 import type { CoordinatorScope } from "./coordinator-scope.js";
 import { coordinatorTrain } from "./coordinator-train.js";
-import type { TrainCallOptions } from "./create-training-coordinator.js";
+import type { TrainCallOptions, TrainResponse } from "./create-training-coordinator.js";
 import { createLiveTrainings } from "./live-trainings.js";
 import type { TrainRequest } from "./train-request.js";
 import { readState } from "./training-state.js";
@@ -85,11 +84,15 @@ function fakeService(modelClass: typeof JobModel | typeof SyncModel): AnyTrainab
   } as unknown as AnyTrainablePluginService;
 }
 
+/** The save a train answer reports, in `status.output`. */
+const outputOf = (response: TrainResponse) =>
+  (response.status.output ?? {}) as { digest?: string; setAsDefault?: boolean };
+
 const at = new Date("2026-01-02T03:04:05.000Z");
 const call = { instance: { id: "inst", config: {} } } as unknown as TrainCallOptions<unknown>;
 
 let root: string;
-let store: CheckpointStore;
+let store: Awaited<ReturnType<typeof createCheckpointStore>>;
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), "coordinator-train-"));
   store = await createCheckpointStore({ url: `memory://ct-${randomUUID()}`, workspace: "w" });
@@ -161,7 +164,7 @@ describe("coordinatorTrain: train", () => {
   it("a succeeded training is saved to the asked handle and forgotten", async () => {
     const scope = makeScope();
     const answer = await coordinatorTrain(scope, request({ save: { handle: "v1" } }), call);
-    const taskId = answer.status.taskId;
+    const taskId = answer.status.taskId ?? "";
     expect(taskId).toMatch(/^[0-9a-f-]{36}$/);
     expect(answer.status).toMatchObject({
       state: "succeeded",
@@ -170,7 +173,7 @@ describe("coordinatorTrain: train", () => {
       output: { handle: "v1", setAsDefault: true },
     });
     const ref = await store.resolve({ pluginInstanceId: "inst", handle: "v1" });
-    expect(answer.status.output?.digest).toBe(ref.digest);
+    expect(outputOf(answer).digest).toBe(ref.digest);
     expect(ref.metadata.trainingResults).toEqual({ n: 1 });
     expect(scope.live.has(taskId)).toBe(false);
     expect(await exists(scope.live.scratchDirOf(taskId))).toBe(false);
@@ -195,7 +198,7 @@ describe("coordinatorTrain: train", () => {
     };
     const answer = await coordinatorTrain(
       scope,
-      request({ status: { taskId: "t1", state: "queued" } }),
+      request({ status: { taskId: "t1", state: "waiting" } }),
       call,
     );
     expect(answer.status).toMatchObject({ taskId: "t1", state: "running" });
@@ -211,7 +214,7 @@ describe("coordinatorTrain: train", () => {
     const scope = makeScope();
     trainStep = async () => ({ status: { state: "running" } });
     const first = await coordinatorTrain(scope, request(), call);
-    const taskId = first.status.taskId;
+    const taskId = first.status.taskId ?? "";
     const check = request({ isStatusCheck: true, status: first.status, save: { handle: "v2" } });
     const running = await coordinatorTrain(scope, check, call);
     expect(running.status.state).toBe("running");
@@ -249,7 +252,7 @@ describe("coordinatorTrain: train", () => {
     trainStep = async () => ({ error: { code: "TRAINING", message: "diverged" } }) as Answer;
     const answer = await coordinatorTrain(
       scope,
-      request({ status: { taskId: "t1", state: "queued" } }),
+      request({ status: { taskId: "t1", state: "waiting" } }),
       call,
     );
     expect(answer.status).toMatchObject({
@@ -266,7 +269,7 @@ describe("coordinatorTrain: train", () => {
   it("a throwing train forgets the model and its state, and the error stands", async () => {
     const scope = makeScope();
     trainStep = async () => ({ status: { state: "running" } });
-    await coordinatorTrain(scope, request({ status: { taskId: "t1", state: "queued" } }), call);
+    await coordinatorTrain(scope, request({ status: { taskId: "t1", state: "waiting" } }), call);
     statusStep = async () => {
       throw new Error("boom");
     };
@@ -285,7 +288,7 @@ describe("coordinatorTrain: train", () => {
   it("a status check failing transiently keeps the model for a later retry", async () => {
     const scope = makeScope();
     trainStep = async () => ({ status: { state: "running" } });
-    await coordinatorTrain(scope, request({ status: { taskId: "t1", state: "queued" } }), call);
+    await coordinatorTrain(scope, request({ status: { taskId: "t1", state: "waiting" } }), call);
     statusStep = async () => {
       throw new RemoteError("job service down", { retryable: true });
     };
@@ -309,7 +312,7 @@ describe("coordinatorTrain: train", () => {
       return new Promise<Answer>(() => {});
     };
     const error = await refusal(
-      coordinatorTrain(scope, request({ status: { taskId: "t1", state: "queued" } }), {
+      coordinatorTrain(scope, request({ status: { taskId: "t1", state: "waiting" } }), {
         ...call,
         signal: controller.signal,
       }),
@@ -323,9 +326,9 @@ describe("coordinatorTrain: task ids that already exist", () => {
   it("refuses a caller-chosen id that would take over a live training (ConflictError)", async () => {
     const scope = makeScope();
     trainStep = async () => ({ status: { state: "running" } });
-    await coordinatorTrain(scope, request({ status: { taskId: "t1", state: "queued" } }), call);
+    await coordinatorTrain(scope, request({ status: { taskId: "t1", state: "waiting" } }), call);
     const error = await refusal(
-      coordinatorTrain(scope, request({ status: { taskId: "t1", state: "queued" } }), call),
+      coordinatorTrain(scope, request({ status: { taskId: "t1", state: "waiting" } }), call),
     );
     expect(ConflictError.isInstance(error)).toBe(true);
     expect(calls.map((c) => c.what)).toEqual(["train"]);
@@ -349,14 +352,14 @@ describe("coordinatorTrain: task ids that already exist", () => {
     trainStep = async () => ({ status: { state: "running", remoteStatusInput: { job: "j9" } } });
     await coordinatorTrain(
       makeScope(),
-      request({ status: { taskId: "t1", state: "queued" } }),
+      request({ status: { taskId: "t1", state: "waiting" } }),
       call,
     );
     statusStep = async () => ({ status: { state: "succeeded" } });
     const restarted = makeScope();
     const done = await coordinatorTrain(
       restarted,
-      request({ retry: true, status: { taskId: "t1", state: "queued" } }),
+      request({ retry: true, status: { taskId: "t1", state: "waiting" } }),
       call,
     );
     expect(calls.map((c) => c.what)).toEqual(["train", "trainStatus"]);
@@ -371,19 +374,19 @@ describe("coordinatorTrain: task ids that already exist", () => {
     const scope = makeScope();
     const first = await coordinatorTrain(
       scope,
-      request({ status: { taskId: "t1", state: "queued" }, save: { handle: "v1" } }),
+      request({ status: { taskId: "t1", state: "waiting" }, save: { handle: "v1" } }),
       call,
     );
     const again = await coordinatorTrain(
       scope,
-      request({ retry: true, status: { taskId: "t1", state: "queued" }, save: { handle: "v1" } }),
+      request({ retry: true, status: { taskId: "t1", state: "waiting" }, save: { handle: "v1" } }),
       call,
     );
     expect(calls.map((c) => c.what)).toEqual(["train"]);
     expect(again.status).toMatchObject({
       taskId: "t1",
       state: "succeeded",
-      output: { handle: "v1", digest: first.status.output?.digest },
+      output: { handle: "v1", digest: outputOf(first).digest },
     });
   });
 });

@@ -3,7 +3,6 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   CancelledError,
-  type CheckpointStore,
   ConflictError,
   type InvocableResponse,
   TrainableModel,
@@ -30,10 +29,14 @@ class WordModel extends TrainableModel<unknown> {
   }
 }
 
+/** The save a train answer reports, in `status.output`. */
+const outputOf = (response: TrainResponse) =>
+  (response.status.output ?? {}) as { digest?: string; setAsDefault?: boolean };
+
 const at = new Date("2026-01-02T03:04:05.000Z");
 const call = { instance: { id: "inst", config: {} } } as unknown as TrainCallOptions<unknown>;
 
-let store: CheckpointStore;
+let store: Awaited<ReturnType<typeof createCheckpointStore>>;
 let scope: CoordinatorScope;
 beforeEach(async () => {
   store = await createCheckpointStore({
@@ -100,7 +103,7 @@ describe("saveTraining", () => {
       scope,
       training({ request: request({ save: { handle: "h1", setAsDefault: false } }) }),
     );
-    expect(answer.status.output?.setAsDefault).toBe(false);
+    expect(outputOf(answer).setAsDefault).toBe(false);
     await expect(
       store.resolve({ pluginInstanceId: "inst", handle: "default" }),
     ).rejects.toMatchObject({ name: "NotFoundError" });
@@ -162,7 +165,7 @@ describe("saveTraining", () => {
       taskId: "task-1",
       state: "succeeded",
       finishedAt: at.toISOString(),
-      output: { handle: "h1", digest: first.status.output?.digest },
+      output: { handle: "h1", digest: outputOf(first).digest },
     });
     expect(answer.data?.trainingResults).toEqual({ accuracy: 0.9 });
   });
@@ -208,7 +211,7 @@ describe("savedBefore", () => {
         statusMessage: "Training succeeded (found its saved checkpoint)",
         output: {
           handle: "h1",
-          digest: saved.status.output?.digest,
+          digest: outputOf(saved).digest,
           archivePath: saved.data?.archivePath,
         },
       },

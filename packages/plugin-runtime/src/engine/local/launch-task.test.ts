@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CancelledError, type CheckpointStore, type Id } from "@trainable/core";
+import { CancelledError, type Id } from "@trainable/core";
 import { createCheckpointStore } from "@trainable/storage";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PluginClient } from "../../client/plugin-client.js";
@@ -38,7 +38,7 @@ const fastClock: Clock = {
 };
 
 let root: string;
-let store: CheckpointStore;
+let store: Awaited<ReturnType<typeof createCheckpointStore>>;
 let errors: string[];
 let trains: TrainRequest[];
 let cancels: TrainRequest[];

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type CheckpointStore, ConflictError, type Id, NotFoundError } from "@trainable/core";
+import { ConflictError, type Id, NotFoundError } from "@trainable/core";
 import { createCheckpointStore } from "@trainable/storage";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PluginClient } from "../../client/plugin-client.js";
@@ -39,7 +39,7 @@ const fastClock: Clock = {
 };
 
 let root: string;
-let store: CheckpointStore;
+let store: Awaited<ReturnType<typeof createCheckpointStore>>;
 let errors: string[];
 let trains: TrainRequest[];
 let cancels: TrainRequest[];
