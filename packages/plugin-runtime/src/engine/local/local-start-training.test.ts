@@ -1,0 +1,213 @@
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Id, NotFoundError, TrainableError, ValidationError } from "@trainable/core";
+import { createCheckpointStore } from "@trainable/storage";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { PluginClient } from "../../client/plugin-client.js";
+import type { TrainResponse } from "../../training/create-training-coordinator.js";
+import type { TrainRequest } from "../../training/train-request.js";
+import type { Clock } from "../clock.js";
+import type { EngineInstance } from "../engine-instance.js";
+import type { TaskEvent } from "../task-event.js";
+import { isTaskLock, lockTask } from "../task-lock.js";
+import { createLocalEngineState, type LocalEngineState } from "./local-engine-state.js";
+import { startTraining } from "./local-start-training.js";
+
+const instance: EngineInstance = {
+  schemaVersion: 1,
+  id: "inst" as Id,
+  plugin: "plug" as Id,
+  config: {},
+  createdAt: "2025-01-01T00:00:00.000Z",
+  updatedAt: "2025-01-01T00:00:00.000Z",
+};
+
+/** Short waits pass at once; the training's deadline never comes (until called off). */
+const fastClock: Clock = {
+  now: () => new Date("2025-03-01T14:22:33.123Z"),
+  sleep: (ms, signal) => {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (ms <= 1_000) return Promise.resolve();
+    return new Promise<void>((_, reject) =>
+      signal?.addEventListener("abort", () => reject(signal.reason), { once: true }),
+    );
+  },
+};
+
+let root: string;
+let store: Awaited<ReturnType<typeof createCheckpointStore>>;
+let errors: string[];
+let trains: TrainRequest[];
+let cancels: TrainRequest[];
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), "local-start-"));
+  store = await createCheckpointStore({ url: `memory://start-${randomUUID()}`, workspace: "ws" });
+  errors = [];
+  trains = [];
+  cancels = [];
+});
+afterEach(async () => {
+  await store.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+async function makeState(): Promise<LocalEngineState> {
+  const state = await createLocalEngineState({
+    store,
+    dataDir: root,
+    clock: fastClock,
+    logger: { warn: () => {}, error: (message) => void errors.push(message) },
+  });
+  state.instances.set(instance.id, instance);
+  state.plugins.set(
+    "plug",
+    fakeClient(async () => succeeded),
+  );
+  return state;
+}
+
+/** A client whose train answers `answer` (a hanging one rejects when its signal aborts). */
+function fakeClient(answer: (request: TrainRequest) => Promise<TrainResponse>): PluginClient {
+  return {
+    kind: "http",
+    name: "fake",
+    registerInstance: async (i) => i,
+    run: async () => undefined,
+    getTrainingParameters: async () => ({}),
+    train: async (request) => {
+      trains.push(request);
+      return answer(request);
+    },
+    cancelTraining: async (request) => {
+      cancels.push(request);
+      return { status: { state: "cancelled" } };
+    },
+  };
+}
+
+const succeeded: TrainResponse = {
+  data: { archivePath: "blobs/x.tar" },
+  status: {
+    taskId: "t1",
+    state: "succeeded",
+    output: { handle: "h1", archivePath: "blobs/x.tar" },
+  },
+};
+
+const lockFree = async (state: LocalEngineState, taskId: string) => {
+  const again = await lockTask(state.taskLog.taskDir(taskId));
+  if (!isTaskLock(again)) return false;
+  await again.release();
+  return true;
+};
+
+const refusal = (promise: Promise<unknown>) =>
+  promise.then(
+    () => {
+      throw new Error("expected a refusal");
+    },
+    (error: unknown) => error,
+  );
+
+const start = (
+  state: LocalEngineState,
+  options: Parameters<typeof startTraining>[1]["options"] = {},
+  input: unknown = { trainingEpochs: 2 },
+) => startTraining(state, { instanceId: "inst" as Id, input: input as never, options });
+
+describe("startTraining", () => {
+  it("records the task as created, drives it, and answers its run", async () => {
+    const state = await makeState();
+    const events: TaskEvent[] = [];
+    state.emitter.on("task", (event: TaskEvent) => events.push(event));
+    const run = await start(state, { handle: "v1", setAsDefault: false, timeoutMs: 5_000 });
+    expect(run.task).toMatchObject({
+      taskId: run.taskId,
+      instanceId: "inst",
+      plugin: "plug",
+      state: "waiting",
+      input: { pluginInstance: "inst", trainingEpochs: 2 },
+      save: { handle: "v1", setAsDefault: false },
+      deadline: "2025-03-01T14:22:38.123Z",
+    });
+    expect(run.task.save.createOnly).toBeUndefined();
+    expect(run.task).not.toBe(state.tasks.get(run.taskId));
+    expect(events[0]).toMatchObject({ type: "created", taskId: run.taskId });
+    const final = await run.done;
+    expect(final.state).toBe("succeeded");
+    expect(trains[0]?.save).toEqual({ handle: "v1", setAsDefault: false });
+    const onDisk = (await state.taskLog.loadTasks()).tasks.find((t) => t.taskId === run.taskId);
+    expect(onDisk?.state).toBe("succeeded");
+    expect(await lockFree(state, run.taskId)).toBe(true);
+  });
+
+  it("generates a create-only handle, unique among the instance's tasks", async () => {
+    const state = await makeState();
+    const first = await start(state);
+    const second = await start(state);
+    const third = await start(state);
+    expect(first.task.save).toEqual({
+      handle: "v20250301-142233-123",
+      setAsDefault: true,
+      createOnly: true,
+    });
+    expect(second.task.save.handle).toBe("v20250301-142233-123-2");
+    expect(third.task.save.handle).toBe("v20250301-142233-123-3");
+    await Promise.all([first.done, second.done, third.done]);
+  });
+
+  it("cancels the training when the caller's signal aborts", async () => {
+    const state = await makeState();
+    state.plugins.set(
+      "plug",
+      fakeClient(() => new Promise<TrainResponse>(() => {})),
+    );
+    const caller = new AbortController();
+    const run = await start(state, { signal: caller.signal });
+    while (trains.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    caller.abort();
+    expect((await run.done).state).toBe("cancelled");
+    expect(cancels).toHaveLength(1);
+  });
+
+  it("refuses an unknown instance or plugin (NotFoundError), recording nothing", async () => {
+    const state = await makeState();
+    let error = await refusal(
+      startTraining(state, { instanceId: "nope" as Id, input: {}, options: {} }),
+    );
+    expect(NotFoundError.isInstance(error)).toBe(true);
+    state.plugins.delete("plug");
+    error = await refusal(start(state));
+    expect(NotFoundError.isInstance(error)).toBe(true);
+    expect(state.tasks.size).toBe(0);
+  });
+
+  it("refuses an in-process plugin that is not trainable (NOT_SUPPORTED)", async () => {
+    const state = await makeState();
+    state.plugins.set("plug", {
+      ...fakeClient(async () => succeeded),
+      kind: "in-process",
+      trainable: false,
+    } as unknown as PluginClient);
+    const error = await refusal(start(state));
+    expect(TrainableError.isInstance(error) && error.code).toBe("NOT_SUPPORTED");
+    expect(state.tasks.size).toBe(0);
+  });
+
+  it("refuses bad input, a bad timeout or handle before recording anything", async () => {
+    const state = await makeState();
+    const field = async (promise: Promise<unknown>) => {
+      const error = await refusal(promise);
+      return ValidationError.isInstance(error) ? error.issues[0]?.path : error;
+    };
+    expect(await field(start(state, {}, { pluginInstance: "other" }))).toBe("pluginInstance");
+    expect(await field(start(state, {}, { trainingEpochs: "two" }))).toBe("trainingEpochs");
+    expect(await field(start(state, { timeoutMs: 0 }))).toBe("timeoutMs");
+    expect(await field(start(state, { handle: "../x" }))).toBe("handle");
+    expect(state.tasks.size).toBe(0);
+    expect(trains).toEqual([]);
+  });
+});
