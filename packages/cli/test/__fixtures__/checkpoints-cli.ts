@@ -59,7 +59,7 @@ export async function checkpointsCli(
       }
       return dir;
     },
-    /** Saves a checkpoint of `instance` under `handle` straight into the store. */
+    /** Saves a checkpoint of `instance` under `handle` straight into the store (default stays unless `setAsDefault`). */
     async save(
       instance: string,
       handle: string,
@@ -68,7 +68,13 @@ export async function checkpointsCli(
     ) {
       const store = await context.store();
       const folder = await this.folder({ "model.json": content });
-      return store.save({ pluginInstanceId: instance, handle, folder, ...extra });
+      return store.save({
+        pluginInstanceId: instance,
+        handle,
+        folder,
+        setAsDefault: false,
+        ...extra,
+      });
     },
     async cleanup() {
       await context.close();
