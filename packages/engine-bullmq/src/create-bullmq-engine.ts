@@ -6,7 +6,7 @@ import {
   toPluginClient,
 } from "@trainable/plugin-runtime/engine";
 import type { BullmqEngine, BullmqEngineOptions } from "./bullmq-engine-options.js";
-import { createEngineContext } from "./engine/engine-context.js";
+import { closeEngineContext, createEngineContext } from "./engine/engine-context.js";
 import { createInstance, getInstance, listInstances } from "./engine/engine-instances.js";
 import { enqueueTraining } from "./engine/enqueue-training.js";
 import { listTasks } from "./engine/list-tasks.js";
@@ -79,10 +79,7 @@ export async function createBullmqEngine(options: BullmqEngineOptions): Promise<
       // Pending wait()s settle with the task as last read (`done` never rejects).
       relay.finishAll();
       emitter.removeAllListeners();
-      await context.queueEvents.close();
-      await queue.close();
-      await context.eventsConnection.quit().catch(() => context.eventsConnection.disconnect());
-      await context.main.close();
+      await closeEngineContext(context);
     },
   };
   return engine;

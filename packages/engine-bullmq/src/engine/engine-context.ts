@@ -99,3 +99,11 @@ export async function createEngineContext(options: BullmqEngineOptions): Promise
   };
   return context;
 }
+
+/** Closes what `createEngineContext` opened: queue events, the queue, both Redis connections. */
+export async function closeEngineContext(context: EngineContext): Promise<void> {
+  await context.queueEvents.close();
+  await context.queue.close();
+  await context.eventsConnection.quit().catch(() => context.eventsConnection.disconnect());
+  await context.main.close();
+}

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { CountingTagger } from "../../test/__fixtures__/plugins.mjs";
 import { testDirs, testQueue } from "../../test/helpers.js";
 import type { TrainingJobData } from "../training-job-data.js";
-import { createEngineContext, type EngineContext } from "./engine-context.js";
+import { closeEngineContext, createEngineContext } from "./engine-context.js";
 import { createInstance } from "./engine-instances.js";
 import { enqueueTraining } from "./enqueue-training.js";
 import { relayEvents } from "./relay-events.js";
@@ -18,13 +18,6 @@ afterEach(async () => {
   while (closers.length > 0) await closers.pop()?.();
 });
 
-async function closeContext(context: EngineContext) {
-  await context.queueEvents.close();
-  await context.queue.close();
-  await context.eventsConnection.quit().catch(() => context.eventsConnection.disconnect());
-  await context.main.close();
-}
-
 /** An engine context with a "tagger" instance; `take()` takes a job as a worker would. */
 async function setup() {
   const dirs = await testDirs();
@@ -32,7 +25,7 @@ async function setup() {
   const queue = testQueue();
   const store = await dirs.store();
   const context = await createEngineContext({ ...queue, store });
-  closers.push(() => closeContext(context));
+  closers.push(() => closeEngineContext(context));
   context.plugins.set("counting", toPluginClient(new CountingTagger(), { store }));
   await createInstance(
     context,

@@ -1,98 +1,14 @@
-import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { CancelledError, type Id } from "@trainable/core";
-import { createCheckpointStore } from "@trainable/storage";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { PluginClient } from "../../client/plugin-client.js";
+import { describe, expect, it } from "vitest";
 import type { TrainResponse } from "../../training/create-training-coordinator.js";
-import type { TrainRequest } from "../../training/train-request.js";
-import type { Clock } from "../clock.js";
-import type { EngineInstance } from "../engine-instance.js";
 import { newTrainingTask } from "../new-training-task.js";
 import { isTaskLock, lockTask } from "../task-lock.js";
 import type { TrainingTask } from "../training-task.js";
+import { instance, succeeded, useLocalEngineEnv } from "./__fixtures__/local-engine-env.js";
 import { launchTask } from "./launch-task.js";
-import { createLocalEngineState, type LocalEngineState } from "./local-engine-state.js";
+import type { LocalEngineState } from "./local-engine-state.js";
 
-const instance: EngineInstance = {
-  schemaVersion: 1,
-  id: "inst" as Id,
-  plugin: "plug" as Id,
-  config: {},
-  createdAt: "2025-01-01T00:00:00.000Z",
-  updatedAt: "2025-01-01T00:00:00.000Z",
-};
-
-/** Short waits pass at once; the training's deadline never comes (until called off). */
-const fastClock: Clock = {
-  now: () => new Date(),
-  sleep: (ms, signal) => {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (ms <= 1_000) return Promise.resolve();
-    return new Promise<void>((_, reject) =>
-      signal?.addEventListener("abort", () => reject(signal.reason), { once: true }),
-    );
-  },
-};
-
-let root: string;
-let store: Awaited<ReturnType<typeof createCheckpointStore>>;
-let errors: string[];
-let trains: TrainRequest[];
-let cancels: TrainRequest[];
-
-beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), "launch-task-"));
-  store = await createCheckpointStore({ url: `memory://launch-${randomUUID()}`, workspace: "ws" });
-  errors = [];
-  trains = [];
-  cancels = [];
-});
-afterEach(async () => {
-  await store.close();
-  await rm(root, { recursive: true, force: true });
-});
-
-async function makeState(): Promise<LocalEngineState> {
-  const state = await createLocalEngineState({
-    store,
-    dataDir: root,
-    clock: fastClock,
-    logger: { warn: () => {}, error: (message) => void errors.push(message) },
-  });
-  state.instances.set(instance.id, instance);
-  return state;
-}
-
-/** A client whose train answers `answer` (a hanging one rejects when its signal aborts). */
-function fakeClient(answer: (request: TrainRequest) => Promise<TrainResponse>): PluginClient {
-  return {
-    kind: "http",
-    name: "fake",
-    registerInstance: async (i) => i,
-    run: async () => undefined,
-    getTrainingParameters: async () => ({}),
-    train: async (request) => {
-      trains.push(request);
-      return answer(request);
-    },
-    cancelTraining: async (request) => {
-      cancels.push(request);
-      return { status: { state: "cancelled" } };
-    },
-  };
-}
-
-const succeeded: TrainResponse = {
-  data: { archivePath: "blobs/x.tar" },
-  status: {
-    taskId: "t1",
-    state: "succeeded",
-    output: { handle: "h1", archivePath: "blobs/x.tar" },
-  },
-};
+const { errors, trains, cancels, makeState, fakeClient } = useLocalEngineEnv("launch-task");
 
 /** A task recorded like startTraining does, with its driver lock taken. */
 async function recordedTask(state: LocalEngineState) {

@@ -1,101 +1,17 @@
-import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type Id, NotFoundError, TrainableError, ValidationError } from "@trainable/core";
-import { createCheckpointStore } from "@trainable/storage";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { PluginClient } from "../../client/plugin-client.js";
 import type { TrainResponse } from "../../training/create-training-coordinator.js";
-import type { TrainRequest } from "../../training/train-request.js";
-import type { Clock } from "../clock.js";
-import type { EngineInstance } from "../engine-instance.js";
 import type { TaskEvent } from "../task-event.js";
 import { isTaskLock, lockTask } from "../task-lock.js";
-import { createLocalEngineState, type LocalEngineState } from "./local-engine-state.js";
+import { succeeded, useLocalEngineEnv } from "./__fixtures__/local-engine-env.js";
+import type { LocalEngineState } from "./local-engine-state.js";
 import { startTraining } from "./local-start-training.js";
 
-const instance: EngineInstance = {
-  schemaVersion: 1,
-  id: "inst" as Id,
-  plugin: "plug" as Id,
-  config: {},
-  createdAt: "2025-01-01T00:00:00.000Z",
-  updatedAt: "2025-01-01T00:00:00.000Z",
-};
-
-/** Short waits pass at once; the training's deadline never comes (until called off). */
-const fastClock: Clock = {
+const { trains, cancels, makeState, fakeClient } = useLocalEngineEnv("local-start", {
+  plugin: true,
   now: () => new Date("2025-03-01T14:22:33.123Z"),
-  sleep: (ms, signal) => {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (ms <= 1_000) return Promise.resolve();
-    return new Promise<void>((_, reject) =>
-      signal?.addEventListener("abort", () => reject(signal.reason), { once: true }),
-    );
-  },
-};
-
-let root: string;
-let store: Awaited<ReturnType<typeof createCheckpointStore>>;
-let errors: string[];
-let trains: TrainRequest[];
-let cancels: TrainRequest[];
-
-beforeEach(async () => {
-  root = await mkdtemp(join(tmpdir(), "local-start-"));
-  store = await createCheckpointStore({ url: `memory://start-${randomUUID()}`, workspace: "ws" });
-  errors = [];
-  trains = [];
-  cancels = [];
 });
-afterEach(async () => {
-  await store.close();
-  await rm(root, { recursive: true, force: true });
-});
-
-async function makeState(): Promise<LocalEngineState> {
-  const state = await createLocalEngineState({
-    store,
-    dataDir: root,
-    clock: fastClock,
-    logger: { warn: () => {}, error: (message) => void errors.push(message) },
-  });
-  state.instances.set(instance.id, instance);
-  state.plugins.set(
-    "plug",
-    fakeClient(async () => succeeded),
-  );
-  return state;
-}
-
-/** A client whose train answers `answer` (a hanging one rejects when its signal aborts). */
-function fakeClient(answer: (request: TrainRequest) => Promise<TrainResponse>): PluginClient {
-  return {
-    kind: "http",
-    name: "fake",
-    registerInstance: async (i) => i,
-    run: async () => undefined,
-    getTrainingParameters: async () => ({}),
-    train: async (request) => {
-      trains.push(request);
-      return answer(request);
-    },
-    cancelTraining: async (request) => {
-      cancels.push(request);
-      return { status: { state: "cancelled" } };
-    },
-  };
-}
-
-const succeeded: TrainResponse = {
-  data: { archivePath: "blobs/x.tar" },
-  status: {
-    taskId: "t1",
-    state: "succeeded",
-    output: { handle: "h1", archivePath: "blobs/x.tar" },
-  },
-};
 
 const lockFree = async (state: LocalEngineState, taskId: string) => {
   const again = await lockTask(state.taskLog.taskDir(taskId));
