@@ -1,8 +1,8 @@
-import type { IncomingMessage } from "node:http";
 import { ValidationError } from "@trainable/core";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { errorBody } from "./error-body.js";
+import { requestHeader } from "./request-header.js";
 
 /** The largest request body a plugin app accepts by default, in bytes (1 MiB). */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -41,13 +41,8 @@ export function createBodyLimits(limit: number): BodyLimits {
     },
   });
   const declaredWithinLimit = (c: Context): boolean => {
-    // On Node, read the headers from the incoming message: `c.req.header()` would build a
-    // WHATWG Headers object for every request (a measurable share of a small /run).
-    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-    const length = incoming ? incoming.headers["content-length"] : c.req.header("content-length");
-    const chunked = incoming
-      ? incoming.headers["transfer-encoding"] !== undefined
-      : c.req.header("transfer-encoding") !== undefined;
+    const length = requestHeader(c, "content-length");
+    const chunked = requestHeader(c, "transfer-encoding") !== undefined;
     if (length === undefined || chunked) return false;
     const size = Number(length);
     return Number.isSafeInteger(size) && size >= 0 && size <= limit;
