@@ -18,8 +18,13 @@ DIR=${REDIS_DIR:-/tmp/trainable-redis-$PORT}
 START_TIMEOUT=${START_TIMEOUT:-30}
 T0=$(date +%s)
 log() { echo "[start-redis +$(($(date +%s) - T0))s] $*" >&2; }
-die() { log "ERROR: $*"; [ -f "$DIR/redis.log" ] && tail -n 20 "$DIR/redis.log" >&2; exit 1; }
-running() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" != Z ]; }
+# The server's log first and the error last: callers show the tail of stderr.
+die() { [ -f "$DIR/redis.log" ] && tail -n 20 "$DIR/redis.log" >&2; log "ERROR: $*"; exit 1; }
+# shellcheck source=../lib/pid.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/pid.sh"
+# ours PID: a redis-server serving this PORT (Redis sets its title to "redis-server HOST:PORT"),
+# not a process that inherited the number of one that died.
+ours() { pid_is "$1" redis-server ":$PORT"; }
 print_env() { printf 'REDIS_URL=redis://127.0.0.1:%s/0\nREDIS_PID=%s\nREDIS_DIR=%s\n' "$PORT" "$1" "$DIR"; }
 ping() { redis-cli -h 127.0.0.1 -p "$PORT" --no-auth-warning ping 2>/dev/null | grep -q PONG; }
 
@@ -43,7 +48,7 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
 fi
 
 # ---- 2. already running? ------------------------------------------------------------
-if [ -f "$DIR/redis.pid" ] && running "$(cat "$DIR/redis.pid")"; then
+if [ -f "$DIR/redis.pid" ] && ours "$(cat "$DIR/redis.pid")"; then
   PID=$(cat "$DIR/redis.pid")
   for _ in $(seq 20); do
     if ping; then log "already running (pid $PID) in $DIR"; print_env "$PID"; exit 0; fi
@@ -66,7 +71,7 @@ PID=$!
 echo "$PID" > "$DIR/redis.pid"
 for _ in $(seq $((START_TIMEOUT * 10))); do
   if ping; then log "started (pid $PID) on 127.0.0.1:$PORT, AOF in $DIR"; print_env "$PID"; exit 0; fi
-  running "$PID" || die "redis-server exited during start"
+  pid_is "$PID" redis-server || die "redis-server exited during start"   # title not set yet
   sleep 0.1
 done
 die "redis-server did not answer PING within ${START_TIMEOUT}s"

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Stop the redis-server started by start-redis.sh [PORT]. Only the pid recorded in
-# $REDIS_DIR/redis.pid is signalled: SIGTERM (Redis fsyncs the AOF and exits), SIGKILL after 10 s.
+# $REDIS_DIR/redis.pid is signalled, and only while it is still that redis-server (a pid file
+# can outlive its process): SIGTERM (Redis fsyncs the AOF and exits), SIGKILL after 10 s.
 # Usage: stop-redis.sh [PORT]   Env: REDIS_DIR (default /tmp/trainable-redis-$PORT),
 #        WIPE=1 also deletes the state dir (the AOF); by default it is kept.
 set -uo pipefail
 PORT=${1:-${REDIS_PORT:-6390}}
 DIR=${REDIS_DIR:-/tmp/trainable-redis-$PORT}
-running() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" != Z ]; }
+# shellcheck source=../lib/pid.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/pid.sh"
+# ours PID: still the redis-server of this PORT, not a process that inherited a dead one's number.
+running() { pid_is "$1" redis-server ":$PORT"; }
 if [ -f "$DIR/redis.pid" ]; then
   PID=$(cat "$DIR/redis.pid")
   if running "$PID"; then
