@@ -7,7 +7,11 @@ export default defineConfig({
     typecheck: { enabled: true, include: ["src/**/*.test-d.ts"] },
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    globalSetup: ["./test/setup/build-test-dist.ts", "../../tools/s3-server/global-setup.ts"],
+    globalSetup: [
+      "./test/setup/build-test-dist.ts",
+      "../../tools/s3-server/global-setup.ts",
+      "../../tools/temp-dir/global-setup.ts",
+    ],
     reporters: reporters("cache"),
   },
 });

@@ -16,6 +16,7 @@ export default defineConfig({
     globalSetup: [
       "../../tools/s3-server/global-setup.ts",
       "../../tools/redis-server/global-setup.ts",
+      "../../tools/temp-dir/global-setup.ts",
     ],
     testTimeout: 60_000,
     // A cold radosgw start, apt install included, takes ~40-60 s.

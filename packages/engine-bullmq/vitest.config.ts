@@ -10,7 +10,11 @@ export default defineConfig({
     // Starts (or reuses) our own redis-server (AOF on) and provides `inject("redis")`; throws
     // when no Redis can be had, so the tests fail instead of skipping. Child worker processes
     // run the built dist, built here when older than src.
-    globalSetup: ["../../tools/redis-server/global-setup.ts", "./test/setup/build-dist.ts"],
+    globalSetup: [
+      "../../tools/redis-server/global-setup.ts",
+      "./test/setup/build-dist.ts",
+      "../../tools/temp-dir/global-setup.ts",
+    ],
     // Worker processes and Redis are shared machine resources: one file at a time.
     fileParallelism: false,
     reporters: reporters("engine-bullmq"),

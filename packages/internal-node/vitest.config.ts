@@ -3,6 +3,8 @@ import { reporters } from "../../vitest.shared";
 
 export default defineConfig({
   test: {
+    // A temp root of the run's own (TMPDIR), deleted after it.
+    globalSetup: ["../../tools/temp-dir/global-setup.ts"],
     include: ["src/**/*.test.ts"],
     testTimeout: 30_000,
     reporters: reporters("internal-node"),

@@ -11,6 +11,8 @@ export default defineConfig({
     },
   },
   test: {
+    // A temp root of the run's own (TMPDIR), deleted after it.
+    globalSetup: ["../../tools/temp-dir/global-setup.ts"],
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     typecheck: { enabled: true, include: ["src/**/*.test-d.ts"] },
     testTimeout: 60_000,

@@ -180,14 +180,24 @@ async function collectAndCheck(store: CheckpointStoreImpl, what: string, instanc
   return { gc, before, after };
 }
 
+/**
+ * The pids owning the store's temp folders under `work/tmp` (`trainable-save-{host}-{pid}-…`):
+ * a killed save leaves its folder, and the next save of any process on the machine removes it.
+ */
+async function tempFolderPids(): Promise<number[]> {
+  const names = await readdir(join(work, "tmp")).catch(() => [] as string[]);
+  return names.map((name) => Number(/-(\d+)-[A-Za-z0-9]{6}$/.exec(name)?.[1] ?? Number.NaN));
+}
+
 /** Runs one save in a child; with `killAfterMs` or `killAt`, kills it. Returns what happened. */
 async function runSave(
   location: Location,
   folder: Folder,
   handle: string,
   kill: { afterMs?: number; at?: string },
-): Promise<{ killed: boolean; ms: number }> {
+): Promise<{ killed: boolean; ms: number; pid: number }> {
   const run = startChild({
+    store: { tmpDir: join(work, "tmp") },
     op: "save",
     backend: location.args,
     workspace: WORKSPACE,
@@ -207,10 +217,11 @@ async function runSave(
   }
   const exit = await run.exit;
   clearTimeout(timer);
-  if (exit.signal === "SIGKILL") return { killed: true, ms: performance.now() - started };
+  const pid = run.child.pid as number;
+  if (exit.signal === "SIGKILL") return { killed: true, ms: performance.now() - started, pid };
   const outcome = outcomeOf(exit);
   if (outcome.event !== "done") throw new Error(`save failed: ${JSON.stringify(outcome)}`);
-  return { killed: false, ms: outcome.ms as number };
+  return { killed: false, ms: outcome.ms as number, pid };
 }
 
 describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: BackendKind) => {
@@ -290,12 +301,15 @@ describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: B
       orphansRemoved: 0,
       leftovers: 0,
       leftoverBytes: 0,
+      tempFoldersLeft: 0,
+      tempFoldersSwept: 0,
       pins: 0,
       pinWaits: 0,
       orphanManifests: 0,
       orphanIndex: 0,
     };
     const nameOf = (print: string) => generations.get(print)?.name ?? `unknown(${short(print)})`;
+    let foldersBefore: number[] = [];
     let failure: unknown;
     try {
       for (const [i, trial] of schedule.entries()) {
@@ -312,9 +326,25 @@ describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: B
         }
         const afterMs = trial.at ? undefined : Math.round(trial.fraction * duration[trial.handle]!);
         const what = `trial ${i} (${kind}, seed ${SEED}): save ${next.name} to "${trial.handle}", kill ${trial.at ?? `after ${afterMs} ms`}`;
-        const { killed } = await runSave(location, next, trial.handle, { afterMs, at: trial.at });
+        const { killed, pid } = await runSave(location, next, trial.handle, {
+          afterMs,
+          at: trial.at,
+        });
         if (killed) counts.killed++;
         else counts.completed++;
+        // 0. Temp folders: a save that got as far as making its own temp folder (it finished,
+        // or its folder is there) first removed every folder of the earlier, killed saves.
+        const folders = await tempFolderPids();
+        if (!killed || folders.includes(pid)) {
+          expect(
+            folders.filter((p) => p !== pid),
+            `${what}: temp folders of earlier saves left`,
+          ).toEqual([]);
+        }
+        if (!killed) expect(folders, `${what}: temp folder of a finished save`).not.toContain(pid);
+        counts.tempFoldersLeft += folders.filter((p) => p === pid).length;
+        counts.tempFoldersSwept += foldersBefore.filter((p) => !folders.includes(p)).length;
+        foldersBefore = folders;
 
         // 1. Every handle is the old or the new checkpoint, loaded whole by loadRemote.
         const seen: Record<string, string> = {};
@@ -402,7 +432,7 @@ describe.each(BACKENDS)("crash safety: SIGKILL during saveRemote (%s)", (kind: B
     } catch (error) {
       failure = error;
     }
-    let leftovers = `; ${counts.leftovers} leftovers removed (${(counts.leftoverBytes / MIB).toFixed(1)} MiB: temp files of killed uploads, orphan manifests and index records, stale pins; ${counts.pins} pins of killed saves seen, outlived ${counts.pinWaits} times before collecting)`;
+    let leftovers = `; killed saves left ${counts.tempFoldersLeft} local temp folders, ${counts.tempFoldersSwept} removed by the next save; ${counts.leftovers} leftovers removed (${(counts.leftoverBytes / MIB).toFixed(1)} MiB: temp files of killed uploads, orphan manifests and index records, stale pins; ${counts.pins} pins of killed saves seen, outlived ${counts.pinWaits} times before collecting)`;
     if (location.args.kind === "s3") {
       // Killed multipart uploads are invisible to listings; S3 keeps (and bills) their parts
       // until they are aborted, which is a bucket lifecycle rule's job. Count them, clean up.

@@ -1,4 +1,3 @@
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type CheckpointRef,
@@ -18,6 +17,7 @@ import { saveCheckpoint } from "./save-checkpoint.js";
 import { setHandle } from "./set-handle.js";
 import { checkFormat, type StoreContext, scopeOf, writeFormatMarker } from "./store-context.js";
 import { type CreateCheckpointStoreOptions, resolveStoreOptions } from "./store-options.js";
+import { withTempDir } from "./temp-dirs.js";
 import { type VerifyOptions, type VerifyResult, verifyBlobs } from "./verify-blobs.js";
 
 export type { CreateCheckpointStoreOptions } from "./store-options.js";
@@ -36,21 +36,6 @@ export interface CheckpointStoreImpl extends CheckpointStore {
   /** Re-hashes every blob of a plugin instance; `repair` quarantines the bad ones. */
   verify(options: VerifyOptions): Promise<VerifyResult>;
   close(): Promise<void>;
-}
-
-/** A fresh temp folder under the store's `tmpDir` for the time of `use`. */
-async function withTempDir<T>(
-  ctx: StoreContext,
-  prefix: string,
-  use: (dir: string) => Promise<T>,
-): Promise<T> {
-  await mkdir(ctx.tmpRoot, { recursive: true });
-  const dir = await mkdtemp(join(ctx.tmpRoot, prefix));
-  try {
-    return await use(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 /** Opens the backend (when given a URL) and checks it can hold checkpoints. */
@@ -118,7 +103,7 @@ export async function createCheckpointStore(
         return saveCheckpoint(ctx, { scope, handle, folder: save.folder, save, remember: true });
       }
       const write = save.write as (dir: string) => Promise<void>;
-      return withTempDir(ctx, "trainable-save-", async (dir) => {
+      return withTempDir(ctx.tmpRoot, "save", async (dir) => {
         await write(dir);
         return saveCheckpoint(ctx, { scope, handle, folder: dir, save, remember: false });
       });
@@ -130,7 +115,7 @@ export async function createCheckpointStore(
 
     async withCheckpoint<T>(opts: WithCheckpointOptions<T>): Promise<T> {
       scopeOf(ctx, opts.pluginInstanceId);
-      return withTempDir(ctx, "trainable-load-", async (dir) => {
+      return withTempDir(ctx.tmpRoot, "load", async (dir) => {
         const target = join(dir, "checkpoint");
         const ref = await fetchCheckpoint(ctx, { ...opts, target });
         return opts.use(target, ref);

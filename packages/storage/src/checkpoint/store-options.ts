@@ -25,7 +25,11 @@ export interface CreateCheckpointStoreOptions {
   compression?: Compression;
   /** gzip level 1-9 when `compression` is `gzip`. Default 1. */
   gzipLevel?: number;
-  /** Where temporary folders go. Default: the OS temp dir. */
+  /**
+   * Where temporary folders go (`trainable-{save|load}-{host}-{pid}-…`). Default: the OS temp
+   * dir. A process killed mid-save leaves its folder; the next store of any process on this
+   * machine removes the folders of processes that are gone.
+   */
   tmpDir?: string;
   /**
    * Limits on a checkpoint (entries, bytes of file data, path length), enforced the same way
