@@ -22,8 +22,9 @@ export interface IssuedTask {
   updatedAt: string;
   /**
    * When the server answered the task's end (succeeded, failed or cancelled by the plugin).
-   * An ended task is kept: a client that lost that answer repeats its status check or train
-   * call and gets the same end (the plugin side finds the save it made); cancels are refused.
+   * An ended task is kept (for `endedRetentionMs`, see {@link IssuedTaskRecordsOptions}): a
+   * client that lost that answer repeats its status check or train call and gets the same end
+   * (the plugin side finds the save it made); cancels are refused.
    */
   endedAt?: string;
 }
