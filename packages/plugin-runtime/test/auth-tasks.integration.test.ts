@@ -6,6 +6,8 @@
  * received, still trains and cancels; a restarted server on the same dataDir still knows
  * its trainings.
  */
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
 import { NotFoundError, UnauthorizedError } from "@trainable/core";
 import fc from "fast-check";
 import type { Hono } from "hono";
@@ -311,6 +313,46 @@ describe("status checks and cancels of trainings this server started", () => {
     await served.close();
     await serve();
     expect((await call(served.url, "POST", "/train", check(own), TOKEN)).status).toBe(404);
+  });
+
+  it("drops an ended training's record after servedTasks.endedRetentionMs; a running one's stays", async () => {
+    await served.close();
+    let ms = Date.UTC(2026, 0, 1);
+    const dataDir = env.dir("pruning");
+    plugin = new RecordingJobTagger();
+    app = createPluginApp(plugin, {
+      store: env.store,
+      instances: { ext: { config: { jobsDir } } },
+      token: TOKEN,
+      dataDir,
+      servedTasks: { endedRetentionMs: 60_000 },
+      now: () => new Date(ms),
+      logger: silentLogger,
+    });
+    served = await servePlugin(app, { port: 0 });
+    const running = await start("still-running");
+    const quick = { ...input(), data: { ...input().data, trainingParams: { checksNeeded: 1 } } };
+    const body = { ...quick, status: { taskId: "quick", state: "waiting" } };
+    const started = await call(served.url, "POST", "/train", body, TOKEN);
+    const ended = await call(
+      served.url,
+      "POST",
+      "/train",
+      { ...quick, isStatusCheck: true, status: started.json.status },
+      TOKEN,
+    );
+    expect(ended.json.status.state, ended.text).toBe("succeeded");
+    const files = async () =>
+      (await readdir(join(dataDir, "served-tasks"))).filter((n) => n.endsWith(".json")).sort();
+    expect(await files()).toEqual(["quick.json", "still-running.json"]);
+    // A retention later (the running one checked meanwhile): the ended record is gone.
+    ms += 60_000;
+    const checked = await call(served.url, "POST", "/train", check(running), TOKEN);
+    expect(checked.status, checked.text).toBe(200);
+    await issuedTasksOf(app)?.idle();
+    expect(await files()).toEqual(["still-running.json"]);
+    const late = { ...quick, isStatusCheck: true, status: started.json.status };
+    expect((await call(served.url, "POST", "/train", late, TOKEN)).status).toBe(404);
   });
 
   it("the engine's HTTP client (sending back each status) trains and cancels through it", async () => {

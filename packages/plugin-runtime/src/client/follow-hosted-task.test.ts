@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { RemoteError, TrainingError } from "@trainable/core";
 import { describe, expect, it } from "vitest";
 import { followHostedTask } from "./follow-hosted-task.js";
@@ -75,5 +76,32 @@ describe("followHostedTask", () => {
     const error = (await following.catch((e: unknown) => e)) as RemoteError;
     // The first failure starts the clock; the next one is past it.
     expect(error.message).toContain("stayed unreachable for 0 ms while following training task t1");
+  });
+
+  it("leaves no abort listener on a long-lived signal after each reconnect wait", async () => {
+    const signal = new AbortController().signal;
+    const listeners: number[] = [];
+    const down = () => {
+      listeners.push(getEventListeners(signal, "abort").length);
+      throw new TypeError("fetch failed");
+    };
+    const answer = await followHostedTask(
+      server(
+        [
+          down,
+          down,
+          () => {
+            listeners.push(getEventListeners(signal, "abort").length);
+            return sse([finished(1, { response })]);
+          },
+        ],
+        [],
+      ),
+      { taskId: "t1", reconnectForMs: 60_000, signal },
+    );
+    expect(answer).toEqual(response);
+    // One wait per failure; each one's listener is gone once the wait ends.
+    expect(listeners).toEqual([0, 0, 0]);
+    expect(getEventListeners(signal, "abort")).toHaveLength(0);
   });
 });

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import {
   httpStatusForCode,
   NotFoundError,
@@ -94,16 +95,10 @@ export async function followHostedTask(
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
+/**
+ * Waits `ms`, or less when `signal` aborts; the wait's abort listener is removed when it ends
+ * (one signal follows a training for hours, through many reconnects).
+ */
+async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  await delay(ms, undefined, { signal }).catch(() => {});
 }

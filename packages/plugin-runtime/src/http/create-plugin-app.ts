@@ -43,7 +43,10 @@ export function createPluginApp(
   const { client, bodyLimit, logger, alias, tokens } = resolvePluginAppOptions(service, options);
   const tasks = createIssuedTaskTable({
     dir: options.dataDir ? join(options.dataDir, "served-tasks") : undefined,
+    maxTasks: options.servedTasks?.maxTasks,
+    endedRetentionMs: options.servedTasks?.endedRetentionMs,
     now: options.now,
+    onPruneError: (error) => logger.error("[runtime] Pruning served-tasks/ failed", error),
   });
   const host = client.trainable
     ? createTaskHost({

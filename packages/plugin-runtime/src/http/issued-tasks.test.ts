@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConflictError, NotFoundError, validateId } from "@trainable/core";
 import { describe, expect, it } from "vitest";
 import { createIssuedTaskTable } from "./issued-tasks.js";
@@ -72,5 +75,27 @@ describe("createIssuedTaskTable", () => {
     await expect(tasks.check({ ...query, action: "cancel" })).rejects.toThrow(/is over/);
     await tasks.forget(t1);
     expect(await tasks.list()).toEqual([]);
+  });
+
+  it("with a folder, drops an ended task once its retention passes, never a running one", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "issued-table-"));
+    try {
+      let ms = Date.UTC(2026, 0, 1);
+      const hour = 60 * 60 * 1000;
+      const tasks = createIssuedTaskTable({ dir, endedRetentionMs: hour, now: () => new Date(ms) });
+      await tasks.start(t1, i1);
+      await tasks.start(id("t2"), i1);
+      await tasks.end(id("t2"));
+      ms += hour;
+      await tasks.start(id("t3"), i1);
+      await tasks.idle();
+      expect((await tasks.list()).map((t) => t.taskId).sort()).toEqual(["t1", "t3"]);
+      const query = { taskId: id("t2"), instanceId: i1, remoteStatusInput: undefined };
+      await expect(tasks.check({ ...query, action: "check" })).rejects.toSatisfy(
+        NotFoundError.isInstance,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

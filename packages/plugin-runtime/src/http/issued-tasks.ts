@@ -1,7 +1,7 @@
 import { ConflictError, type Id, validateId } from "@trainable/core";
 import { checkIssuedTask, type IssuedTaskQuery, notIssued } from "./issued-task-check.js";
 import { remoteStatusDigest } from "./issued-task-digest.js";
-import { createIssuedTaskRecords } from "./issued-task-records.js";
+import { createIssuedTaskRecords, type IssuedTaskRecordsOptions } from "./issued-task-records.js";
 import { createKeyedLock } from "./keyed-lock.js";
 
 /** How many `remoteStatusInput` digests are kept per task. */
@@ -22,8 +22,9 @@ export interface IssuedTask {
   updatedAt: string;
   /**
    * When the server answered the task's end (succeeded, failed or cancelled by the plugin).
-   * An ended task is kept: a client that lost that answer repeats its status check or train
-   * call and gets the same end (the plugin side finds the save it made); cancels are refused.
+   * An ended task is kept (for `endedRetentionMs`, see {@link IssuedTaskRecordsOptions}): a
+   * client that lost that answer repeats its status check or train call and gets the same end
+   * (the plugin side finds the save it made); cancels are refused.
    */
   endedAt?: string;
 }
@@ -49,7 +50,10 @@ interface IssueOptions {
  * status checks of its trainings), else in memory.
  */
 export interface IssuedTaskTable {
-  /** The record of `taskId`, if this server started it (and has not seen it end). */
+  /**
+   * The record of `taskId`, if this server started it (an ended one until its retention
+   * passes, see {@link IssuedTaskRecordsOptions.endedRetentionMs}).
+   */
   get(taskId: string): Promise<IssuedTask | undefined>;
   /** Every record (for tests and diagnostics). */
   list(): Promise<IssuedTask[]>;
@@ -72,15 +76,12 @@ export interface IssuedTaskTable {
    * `remoteStatusInput` is given — answered it for that task. `action` is for the message.
    */
   check(query: IssuedTaskQuery & { taskId: Id; instanceId: Id }): Promise<void>;
+  /** Resolves once no background prune of the records is running (for tests and shutdown). */
+  idle(): Promise<void>;
 }
 
-export interface IssuedTaskTableOptions {
-  /** Folder of the records; omitted: memory only. */
-  dir?: string;
-  /** Records kept in memory (without `dir`). Default 10 000. */
-  maxTasks?: number;
-  now?: () => Date;
-}
+/** Where the records are kept and for how long: see {@link IssuedTaskRecordsOptions}. */
+export type IssuedTaskTableOptions = IssuedTaskRecordsOptions;
 
 export function createIssuedTaskTable(options: IssuedTaskTableOptions = {}): IssuedTaskTable {
   const now = options.now ?? (() => new Date());
@@ -153,5 +154,7 @@ export function createIssuedTaskTable(options: IssuedTaskTableOptions = {}): Iss
     async check(query) {
       checkIssuedTask(await records.read(query.taskId), query);
     },
+
+    idle: () => records.idle(),
   };
 }

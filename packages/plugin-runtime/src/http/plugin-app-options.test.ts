@@ -53,6 +53,18 @@ describe("resolvePluginAppOptions", () => {
     ).toContain("publicRequests");
   });
 
+  it("refuses servedTasks that is not an object", () => {
+    for (const bad of [7, null, ["maxTasks"]]) {
+      const servedTasks = bad as unknown as PluginAppOptions["servedTasks"];
+      expect(
+        validationMessage(() => resolvePluginAppOptions(clientWith(), options({ servedTasks }))),
+      ).toContain("Invalid servedTasks: must be an object");
+    }
+    expect(() =>
+      resolvePluginAppOptions(clientWith(), options({ servedTasks: { maxTasks: 5 } })),
+    ).not.toThrow();
+  });
+
   it("refuses something that is not a plugin service", () => {
     expect(() => resolvePluginAppOptions({} as LocalPluginClient, options())).toThrow(/service/);
   });

@@ -93,6 +93,21 @@ export interface PluginAppOptions {
     maxStreamMs?: number;
     maxFinishedTasks?: number;
   };
+  /**
+   * The records of the trainings this server started (what status checks and cancels are
+   * checked against; in `{dataDir}/served-tasks/` with a `dataDir`, else in memory). A record
+   * stays while its training has not been seen to end; an ended one is kept
+   * `endedRetentionMs` after its end (default 7 days: a client that lost the final answer may
+   * repeat its status check and get it again), then removed. `maxTasks` (default 10 000)
+   * bounds the records: beyond it the oldest ended ones are removed first — on disk only
+   * ended ones ever are; in memory the oldest record goes when none has ended. The folder is
+   * pruned after a write, at most once per 10 minutes across all servers sharing it (or
+   * per `endedRetentionMs` when shorter). Both positive integers.
+   */
+  servedTasks?: {
+    maxTasks?: number;
+    endedRetentionMs?: number;
+  };
   /** Clock, for tests. */
   now?: () => Date;
 }
@@ -158,6 +173,17 @@ export function resolvePluginAppOptions(
       "runtime",
       "publicRequests",
       "must be a function (method, path) => boolean",
+    );
+  }
+  const served: unknown = options.servedTasks;
+  if (
+    served !== undefined &&
+    (typeof served !== "object" || served === null || Array.isArray(served))
+  ) {
+    throw ValidationError.forField(
+      "runtime",
+      "servedTasks",
+      "must be an object { maxTasks?, endedRetentionMs? }",
     );
   }
   return { client, bodyLimit: limit, logger, alias, tokens };

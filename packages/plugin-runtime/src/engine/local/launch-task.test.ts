@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { CancelledError, type Id } from "@trainable/core";
 import { describe, expect, it } from "vitest";
 import type { TrainResponse } from "../../training/create-training-coordinator.js";
@@ -74,6 +75,19 @@ describe("launchTask", () => {
     expect(final.error?.code).toBe("CANCELLED");
     expect(cancels).toHaveLength(1);
     expect(await lockFree(state)).toBe(true);
+  });
+
+  it("a caller's signal that outlives the training keeps no listener of it", async () => {
+    const state = await makeState();
+    const { task, lock } = await recordedTask(state);
+    const caller = new AbortController();
+    const client = fakeClient(async () => succeeded);
+    const final = await launchTask(state, { task, client, instance, lock, signal: caller.signal });
+    expect(final.state).toBe("succeeded");
+    expect(getEventListeners(caller.signal, "abort")).toHaveLength(0);
+    // Aborting it later is no cancel of the ended task.
+    caller.abort();
+    expect(cancels).toEqual([]);
   });
 
   it("a signal aborted before the launch cancels without training, with its reason", async () => {

@@ -24,12 +24,10 @@ export function launchTask(
 ): Promise<TrainingTask> {
   const { task, lock, signal: external } = options;
   const controller = new AbortController();
-  if (external) {
-    const cancel = () =>
-      controller.abort(external.reason ?? new CancelledError("[runtime] Training cancelled"));
-    if (external.aborted) cancel();
-    else external.addEventListener("abort", cancel, { once: true });
-  }
+  const cancel = () =>
+    controller.abort(external?.reason ?? new CancelledError("[runtime] Training cancelled"));
+  if (external?.aborted) cancel();
+  else external?.addEventListener("abort", cancel, { once: true });
   const done = driveTraining(state.drive, {
     task,
     client: options.client,
@@ -41,6 +39,8 @@ export function launchTask(
       return state.snapshot(task);
     })
     .finally(async () => {
+      // The caller's signal may outlive many trainings: it keeps no listener of an ended one.
+      external?.removeEventListener("abort", cancel);
       state.active.delete(task.taskId);
       await state.taskLog.flush();
       await lock.release();
