@@ -274,6 +274,41 @@ describe("local engine", () => {
     }
   });
 
+  it("cancels its training on a request from another engine object on its dataDir", async () => {
+    // An embedded engine (the real clock and poll policy) whose training runs on: its
+    // status check answers "running, check again in a day" (waits of 5 min at most).
+    const open = () =>
+      createLocalEngine({ store: env.store, dataDir: env.dir("shared"), logger: silentLogger });
+    const driver = await open();
+    driver.registerPlugin("scripted", new ScriptedTagger());
+    await driver.createInstance({ id: "s", plugin: "scripted", config: {} });
+    script.push("slow");
+    const run = await driver.startTraining("s", {});
+    await new Promise<void>((resolve) => {
+      const off = driver.on("task", (event) => {
+        if (event.taskId === run.taskId && event.type === "status") resolve(off());
+      });
+    });
+    const other = await open();
+    try {
+      const answer = await other.requestCancel(run.taskId);
+      expect(answer).toMatchObject({ requested: true, task: { state: "running" } });
+      const final = await run.done;
+      expect(final).toMatchObject({
+        state: "cancelled",
+        error: { code: "CANCELLED", message: expect.stringMatching(/requested by another/) },
+      });
+      // Once it ended, the other engine answers it as it is.
+      expect(await other.requestCancel(run.taskId)).toMatchObject({
+        requested: false,
+        task: { state: "cancelled" },
+      });
+    } finally {
+      await other.close();
+      await driver.close();
+    }
+  });
+
   it("validates its own options", async () => {
     await expect(createLocalEngine({ store: env.store, dataDir: "" })).rejects.toThrow(/dataDir/);
     await expect(
