@@ -56,7 +56,8 @@ export async function requestCancel(
   const id = validateId(taskId, "taskId");
   if (state.active.has(id)) return { task: await cancelTask(state, id), requested: false };
   const answer = await requestCancelAt(cancelSite(state), id);
-  state.tasks.set(id, state.snapshot(answer.task));
+  // This engine's copy follows the record (unless it started driving the task meanwhile).
+  if (!state.active.has(id)) state.tasks.set(id, state.snapshot(answer.task));
   return answer;
 }
 
