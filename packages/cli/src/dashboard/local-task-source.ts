@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { isFinalTaskState, NotFoundError } from "@trainable/core";
+import { type Id, isFinalTaskState, NotFoundError } from "@trainable/core";
 import { requestLocalCancel, type TaskEvent } from "@trainable/plugin-runtime";
 import { listLocalInstances } from "./list-local-instances.js";
 import { createLocalTaskLog } from "./local-task-log.js";
@@ -78,15 +78,7 @@ export function createLocalTaskSource(options: LocalTaskSourceOptions): TaskSour
       // The local engine's own cancel request: a live driver honours it; a task no live
       // process drives is cancelled right here.
       const answer = await requestLocalCancel({ dataDir: options.dataDir, taskId });
-      if (!answer.requested)
-        return { task: (await this.getTask(taskId)) ?? answer.task, requested: false };
-      const until = Date.now() + (options.cancelWaitMs ?? 15_000);
-      for (;;) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        const task = (await this.getTask(taskId)) ?? known;
-        if (isFinalTaskState(task.state)) return { task, requested: false };
-        if (Date.now() >= until) return { task, requested: true };
-      }
+      return awaitRequestedCancel(this, answer, options.cancelWaitMs);
     },
 
     async close() {
@@ -96,4 +88,26 @@ export function createLocalTaskSource(options: LocalTaskSourceOptions): TaskSour
       await log.settled();
     },
   };
+}
+
+/**
+ * After a cancel request: the task as it is now, or — when the request waits for the process
+ * driving the task — as that process ends it, read from the task log every 200 ms for up to
+ * `waitMs` (default 15 s; `requested` stays true when it has not ended by then).
+ */
+export async function awaitRequestedCancel(
+  source: Pick<TaskSource, "getTask">,
+  answer: CancelAnswer,
+  waitMs = 15_000,
+): Promise<CancelAnswer> {
+  const taskId = answer.task.taskId as Id;
+  if (!answer.requested)
+    return { task: (await source.getTask(taskId)) ?? answer.task, requested: false };
+  const until = Date.now() + waitMs;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const task = (await source.getTask(taskId)) ?? answer.task;
+    if (isFinalTaskState(task.state)) return { task, requested: false };
+    if (Date.now() >= until) return { task, requested: true };
+  }
 }
