@@ -257,8 +257,9 @@ describe("caps on what a client can hold open", () => {
   });
 
   it("cancels beyond the cap of pending ones get 503 with Retry-After", async () => {
-    // A training whose process died mid-way: its record stays `running`, a cancel waits.
-    const killed = spawn(
+    // A training whose process is frozen mid-way (SIGSTOP): it still drives the task (alive,
+    // holding its lock) but does not act on the request, so a cancel waits.
+    const frozen = spawn(
       process.execPath,
       [
         bin,
@@ -274,7 +275,7 @@ describe("caps on what a client can hold open", () => {
       ],
       { cwd, env: { ...process.env, NODE_NO_WARNINGS: "1" }, stdio: "ignore" },
     );
-    closers.push(async () => killed.kill("SIGKILL"));
+    closers.push(async () => frozen.kill("SIGKILL"));
     const dataDir = join(cwd, ".trainable", "engine");
     const tasks = createLocalTaskSource({ dataDir, cancelWaitMs: 3000 });
     const store = await storeOf();
@@ -303,8 +304,7 @@ describe("caps on what a client can hold open", () => {
       taskId = list.find((t) => t.instanceId === "stuck" && t.state === "running")?.taskId;
     }
     expect(taskId).toBeDefined();
-    killed.kill("SIGKILL");
-    await new Promise((resolve) => killed.once("exit", resolve));
+    frozen.kill("SIGSTOP");
     const cancel = () =>
       raw(`${served.url}/api/tasks/${taskId}/cancel`, { method: "POST", headers: MUTATE });
     const first = cancel();

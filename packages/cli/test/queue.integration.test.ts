@@ -169,6 +169,39 @@ describe("trainable worker / train --queue (distributed engine on Redis)", () =>
     }
   });
 
+  it("`trainable cancel` on the local engine stops a training another live process drives", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "trainable-cli-local-"));
+    try {
+      const training = spawnCli(dir, [
+        "train",
+        "--plugin",
+        plugin,
+        "--instance",
+        "loc",
+        "--param",
+        "word=here",
+        "--param",
+        "sleepMs=3000",
+      ]);
+      let taskId: string | undefined;
+      while (!taskId) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const listed = await spawnCli(dir, ["tasks", "--json", "--state", "running"]);
+        taskId = (JSON.parse(listed.stdout || "[]") as { taskId: string }[])[0]?.taskId;
+      }
+      // The engine in this process does not drive it: it asks the one that does, and waits.
+      const cancelled = await spawnCli(dir, ["cancel", taskId, "--plugin", plugin, "--json"]);
+      expect(cancelled.stderr).toBe("");
+      expect(cancelled.code).toBe(0);
+      expect(JSON.parse(cancelled.stdout)).toMatchObject({ taskId, state: "cancelled" });
+      const ended = await training;
+      expect(ended.code).toBe(1);
+      expect(ended.stderr).toMatch(/cancelled: Training cancelled: requested by another process/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("tasks and cancel on the local engine (--data-dir)", async () => {
     const dir = await mkdtemp(join(tmpdir(), "trainable-cli-local-"));
     try {

@@ -13,6 +13,10 @@ export { type Clock, systemClock } from "./engine/clock.js";
 export { createLocalEngine, type LocalEngineOptions } from "./engine/create-local-engine.js";
 export type { DriveHooks, DrivePoint, EngineLogger } from "./engine/drive-context.js";
 export { EngineInstance } from "./engine/engine-instance.js";
+export {
+  type CancelRequestAnswer,
+  requestLocalCancel,
+} from "./engine/local/request-cancel.js";
 export type { LocalEngine, ResumeResult } from "./engine/local-engine.js";
 export type { PollPolicy } from "./engine/poll-policy.js";
 export type { TaskEvent } from "./engine/task-event.js";

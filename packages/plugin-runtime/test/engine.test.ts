@@ -246,6 +246,69 @@ describe("local engine", () => {
     });
   });
 
+  it("gives two engines sharing a store and an instance distinct handles in one millisecond", async () => {
+    // Two engines on their own data folders, one store, one instance, one clock instant:
+    // their generated create-only handles must not collide (a collision fails the save).
+    const instant = new Date("2025-03-01T14:22:33.123Z");
+    const open = (name: string) =>
+      createLocalEngine({
+        store: env.store,
+        dataDir: env.dir(name),
+        clock: { now: () => instant, sleep: (ms, signal) => systemClock.sleep(ms, signal) },
+        logger: silentLogger,
+      });
+    const engines = [await open("one"), await open("two")];
+    try {
+      const tasks: TrainingTask[] = [];
+      for (const each of engines) {
+        each.registerPlugin("keyword", new KeywordTagger());
+        await each.createInstance({ id: "kw", plugin: "keyword" });
+        tasks.push(await each.train("kw", { trainingParams: { keywords: ["x"] } }));
+      }
+      for (const task of tasks) expect(task.state, task.error?.message).toBe("succeeded");
+      const handles = tasks.map((task) => task.save.handle);
+      expect(new Set(handles).size).toBe(2);
+      for (const handle of handles) expect(handle).toMatch(/^v20250301-142233-123-[0-9a-f]{16}$/);
+    } finally {
+      await Promise.all(engines.map((each) => each.close()));
+    }
+  });
+
+  it("cancels its training on a request from another engine object on its dataDir", async () => {
+    // An embedded engine (the real clock and poll policy) whose training runs on: its
+    // status check answers "running, check again in a day" (waits of 5 min at most).
+    const open = () =>
+      createLocalEngine({ store: env.store, dataDir: env.dir("shared"), logger: silentLogger });
+    const driver = await open();
+    driver.registerPlugin("scripted", new ScriptedTagger());
+    await driver.createInstance({ id: "s", plugin: "scripted", config: {} });
+    script.push("slow");
+    const run = await driver.startTraining("s", {});
+    await new Promise<void>((resolve) => {
+      const off = driver.on("task", (event) => {
+        if (event.taskId === run.taskId && event.type === "status") resolve(off());
+      });
+    });
+    const other = await open();
+    try {
+      const answer = await other.requestCancel(run.taskId);
+      expect(answer).toMatchObject({ requested: true, task: { state: "running" } });
+      const final = await run.done;
+      expect(final).toMatchObject({
+        state: "cancelled",
+        error: { code: "CANCELLED", message: expect.stringMatching(/requested by another/) },
+      });
+      // Once it ended, the other engine answers it as it is.
+      expect(await other.requestCancel(run.taskId)).toMatchObject({
+        requested: false,
+        task: { state: "cancelled" },
+      });
+    } finally {
+      await other.close();
+      await driver.close();
+    }
+  });
+
   it("validates its own options", async () => {
     await expect(createLocalEngine({ store: env.store, dataDir: "" })).rejects.toThrow(/dataDir/);
     await expect(

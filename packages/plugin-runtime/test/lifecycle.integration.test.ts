@@ -114,7 +114,7 @@ describe.each(modes)("training lifecycle (%s)", (mode) => {
     ]);
     expect(task.progress).toEqual({ epoch: 2, of: 2, fraction: 1 });
     expect(task.output?.trainingResults).toEqual({ keywordCount: 1, epochs: 2 });
-    expect(task.checkpoint?.handle).toMatch(/^v\d{8}-\d{6}-\d{3}$/);
+    expect(task.checkpoint?.handle).toMatch(/^v\d{8}-\d{6}-\d{3}-[0-9a-f]{16}$/);
 
     const ref = await env.store.resolve({ pluginInstanceId: "kw" });
     expect(task.output?.archivePath).toBe(ref.archivePath);

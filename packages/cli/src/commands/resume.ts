@@ -1,7 +1,6 @@
 import { isFinalTaskState } from "@trainable/core";
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { watchCancelRequest } from "../dashboard/cancel-request.js";
 import { openEngine } from "../engine.js";
 import { openQueueEngine, QUEUE_ENV, type QueueSpec, resolveQueue } from "../queue.js";
 
@@ -52,18 +51,9 @@ export function registerResume(program: Command, ctx: () => CliContext): void {
       const stop = engine.on("task", (event) => {
         if (event.type === "update" && event.update) c.progress.training(event.update);
       });
-      // A cancel asked from the dashboard reaches the process driving the task: this one.
-      const unwatch = result.resumed.map((taskId) =>
-        watchCancelRequest({
-          dataDir: c.dataDir,
-          taskId,
-          onRequest: () => void engine.cancel(taskId).catch(() => {}),
-        }),
-      );
-      const tasks = await Promise.all(result.resumed.map((id) => engine.wait(id))).finally(() => {
-        stop();
-        for (const off of unwatch) off();
-      });
+      // A cancel asked from the dashboard reaches the engine driving the task (this one),
+      // which honours it by itself.
+      const tasks = await Promise.all(result.resumed.map((id) => engine.wait(id))).finally(stop);
       c.print({ ...result, tasks }, () =>
         [
           tasks.length === 0 ? "nothing to resume" : "",

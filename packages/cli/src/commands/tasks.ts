@@ -2,11 +2,13 @@ import { createModelCache } from "@trainable/cache";
 import { type Id, TaskState, ValidationError } from "@trainable/core";
 import {
   createLocalEngine,
+  type LocalEngine,
   type TrainingEngine,
   type TrainingTask,
 } from "@trainable/plugin-runtime";
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
+import { awaitRequestedCancel, createLocalTaskSource } from "../dashboard/local-task-source.js";
 import { idFlag } from "../id-flag.js";
 import { loadPlugin } from "../load-plugin.js";
 import { openQueueEngine, QUEUE_ENV, queueOptions, resolveQueue } from "../queue.js";
@@ -92,7 +94,7 @@ export function registerCancel(program: Command, ctx: () => CliContext): void {
   program
     .command("cancel")
     .description(
-      "cancel a training and stop its plugin's job (local engine: needs --plugin; with --queue the worker running it stops it)",
+      "cancel a training and stop its plugin's job (local engine: needs --plugin; a training another process drives is stopped by that process on request; with --queue the worker running it stops it)",
     )
     .argument("<task-id>", "the task to cancel", idFlag("<task-id>"))
     .option("--queue <url>", queueOption)
@@ -111,7 +113,23 @@ export function registerCancel(program: Command, ctx: () => CliContext): void {
         });
       }
       const engine = await openTasksEngine(c, o.queue, o.plugin);
-      const task = await engine.cancel(taskId);
-      c.print(task, () => `task ${task.taskId} (${task.instanceId}): ${task.state}`);
+      if (queue) {
+        const task = await engine.cancel(taskId);
+        c.print(task, () => `task ${task.taskId} (${task.instanceId}): ${task.state}`);
+        return;
+      }
+      // Local: whichever process drives the task (this one, another live one, or none).
+      const source = createLocalTaskSource({ dataDir: c.dataDir });
+      try {
+        const requested = await (engine as LocalEngine).requestCancel(taskId);
+        const { task, requested: pending } = await awaitRequestedCancel(source, requested);
+        c.print(task, () =>
+          pending
+            ? `task ${task.taskId} (${task.instanceId}): cancel requested; ${task.state} until the process driving it stops it`
+            : `task ${task.taskId} (${task.instanceId}): ${task.state}`,
+        );
+      } finally {
+        await source.close();
+      }
     });
 }

@@ -2,7 +2,6 @@ import { type Id, TrainingError, TrainPluginInput, ValidationError } from "@trai
 import type { TrainingEngine, TrainingRun, TrainingTask } from "@trainable/plugin-runtime";
 import type { Command } from "commander";
 import { type CliContext, parseIntFlag, parseNumberFlag } from "../context.js";
-import { watchCancelRequest } from "../dashboard/cancel-request.js";
 import { openEngine } from "../engine.js";
 import { idFlag } from "../id-flag.js";
 import { asFlagError, parseDataFlag, parseJsonOrFile, parseParams } from "../parse-flags.js";
@@ -122,7 +121,7 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
       // On a queue the training runs elsewhere: name the task, so it can be cancelled from
       // anywhere (`trainable cancel <task-id> --queue …`).
       if (queue) c.progress.message(`training ${instanceId} on the queue as task ${run.taskId}…`);
-      const task = await followTraining(c, { engine, run, onQueue: queue !== undefined });
+      const task = await followTraining(c, { engine, run });
       if (task.state !== "succeeded") {
         throw new TrainingError(
           `[cli] Training of "${instanceId}" ${task.state}: ${task.statusMessage ?? "no message"}`,
@@ -142,12 +141,12 @@ export function registerTrain(program: Command, ctx: () => CliContext): void {
 }
 
 /**
- * Waits for a training to end, showing its progress; Ctrl-C cancels it, and so does a cancel
- * request from the dashboard (the local engine lets only this process, its driver, cancel it).
+ * Waits for a training to end, showing its progress; Ctrl-C cancels it. A cancel request
+ * from the dashboard is honoured by the local engine driving it, in this process.
  */
 async function followTraining(
   c: CliContext,
-  { engine, run, onQueue }: { engine: TrainingEngine; run: TrainingRun; onQueue: boolean },
+  { engine, run }: { engine: TrainingEngine; run: TrainingRun },
 ): Promise<TrainingTask> {
   const stopWatching = engine.on("task", (event) => {
     if (event.taskId !== run.taskId) return;
@@ -163,21 +162,10 @@ async function followTraining(
     void engine.cancel(run.taskId);
   };
   process.once("SIGINT", onSignal);
-  const unwatch = onQueue
-    ? () => {}
-    : watchCancelRequest({
-        dataDir: c.dataDir,
-        taskId: run.taskId,
-        onRequest: () => {
-          c.progress.message("cancel requested from the dashboard: cancelling…");
-          void engine.cancel(run.taskId).catch(() => {});
-        },
-      });
   try {
     return await run.done;
   } finally {
     process.removeListener("SIGINT", onSignal);
     stopWatching();
-    unwatch();
   }
 }

@@ -1,7 +1,6 @@
 import { join } from "node:path";
-import { isFinalTaskState, NotFoundError } from "@trainable/core";
-import type { TaskEvent } from "@trainable/plugin-runtime";
-import { requestCancel } from "./cancel-request.js";
+import { type Id, isFinalTaskState, NotFoundError } from "@trainable/core";
+import { requestLocalCancel, type TaskEvent } from "@trainable/plugin-runtime";
 import { listLocalInstances } from "./list-local-instances.js";
 import { createLocalTaskLog } from "./local-task-log.js";
 import type { CancelAnswer, TaskSource } from "./task-source.js";
@@ -11,7 +10,7 @@ export interface LocalTaskSourceOptions {
   dataDir: string;
   /** How often the task log is looked at while someone follows the events. Default 500 ms. */
   scanIntervalMs?: number;
-  /** How long a cancel waits for the driving process to end the task. Default 15 s. */
+  /** How long a cancel waits for the process driving the task to end it. Default 15 s. */
   cancelWaitMs?: number;
   /** Unreadable task files (reported once each). */
   onProblem?: (message: string) => void;
@@ -76,14 +75,10 @@ export function createLocalTaskSource(options: LocalTaskSourceOptions): TaskSour
       const known = await this.getTask(taskId);
       if (!known) throw new NotFoundError(`[cli] Unknown task "${taskId}"`);
       if (isFinalTaskState(known.state)) return { task: known, requested: false };
-      await requestCancel(options.dataDir, taskId);
-      const until = Date.now() + (options.cancelWaitMs ?? 15_000);
-      for (;;) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        const task = (await this.getTask(taskId)) ?? known;
-        if (isFinalTaskState(task.state)) return { task, requested: false };
-        if (Date.now() >= until) return { task, requested: true };
-      }
+      // The local engine's own cancel request: a live driver honours it; a task no live
+      // process drives is cancelled right here.
+      const answer = await requestLocalCancel({ dataDir: options.dataDir, taskId });
+      return awaitRequestedCancel(this, answer, options.cancelWaitMs);
     },
 
     async close() {
@@ -93,4 +88,26 @@ export function createLocalTaskSource(options: LocalTaskSourceOptions): TaskSour
       await log.settled();
     },
   };
+}
+
+/**
+ * After a cancel request: the task as it is now, or — when the request waits for the process
+ * driving the task — as that process ends it, read from the task log every 200 ms for up to
+ * `waitMs` (default 15 s; `requested` stays true when it has not ended by then).
+ */
+export async function awaitRequestedCancel(
+  source: Pick<TaskSource, "getTask">,
+  answer: CancelAnswer,
+  waitMs = 15_000,
+): Promise<CancelAnswer> {
+  const taskId = answer.task.taskId as Id;
+  if (!answer.requested)
+    return { task: (await source.getTask(taskId)) ?? answer.task, requested: false };
+  const until = Date.now() + waitMs;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const task = (await source.getTask(taskId)) ?? answer.task;
+    if (isFinalTaskState(task.state)) return { task, requested: false };
+    if (Date.now() >= until) return { task, requested: true };
+  }
 }

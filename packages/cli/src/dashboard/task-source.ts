@@ -7,7 +7,9 @@ export interface CancelAnswer {
   task: TrainingTask;
   /**
    * True when the cancel was only asked for: the process driving the task stops it when it
-   * sees the request (the page follows the task's events to see it end).
+   * sees the request (the page follows the task's events to see it end). A local task no
+   * live process drives is cancelled at once, unless its plugin runs a job only that plugin
+   * can stop: then the request waits for the engine that resumes it (`trainable resume`).
    */
   requested: boolean;
 }

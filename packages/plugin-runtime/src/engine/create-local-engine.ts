@@ -1,6 +1,6 @@
 import { isFinalTaskState, NotFoundError, TrainingError, validateId } from "@trainable/core";
 import { CLOSING } from "./drive-context.js";
-import { cancelTask } from "./local/local-cancel.js";
+import { cancelTask, requestCancel } from "./local/local-cancel.js";
 import type { LocalEngineOptions } from "./local/local-engine-options.js";
 import { createLocalEngineState } from "./local/local-engine-state.js";
 import { createInstance, registerPlugin } from "./local/local-instances.js";
@@ -56,6 +56,7 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Lo
     train: async (instanceId, input, trainOptions) =>
       (await engine.startTraining(instanceId, input, trainOptions)).done,
     cancel: async (taskId) => cancelTask(state, taskId),
+    requestCancel: async (taskId) => requestCancel(state, taskId),
     async wait(taskId) {
       const task = tasks.get(taskId);
       if (!task) throw new NotFoundError(`[runtime] Unknown task "${taskId}"`);

@@ -12,7 +12,7 @@ export interface FinishDetails {
 
 /** Records a final state (once), removing the in-training model's folder. */
 export async function finish(
-  ctx: DriveContext,
+  ctx: Pick<DriveContext, "hooks" | "clock" | "modelDir" | "record">,
   task: TrainingTask,
   details: FinishDetails,
 ): Promise<TrainingTask> {

@@ -1,6 +1,7 @@
 import type { CheckpointStore, ModelCache, TaskState } from "@trainable/core";
 import type { InstanceLookup } from "../service/instance-lookup.js";
 import type { EngineInstance } from "./engine-instance.js";
+import type { CancelRequestAnswer } from "./local/request-cancel.js";
 import type { TrainingEngine } from "./training-engine.js";
 import type { TrainingTask } from "./training-task.js";
 
@@ -31,6 +32,13 @@ export interface LocalEngine extends TrainingEngine {
   getTask(taskId: string): TrainingTask | undefined;
   /** Tasks, newest first. */
   listTasks(filter?: { instanceId?: string; state?: TaskState }): TrainingTask[];
+  /**
+   * Cancels a task of `dataDir` whoever drives it: this engine's own at once; one another
+   * live process drives through a cancel request it honours (`requested: true`); one no one
+   * drives is recorded `cancelled` here (its plugin's job stopped, when registered). Unlike
+   * `cancel`, never refused for a task another process drives. See `requestLocalCancel`.
+   */
+  requestCancel(taskId: string): Promise<CancelRequestAnswer>;
   /** Picks up the unfinished tasks found in `dataDir` (call after registering plugins). */
   resume(): Promise<ResumeResult>;
 

@@ -15,6 +15,8 @@ export interface TaskLog {
   taskDir(taskId: string): string;
   /** `{dataDir}/tasks/{taskId}/model`: the in-training model's folder (in-process plugins). */
   modelDir(taskId: string): string;
+  /** One task as its file says (`undefined` when it has none); an unreadable file throws. */
+  readTask(taskId: string): Promise<TrainingTask | undefined>;
   /** Every readable task; unreadable files are reported in `problems` and left alone. */
   loadTasks(): Promise<{ tasks: TrainingTask[]; problems: string[] }>;
   /**
@@ -79,6 +81,14 @@ export async function createTaskLog(
   return {
     taskDir: (taskId) => join(tasksDir, taskId),
     modelDir: (taskId) => join(tasksDir, taskId, "model"),
+
+    async readTask(taskId) {
+      const path = taskFile(taskId);
+      const value = await readJsonFile(path);
+      return value === undefined
+        ? undefined
+        : parseWith(TrainingTask, value, `task file ${path}`, "runtime");
+    },
 
     async loadTasks() {
       const entries = (await readdir(tasksDir, { withFileTypes: true }))

@@ -4,12 +4,15 @@ import { driveTraining } from "../drive-training.js";
 import type { EngineInstance } from "../engine-instance.js";
 import type { TaskLock } from "../task-lock.js";
 import type { TrainingTask } from "../training-task.js";
+import { watchCancelRequest } from "./cancel-request.js";
 import type { LocalEngineState } from "./local-engine-state.js";
+import { CANCEL_REQUESTED } from "./request-cancel.js";
 
 /**
  * Drives a task in this process, holding its driver lock (taken by the caller) until it
- * stops: no other engine or `resume` touches it meanwhile. Returns its `done` promise (never
- * rejects).
+ * stops: no other engine or `resume` touches it meanwhile. A cancel request another process
+ * leaves in the task's folder (`requestCancel`, the dashboard) cancels it, as `cancel` does.
+ * Returns its `done` promise (never rejects).
  */
 export function launchTask(
   state: LocalEngineState,
@@ -28,6 +31,9 @@ export function launchTask(
     controller.abort(external?.reason ?? new CancelledError("[runtime] Training cancelled"));
   if (external?.aborted) cancel();
   else external?.addEventListener("abort", cancel, { once: true });
+  const unwatch = watchCancelRequest(state.taskLog.taskDir(task.taskId), () =>
+    controller.abort(new CancelledError(CANCEL_REQUESTED)),
+  );
   const done = driveTraining(state.drive, {
     task,
     client: options.client,
@@ -41,6 +47,7 @@ export function launchTask(
     .finally(async () => {
       // The caller's signal may outlive many trainings: it keeps no listener of an ended one.
       external?.removeEventListener("abort", cancel);
+      unwatch();
       state.active.delete(task.taskId);
       await state.taskLog.flush();
       await lock.release();

@@ -1,4 +1,4 @@
-import { ConflictError, type Id, NotFoundError } from "@trainable/core";
+import { ConflictError, type Id, NotFoundError, ValidationError } from "@trainable/core";
 import { describe, expect, it } from "vitest";
 import type { TrainResponse } from "../../training/create-training-coordinator.js";
 import { newTrainingTask } from "../new-training-task.js";
@@ -6,7 +6,7 @@ import { isTaskLock, lockTask } from "../task-lock.js";
 import type { TrainingTask } from "../training-task.js";
 import { instance, succeeded, useLocalEngineEnv } from "./__fixtures__/local-engine-env.js";
 import { launchTask } from "./launch-task.js";
-import { cancelTask } from "./local-cancel.js";
+import { cancelTask, requestCancel } from "./local-cancel.js";
 import type { LocalEngineState } from "./local-engine-state.js";
 
 const { trains, cancels, makeState, fakeClient } = useLocalEngineEnv("local-cancel");
@@ -131,5 +131,54 @@ describe("cancelTask", () => {
     } finally {
       await other.release();
     }
+  });
+});
+
+describe("requestCancel", () => {
+  it("cancels a training this engine drives at once", async () => {
+    const state = await makeState();
+    const task = await recordedTask(state);
+    const client = fakeClient(() => new Promise<TrainResponse>(() => {}));
+    launchTask(state, { task, client, instance, lock: await takeLock(state) });
+    while (trains.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    const answer = await requestCancel(state, "t1");
+    expect(answer).toMatchObject({ requested: false, task: { state: "cancelled" } });
+    expect(cancels).toHaveLength(1);
+  });
+
+  it("ends a task no one drives with its registered plugin's job stopped, and knows it", async () => {
+    const state = await makeState();
+    const task = await recordedTask(state);
+    task.state = "running";
+    task.phase = "polling";
+    task.remoteStatus = { taskId: "t1", state: "running", remoteStatusInput: { job: 5 } };
+    await state.record(task);
+    state.plugins.set(
+      "plug",
+      fakeClient(async () => succeeded),
+    );
+    const answer = await requestCancel(state, "t1");
+    expect(answer).toMatchObject({ requested: false, task: { state: "cancelled" } });
+    expect(cancels.map((c) => c.status)).toEqual([task.remoteStatus]);
+    expect(state.tasks.get("t1")?.state).toBe("cancelled");
+    expect(await lockFree(state)).toBe(true);
+  });
+
+  it("asks the driver of a task another process drives, and checks the id", async () => {
+    const state = await makeState();
+    const task = await recordedTask(state);
+    task.state = "running";
+    await state.record(task);
+    const other = await takeLock(state);
+    try {
+      expect(await requestCancel(state, "t1")).toMatchObject({
+        requested: true,
+        task: { state: "running" },
+      });
+    } finally {
+      await other.release();
+    }
+    const error = await refusal(requestCancel(state, "../t1"));
+    expect(ValidationError.isInstance(error) && error.issues[0]?.path).toBe("taskId");
   });
 });

@@ -1,9 +1,20 @@
-import { CancelledError, ConflictError, isFinalTaskState, NotFoundError } from "@trainable/core";
-import { finish } from "../finish.js";
+import {
+  CancelledError,
+  ConflictError,
+  isFinalTaskState,
+  NotFoundError,
+  validateId,
+} from "@trainable/core";
 import { stopRemote } from "../stop-remote.js";
 import { takeTaskLock } from "../task-lock.js";
 import type { TrainingTask } from "../training-task.js";
 import type { LocalEngineState } from "./local-engine-state.js";
+import {
+  type CancelRequestAnswer,
+  type CancelSite,
+  endCancelled,
+  requestCancelAt,
+} from "./request-cancel.js";
 
 /**
  * `engine.cancel`: aborts a training this engine drives; one no one drives is cancelled here
@@ -25,17 +36,41 @@ export async function cancelTask(state: LocalEngineState, taskId: string): Promi
       `[runtime] Task ${taskId} is driven by ${taken.heldBy}: cancel it there (or stop that process first)`,
     );
   }
-  const { lock } = taken;
   try {
-    const instance = state.instances.get(task.instanceId);
-    const client = state.plugins.get(task.plugin);
-    if (instance && client) await stopRemote(state.drive, { task, client, instance });
-    return await finish(state.drive, task, {
-      state: "cancelled",
-      error: { code: "CANCELLED", message: "[runtime] Training cancelled" },
-    });
+    return await endCancelled(cancelSite(state), task, "[runtime] Training cancelled");
   } finally {
     await state.taskLog.flush();
-    await lock.release();
+    await taken.lock.release();
   }
+}
+
+/**
+ * `engine.requestCancel`: cancels a training this engine drives; for any other task of its
+ * `dataDir` (one another process drives, or no one), see `requestCancelAt`.
+ */
+export async function requestCancel(
+  state: LocalEngineState,
+  taskId: string,
+): Promise<CancelRequestAnswer> {
+  state.assertOpen();
+  const id = validateId(taskId, "taskId");
+  if (state.active.has(id)) return { task: await cancelTask(state, id), requested: false };
+  const answer = await requestCancelAt(cancelSite(state), id);
+  // This engine's copy follows the record (unless it started driving the task meanwhile).
+  if (!state.active.has(id)) state.tasks.set(id, state.snapshot(answer.task));
+  return answer;
+}
+
+/** The engine as a cancel site: its plugins stop the jobs of the instances it knows. */
+function cancelSite(state: LocalEngineState): CancelSite {
+  return {
+    taskLog: state.taskLog,
+    drive: state.drive,
+    jobStopper(task) {
+      const instance = state.instances.get(task.instanceId);
+      const client = state.plugins.get(task.plugin);
+      if (!instance || !client) return undefined;
+      return () => stopRemote(state.drive, { task, client, instance });
+    },
+  };
 }

@@ -65,14 +65,7 @@ export async function createLocalEngineState(
   checkOptionsObject(options, { ...site, expected: "({ store, cache?, dataDir })" });
   checkCheckpointStore(options.store, site);
   checkModelCache(options.cache, site);
-  if (typeof options.dataDir !== "string" || options.dataDir === "") {
-    throw ValidationError.forField(
-      "runtime",
-      "dataDir",
-      `is required: the engine's state folder (a path), got ${describeValue(options.dataDir)}`,
-    );
-  }
-  const dataDir = isAbsolute(options.dataDir) ? options.dataDir : resolve(options.dataDir);
+  const dataDir = resolveDataDir(options.dataDir);
   const clock = options.clock ?? systemClock;
   const policy = resolvePollPolicy(options.pollPolicy);
   const defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -146,6 +139,18 @@ export async function createLocalEngineState(
   };
   await loadRecords(state);
   return state;
+}
+
+/** The engine's state folder as an absolute path, or a `ValidationError` naming `dataDir`. */
+export function resolveDataDir(value: unknown): string {
+  if (typeof value !== "string" || value === "") {
+    throw ValidationError.forField(
+      "runtime",
+      "dataDir",
+      `is required: the engine's state folder (a path), got ${describeValue(value)}`,
+    );
+  }
+  return isAbsolute(value) ? value : resolve(value);
 }
 
 async function loadRecords(state: LocalEngineState): Promise<void> {

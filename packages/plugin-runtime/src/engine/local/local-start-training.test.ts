@@ -2,6 +2,7 @@ import { type Id, NotFoundError, TrainableError, ValidationError } from "@traina
 import { describe, expect, it } from "vitest";
 import type { PluginClient } from "../../client/plugin-client.js";
 import type { TrainResponse } from "../../training/create-training-coordinator.js";
+import { generateTaskHandle } from "../../training/generate-task-handle.js";
 import type { TaskEvent } from "../task-event.js";
 import { isTaskLock, lockTask } from "../task-lock.js";
 import { succeeded, useLocalEngineEnv } from "./__fixtures__/local-engine-env.js";
@@ -60,19 +61,20 @@ describe("startTraining", () => {
     expect(await lockFree(state, run.taskId)).toBe(true);
   });
 
-  it("generates a create-only handle, unique among the instance's tasks", async () => {
+  it("generates a create-only handle from the time and the task id", async () => {
     const state = await makeState();
-    const first = await start(state);
-    const second = await start(state);
-    const third = await start(state);
-    expect(first.task.save).toEqual({
-      handle: "v20250301-142233-123",
-      setAsDefault: true,
-      createOnly: true,
-    });
-    expect(second.task.save.handle).toBe("v20250301-142233-123-2");
-    expect(third.task.save.handle).toBe("v20250301-142233-123-3");
-    await Promise.all([first.done, second.done, third.done]);
+    const runs = [await start(state), await start(state), await start(state)];
+    for (const run of runs) {
+      expect(run.task.save).toEqual({
+        handle: generateTaskHandle(run.taskId, new Date("2025-03-01T14:22:33.123Z")),
+        setAsDefault: true,
+        createOnly: true,
+      });
+      expect(run.task.save.handle).toMatch(/^v20250301-142233-123-[0-9a-f]{16}$/);
+    }
+    // Same millisecond, same instance: still one handle per task.
+    expect(new Set(runs.map((run) => run.task.save.handle)).size).toBe(3);
+    await Promise.all(runs.map((run) => run.done));
   });
 
   it("cancels the training when the caller's signal aborts", async () => {

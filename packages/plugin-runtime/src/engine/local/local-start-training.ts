@@ -1,11 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { ConflictError, type Id, TrainableError } from "@trainable/core";
-import { generateHandle } from "../../training/generate-handle.js";
+import { generateTaskHandle } from "../../training/generate-task-handle.js";
 import { checkTimeout } from "../check-timeout.js";
 import { newTrainingTask, parseTrainInput, saveTarget } from "../new-training-task.js";
 import { takeTaskLock } from "../task-lock.js";
 import type { EngineTrainInput, EngineTrainOptions, TrainingRun } from "../training-engine.js";
-import type { TrainingTask } from "../training-task.js";
 import { launchTask } from "./launch-task.js";
 import type { LocalEngineState } from "./local-engine-state.js";
 
@@ -26,12 +25,15 @@ export async function startTraining(
   const input = parseTrainInput(request.input, instance, "runtime");
   const timeoutMs = options.timeoutMs ?? state.defaultTimeoutMs;
   checkTimeout(timeoutMs, { field: "timeoutMs", component: "runtime" });
-  const save = saveTarget(options, () => uniqueHandle(state, instance.id));
+  const taskId = randomUUID() as Id;
+  const now = state.clock.now();
+  // Unique across engines sharing the store (same millisecond, other data folders too).
+  const save = saveTarget(options, () => generateTaskHandle(taskId, now));
   const task = newTrainingTask({
-    taskId: randomUUID() as Id,
+    taskId,
     instance,
     input,
-    now: state.clock.now(),
+    now,
     timeoutMs,
     ...save,
   });
@@ -49,18 +51,4 @@ export async function startTraining(
     signal: options.signal,
   });
   return { taskId: task.taskId, task: state.snapshot(task), done };
-}
-
-/** A generated handle no other task of the instance has (`-2`, `-3`… when one has). */
-function uniqueHandle(state: LocalEngineState, instanceId: string): Id {
-  const base = generateHandle(state.clock.now());
-  const taken = new Set(
-    [...state.tasks.values()]
-      .filter((t: TrainingTask) => t.instanceId === instanceId)
-      .map((t) => t.save.handle),
-  );
-  if (!taken.has(base)) return base as Id;
-  let n = 2;
-  while (taken.has(`${base}-${n}`)) n++;
-  return `${base}-${n}` as Id;
 }

@@ -10,6 +10,8 @@ import type { TrainResponse } from "../../../training/create-training-coordinato
 import type { TrainRequest } from "../../../training/train-request.js";
 import type { Clock } from "../../clock.js";
 import type { EngineInstance } from "../../engine-instance.js";
+import { newTrainingTask } from "../../new-training-task.js";
+import type { TrainingTask } from "../../training-task.js";
 import { createLocalEngineState, type LocalEngineState } from "../local-engine-state.js";
 
 /** The plugin instance every task of these tests is for (plugin `plug`). */
@@ -44,6 +46,29 @@ function fastClock(now: () => Date): Clock {
       );
     },
   };
+}
+
+/** Task `t1` of `instance` recorded as startTraining records it (no one drives it yet). */
+export async function recordTask(
+  state: LocalEngineState,
+  changes: Partial<TrainingTask> = {},
+): Promise<TrainingTask> {
+  const task: TrainingTask = {
+    ...newTrainingTask({
+      taskId: "t1" as Id,
+      instance,
+      input: { pluginInstance: instance.id },
+      now: new Date(),
+      timeoutMs: 60_000,
+      handle: "h1" as Id,
+      generatedHandle: false,
+      setAsDefault: true,
+    }),
+    ...changes,
+  };
+  state.tasks.set(task.taskId, task);
+  await state.record(task, "created");
+  return task;
 }
 
 export interface LocalEngineEnv {
