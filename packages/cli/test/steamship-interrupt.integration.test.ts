@@ -78,64 +78,90 @@ afterAll(async () => {
   await rm(cwd, { recursive: true, force: true });
 });
 
+/**
+ * Starts `trainable checkpoints import` of `source` into `instance`, pausing at each of
+ * `pauses` (texts it writes to stderr); `interrupt()` sends SIGINT at the next pause.
+ */
+async function startImport(instance: string, pauses: string[], tmp: string) {
+  const fifo = join(cwd, `${instance}.fifo`);
+  expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+  const args = ["checkpoints", "import", "--from", "steamship", source, "--instance", instance];
+  const child = spawn(
+    process.execPath,
+    ["--import", pathToFileURL(PAUSE_HOOK).href, bin, ...args],
+    {
+      cwd,
+      env: {
+        ...process.env,
+        NODE_NO_WARNINGS: "1",
+        TRAINABLE_CACHE_DIR: join(cwd, "cache"),
+        TMPDIR: tmp,
+        PAUSE_ON_TEXT: pauses.join("|"),
+        PAUSE_FIFO: fifo,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  const out = { stdout: "", stderr: "" };
+  child.stdout.on("data", (d) => {
+    out.stdout += d;
+  });
+  child.stderr.on("data", (d) => {
+    out.stderr += d;
+  });
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal })),
+  );
+  const interrupt = async () => {
+    const text = pauses.shift() as string;
+    // Opening the write end waits for the paused process to open the read end.
+    const writeEnd = await open(fifo, "w");
+    for (let tries = 0; !out.stderr.includes(text) && tries < 100; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(out.stderr).toContain(text);
+    child.kill("SIGINT");
+    // The signal is pending while the process is paused: it handles it once it runs again.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await writeEnd.close();
+  };
+  return { out, exited, interrupt };
+}
+
 describe("checkpoints import interrupted by Ctrl-C", () => {
   it("exits 130 having put back every handle it wrote, leaving no temporary folder", async () => {
     const instance = "interrupted";
     const before = await instanceWithA(instance);
     expect(before.map((line) => line.split(" ")[0])).toEqual(["a"]);
     const tmp = await mkdtemp(join(cwd, "tmp-"));
-    const fifo = join(cwd, "pause.fifo");
-    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const run = await startImport(instance, ["b.zip → b"], tmp);
+    await run.interrupt();
 
-    const child = spawn(
-      process.execPath,
-      ["--import", pathToFileURL(PAUSE_HOOK).href, bin, "checkpoints", "import"].concat([
-        "--from",
-        "steamship",
-        source,
-        "--instance",
-        instance,
-      ]),
-      {
-        cwd,
-        env: {
-          ...process.env,
-          NODE_NO_WARNINGS: "1",
-          TRAINABLE_CACHE_DIR: join(cwd, "cache"),
-          TMPDIR: tmp,
-          PAUSE_ON_TEXT: "b.zip → b",
-          PAUSE_FIFO: fifo,
-        },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stderr = "";
-    let stdout = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-      child.on("close", (code, signal) => resolve({ code, signal })),
-    );
-    // Opening the write end waits for the paused process to open the read end.
-    const writeEnd = await open(fifo, "w");
-    expect(stderr).toMatch(/a\.zip → a\n[\s\S]*b\.zip → b\n$/);
-    child.kill("SIGINT");
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    await writeEnd.close();
-
-    expect(await exited, stderr).toEqual({ code: 130, signal: null });
-    expect(stdout).toBe("");
-    const last = stderr.trim().split("\n").at(-1) ?? "";
+    expect(await run.exited, run.out.stderr).toEqual({ code: 130, signal: null });
+    expect(run.out.stderr).toMatch(/a\.zip → a\n[\s\S]*b\.zip → b\n/);
+    expect(run.out.stdout).toBe("");
+    const last = run.out.stderr.trim().split("\n").at(-1) ?? "";
     expect(last).toMatch(/^trainable: error \[CANCELLED\]: Import interrupted \(Ctrl-C\)/);
     expect(last).toMatch(/nothing imported into interrupted/);
     expect(last).toMatch(/put back to their previous checkpoint: a\b/);
     expect(await handlesOf(instance)).toEqual(before);
     // The store's staging folders (and downloaded zips) went with the import.
     expect(await readdir(tmp)).toEqual([]);
+  });
+
+  it("a second Ctrl-C quits at once with 130, saying the undo may not be finished", async () => {
+    const tmp = await mkdtemp(join(cwd, "tmp-"));
+    const run = await startImport(
+      "interrupted-twice",
+      ["b.zip → b", "interrupted: stopping the import"],
+      tmp,
+    );
+    await run.interrupt();
+    await run.interrupt();
+    expect(await run.exited, run.out.stderr).toEqual({ code: 130, signal: null });
+    expect(run.out.stderr.trim().split("\n").at(-1)).toMatch(
+      /^trainable: interrupted again: quit at once; handles already imported may be left: check them with "trainable checkpoints list --instance interrupted-twice"$/,
+    );
   });
 });
 
