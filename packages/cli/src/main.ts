@@ -19,7 +19,10 @@ declare const __TRAINABLE_CLI_VERSION__: string | undefined;
 export const CLI_VERSION: string =
   typeof __TRAINABLE_CLI_VERSION__ === "string" ? __TRAINABLE_CLI_VERSION__ : "0.0.0-dev";
 
-/** Exit codes: 0 success, 1 failure, 2 bad usage (unknown command or flag, bad flag value). */
+/**
+ * Exit codes: 0 success, 1 failure, 2 bad usage (unknown command or flag, bad flag value),
+ * 130 interrupted by Ctrl-C (`checkpoints import`: see `withInterrupt`).
+ */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 /**
@@ -96,6 +99,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     const debug = program.opts<GlobalOptions>().debug;
     if (debug && error instanceof Error) io.stderr.write(`${error.stack}\n`);
     reportError(error);
+    // A command may have chosen its failure's code (130: interrupted by Ctrl-C).
+    if (context?.exitCode) return context.exitCode;
     return TrainableError.isInstance(error) && error.code === "VALIDATION"
       ? EXIT.usage
       : EXIT.failure;

@@ -7,7 +7,7 @@ import type { Info, InstanceRow } from "./api-types.js";
 import { defaultOf, mountCheckpointApi, summarize } from "./checkpoint-api.js";
 import { canMutate, type DashboardAccess, dashboardGuard } from "./dashboard-access.js";
 import { type Asset, PAGE_CSP, pageHtml } from "./dashboard-assets.js";
-import { readOnlyTasks } from "./read-only-view.js";
+import { readOnlyTasks, scrubPaths } from "./read-only-view.js";
 import { type EventStreamOptions, mountTaskApi } from "./task-api.js";
 import type { TaskSource } from "./task-source.js";
 
@@ -24,6 +24,11 @@ export interface DashboardAppOptions {
   label: { store: string; workspace: string; engine: string };
   /** Event streams and cancels: heartbeat, stream length, caps (`maxStreams` 64, `maxPendingCancels` 16). */
   events?: EventStreamOptions;
+  /**
+   * A read-only dashboard shows paths (in plugins' messages, task errors, store errors)
+   * relative to this folder, else by their last part. Default: the process's working directory.
+   */
+  cwd?: string;
   /** Unexpected (non-`TrainableError`) failures. Default: `console.error`. */
   onError?: (message: string, error: unknown) => void;
 }
@@ -39,9 +44,11 @@ const API_BODY_LIMIT = 64 * 1024;
 export function createDashboardApp(options: DashboardAppOptions): Hono {
   const { store, access, assets } = options;
   // Read-only (beyond loopback, no token): anyone who reaches the port reads, so no configs
-  // (plugin secrets), task inputs or archive paths.
+  // (plugin secrets), task inputs, archive paths, nor absolute paths in any message.
   const readOnly = !canMutate(access);
-  const tasks = readOnly ? readOnlyTasks(options.tasks) : options.tasks;
+  const cwd = options.cwd ?? process.cwd();
+  const tasks = readOnly ? readOnlyTasks(options.tasks, cwd) : options.tasks;
+  const shown = (text: string) => (readOnly ? scrubPaths(text, cwd) : text);
   const onError = options.onError ?? ((message, error) => console.error(message, error));
   const app = new Hono();
   const fail = (c: Context, error: unknown) => {
@@ -51,7 +58,7 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
       body.error.code === "INTERNAL" && !TrainableError.isInstance(error)
         ? "[cli] Internal error (details are in the dashboard's log)"
         : body.error.message;
-    return c.json({ error: { ...body.error, message } }, httpStatus as 400);
+    return c.json({ error: { ...body.error, message: shown(message) } }, httpStatus as 400);
   };
   app.onError((error, c) => fail(c, error));
   app.notFound((c) => fail(c, new TrainableError("NOT_FOUND", `[cli] No route ${c.req.path}`)));
@@ -121,7 +128,7 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
         // One instance's store trouble (a damaged ref, a store down) is shown on its row.
         const found = await defaultOf(store, id).then(
           (ref) => ({ ref }),
-          (error: unknown) => ({ ref: null, error: errorBody(error).body.error.message }),
+          (error: unknown) => ({ ref: null, error: shown(errorBody(error).body.error.message) }),
         );
         const mine = all.filter((t) => t.instanceId === id);
         return {

@@ -42,6 +42,7 @@ export async function openDashboard(
     tasks,
     access: options.access,
     assets,
+    cwd: c.io.cwd,
     ...(options.signal ? { events: { signal: options.signal } } : {}),
     label: {
       store: storeLabel(c.remote, readOnly ? c.io.cwd : undefined),

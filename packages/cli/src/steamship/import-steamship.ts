@@ -1,4 +1,5 @@
 import {
+  CancelledError,
   type CheckpointRef,
   type CheckpointStore,
   DEFAULT_HANDLE,
@@ -93,9 +94,12 @@ async function verifyImport(
  * uploaded the same zip twice); otherwise it is imported as a checkpoint of its own (one that
  * equals another's content still shares its blob: the store keeps one copy).
  *
- * All or nothing: when a zip is refused or a save fails, the handles this import already
- * wrote are put back (or deleted when they did not exist), so no ref names what was imported;
- * archives already uploaded are left for `checkpoints prune` / `gc` to collect.
+ * All or nothing: when a zip is refused, a save fails or `signal` is aborted (Ctrl-C), the
+ * handles this import already wrote are put back (or deleted when they did not exist), so no
+ * ref names what was imported; archives already uploaded are left for `checkpoints prune` /
+ * `gc` to collect. An aborted import stops at the next step (before each zip, within a
+ * download, extraction or save, and before it answers) and rejects with a `CancelledError`
+ * saying what it undid; its temporary folders go with it.
  */
 export async function importSteamship(
   options: ImportSteamshipOptions,
@@ -127,6 +131,7 @@ export async function importSteamship(
     }
     const imported: ImportedHandle[] = [];
     for (const zip of zips) {
+      CancelledError.throwIfAborted(signal, "[cli] Import");
       const local = await zip.open({
         tmpDir: options.tmpDir,
         onProgress: options.onProgress,
@@ -193,13 +198,47 @@ export async function importSteamship(
         await local.dispose();
       }
     }
+    // Ctrl-C during the last step still means "stop": nothing is kept.
+    CancelledError.throwIfAborted(signal, "[cli] Import");
     return { source: options.source, imported, skipped: layout.skipped };
   } catch (error) {
-    await undo(store, { pluginInstanceId, written, error });
+    const undone = await undo(store, { pluginInstanceId, written });
+    if (signal?.aborted) throw interrupted(pluginInstanceId, undone, error);
+    if (undone.failed.length > 0 && error instanceof Error) error.message += notPutBack(undone);
     throw error;
   } finally {
     await layout.close();
   }
+}
+
+interface Undone {
+  /** Handles pointed back at the checkpoint they named before the import. */
+  restored: string[];
+  /** Handles the import had created, deleted. */
+  deleted: string[];
+  /** Handles that could not be put back (the store failed). */
+  failed: string[];
+}
+
+const notPutBack = (undone: Undone) =>
+  ` (could not put back handle(s) ${undone.failed.join(", ")}: check them with "trainable checkpoints list")`;
+
+/** The error of an import stopped through its signal: what it had written and undid. */
+function interrupted(pluginInstanceId: string, undone: Undone, cause: unknown): CancelledError {
+  const parts = [
+    ...(undone.restored.length
+      ? [`put back to their previous checkpoint: ${undone.restored.join(", ")}`]
+      : []),
+    ...(undone.deleted.length ? [`imported, then removed: ${undone.deleted.join(", ")}`] : []),
+  ];
+  const kept =
+    undone.failed.length > 0
+      ? `handle(s) ${undone.failed.join(", ")} of ${pluginInstanceId} could not be put back: check them with "trainable checkpoints list"`
+      : `nothing imported into ${pluginInstanceId}`;
+  return new CancelledError(
+    `[cli] Import interrupted (Ctrl-C): ${kept}${parts.length ? ` (${parts.join("; ")}; archives already uploaded are left for "trainable checkpoints prune" to collect)` : ""}`,
+    { cause },
+  );
 }
 
 /** Puts back each handle this import wrote (newest first), or deletes it if it was new. */
@@ -208,20 +247,22 @@ async function undo(
   options: {
     pluginInstanceId: string;
     written: { handle: string; previous?: CheckpointRef }[];
-    error: unknown;
   },
-): Promise<void> {
-  const { pluginInstanceId, written, error } = options;
-  const failed: string[] = [];
+): Promise<Undone> {
+  const { pluginInstanceId, written } = options;
+  const undone: Undone = { restored: [], deleted: [], failed: [] };
   for (const { handle, previous } of written.reverse()) {
     try {
-      if (previous) await store.setHandle({ pluginInstanceId, handle, ref: previous });
-      else await store.delete({ pluginInstanceId, handle });
+      if (previous) {
+        await store.setHandle({ pluginInstanceId, handle, ref: previous });
+        undone.restored.push(handle);
+      } else {
+        await store.delete({ pluginInstanceId, handle });
+        undone.deleted.push(handle);
+      }
     } catch {
-      failed.push(handle);
+      undone.failed.push(handle);
     }
   }
-  if (failed.length > 0 && error instanceof Error) {
-    error.message += ` (could not put back handle(s) ${failed.join(", ")}: check them with "trainable checkpoints list")`;
-  }
+  return undone;
 }

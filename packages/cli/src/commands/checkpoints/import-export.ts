@@ -3,6 +3,7 @@ import { Id } from "@trainable/core";
 import type { Command } from "commander";
 import { z } from "zod";
 import type { CliContext } from "../../context.js";
+import { withInterrupt } from "../../interrupt.js";
 import { parseFlags } from "../../parse-flags.js";
 import { exportSteamship } from "../../steamship/export-steamship.js";
 import { importSteamship } from "../../steamship/import-steamship.js";
@@ -36,14 +37,24 @@ export function registerSteamshipTransfer(cmd: Command, ctx: () => CliContext): 
       const c = ctx();
       const flags = parseFlags(ImportFlags, { ...o, source }, { source: "<source>" });
       const store = await c.store();
-      const result = await importSteamship({
-        store,
-        pluginInstanceId: flags.instance,
-        source: flags.source,
-        cwd: c.io.cwd,
-        onMessage: (text) => c.progress.message(text),
-        onProgress: c.progress.transfer,
-      });
+      // Ctrl-C: all or nothing, as when a zip is refused (the handles written are put back).
+      const result = await withInterrupt(
+        c,
+        {
+          what: "the import",
+          left: `handles already imported may be left: check them with "trainable checkpoints list --instance ${flags.instance}"`,
+        },
+        (signal) =>
+          importSteamship({
+            store,
+            pluginInstanceId: flags.instance,
+            source: flags.source,
+            cwd: c.io.cwd,
+            onMessage: (text) => c.progress.message(text),
+            onProgress: c.progress.transfer,
+            signal,
+          }),
+      );
       c.print(result, () =>
         [
           ...result.imported.map(
