@@ -15,6 +15,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { RemoteError, ValidationError } from "@trainable/core";
+import { mapLimit } from "@trainable/internal-node";
 import { build } from "tsup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getS3TestConfig } from "../../../tools/s3-server/s3-test-env.js";
@@ -207,6 +208,21 @@ describe("file backend specifics", () => {
     expect((await stat(root)).isDirectory()).toBe(true);
   });
 
+  it("lists as folders only those holding an object: not empty ones, nor temp or lock files", async () => {
+    const root = await tempDir("folders");
+    const backend = createFileBackend({ root });
+    await backend.put("ws/kept/x", Buffer.from("1"));
+    await mkdir(join(root, "ws", "empty", "deeper"), { recursive: true });
+    await mkdir(join(root, "ws", "leftovers"), { recursive: true });
+    await writeFile(join(root, "ws", "leftovers", ".~tmp.x.123"), "partial");
+    await writeFile(join(root, "ws", "leftovers", ".~lock.x"), "{}");
+    await mkdir(join(root, "ws", ".~reserved"), { recursive: true });
+    await writeFile(join(root, "ws", ".~reserved", "y"), "y");
+    const names: string[] = [];
+    for await (const name of backend.listPrefixes?.("ws/") ?? []) names.push(name);
+    expect(names).toEqual(["kept"]);
+  });
+
   it("breaks a lock left by a dead process, and a lock older than lockStaleMs", async () => {
     const root = await tempDir("locks");
     const backend = createFileBackend({ root, lockStaleMs: 500, lockTimeoutMs: 5_000 });
@@ -390,6 +406,40 @@ describe("s3 backend specifics", () => {
     const again = createS3Backend({ bucket: s3.bucket, prefix: `${s3.prefix}client/`, client });
     const { body } = await again.get("k");
     expect((await readAll(body)).toString()).toBe("via client");
+    client.destroy();
+  });
+
+  it("listPrefixes pages through the server's CommonPrefixes: one entry per folder", async () => {
+    const s3 = getS3TestConfig();
+    const client = new S3Client({
+      endpoint: s3.endpoint,
+      region: s3.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    });
+    const delimited: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Delimiter?: string; ContinuationToken?: string };
+        if (context.commandName === "ListObjectsV2Command" && input.Delimiter === "/") {
+          delimited.push(input.ContinuationToken === undefined ? "first" : "next");
+        }
+        return next(args);
+      },
+      { step: "initialize" },
+    );
+    const prefix = `${s3.prefix}pages-${Date.now().toString(36)}/`;
+    const backend = createS3Backend({ bucket: s3.bucket, prefix, client });
+    const folders = Array.from({ length: 1001 }, (_, i) => `f${String(i).padStart(4, "0")}`);
+    // Two keys in each of the first folders: still one entry each.
+    const keys = [...folders.map((f) => `${f}/a`), "f0000/b/c", "f0001/b"];
+    await mapLimit(keys, 32, (key) => backend.put(key, Buffer.from("x")));
+    const names: string[] = [];
+    for await (const name of backend.listPrefixes?.("") ?? []) names.push(name);
+    expect(names).toEqual(folders);
+    expect(delimited).toEqual(["first", "next"]);
     client.destroy();
   });
 

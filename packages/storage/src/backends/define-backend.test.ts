@@ -43,6 +43,7 @@ function recording(impl: Partial<BackendDriver> = {}) {
       calls.push(`sweep ${prefix}`);
       return { removed: 0, bytes: 0 };
     },
+    ...(impl.listPrefixes ? { listPrefixes: impl.listPrefixes } : {}),
   };
   const backend = defineBackend({
     name: "rec",
@@ -171,6 +172,57 @@ describe("defineBackend", () => {
     expect(await keys()).toEqual(["p/a", "p/b", "p/c", "p/d"]);
     expect(await keys(2)).toEqual(["p/a", "p/b"]);
     expect(await keys(0)).toEqual([]);
+  });
+
+  it("gives a driver without listPrefixes one that walks list, streaming, each folder once", async () => {
+    const keys = ["p/a-b/1", "p/a/1", "p/a/2", "p/a/x/3", "p/b/1", "p/top"];
+    let pulled = 0;
+    let closed = false;
+    const { backend, calls } = recording({
+      async *list() {
+        try {
+          for (const key of keys) {
+            pulled++;
+            yield info(key);
+          }
+        } finally {
+          closed = true;
+        }
+      },
+    });
+    const seen: Array<[string, number]> = [];
+    for await (const name of backend.listPrefixes!("p/")) seen.push([name, pulled]);
+    // Each name as soon as its first key arrived; "top" is a key, not a folder.
+    expect(seen).toEqual([
+      ["a-b", 1],
+      ["a", 2],
+      ["b", 5],
+    ]);
+    expect(calls).toEqual(["list p/"]);
+    pulled = 0;
+    closed = false;
+    const first: string[] = [];
+    for await (const name of backend.listPrefixes!("p/", { limit: 1 })) first.push(name);
+    expect(first).toEqual(["a-b"]);
+    expect(pulled).toBe(1);
+    expect(closed).toBe(true);
+  });
+
+  it("uses the driver's own listPrefixes, stopping at the limit", async () => {
+    const { backend, calls } = recording({
+      async *listPrefixes(prefix) {
+        calls.push(`listPrefixes ${prefix}`);
+        yield* ["x", "y", "z"];
+      },
+    });
+    const names = async (limit?: number) => {
+      const out: string[] = [];
+      for await (const name of backend.listPrefixes!("", { limit })) out.push(name);
+      return out;
+    };
+    expect(await names()).toEqual(["x", "y", "z"]);
+    expect(await names(2)).toEqual(["x", "y"]);
+    expect(calls).toEqual(["listPrefixes ", "listPrefixes "]);
   });
 
   it("ties a get's body to the signal: aborting later destroys the stream", async () => {

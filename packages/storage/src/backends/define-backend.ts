@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import { addAbortSignal } from "node:stream";
 import { CancelledError, RemoteError, TrainableError } from "@trainable/core";
+import { folderNamesOf } from "./list-prefixes.js";
 import { optionError } from "./option-error.js";
 import type {
   BackendCapabilities,
@@ -16,7 +17,7 @@ import { validateRange } from "./validate-range.js";
 
 /** Which operation failed, for error messages. */
 export interface OperationContext {
-  /** "put", "get", "head", "list", "delete", "sweep" (a driver may name its own steps). */
+  /** "put", "get", "head", "list", "listPrefixes", "delete", "sweep" (a driver may name its own steps). */
   op: string;
   /** The key, or the prefix for `list` and `sweep`. */
   key: string;
@@ -34,6 +35,12 @@ export interface BackendDriver {
   head(key: string, options: { signal?: AbortSignal }): Promise<ObjectInfo | undefined>;
   /** May return more than `options.limit` keys: the wrapper stops at the limit. */
   list(prefix: string, options: ListOptions): AsyncIterable<ObjectInfo>;
+  /**
+   * Optional: the folder names directly under `prefix` (`""` or ending in `/`), in the order
+   * of `RemoteBackend.listPrefixes`, each once, only folders holding a key. Without it the
+   * wrapper walks `list`. May return more than `options.limit` names.
+   */
+  listPrefixes?(prefix: string, options: ListOptions): AsyncIterable<string>;
   delete(key: string, options: { signal?: AbortSignal }): Promise<void>;
   sweep?(
     prefix: string,
@@ -67,21 +74,10 @@ function destroyStream(body: unknown): void {
   if (typeof stream?.destroy === "function" && !stream.destroyed) stream.destroy();
 }
 
-/**
- * Builds a `RemoteBackend` from a driver's raw methods, enforcing the backend contract once
- * for every driver: keys, prefixes, ranges and put options are validated before any I/O
- * (`ValidationError`); an already aborted signal fails before any I/O and an abort during the
- * operation ends it (`CancelledError`); a `get`'s body is tied to the signal; `list` stops at
- * `limit`; a `put` that fails destroys its body stream; every error leaves as a
- * `TrainableError` whose message starts with `[storage] [name]`. See docs/writing-a-backend.md.
- */
-export function defineBackend(definition: BackendDefinition): RemoteBackend {
-  const { name, description, capabilities, driver } = definition;
-  if (typeof name !== "string" || !/^[a-z][a-z0-9-]*$/.test(name)) {
-    throw optionError("backend", "name", "must be a lowercase word (letters, digits, '-')");
-  }
-  const prefix = `[storage] [${name}]`;
-  const fail = (error: unknown, context: OperationContext): Error => {
+/** Turns what an operation threw into the storage error family (see {@link defineBackend}). */
+function errorMapper(definition: BackendDefinition) {
+  const prefix = `[storage] [${definition.name}]`;
+  return (error: unknown, context: OperationContext): Error => {
     if (TrainableError.isInstance(error)) return error;
     if (isAbort(error, context.signal)) {
       return new CancelledError(`${prefix} ${context.op} "${context.key}" cancelled`, {
@@ -97,8 +93,75 @@ export function defineBackend(definition: BackendDefinition): RemoteBackend {
       retryable: false,
     });
   };
+}
+
+/** The prefix of `sweep` and `listPrefixes`: valid, and `""` or a folder (ending in `/`). */
+function validateFolderPrefix(name: string, folder: string): void {
+  validatePrefix(name, folder);
+  if (folder !== "" && !folder.endsWith("/")) {
+    throw optionError(
+      name,
+      "prefix",
+      `must end with "/" (a folder), got ${JSON.stringify(folder)}`,
+    );
+  }
+}
+
+/**
+ * A listing as the contract wants it: on the first `next()`, `validate` runs, then the driver
+ * is asked (`open`) unless `limit` is 0 or the signal is aborted; the signal is
+ * checked between items; it stops at `limit`; errors are mapped.
+ */
+async function* guardedListing<T>(
+  guard: {
+    fail: (error: unknown, context: OperationContext) => Error;
+    checkAbort: (context: OperationContext) => void;
+  },
+  context: OperationContext,
+  limit: number | undefined,
+  validate: () => void,
+  open: () => AsyncIterable<T>,
+): AsyncGenerator<T> {
+  try {
+    validate();
+    let left = limit ?? Number.POSITIVE_INFINITY;
+    if (left <= 0) return;
+    guard.checkAbort(context);
+    for await (const item of open()) {
+      guard.checkAbort(context);
+      yield item;
+      if (--left <= 0) return;
+    }
+  } catch (error) {
+    throw guard.fail(error, context);
+  }
+}
+
+/**
+ * Builds a `RemoteBackend` from a driver's raw methods, enforcing the backend contract once
+ * for every driver: keys, prefixes, ranges and put options are validated before any I/O
+ * (`ValidationError`); an already aborted signal fails before any I/O and an abort during the
+ * operation ends it (`CancelledError`); a `get`'s body is tied to the signal; `list` stops at
+ * `limit`; `listPrefixes` exists even when the driver has none (it walks `list`); a `put`
+ * that fails destroys its body stream; every error leaves as a `TrainableError` whose message starts with `[storage] [name]`. See docs/writing-a-backend.md.
+ */
+export function defineBackend(definition: BackendDefinition): RemoteBackend {
+  const { name, description, capabilities, driver } = definition;
+  if (typeof name !== "string" || !/^[a-z][a-z0-9-]*$/.test(name)) {
+    throw optionError("backend", "name", "must be a lowercase word (letters, digits, '-')");
+  }
+  const fail = errorMapper(definition);
   const checkAbort = (context: OperationContext) =>
-    CancelledError.throwIfAborted(context.signal, `${prefix} ${context.op} "${context.key}"`);
+    CancelledError.throwIfAborted(
+      context.signal,
+      `[storage] [${name}] ${context.op} "${context.key}"`,
+    );
+  const listing = <T>(
+    context: OperationContext,
+    limit: number | undefined,
+    validate: () => void,
+    open: () => AsyncIterable<T>,
+  ): AsyncGenerator<T> => guardedListing({ fail, checkAbort }, context, limit, validate, open);
 
   const backend: RemoteBackend = {
     name,
@@ -143,21 +206,31 @@ export function defineBackend(definition: BackendDefinition): RemoteBackend {
       }
     },
 
-    async *list(listPrefix, options = {}) {
+    list(listPrefix, options = {}) {
       const context: OperationContext = { op: "list", key: listPrefix, signal: options.signal };
-      try {
-        validatePrefix(name, listPrefix);
-        let left = options.limit ?? Number.POSITIVE_INFINITY;
-        if (left <= 0) return;
-        checkAbort(context);
-        for await (const info of driver.list(listPrefix, options)) {
-          checkAbort(context);
-          yield info;
-          if (--left <= 0) return;
-        }
-      } catch (error) {
-        throw fail(error, context);
-      }
+      return listing(
+        context,
+        options.limit,
+        () => validatePrefix(name, listPrefix),
+        () => driver.list(listPrefix, options),
+      );
+    },
+
+    listPrefixes(listPrefix, options = {}) {
+      const context: OperationContext = {
+        op: "listPrefixes",
+        key: listPrefix,
+        signal: options.signal,
+      };
+      return listing(
+        context,
+        options.limit,
+        () => validateFolderPrefix(name, listPrefix),
+        () =>
+          driver.listPrefixes
+            ? driver.listPrefixes(listPrefix, options)
+            : folderNamesOf(driver.list(listPrefix, { signal: options.signal }), listPrefix),
+      );
     },
 
     async delete(key, options = {}) {
@@ -176,14 +249,7 @@ export function defineBackend(definition: BackendDefinition): RemoteBackend {
     backend.sweep = async (sweepPrefix, options = {}) => {
       const context: OperationContext = { op: "sweep", key: sweepPrefix, signal: options.signal };
       try {
-        validatePrefix(name, sweepPrefix);
-        if (sweepPrefix !== "" && !sweepPrefix.endsWith("/")) {
-          throw optionError(
-            name,
-            "prefix",
-            `must end with "/" (a folder), got ${JSON.stringify(sweepPrefix)}`,
-          );
-        }
+        validateFolderPrefix(name, sweepPrefix);
         checkAbort(context);
         return await sweep.call(driver, sweepPrefix, options);
       } catch (error) {

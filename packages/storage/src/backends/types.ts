@@ -43,7 +43,7 @@ export interface GetOptions {
 }
 
 export interface ListOptions {
-  /** Stop after this many keys (lets a backend ask for less; a hint, never more are returned). */
+  /** Stop after this many keys (names, for `listPrefixes`) (lets a backend ask for less; a hint, never more are returned). */
   limit?: number;
   signal?: AbortSignal;
 }
@@ -69,6 +69,15 @@ export interface RemoteBackend {
   head(key: string, options?: { signal?: AbortSignal }): Promise<ObjectInfo | undefined>;
   /** Every key under `prefix` (recursive), in lexicographic order. */
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
+  /**
+   * The distinct names of the "folders" directly under `prefix` (`""` or ending in `/`): each
+   * `name` such that at least one key starts with `{prefix}{name}/`, once, streamed, in the
+   * order their keys list (that of `{name}/`: `a-b` comes before `a`, as `a-b/…` lists before
+   * `a/…`). Keys directly under `prefix` are not folders. `limit` caps the names.
+   * Optional in this interface; every backend made with `defineBackend` has it (a driver
+   * without its own gets one that walks `list`).
+   */
+  listPrefixes?(prefix: string, options?: ListOptions): AsyncIterable<string>;
   /** Deletes a key; deleting a missing key is not an error. */
   delete(key: string, options?: { signal?: AbortSignal }): Promise<void>;
   /**

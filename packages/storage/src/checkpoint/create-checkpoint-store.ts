@@ -12,6 +12,7 @@ import { fetchCheckpoint, readManifest, resolveRef } from "./fetch-checkpoint.js
 import { createFingerprintCache } from "./fingerprint-cache.js";
 import { type GcOptions, type GcResult, garbageCollect } from "./garbage-collect.js";
 import { deleteHandle, handleHistory, listRefs } from "./handle-queries.js";
+import { listInstances } from "./list-instances.js";
 import { type PruneOptions, type PruneResult, selectPrunable } from "./prune.js";
 import { saveCheckpoint } from "./save-checkpoint.js";
 import { setHandle } from "./set-handle.js";
@@ -31,6 +32,12 @@ export interface CheckpointStoreImpl extends CheckpointStore {
     handle: string;
     signal?: AbortSignal;
   }): Promise<CheckpointRef[]>;
+  /**
+   * The plugin instances of this workspace with at least one checkpoint (a handle pointing at
+   * one: not only leftover blobs or deleted handles), sorted; names that are not valid ids
+   * are left out. Lists folders (`backend.listPrefixes`), never every key of the store.
+   */
+  listInstances(options?: { signal?: AbortSignal }): Promise<string[]>;
   prune(options: PruneOptions): Promise<PruneResult>;
   gc(options: GcOptions): Promise<GcResult>;
   /** Re-hashes every blob of a plugin instance; `repair` quarantines the bad ones. */
@@ -126,6 +133,7 @@ export async function createCheckpointStore(
     list: (opts) => listRefs(ctx, opts),
     history: (opts) => handleHistory(ctx, opts),
     delete: (opts) => deleteHandle(ctx, opts),
+    listInstances: (opts) => listInstances(ctx, opts),
 
     async prune(opts) {
       const refs = await store.list({

@@ -5,6 +5,7 @@ import { cancellationTests, keyTests } from "./cancellation-tests.js";
 import { compareAndSwapTests, createOnlyTests } from "./conditional-tests.js";
 import { MIB } from "./conformance-helpers.js";
 import { listTests, readTests, roundTripTests, writeTests } from "./object-tests.js";
+import { prefixTests } from "./prefix-tests.js";
 import type { SuiteContext } from "./suite-context.js";
 
 export interface BackendTestOptions {
@@ -12,7 +13,7 @@ export interface BackendTestOptions {
   name: string;
   /** Builds the backend under test (once per suite). Keys the suite writes are under `conformance-*`. */
   create: () => RemoteBackend | Promise<RemoteBackend>;
-  /** Keys written for the many-keys listing test (default 50; S3 pages hold 1000). */
+  /** Keys (and folders) written for the many-keys listing tests (default 50; S3 pages hold 1000). */
   manyKeys?: number;
   /** Size of the big streamed body (default 20 MiB: three 8 MiB parts on S3). */
   bigBytes?: number;
@@ -20,7 +21,7 @@ export interface BackendTestOptions {
 
 /**
  * The conformance suite every `RemoteBackend` must pass (after unstorage's `testBackend`):
- * round trips of every body kind and size, head/get/range/list/delete semantics, create-only
+ * round trips of every body kind and size, head/get/range/list/listPrefixes/delete semantics, create-only
  * and compare-and-swap under concurrency (when declared), cancellation and key validation.
  * Call it at the top level of a vitest test file; see docs/writing-a-backend.md.
  */
@@ -61,6 +62,7 @@ export function testBackend(options: BackendTestOptions): void {
     roundTripTests(s);
     readTests(s);
     listTests(s);
+    prefixTests(s);
     writeTests(s);
     createOnlyTests(s);
     compareAndSwapTests(s);

@@ -6,7 +6,7 @@ import { defineBackend, type OperationContext } from "../define-backend.js";
 import { optionError, requiredOptionError } from "../option-error.js";
 import type { RemoteBackend } from "../types.js";
 import { createFileContext, FILE_BACKEND_NAME, infoOf, statFile } from "./file-context.js";
-import { getFile, listFiles } from "./file-read.js";
+import { getFile, listFiles, listFolders } from "./file-read.js";
 import { deleteFile, putFile } from "./file-write.js";
 import { sweepTemps } from "./temp-files.js";
 
@@ -104,6 +104,7 @@ export function createFileBackend(options: FileBackendOptions): RemoteBackend {
         return st ? infoOf(key, st) : undefined;
       },
       list: (prefix) => listFiles(ctx, prefix),
+      listPrefixes: (prefix) => listFolders(ctx, prefix),
       delete: (key, deleteOptions) => deleteFile(ctx, key, deleteOptions),
       sweep: (prefix, sweepOptions) =>
         sweepTemps(prefix === "" ? ctx.root : ctx.pathOf(prefix.slice(0, -1)), sweepOptions),

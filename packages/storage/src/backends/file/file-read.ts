@@ -74,20 +74,24 @@ export async function getFile(
   }
 }
 
+/** A folder's entries that may hold objects (no reserved names), in the order their keys list. */
+async function objectEntries(ctx: FileContext, dirKey: string, namePrefix: string) {
+  const entries = await readDirIfExists(dirKey === "" ? ctx.root : ctx.pathOf(dirKey.slice(0, -1)));
+  // Sorting folders as "name/" yields keys in global lexicographic order ("a-b" < "a/c").
+  return entries
+    .filter((e) => !e.name.startsWith(RESERVED_SEGMENT_PREFIX) && e.name.startsWith(namePrefix))
+    .filter((e) => e.isFile() || e.isDirectory())
+    .map((e) => ({ entry: e, sortKey: e.isDirectory() ? `${e.name}/` : e.name }))
+    .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+}
+
 /** Every key under `dirKey` (a folder key ending in "/", or "") whose name starts with `namePrefix`, in order. */
 async function* walk(
   ctx: FileContext,
   dirKey: string,
   namePrefix: string,
 ): AsyncGenerator<ObjectInfo> {
-  const entries = await readDirIfExists(dirKey === "" ? ctx.root : ctx.pathOf(dirKey.slice(0, -1)));
-  // Sorting folders as "name/" yields keys in global lexicographic order ("a-b" < "a/c").
-  const sorted = entries
-    .filter((e) => !e.name.startsWith(RESERVED_SEGMENT_PREFIX) && e.name.startsWith(namePrefix))
-    .filter((e) => e.isFile() || e.isDirectory())
-    .map((e) => ({ entry: e, sortKey: e.isDirectory() ? `${e.name}/` : e.name }))
-    .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
-  for (const { entry } of sorted) {
+  for (const { entry } of await objectEntries(ctx, dirKey, namePrefix)) {
     const key = `${dirKey}${entry.name}`;
     if (entry.isDirectory()) {
       yield* walk(ctx, `${key}/`, "");
@@ -102,4 +106,19 @@ async function* walk(
 export function listFiles(ctx: FileContext, prefix: string): AsyncGenerator<ObjectInfo> {
   const cut = prefix.lastIndexOf("/") + 1;
   return walk(ctx, prefix.slice(0, cut), prefix.slice(cut));
+}
+
+/**
+ * The folders directly under `prefix` (`""` or ending in "/"): one `readdir`, then each
+ * subfolder is listed only until its first key, so a folder holding nothing but leftovers (a
+ * killed write's temp file, a folder a crash left empty) is not one.
+ */
+export async function* listFolders(ctx: FileContext, prefix: string): AsyncGenerator<string> {
+  for (const { entry } of await objectEntries(ctx, prefix, "")) {
+    if (!entry.isDirectory()) continue;
+    const keys = walk(ctx, `${prefix}${entry.name}/`, "");
+    const first = await keys.next();
+    await keys.return(undefined);
+    if (!first.done) yield entry.name;
+  }
 }

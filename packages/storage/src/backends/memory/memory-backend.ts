@@ -114,6 +114,16 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): RemoteB
         }
       },
 
+      async *listPrefixes(prefix) {
+        const names = new Set<string>();
+        for (const key of objects.keys()) {
+          const end = key.startsWith(prefix) ? key.indexOf("/", prefix.length) : -1;
+          if (end >= 0) names.add(key.slice(prefix.length, end));
+        }
+        // In the order their keys list: that of `name/` (`a-b/…` before `a/…`).
+        yield* [...names].sort((a, b) => (`${a}/` < `${b}/` ? -1 : 1));
+      },
+
       async delete(key) {
         objects.delete(key);
       },

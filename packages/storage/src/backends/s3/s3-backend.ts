@@ -5,7 +5,7 @@ import { createS3Context } from "./s3-context.js";
 import { codeOf, statusOf } from "./s3-errors.js";
 import { S3_BACKEND_NAME, type S3BackendOptions, validateS3Options } from "./s3-options.js";
 import { putObject } from "./s3-put.js";
-import { getObject, listObjects } from "./s3-read.js";
+import { getObject, listCommonPrefixes, listObjects } from "./s3-read.js";
 import { sweepUploads } from "./s3-sweep.js";
 
 /**
@@ -44,6 +44,7 @@ export function createS3Backend(options: S3BackendOptions): RemoteBackend {
         return ctx.headInfo(key, signal);
       },
       list: (prefix, listOptions) => listObjects(ctx, prefix, listOptions),
+      listPrefixes: (prefix, listOptions) => listCommonPrefixes(ctx, prefix, listOptions),
       async delete(key, { signal }) {
         await ctx.ensureBucket(signal);
         try {

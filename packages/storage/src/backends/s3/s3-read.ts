@@ -1,5 +1,9 @@
 import { type Readable, Readable as ReadableStream } from "node:stream";
-import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+} from "@aws-sdk/client-s3";
 import { RemoteError } from "@trainable/core";
 import { normalizeEtag } from "../normalize-etag.js";
 import type { GetOptions, ListOptions, ObjectInfo } from "../types.js";
@@ -59,25 +63,41 @@ export async function getObject(
   }
 }
 
+/**
+ * ListObjectsV2 pages, following continuation tokens while `left()` (what the caller still
+ * wants) is positive; a page asks for at most `left()` entries.
+ */
+async function* listPages(
+  ctx: S3Context,
+  request: { Prefix: string; Delimiter?: string },
+  signal: AbortSignal | undefined,
+  left: () => number,
+): AsyncGenerator<ListObjectsV2CommandOutput> {
+  await ctx.ensureBucket(signal);
+  let token: string | undefined;
+  do {
+    const out = await ctx.client.send(
+      new ListObjectsV2Command({
+        Bucket: ctx.bucket,
+        ...request,
+        ...(left() < 1000 ? { MaxKeys: left() } : {}),
+        ...(token === undefined ? {} : { ContinuationToken: token }),
+      }),
+      { abortSignal: signal },
+    );
+    yield out;
+    token = out.IsTruncated && left() > 0 ? out.NextContinuationToken : undefined;
+  } while (token !== undefined);
+}
+
 /** ListObjectsV2, page by page (at most `limit` keys asked for). */
 export async function* listObjects(
   ctx: S3Context,
   prefix: string,
   { signal, limit }: ListOptions,
 ): AsyncGenerator<ObjectInfo> {
-  await ctx.ensureBucket(signal);
-  let token: string | undefined;
   let left = limit ?? Number.POSITIVE_INFINITY;
-  do {
-    const out = await ctx.client.send(
-      new ListObjectsV2Command({
-        Bucket: ctx.bucket,
-        Prefix: ctx.fullKey(prefix),
-        ...(left < 1000 ? { MaxKeys: left } : {}),
-        ...(token === undefined ? {} : { ContinuationToken: token }),
-      }),
-      { abortSignal: signal },
-    );
+  for await (const out of listPages(ctx, { Prefix: ctx.fullKey(prefix) }, signal, () => left)) {
     for (const item of out.Contents ?? []) {
       if (item.Key === undefined || !item.Key.startsWith(ctx.basePrefix)) continue;
       left--;
@@ -88,6 +108,28 @@ export async function* listObjects(
         lastModified: item.LastModified,
       };
     }
-    token = out.IsTruncated && left > 0 ? out.NextContinuationToken : undefined;
-  } while (token !== undefined);
+  }
+}
+
+/**
+ * ListObjectsV2 with `Delimiter: "/"`, page by page: the `CommonPrefixes` of each page (the
+ * server rolls each folder's keys up into one entry, so a folder costs one entry however many
+ * keys it holds), as names.
+ */
+export async function* listCommonPrefixes(
+  ctx: S3Context,
+  prefix: string,
+  { signal, limit }: ListOptions,
+): AsyncGenerator<string> {
+  const full = ctx.fullKey(prefix);
+  let left = limit ?? Number.POSITIVE_INFINITY;
+  for await (const out of listPages(ctx, { Prefix: full, Delimiter: "/" }, signal, () => left)) {
+    for (const { Prefix: folder } of out.CommonPrefixes ?? []) {
+      if (folder === undefined || !folder.startsWith(full) || !folder.endsWith("/")) continue;
+      const name = folder.slice(full.length, -1);
+      if (name === "" || name.includes("/")) continue;
+      left--;
+      yield name;
+    }
+  }
 }
