@@ -9,8 +9,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { RemoteError } from "@trainable/core";
 import { servePlugin } from "@trainable/plugin-runtime";
-import { createCheckpointStore } from "@trainable/storage";
+import { createCheckpointStore, createMemoryBackend, type RemoteBackend } from "@trainable/storage";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createDashboardApp } from "../src/dashboard/create-dashboard-app.js";
 import { createLocalTaskSource } from "../src/dashboard/local-task-source.js";
@@ -222,6 +223,51 @@ describe("a read-only dashboard keeps secrets and paths to itself", () => {
     });
     expect(cancel.status).toBe(404);
     expect(cancel.text).not.toContain(cwd);
+  });
+});
+
+describe("a store that cannot list its instances", () => {
+  it("the engine's instances are still listed, with why (its paths scrubbed when read-only)", async () => {
+    const where = "/srv/secret-mount/store/local";
+    const memory = createMemoryBackend();
+    const backend: RemoteBackend = {
+      ...memory,
+      // biome-ignore lint/correctness/useYield: a listing that fails at once
+      async *listPrefixes() {
+        throw new RemoteError(`[storage] [memory] listPrefixes failed: EIO reading ${where}`, {
+          retryable: true,
+        });
+      },
+    };
+    const store = await createCheckpointStore({ backend, workspace: "local" });
+    const tasks = createLocalTaskSource({ dataDir: join(cwd, ".trainable", "engine") });
+    closers.push(
+      () => tasks.close(),
+      () => store.close(),
+    );
+    const answers: Record<string, { instances: { id: string }[]; storeError?: string }> = {};
+    for (const host of ["127.0.0.1", "0.0.0.0"]) {
+      const app = createDashboardApp({
+        store,
+        tasks,
+        access: { host },
+        assets: new Map(),
+        label: { store: "memory:", workspace: "local", engine: "local" },
+      });
+      const served = await servePlugin(app, { port: 0, hostname: "127.0.0.1", insecure: true });
+      closers.push(() => served.close());
+      const answer = await raw(`${served.url}/api/instances`);
+      expect(answer.status, answer.text).toBe(200);
+      answers[host] = answer.json();
+    }
+    for (const answer of Object.values(answers)) {
+      expect(answer.instances.map((r) => r.id)).toEqual(
+        expect.arrayContaining(["words", "pruned"]),
+      );
+    }
+    expect(answers["127.0.0.1"]?.storeError).toContain(`EIO reading ${where}`);
+    expect(answers["0.0.0.0"]?.storeError).toContain("EIO reading …/local");
+    expect(answers["0.0.0.0"]?.storeError).not.toContain("secret-mount");
   });
 });
 

@@ -7,7 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -407,7 +407,11 @@ describe("trainable dashboard --queue (the distributed engine on Redis)", () => 
     const taskId = /"taskId":"([^"]+)","instanceId":"queued"/.exec(seen.text)?.[1];
     expect(taskId).toBeDefined();
     const { instances } = (await raw(`${d.url}/api/instances`)).json();
-    expect(instances).toMatchObject([{ id: "queued", plugin: "echo-plugin", running: 1 }]);
+    // The queue's instance, and those with checkpoints in the store ("words", trained locally).
+    expect(instances).toMatchObject([
+      { id: "queued", plugin: "echo-plugin", running: 1 },
+      { id: "words", trainings: 0 },
+    ]);
     const cancel = await raw(`${d.url}/api/tasks/${taskId}/cancel`, {
       method: "POST",
       headers: MUTATE,
@@ -418,6 +422,59 @@ describe("trainable dashboard --queue (the distributed engine on Redis)", () => 
     const ended = await training;
     expect(ended.code).toBe(1);
     expect(ended.stderr).toMatch(/cancelled/);
+  });
+});
+
+describe("instances known only from the store", () => {
+  it("an instance whose checkpoints were only pushed is listed, with its default if it has one", async () => {
+    const folder = join(cwd, "pushed-model");
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, "weights.txt"), "pushed weights");
+    for (const [instance, extra] of [
+      ["pushed-only", []],
+      ["pushed-no-default", ["--no-default"]],
+    ] as const) {
+      const r = await spawnCli(cwd, [
+        "checkpoints",
+        "push",
+        folder,
+        "--instance",
+        instance,
+        "--handle",
+        "v1",
+        ...extra,
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const store = await storeOf();
+    const pushed = await store.resolve({ pluginInstanceId: "pushed-only", handle: "default" });
+    await store.close();
+    const d = await start(["dashboard", "--port", "0"]);
+    const answer = await raw(`${d.url}/api/instances`);
+    expect(answer.status, answer.text).toBe(200);
+    const rows = answer.json().instances as {
+      id: string;
+      plugin?: string;
+      default: { handle: string; digest: string } | null;
+    }[];
+    expect(rows.map((r) => r.id)).toEqual([...rows.map((r) => r.id)].sort());
+    const only = rows.find((r) => r.id === "pushed-only");
+    expect(only).toMatchObject({ trainings: 0, running: 0, default: { digest: pushed.digest } });
+    expect(only?.plugin).toBeUndefined();
+    const noDefault = rows.find((r) => r.id === "pushed-no-default");
+    expect(noDefault).toMatchObject({ trainings: 0, default: null });
+    expect(noDefault).not.toHaveProperty("defaultError");
+    // Instances of the task log are still there, with what the engine knows of them.
+    expect(rows.find((r) => r.id === "words")).toMatchObject({ plugin: "echo-plugin" });
+    const { checkpoints } = (await raw(`${d.url}/api/instances/pushed-only/checkpoints`)).json();
+    expect(checkpoints.map((c: { handle: string }) => c.handle).sort()).toEqual(["default", "v1"]);
+
+    // A read-only dashboard lists them too.
+    const ro = await start(["dashboard", "--port", "0", "--host", "0.0.0.0"]);
+    const shown = (await raw(`${ro.url.replace("0.0.0.0", "127.0.0.1")}/api/instances`)).json();
+    expect(shown.instances.map((r: { id: string }) => r.id)).toEqual(
+      expect.arrayContaining(["pushed-only", "pushed-no-default", "words"]),
+    );
   });
 });
 

@@ -38,7 +38,11 @@ export interface CheckpointSummary {
 /** A row of `GET api/instances`. */
 export interface InstanceRow {
   id: string;
-  plugin: string;
+  /**
+   * The plugin, when the engine knows the instance (its instances, or its trainings). Absent
+   * for an instance known only from its checkpoints in the store (pushed, imported).
+   */
+  plugin?: string;
   handle?: string;
   config?: unknown;
   /** A read-only dashboard does not show configs (where plugin secrets live). */
@@ -48,6 +52,13 @@ export interface InstanceRow {
   defaultError?: string;
   trainings: number;
   running: number;
+}
+
+/** `GET api/instances`: the engine's instances and those with checkpoints in the store. */
+export interface InstancesAnswer {
+  instances: InstanceRow[];
+  /** Why the store's instances could not be listed (the others are still there). */
+  storeError?: string;
 }
 
 interface PostUpdate {

@@ -3,10 +3,11 @@ import { errorBody } from "@trainable/plugin-runtime";
 import type { CheckpointStoreImpl } from "@trainable/storage";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { Info, InstanceRow } from "./api-types.js";
-import { defaultOf, mountCheckpointApi, summarize } from "./checkpoint-api.js";
+import type { Info } from "./api-types.js";
+import { mountCheckpointApi } from "./checkpoint-api.js";
 import { canMutate, type DashboardAccess, dashboardGuard } from "./dashboard-access.js";
 import { type Asset, PAGE_CSP, pageHtml } from "./dashboard-assets.js";
+import { instanceRows } from "./instance-rows.js";
 import { readOnlyTasks, scrubPaths } from "./read-only-view.js";
 import { type EventStreamOptions, mountTaskApi } from "./task-api.js";
 import type { TaskSource } from "./task-source.js";
@@ -37,7 +38,7 @@ const API_BODY_LIMIT = 64 * 1024;
 
 /**
  * The dashboard: the page (`GET /`, `GET /assets/*`) and its JSON API under `/api` — plugin
- * instances and their `default`, trainings with live events (SSE), checkpoints with
+ * instances (the engine's and the store's) and their `default`, trainings with live events (SSE), checkpoints with
  * set-as-default, delete and prune. Mount it anywhere (`/` of `trainable dashboard`, `/ui` of
  * `trainable serve`): the page uses relative URLs.
  */
@@ -111,38 +112,7 @@ export function createDashboardApp(options: DashboardAppOptions): Hono {
     } satisfies Info),
   );
 
-  api.get("/instances", async (c) => {
-    const [instances, all] = await Promise.all([tasks.listInstances(), tasks.listTasks()]);
-    const byId = new Map<string, { id: string; plugin: string }>(
-      instances.map((i) => [i.id, { ...i }]),
-    );
-    // Instances known only from their trainings (e.g. on a queue whose hash was trimmed).
-    for (const task of all) {
-      if (!byId.has(task.instanceId)) {
-        byId.set(task.instanceId, { id: task.instanceId, plugin: task.plugin });
-      }
-    }
-    const rows = await Promise.all(
-      [...byId.values()].map(async (instance): Promise<InstanceRow> => {
-        const id = instance.id;
-        // One instance's store trouble (a damaged ref, a store down) is shown on its row.
-        const found = await defaultOf(store, id).then(
-          (ref) => ({ ref }),
-          (error: unknown) => ({ ref: null, error: shown(errorBody(error).body.error.message) }),
-        );
-        const mine = all.filter((t) => t.instanceId === id);
-        return {
-          ...instance,
-          default: found.ref ? summarize(found.ref, found.ref.digest) : null,
-          ...("error" in found ? { defaultError: found.error } : {}),
-          trainings: mine.length,
-          running: mine.filter((t) => t.state === "running" || t.state === "waiting").length,
-        };
-      }),
-    );
-    rows.sort((a, b) => a.id.localeCompare(b.id));
-    return c.json({ instances: rows });
-  });
+  api.get("/instances", async (c) => c.json(await instanceRows(store, tasks, shown)));
 
   mountCheckpointApi(api, store);
   mountTaskApi(api, tasks, options.events);

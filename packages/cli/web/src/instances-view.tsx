@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import type { InstanceRow } from "../../src/dashboard/api-types.js";
+import type { InstanceRow, InstancesAnswer } from "../../src/dashboard/api-types.js";
 import { ApiError, get } from "./api.js";
 import { date, metric, orderMetrics, shortDigest } from "./format.js";
 
@@ -7,10 +7,12 @@ import { date, metric, orderMetrics, shortDigest } from "./format.js";
 export function InstancesView(props: { refreshKey: number }) {
   const [rows, setRows] = useState<InstanceRow[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [storeError, setStoreError] = useState<string | null>(null);
   useEffect(() => {
-    get<{ instances: InstanceRow[] }>("instances").then(
+    get<InstancesAnswer>("instances").then(
       (a) => {
         setRows(a.instances);
+        setStoreError(a.storeError ?? null);
         setError(null);
       },
       (e) => setError(e instanceof ApiError ? e.message : String(e)),
@@ -24,10 +26,16 @@ export function InstancesView(props: { refreshKey: number }) {
           {error}
         </p>
       )}
+      {storeError && (
+        <p class="error-text" role="alert">
+          The store's instances could not be listed: {storeError}
+        </p>
+      )}
       {rows === null && !error && <p class="muted">Loading…</p>}
       {rows && rows.length === 0 && (
         <p class="muted">
-          No instances yet: <code>trainable train --plugin … --instance NAME</code> creates one.
+          No instances yet: <code>trainable train --plugin … --instance NAME</code> creates one (
+          <code>trainable checkpoints push</code> stores a folder for one).
         </p>
       )}
       {rows && rows.length > 0 && (
@@ -50,7 +58,16 @@ export function InstancesView(props: { refreshKey: number }) {
                   <th scope="row">
                     <a href={`#/instances/${encodeURIComponent(row.id)}`}>{row.id}</a>
                   </th>
-                  <td>{row.plugin}</td>
+                  <td>
+                    {row.plugin ?? (
+                      <span
+                        class="muted"
+                        title="Only checkpoints in the store (pushed or imported)"
+                      >
+                        –
+                      </span>
+                    )}
+                  </td>
                   <td>
                     {row.default ? (
                       <>

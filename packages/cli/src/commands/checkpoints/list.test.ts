@@ -52,6 +52,21 @@ describe("checkpoints list", () => {
     expect(row).toMatch(/^v1\s+[0-9a-f]{12}\s+\d+\s+\S+\s+f1=0\.25$/);
   });
 
+  it("without --instance, prints the instances that have checkpoints (--json and a table)", async () => {
+    const c = await cli();
+    expect(await c.run("list")).toEqual([]);
+    await c.save("tagger", "v1", '{"a":1}');
+    await c.save("other", "v9", '{"a":9}');
+    await c.save("gone", "v1", '{"a":3}');
+    // Every handle deleted: no checkpoints left.
+    await (await c.store()).delete({ pluginInstanceId: "gone", handle: "v1" });
+    expect(await c.run("list")).toEqual([{ instance: "other" }, { instance: "tagger" }]);
+    const text = await cli({ json: false });
+    expect(await text.run("list")).toBe(`no instances with checkpoints in ${text.remote}\n`);
+    await text.save("tagger", "v1", '{"a":1}');
+    expect(await text.run("list")).toBe("INSTANCE\ntagger\n");
+  });
+
   it("refuses a bad --instance id, naming the flag", async () => {
     const c = await cli();
     await expect(c.run("list", "--instance", "../x")).rejects.toThrow(/--instance/);
