@@ -10,7 +10,9 @@ pid_is() {
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   [ -r "/proc/$pid/stat" ] || return 1
   [ "$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)" != Z ] || return 1
-  cmdline=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || return 1
+  # Arguments joined by spaces, with one after the last: a WORD ending in a space matches a
+  # whole argument's end (":6390 " is not ":63901").
+  cmdline="$( { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2>/dev/null) " || return 1
   for word in "$@"; do
     [[ "$cmdline" == *"$word"* ]] || return 1
   done

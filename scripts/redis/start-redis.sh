@@ -24,7 +24,7 @@ die() { [ -f "$DIR/redis.log" ] && tail -n 20 "$DIR/redis.log" >&2; log "ERROR: 
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/pid.sh"
 # ours PID: a redis-server serving this PORT (Redis sets its title to "redis-server HOST:PORT"),
 # not a process that inherited the number of one that died.
-ours() { pid_is "$1" redis-server ":$PORT"; }
+ours() { pid_is "$1" redis-server ":$PORT "; }
 print_env() { printf 'REDIS_URL=redis://127.0.0.1:%s/0\nREDIS_PID=%s\nREDIS_DIR=%s\n' "$PORT" "$1" "$DIR"; }
 ping() { redis-cli -h 127.0.0.1 -p "$PORT" --no-auth-warning ping 2>/dev/null | grep -q PONG; }
 

@@ -10,7 +10,7 @@ DIR=${REDIS_DIR:-/tmp/trainable-redis-$PORT}
 # shellcheck source=../lib/pid.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/pid.sh"
 # ours PID: still the redis-server of this PORT, not a process that inherited a dead one's number.
-running() { pid_is "$1" redis-server ":$PORT"; }
+running() { pid_is "$1" redis-server ":$PORT "; }
 if [ -f "$DIR/redis.pid" ]; then
   PID=$(cat "$DIR/redis.pid")
   if running "$PID"; then

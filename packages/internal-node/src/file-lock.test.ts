@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tryLock, waitForLock } from "./file-lock.js";
-import { HOST } from "./is-process-alive.js";
+import { HOST, PID_NAMESPACE } from "./is-process-alive.js";
 
 describe("tryLock", () => {
   let dir: string;
@@ -43,6 +43,25 @@ describe("tryLock", () => {
     });
     expect(lock).toBeDefined();
     expect(reasons[0]).toMatch(/gone/);
+    await lock?.release();
+  });
+
+  it("keeps a fresh lock of a pid in another pid namespace of this host (a container sharing the folder): that pid cannot be checked from here", async () => {
+    const path = join(dir, "x.lock");
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+    const lockOf = (pidNamespace: string) =>
+      JSON.stringify({ pid: dead, host: HOST, pidNamespace, token: "t", createdAt: Date.now() });
+    await writeFile(path, lockOf(`${PID_NAMESPACE}0`));
+    expect(await tryLock(path, { staleMs: 600_000 })).toBeUndefined();
+    // Recorded in this namespace: the dead pid is checked, the lock broken.
+    await writeFile(path, lockOf(PID_NAMESPACE));
+    const lock = await tryLock(path, { staleMs: 600_000 });
+    expect(lock).toBeDefined();
+    expect(JSON.parse(await readFile(path, "utf8"))).toMatchObject({
+      pid: process.pid,
+      host: HOST,
+      ...(PID_NAMESPACE ? { pidNamespace: PID_NAMESPACE } : {}),
+    });
     await lock?.release();
   });
 

@@ -2,12 +2,14 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { link, open, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { errno } from "./errno.js";
-import { HOST, isProcessAlive } from "./is-process-alive.js";
+import { canCheckPid, HOST, isProcessAlive, PID_NAMESPACE } from "./is-process-alive.js";
 
 /** What a lock file holds. */
 export interface LockInfo {
   pid: number;
   host: string;
+  /** The holder's pid namespace (`PID_NAMESPACE`); absent in locks of earlier versions. */
+  pidNamespace?: string;
   token: string;
   createdAt: number;
 }
@@ -63,7 +65,11 @@ async function staleness(
   info: Partial<LockInfo>,
   staleMs: number,
 ): Promise<string | undefined> {
-  if (info.host === HOST && typeof info.pid === "number" && !isProcessAlive(info.pid)) {
+  if (
+    canCheckPid(info.host, info.pidNamespace) &&
+    typeof info.pid === "number" &&
+    !isProcessAlive(info.pid)
+  ) {
     return `its holder (pid ${info.pid}) is gone`;
   }
   let age: number;
@@ -133,7 +139,7 @@ function heldLock(path: string, info: LockInfo, staleMs: number): FileLock {
  * Takes the lock at `path` if it is free: an `O_EXCL` create of a file holding pid, host, a
  * token and a timestamp, shared by every process on the machine (and by hosts sharing the
  * filesystem, if it honours `O_EXCL`). A stale lock is broken first: its holder is a dead pid
- * on this host, or it has not been refreshed for `staleMs`. Returns `undefined` when a live
+ * on this host (in this pid namespace), or it has not been refreshed for `staleMs`. Returns `undefined` when a live
  * process holds it. The holder refreshes the file's mtime until it releases it.
  */
 export async function tryLock(path: string, options: LockOptions): Promise<FileLock | undefined> {
@@ -141,6 +147,7 @@ export async function tryLock(path: string, options: LockOptions): Promise<FileL
     const info: LockInfo = {
       pid: process.pid,
       host: HOST,
+      ...(PID_NAMESPACE ? { pidNamespace: PID_NAMESPACE } : {}),
       token: randomUUID(),
       createdAt: Date.now(),
     };

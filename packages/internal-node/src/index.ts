@@ -9,7 +9,7 @@ export {
   waitForLock,
 } from "./file-lock.js";
 export { fsyncPath, fsyncTree } from "./fsync.js";
-export { HOST, isProcessAlive } from "./is-process-alive.js";
+export { canCheckPid, HOST, isProcessAlive, PID_NAMESPACE } from "./is-process-alive.js";
 export { mapLimit } from "./map-limit.js";
 export { readDirIfExists } from "./read-dir.js";
 export { type WriteFileAtomicOptions, writeFileAtomic } from "./write-file-atomic.js";

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import { PID_NAMESPACE } from "@trainable/internal-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isTaskLock, lockTask } from "./task-lock.js";
 
@@ -57,5 +58,27 @@ describe("lockTask", () => {
     const result = await lockTask(dir);
     expect(isTaskLock(result)).toBe(false);
     expect(result).toMatchObject({ host: "elsewhere" });
+  });
+
+  it("a lock of a dead pid in another pid namespace of this host is never broken; in this one it is", async () => {
+    const lockOf = (pidNamespace: string) =>
+      JSON.stringify({
+        pid: deadPid(),
+        host: hostname(),
+        pidNamespace,
+        since: "2020-01-01T00:00:00Z",
+      });
+    // Another container sharing the data dir: its pid means nothing here.
+    await writeFile(join(dir, "driver.lock"), lockOf(`${PID_NAMESPACE}0`));
+    const held = await lockTask(dir);
+    expect(isTaskLock(held)).toBe(false);
+    await writeFile(join(dir, "driver.lock"), lockOf(PID_NAMESPACE));
+    const taken = await lockTask(dir);
+    expect(isTaskLock(taken)).toBe(true);
+    expect(JSON.parse(await readFile(join(dir, "driver.lock"), "utf8"))).toMatchObject({
+      pid: process.pid,
+      ...(PID_NAMESPACE ? { pidNamespace: PID_NAMESPACE } : {}),
+    });
+    if (isTaskLock(taken)) await taken.release();
   });
 });

@@ -1,12 +1,14 @@
 import { open, readFile, rm, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { isProcessAlive } from "@trainable/internal-node";
+import { isProcessAlive, PID_NAMESPACE } from "@trainable/internal-node";
 
 /** Who drives a task: the process holding its lock. */
 export interface TaskLockHolder {
   pid: number;
   host: string;
+  /** The holder's pid namespace (internal-node's `PID_NAMESPACE`); absent in older locks. */
+  pidNamespace?: string;
   since: string;
 }
 
@@ -22,7 +24,8 @@ const HOST = hostname();
  * Takes the driver lock of a task (`{taskDir}/driver.lock`, created with O_EXCL): exactly one
  * process drives a task at a time — a second engine, or `resume` while `train` runs, finds it
  * held and leaves the task alone. A lock whose holder is a dead process of this host is
- * broken; one held by a live process (or by another host, which cannot be checked) is not.
+ * broken; one held by a live process (or by another host or pid namespace — another container
+ * sharing the folder — whose pid cannot be checked from here) is not.
  * Returns the holder instead of a lock when it is held.
  */
 export async function lockTask(taskDir: string): Promise<TaskLock | TaskLockHolder> {
@@ -34,6 +37,7 @@ export async function lockTask(taskDir: string): Promise<TaskLock | TaskLockHold
         const holder: TaskLockHolder = {
           pid: process.pid,
           host: HOST,
+          ...(PID_NAMESPACE ? { pidNamespace: PID_NAMESPACE } : {}),
           since: new Date().toISOString(),
         };
         await handle.writeFile(JSON.stringify(holder));
@@ -53,7 +57,7 @@ export async function lockTask(taskDir: string): Promise<TaskLock | TaskLockHold
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
     const holder = await readHolder(file);
-    if (holder !== undefined && (holder.host !== HOST || isProcessAlive(holder.pid))) return holder;
+    if (holder !== undefined && (!canCheck(holder) || isProcessAlive(holder.pid))) return holder;
     if (holder === undefined && (await ageMs(file)) < 10_000) {
       // Released meanwhile (look again), or being written by its creator right now.
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -68,6 +72,14 @@ export async function lockTask(taskDir: string): Promise<TaskLock | TaskLockHold
   return holder ?? { pid: 0, host: "unknown", since: new Date(0).toISOString() };
 }
 
+/** Whether the holder's pid can be checked here: this host, and this pid namespace (or none recorded). */
+function canCheck(holder: TaskLockHolder): boolean {
+  return (
+    holder.host === HOST &&
+    (holder.pidNamespace === undefined || holder.pidNamespace === PID_NAMESPACE)
+  );
+}
+
 async function ageMs(file: string): Promise<number> {
   return stat(file).then(
     (st) => Date.now() - st.mtimeMs,
@@ -76,7 +88,12 @@ async function ageMs(file: string): Promise<number> {
 }
 
 function sameHolder(a: TaskLockHolder | undefined, b: TaskLockHolder | undefined): boolean {
-  return a?.pid === b?.pid && a?.host === b?.host && a?.since === b?.since;
+  return (
+    a?.pid === b?.pid &&
+    a?.host === b?.host &&
+    a?.pidNamespace === b?.pidNamespace &&
+    a?.since === b?.since
+  );
 }
 
 /** Removes `file` if it still holds the stale `seen` holder, while holding `{file}.break`. */
@@ -104,7 +121,12 @@ async function readHolder(file: string): Promise<TaskLockHolder | undefined> {
   try {
     const parsed = JSON.parse(await readFile(file, "utf8")) as Partial<TaskLockHolder>;
     if (typeof parsed.pid === "number" && typeof parsed.host === "string") {
-      return { pid: parsed.pid, host: parsed.host, since: String(parsed.since ?? "") };
+      return {
+        pid: parsed.pid,
+        host: parsed.host,
+        ...(typeof parsed.pidNamespace === "string" ? { pidNamespace: parsed.pidNamespace } : {}),
+        since: String(parsed.since ?? ""),
+      };
     }
     return undefined;
   } catch {

@@ -35,7 +35,8 @@ export interface CheckpointStoreImpl extends CheckpointStore {
   /**
    * The plugin instances of this workspace with at least one checkpoint (a handle pointing at
    * one: not only leftover blobs or deleted handles), sorted; names that are not valid ids
-   * are left out. Lists folders (`backend.listPrefixes`), never every key of the store.
+   * are left out. Lists folders (`backend.listPrefixes`); a backend without it walks every key
+   * of the workspace (holding one name at a time).
    */
   listInstances(options?: { signal?: AbortSignal }): Promise<string[]>;
   prune(options: PruneOptions): Promise<PruneResult>;

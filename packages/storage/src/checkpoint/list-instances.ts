@@ -29,7 +29,8 @@ async function hasLiveHandle(ctx: StoreContext, scope: Scope, signal?: AbortSign
  * The plugin instances of the store's workspace with at least one checkpoint (a handle whose
  * newest version is a ref: not only leftover blobs, pins or deleted handles), sorted. Names
  * under the workspace that are not valid ids are not instances and are left out. Only the
- * instances' names are held (listed a folder level at a time, never every key), and their
+ * instances' names are held (listed a folder level at a time where the backend has
+ * `listPrefixes`, else by walking the workspace's keys), and their
  * handles are checked 8 instances at a time.
  */
 export async function listInstances(

@@ -2,9 +2,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { HOST } from "@trainable/internal-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { sweepStaleTempDirs, withTempDir } from "./temp-dirs.js";
+import { sweepStaleTempDirs, TEMP_DIR_OWNER, withTempDir } from "./temp-dirs.js";
 
 const roots: string[] = [];
 afterEach(async () => {
@@ -36,14 +35,16 @@ describe("store temp folders", () => {
     const root = await tempRoot();
     const sleeper = spawn("sleep", ["60"], { stdio: "ignore" });
     try {
-      const dead = await plant(root, `trainable-save-${HOST}-${deadPid()}-aB3dE9`);
-      const deadLoad = await plant(root, `trainable-load-${HOST}-${deadPid()}-Zz0000`);
+      const dead = await plant(root, `trainable-save-${TEMP_DIR_OWNER}-${deadPid()}-aB3dE9`);
+      const deadLoad = await plant(root, `trainable-load-${TEMP_DIR_OWNER}-${deadPid()}-Zz0000`);
       const kept = [
-        await plant(root, `trainable-save-${HOST}-${sleeper.pid}-aB3dE9`), // alive
-        await plant(root, `trainable-save-${HOST}-${process.pid}-qwerty`), // this process
+        await plant(root, `trainable-save-${TEMP_DIR_OWNER}-${sleeper.pid}-aB3dE9`), // alive
+        await plant(root, `trainable-save-${TEMP_DIR_OWNER}-${process.pid}-qwerty`), // this process
         await plant(root, `trainable-save-other-machine-${deadPid()}-aB3dE9`), // another host
+        // Another pid namespace of this host (a container sharing the temp dir).
+        await plant(root, `trainable-save-${TEMP_DIR_OWNER}0-${deadPid()}-aB3dE9`),
         await plant(root, "trainable-save-aB3dE9"), // an older version's name: owner unknown
-        await plant(root, `my-files-${HOST}-${deadPid()}-aB3dE9`), // not ours
+        await plant(root, `my-files-${TEMP_DIR_OWNER}-${deadPid()}-aB3dE9`), // not ours
       ];
       expect(await sweepStaleTempDirs(root)).toBe(2);
       const left = await readdir(root);
@@ -57,13 +58,13 @@ describe("store temp folders", () => {
 
   it("the first temp folder of a process sweeps; each is named after its host and pid and removed after use, even on a throw", async () => {
     const root = await tempRoot();
-    const stale = await plant(root, `trainable-save-${HOST}-${deadPid()}-aB3dE9`);
+    const stale = await plant(root, `trainable-save-${TEMP_DIR_OWNER}-${deadPid()}-aB3dE9`);
     let seen = "";
     await withTempDir(root, "save", async (dir) => {
       seen = basename(dir);
       expect(await readdir(root)).not.toContain(stale);
     });
-    expect(seen).toMatch(new RegExp(`^trainable-save-${HOST}-${process.pid}-[A-Za-z0-9]{6}$`));
+    expect(seen).toMatch(new RegExp(`^trainable-save-${TEMP_DIR_OWNER}-${process.pid}-[A-Za-z0-9]{6}$`));
     await expect(
       withTempDir(root, "load", async (dir) => {
         await writeFile(join(dir, "f"), "x");

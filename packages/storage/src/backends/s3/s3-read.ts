@@ -123,11 +123,14 @@ export async function* listCommonPrefixes(
 ): AsyncGenerator<string> {
   const full = ctx.fullKey(prefix);
   let left = limit ?? Number.POSITIVE_INFINITY;
+  // Each name once, even from a server that repeats a common prefix across pages.
+  let last: string | undefined;
   for await (const out of listPages(ctx, { Prefix: full, Delimiter: "/" }, signal, () => left)) {
     for (const { Prefix: folder } of out.CommonPrefixes ?? []) {
       if (folder === undefined || !folder.startsWith(full) || !folder.endsWith("/")) continue;
       const name = folder.slice(full.length, -1);
-      if (name === "" || name.includes("/")) continue;
+      if (name === "" || name.includes("/") || name === last) continue;
+      last = name;
       left--;
       yield name;
     }
