@@ -64,7 +64,9 @@ describe("store temp folders", () => {
       seen = basename(dir);
       expect(await readdir(root)).not.toContain(stale);
     });
-    expect(seen).toMatch(new RegExp(`^trainable-save-${TEMP_DIR_OWNER}-${process.pid}-[A-Za-z0-9]{6}$`));
+    expect(seen).toMatch(
+      new RegExp(`^trainable-save-${TEMP_DIR_OWNER}-${process.pid}-[A-Za-z0-9]{6}$`),
+    );
     await expect(
       withTempDir(root, "load", async (dir) => {
         await writeFile(join(dir, "f"), "x");
