@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ValidationError, validateId } from "@trainable/core";
@@ -85,6 +85,24 @@ describe("createIssuedTaskRecords", () => {
       "x.json",
       "y.json",
     ]);
+  });
+
+  it("a failed background prune whose error report throws leaves no rejection unhandled", async () => {
+    dir = await mkdtemp(join(tmpdir(), "issued-records-"));
+    await mkdir(join(dir, ".pruned")); // the prune's marker cannot be written: it fails
+    const reported: unknown[] = [];
+    const records = createIssuedTaskRecords({
+      dir,
+      now: clock.now,
+      onPruneError: (error) => {
+        reported.push(error);
+        throw new Error("the logger failed too");
+      },
+    });
+    await records.write(id("a"), record("a"));
+    await expect(records.idle()).resolves.toBeUndefined();
+    expect(reported).toHaveLength(1);
+    expect(await records.read(id("a"))).toMatchObject({ taskId: "a" });
   });
 
   it("in a folder: maxTasks bounds the ended records kept, oldest ended out first", async () => {

@@ -29,7 +29,10 @@ export interface IssuedTaskRecordsOptions {
   endedRetentionMs?: number;
   /** Clock, for tests. */
   now?: () => Date;
-  /** Reports a failed background prune of `dir` (the next one is tried an interval later). */
+  /**
+   * Reports a failed background prune of `dir` (the next one is tried an interval later). An
+   * error it throws is ignored.
+   */
   onPruneError?: (error: unknown) => void;
 }
 
@@ -64,6 +67,15 @@ export function createIssuedTaskRecords(options: IssuedTaskRecordsOptions): Issu
   const fileOf = (taskId: Id) => join(dir as string, `${taskId}.json`);
   const read = (taskId: Id) =>
     dir ? readIssuedTaskFile(fileOf(taskId), taskId) : Promise.resolve(memory.get(taskId));
+  // Never throws: a report that fails (a user's logger) must not reject `pruning`, which
+  // nothing awaits between writes (an unhandled rejection ends the process).
+  const reportPruneError = (error: unknown) => {
+    try {
+      options.onPruneError?.(error);
+    } catch {
+      // nowhere left to report it; the next prune is tried an interval later
+    }
+  };
   let lastPrune = Number.NEGATIVE_INFINITY;
   let pruning: Promise<void> = Promise.resolve();
   const pruneDir = (at: Date, interval: number) =>
@@ -91,7 +103,7 @@ export function createIssuedTaskRecords(options: IssuedTaskRecordsOptions): Issu
           .then(() => pruneDir(at, intervalMs))
           .then(
             () => {},
-            (error: unknown) => options.onPruneError?.(error),
+            (error: unknown) => reportPruneError(error),
           );
       }
     },
