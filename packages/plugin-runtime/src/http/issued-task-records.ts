@@ -1,10 +1,10 @@
-import { readdir, rm } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Id, ValidationError } from "@trainable/core";
 import { writeJsonAtomic } from "../util/write-json-atomic.js";
 import { readIssuedTaskFile, recordIds } from "./issued-task-file.js";
 import type { IssuedTask } from "./issued-tasks.js";
-import { pruneIssuedTaskFiles } from "./prune-issued-task-files.js";
+import { pruneIssuedTaskFiles, removeIssuedTaskFile } from "./prune-issued-task-files.js";
 
 /** How many tasks are kept (oldest ended first out) by default. */
 const DEFAULT_MAX_TASKS = 10_000;
@@ -121,7 +121,7 @@ export function createIssuedTaskRecords(options: IssuedTaskRecordsOptions): Issu
     },
     async remove(taskId) {
       memory.delete(taskId);
-      if (dir) await rm(fileOf(taskId), { force: true });
+      if (dir) await removeIssuedTaskFile(dir, taskId);
     },
     async prune() {
       await pruning;

@@ -98,6 +98,28 @@ async function prunedRecently(dir: string, now: Date, intervalMs: number): Promi
 }
 
 /**
+ * Removes the record of `taskId` from `dir` for good: the file, any claim of it a prune holds
+ * (which that prune would put back, were it written again since its scan), then the file
+ * again (put back before its claim was removed). A prune that claims it afterwards finds it
+ * gone.
+ */
+export async function removeIssuedTaskFile(dir: string, taskId: string): Promise<void> {
+  const file = join(dir, `${taskId}.json`);
+  await rm(file, { force: true });
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if (errno(error) === "ENOENT") return;
+    throw error;
+  }
+  const claims = names.filter((name) => CLAIM.exec(name)?.[1] === taskId);
+  if (claims.length === 0) return;
+  for (const name of claims) await rm(join(dir, name), { force: true });
+  await rm(file, { force: true });
+}
+
+/**
  * Removes `{dir}/{seen.taskId}.json` if it is still the ended record `seen` (same `endedAt`;
  * an ended record never changes its end, a new training under that id has none or a later
  * one). True when this call removed it.
