@@ -16,7 +16,7 @@ const MARKER = ".pruned";
  * left by a prune that stopped, and is settled by the next prune; a younger one may be a prune
  * in progress (here or on another server), which a claim outlives by milliseconds.
  */
-export const LEFT_CLAIM_AGE_MS = 60_000;
+const LEFT_CLAIM_AGE_MS = 60_000;
 /** Files read at once while scanning. */
 const READ_CONCURRENCY = 16;
 
@@ -133,17 +133,16 @@ export async function removeIfUnchanged(
   const claim = `${file}.${randomBytes(8).toString("hex")}.pruning`;
   try {
     await rename(file, claim);
+    // Date the claim (a rename keeps the record's mtime) so that another prune does not take
+    // it for one a stopped prune left. Undated, one may put it back: the record is then kept
+    // until a later prune.
+    await utimes(claim, now, now).catch((error: unknown) => {
+      if (errno(error) === "ENOENT") throw error;
+    });
   } catch (error) {
-    if (errno(error) === "ENOENT") return false; // removed meanwhile (by another prune)
-    throw error;
-  }
-  // Date the claim (a rename keeps the record's mtime) so that another prune does not take it
-  // for one a stopped prune left. Undated, it may be put back by one: the record is then kept
-  // until a later prune. Gone already: another prune settled it so (its clock ahead of ours).
-  try {
-    await utimes(claim, now, now);
-  } catch (error) {
+    // Removed meanwhile by another prune; or the claim settled by one (its clock ahead of ours).
     if (errno(error) === "ENOENT") return false;
+    throw error;
   }
   const claimed = await readIssuedTaskFile(claim, seen.taskId);
   if (claimed?.endedAt !== undefined && claimed.endedAt === seen.endedAt) {
