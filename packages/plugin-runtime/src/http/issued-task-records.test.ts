@@ -1,10 +1,11 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ValidationError, validateId } from "@trainable/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { createIssuedTaskRecords } from "./issued-task-records.js";
 import type { IssuedTask } from "./issued-tasks.js";
+import { pruneIssuedTaskFiles } from "./prune-issued-task-files.js";
 
 const at = "2026-01-01T00:00:00.000Z";
 const record = (taskId: string): IssuedTask => ({
@@ -85,6 +86,43 @@ describe("createIssuedTaskRecords", () => {
       "x.json",
       "y.json",
     ]);
+  });
+
+  it("in a folder: a record removed while a prune holds it in a claim is not put back", async () => {
+    dir = await mkdtemp(join(tmpdir(), "issued-records-"));
+    const records = createIssuedTaskRecords({ dir, now: clock.now });
+    await records.write(id("a"), record("a"));
+    await records.idle();
+    // A prune claimed it (written again since its scan, it is to be put back)...
+    await rename(join(dir, "a.json"), join(dir, "a.json.0123abcd.pruning"));
+    await records.remove(id("a")); // ...when its training was cancelled
+    // The claim is gone: neither that prune nor a later one puts the record back.
+    await pruneIssuedTaskFiles({
+      dir,
+      now: new Date(Date.now() + DAY),
+      endedRetentionMs: DAY,
+      maxTasks: 100,
+    });
+    expect(await records.read(id("a"))).toBeUndefined();
+    expect((await readdir(dir)).filter((n) => !n.startsWith("."))).toEqual([]);
+  });
+
+  it("a failed background prune whose error report throws leaves no rejection unhandled", async () => {
+    dir = await mkdtemp(join(tmpdir(), "issued-records-"));
+    await mkdir(join(dir, ".pruned")); // the prune's marker cannot be written: it fails
+    const reported: unknown[] = [];
+    const records = createIssuedTaskRecords({
+      dir,
+      now: clock.now,
+      onPruneError: (error) => {
+        reported.push(error);
+        throw new Error("the logger failed too");
+      },
+    });
+    await records.write(id("a"), record("a"));
+    await expect(records.idle()).resolves.toBeUndefined();
+    expect(reported).toHaveLength(1);
+    expect(await records.read(id("a"))).toMatchObject({ taskId: "a" });
   });
 
   it("in a folder: maxTasks bounds the ended records kept, oldest ended out first", async () => {

@@ -1,10 +1,10 @@
-import { readdir, rm } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Id, ValidationError } from "@trainable/core";
 import { writeJsonAtomic } from "../util/write-json-atomic.js";
 import { readIssuedTaskFile, recordIds } from "./issued-task-file.js";
 import type { IssuedTask } from "./issued-tasks.js";
-import { pruneIssuedTaskFiles } from "./prune-issued-task-files.js";
+import { pruneIssuedTaskFiles, removeIssuedTaskFile } from "./prune-issued-task-files.js";
 
 /** How many tasks are kept (oldest ended first out) by default. */
 const DEFAULT_MAX_TASKS = 10_000;
@@ -29,7 +29,10 @@ export interface IssuedTaskRecordsOptions {
   endedRetentionMs?: number;
   /** Clock, for tests. */
   now?: () => Date;
-  /** Reports a failed background prune of `dir` (the next one is tried an interval later). */
+  /**
+   * Reports a failed background prune of `dir` (the next one is tried an interval later). An
+   * error it throws is ignored.
+   */
   onPruneError?: (error: unknown) => void;
 }
 
@@ -64,6 +67,15 @@ export function createIssuedTaskRecords(options: IssuedTaskRecordsOptions): Issu
   const fileOf = (taskId: Id) => join(dir as string, `${taskId}.json`);
   const read = (taskId: Id) =>
     dir ? readIssuedTaskFile(fileOf(taskId), taskId) : Promise.resolve(memory.get(taskId));
+  // Never throws: a report that fails (a user's logger) must not reject `pruning`, which
+  // nothing awaits between writes (an unhandled rejection ends the process).
+  const reportPruneError = (error: unknown) => {
+    try {
+      options.onPruneError?.(error);
+    } catch {
+      // nowhere left to report it; the next prune is tried an interval later
+    }
+  };
   let lastPrune = Number.NEGATIVE_INFINITY;
   let pruning: Promise<void> = Promise.resolve();
   const pruneDir = (at: Date, interval: number) =>
@@ -91,7 +103,7 @@ export function createIssuedTaskRecords(options: IssuedTaskRecordsOptions): Issu
           .then(() => pruneDir(at, intervalMs))
           .then(
             () => {},
-            (error: unknown) => options.onPruneError?.(error),
+            (error: unknown) => reportPruneError(error),
           );
       }
     },
@@ -109,7 +121,7 @@ export function createIssuedTaskRecords(options: IssuedTaskRecordsOptions): Issu
     },
     async remove(taskId) {
       memory.delete(taskId);
-      if (dir) await rm(fileOf(taskId), { force: true });
+      if (dir) await removeIssuedTaskFile(dir, taskId);
     },
     async prune() {
       await pruning;

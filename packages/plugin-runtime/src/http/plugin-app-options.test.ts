@@ -65,6 +65,15 @@ describe("resolvePluginAppOptions", () => {
     ).not.toThrow();
   });
 
+  it("refuses a servedTasks option it does not know, naming it", () => {
+    const servedTasks = { maxTask: 5 } as unknown as PluginAppOptions["servedTasks"];
+    const message = validationMessage(() =>
+      resolvePluginAppOptions(clientWith(), options({ servedTasks })),
+    );
+    expect(message).toContain("servedTasks.maxTask");
+    expect(message).toContain("maxTasks, endedRetentionMs");
+  });
+
   it("refuses something that is not a plugin service", () => {
     expect(() => resolvePluginAppOptions({} as LocalPluginClient, options())).toThrow(/service/);
   });

@@ -102,7 +102,7 @@ export interface PluginAppOptions {
    * bounds the records: beyond it the oldest ended ones are removed first — on disk only
    * ended ones ever are; in memory the oldest record goes when none has ended. The folder is
    * pruned after a write, at most once per 10 minutes across all servers sharing it (or
-   * per `endedRetentionMs` when shorter). Both positive integers.
+   * per `endedRetentionMs` when shorter). Both positive integers; any other key is refused.
    */
   servedTasks?: {
     maxTasks?: number;
@@ -111,6 +111,9 @@ export interface PluginAppOptions {
   /** Clock, for tests. */
   now?: () => Date;
 }
+
+/** The options of `servedTasks`: any other key (a typo) is refused. */
+const SERVED_TASKS_KEYS = new Set(["maxTasks", "endedRetentionMs"]);
 
 /** A plugin app's options, checked, with their defaults. */
 export interface ResolvedPluginApp {
@@ -184,6 +187,16 @@ export function resolvePluginAppOptions(
       "runtime",
       "servedTasks",
       "must be an object { maxTasks?, endedRetentionMs? }",
+    );
+  }
+  const unknown = served
+    ? Object.keys(served).find((key) => !SERVED_TASKS_KEYS.has(key))
+    : undefined;
+  if (unknown !== undefined) {
+    throw ValidationError.forField(
+      "runtime",
+      `servedTasks.${unknown}`,
+      "is not an option of servedTasks (maxTasks, endedRetentionMs)",
     );
   }
   return { client, bodyLimit: limit, logger, alias, tokens };

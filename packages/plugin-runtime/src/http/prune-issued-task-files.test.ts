@@ -1,9 +1,22 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { IssuedTask } from "./issued-tasks.js";
 import { pruneIssuedTaskFiles, removeIfUnchanged } from "./prune-issued-task-files.js";
+
+/** `link` fails with this code while set: a filesystem without hard links. */
+const linkFault = vi.hoisted(() => ({ code: undefined as string | undefined }));
+vi.mock("node:fs/promises", async (importOriginal) => {
+  const fs = await importOriginal<typeof import("node:fs/promises")>();
+  return {
+    ...fs,
+    link: async (from: string, to: string) => {
+      if (linkFault.code === undefined) return fs.link(from, to);
+      throw Object.assign(new Error(`${linkFault.code}: link`), { code: linkFault.code });
+    },
+  };
+});
 
 const DAY = 24 * 60 * 60 * 1000;
 const t0 = Date.UTC(2026, 0, 10);
@@ -24,12 +37,15 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "issued-prune-"));
 });
 afterEach(async () => {
+  linkFault.code = undefined;
   await rm(dir, { recursive: true, force: true });
 });
 
 async function put(task: IssuedTask): Promise<void> {
   await writeFile(join(dir, `${task.taskId}.json`), JSON.stringify({ version: 1, ...task }));
 }
+/** Dates a claim as made at `ms` (a prune stamps its claims with its clock). */
+const claimAt = (file: string, ms: number) => utimes(file, new Date(ms), new Date(ms));
 const names = async () => (await readdir(dir)).filter((n) => !n.startsWith(".")).sort();
 const prune = (more: { now?: number; maxTasks?: number; intervalMs?: number } = {}) =>
   pruneIssuedTaskFiles({
@@ -62,6 +78,15 @@ describe("pruneIssuedTaskFiles", () => {
     // Only running ones left beyond the bound: they stay.
     expect((await prune({ maxTasks: 1 })).removed).toEqual(["e3"]);
     expect(await names()).toEqual(["r1.json", "r2.json"]);
+  });
+
+  it("ranks a record whose endedAt is not a date as the oldest ended one", async () => {
+    await put(record("e1", t0 - 3 * DAY));
+    await put(record("e2", t0 - 2 * DAY));
+    await put({ ...record("zz", t0 - 1 * DAY), endedAt: "not a date" });
+    await put(record("e3", t0 - 1 * DAY));
+    expect((await prune({ maxTasks: 3 })).removed).toEqual(["zz"]);
+    expect(await names()).toEqual(["e1.json", "e2.json", "e3.json"]);
   });
 
   it("two servers pruning one folder at once remove each record once, and leave no claim behind", async () => {
@@ -105,10 +130,47 @@ describe("pruneIssuedTaskFiles", () => {
   it("removes a claim left behind by a pruning server that stopped, when its record is prunable", async () => {
     const claimed = join(dir, "gone.json.0123abcd.pruning");
     await writeFile(claimed, JSON.stringify({ version: 1, ...record("gone", t0 - 8 * DAY) }));
-    const kept = join(dir, "back.json.4567cdef.pruning");
-    await writeFile(kept, JSON.stringify({ version: 1, ...record("back") }));
+    await claimAt(claimed, t0 - 1000);
+    const fresh = join(dir, "busy.json.4567cdef.pruning");
+    await writeFile(fresh, JSON.stringify({ version: 1, ...record("busy") }));
+    await claimAt(fresh, t0 - 1000); // a prune in progress (on another server): left alone
     await prune();
-    expect(await names()).toEqual(["back.json.4567cdef.pruning"]);
+    expect(await names()).toEqual(["busy.json.4567cdef.pruning"]);
+  });
+
+  it("puts back the live record a prune stopped between its claim and the put-back left in a claim", async () => {
+    // The record was written again (a running training) between a prune's scan and its claim;
+    // the prune was killed before putting it back.
+    await put(record("live"));
+    const claim = join(dir, "live.json.89abcdef.pruning");
+    await rename(join(dir, "live.json"), claim);
+    await claimAt(claim, t0 - 2 * 60_000);
+    expect((await prune()).removed).toEqual([]);
+    expect(await names()).toEqual(["live.json"]);
+    const back = JSON.parse(await readFile(join(dir, "live.json"), "utf8")) as IssuedTask;
+    expect(back).toMatchObject({ taskId: "live" });
+    expect(back.endedAt).toBeUndefined();
+  });
+
+  it("keeps the newer record in place of a left claim, and drops the claim", async () => {
+    const claim = join(dir, "t1.json.0a0b0c0d.pruning");
+    await writeFile(claim, JSON.stringify({ version: 1, ...record("t1", t0 - 1 * DAY) }));
+    await claimAt(claim, t0 - 2 * 60_000);
+    await put(record("t1")); // started again under that id since
+    await prune();
+    expect(await names()).toEqual(["t1.json"]);
+    const kept = JSON.parse(await readFile(join(dir, "t1.json"), "utf8")) as IssuedTask;
+    expect(kept.endedAt).toBeUndefined();
+  });
+
+  it("puts back a left claim on a filesystem without hard links", async () => {
+    await put(record("live"));
+    const claim = join(dir, "live.json.89abcdef.pruning");
+    await rename(join(dir, "live.json"), claim);
+    await claimAt(claim, t0 - 2 * 60_000);
+    linkFault.code = "EPERM";
+    await prune();
+    expect(await names()).toEqual(["live.json"]);
   });
 });
 
@@ -127,6 +189,18 @@ describe("removeIfUnchanged", () => {
     expect(await names()).toEqual(["t1.json"]);
     const back = JSON.parse(await readFile(join(dir, "t1.json"), "utf8")) as IssuedTask;
     expect(back.endedAt).toBeUndefined();
+  });
+
+  it("puts the record back without hard links (EPERM, ENOTSUP, EXDEV): renamed back", async () => {
+    for (const code of ["EPERM", "ENOTSUP", "EXDEV"]) {
+      linkFault.code = code;
+      const seen = record("t1", t0 - 8 * DAY);
+      await put(record("t1")); // written again since the scan
+      expect(await removeIfUnchanged(dir, seen)).toBe(false);
+      expect(await names()).toEqual(["t1.json"]);
+      const back = JSON.parse(await readFile(join(dir, "t1.json"), "utf8")) as IssuedTask;
+      expect(back.endedAt).toBeUndefined();
+    }
   });
 
   it("is false for a record already gone", async () => {

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -20,9 +21,11 @@ export async function writeCancelRequest(taskDir: string, now: Date): Promise<vo
 }
 
 /**
- * Calls `onRequest` once when the cancel request of the task in `taskDir` appears (looked for
- * every `intervalMs`, default 500 ms, on an unref'd timer: it never keeps the process alive).
- * Returns the function that stops watching.
+ * Calls `onRequest` once when the cancel request of the task in `taskDir` appears: looked for
+ * at once — synchronously, so a request already there (a task resumed after it was asked to
+ * stop) is seen before its drive calls the plugin — then every `intervalMs`, default 500 ms,
+ * on an unref'd timer (it never keeps the process alive). Returns the function that stops
+ * watching.
  */
 export function watchCancelRequest(
   taskDir: string,
@@ -30,6 +33,10 @@ export function watchCancelRequest(
   intervalMs = 500,
 ): () => void {
   const path = cancelRequestPath(taskDir);
+  if (existsSync(path)) {
+    onRequest();
+    return () => {};
+  }
   let stopped = false;
   let checking = false;
   const stop = () => {

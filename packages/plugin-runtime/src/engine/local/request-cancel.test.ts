@@ -1,15 +1,32 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type Id, NotFoundError, ValidationError } from "@trainable/core";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { TrainResponse } from "../../training/create-training-coordinator.js";
 import { isTaskLock, lockTask } from "../task-lock.js";
 import { instance, recordTask, useLocalEngineEnv } from "./__fixtures__/local-engine-env.js";
-import { cancelRequestPath } from "./cancel-request.js";
+import { cancelRequestPath, writeCancelRequest } from "./cancel-request.js";
 import { launchTask } from "./launch-task.js";
 import type { LocalEngineState } from "./local-engine-state.js";
 import { resumeTasks } from "./local-resume.js";
 import { CANCEL_REQUESTED, requestLocalCancel } from "./request-cancel.js";
+
+/** While set, writing a `task.json` fails (a full disk). */
+const writes = vi.hoisted(() => ({ failTaskFile: false }));
+vi.mock("../../util/write-json-atomic.js", async (importOriginal) => {
+  const original = await importOriginal<typeof import("../../util/write-json-atomic.js")>();
+  return {
+    writeJsonAtomic: async (file: string, value: unknown) => {
+      if (writes.failTaskFile && file.endsWith("task.json")) {
+        throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+      }
+      return original.writeJsonAtomic(file, value);
+    },
+  };
+});
+afterEach(() => {
+  writes.failTaskFile = false;
+});
 
 const { trains, cancels, makeState, fakeClient } = useLocalEngineEnv("request-cancel");
 
@@ -79,6 +96,50 @@ describe("requestLocalCancel", () => {
     const final = await resumer.active.get("t1")?.done;
     expect(final).toMatchObject({ state: "cancelled", error: { message: CANCEL_REQUESTED } });
     expect(cancels.map((c) => c.status)).toEqual([remoteStatus]);
+  });
+
+  it("a task resumed with a cancel request already waiting ends cancelled, its plugin never called", async () => {
+    const state = await makeState();
+    await recordTask(state, { state: "running", phase: "training" });
+    await writeCancelRequest(state.taskLog.taskDir("t1"), new Date());
+    const resumer = await makeState();
+    resumer.plugins.set(
+      "plug",
+      fakeClient(() => new Promise<TrainResponse>(() => {})),
+    );
+    expect((await resumeTasks(resumer)).resumed).toEqual(["t1"]);
+    const final = await resumer.active.get("t1")?.done;
+    expect(final).toMatchObject({ state: "cancelled", error: { message: CANCEL_REQUESTED } });
+    expect(trains).toEqual([]);
+  });
+
+  it("throws when the cancelled task cannot be recorded, leaving it requested for a resume", async () => {
+    const state = await makeState();
+    await recordTask(state, { state: "running", phase: "training" });
+    writes.failTaskFile = true;
+    const errors: string[] = [];
+    const failed = await refusal(
+      requestLocalCancel({
+        dataDir: state.dataDir,
+        taskId: "t1",
+        logger: { warn: () => {}, error: (message) => void errors.push(message) },
+      }),
+    );
+    expect(String(failed)).toContain("ENOSPC");
+    expect(errors.join("\n")).toContain("Could not record task t1");
+    writes.failTaskFile = false;
+    expect(await onDisk(state)).toMatchObject({ state: "running" });
+    const lock = await takeLock(state); // released
+    await lock.release();
+    // The request stays: the engine that resumes the task ends it cancelled, plugin uncalled.
+    const resumer = await makeState();
+    resumer.plugins.set(
+      "plug",
+      fakeClient(() => new Promise<TrainResponse>(() => {})),
+    );
+    expect((await resumeTasks(resumer)).resumed).toEqual(["t1"]);
+    expect(await resumer.active.get("t1")?.done).toMatchObject({ state: "cancelled" });
+    expect(trains).toEqual([]);
   });
 
   it("answers a finished task as it is, writing no request", async () => {

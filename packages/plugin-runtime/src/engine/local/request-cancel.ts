@@ -85,7 +85,10 @@ async function readKnownTask(taskLog: TaskLog, taskId: string): Promise<Training
 /**
  * Requests the cancel of a training of the local engine on `dataDir` from any process (the
  * dashboard): see `CancelRequestAnswer`. Without a plugin at hand, a task whose plugin runs
- * an external job is left requested for the engine that resumes it.
+ * an external job is left requested for the engine that resumes it. Throws when the task,
+ * ended here, could not be recorded as cancelled: its record still says running, and the
+ * request left in its folder has the engine that resumes it cancel it before calling its
+ * plugin.
  */
 export async function requestLocalCancel(options: {
   dataDir: string;
@@ -104,7 +107,13 @@ export async function requestLocalCancel(options: {
     throw new NotFoundError(`[runtime] Unknown task "${taskId}"`);
   }
   const logger = options.logger ?? consoleLogger;
-  const taskLog = await createTaskLog(dataDir, (message, error) => logger.error(message, error));
+  // The task log reports a failed write (and goes on); this call, which writes one task once,
+  // must not answer as if the cancel was recorded: the failure is thrown from `record`.
+  let writeFailure: { error: unknown } | undefined;
+  const taskLog = await createTaskLog(dataDir, (message, error) => {
+    writeFailure ??= { error };
+    logger.error(message, error);
+  });
   return requestCancelAt(
     {
       taskLog,
@@ -112,9 +121,10 @@ export async function requestLocalCancel(options: {
         clock: systemClock,
         hooks: {},
         modelDir: (id) => taskLog.modelDir(id),
-        record: (task) => {
+        record: async (task) => {
           task.updatedAt = systemClock.now().toISOString();
-          return taskLog.writeTask(task);
+          await taskLog.writeTask(task);
+          if (writeFailure) throw writeFailure.error;
         },
       },
       jobStopper: () => undefined,
