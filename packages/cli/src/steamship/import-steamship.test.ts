@@ -43,12 +43,18 @@ async function sourceWith(name: string, defaultIsCopy: boolean): Promise<string>
   return source;
 }
 
+interface Trap {
+  handle: string;
+  controller?: AbortController;
+  /** Run right after the abort (a concurrent writer). */
+  afterAbort?: () => Promise<void>;
+}
+
 /**
  * A memory backend that, once `trap.controller` is set, aborts it right after the first put of
  * a key under `refs/{trap.handle}/` (the ref written, the store's call not answered yet).
  */
-function trapped(trap: { handle: string; controller?: AbortController }): RemoteBackend {
-  const inner = createMemoryBackend();
+function trapped(trap: Trap, inner = createMemoryBackend()): RemoteBackend {
   return new Proxy(inner, {
     get(target, prop, receiver) {
       if (prop === "put") {
@@ -61,6 +67,7 @@ function trapped(trap: { handle: string; controller?: AbortController }): Remote
             args[0].includes(`/refs/${trap.handle}/`)
           ) {
             controller.abort();
+            await trap.afterAbort?.();
           }
           return info;
         };
@@ -109,7 +116,7 @@ describe("importSteamship aborted right after a ref write", () => {
     "after the put of refs/$abortAfter (existed before: $existed, default.zip a copy: $defaultIsCopy): CancelledError, handles as before",
     async ({ abortAfter, existed, defaultIsCopy }) => {
       const tmp = await mkdtemp(join(root, "tmp-"));
-      const trap: { handle: string; controller?: AbortController } = { handle: abortAfter };
+      const trap: Trap = { handle: abortAfter };
       const store = await createCheckpointStore({
         backend: trapped(trap),
         workspace: "local",
@@ -152,4 +159,48 @@ describe("importSteamship aborted right after a ref write", () => {
       }
     },
   );
+});
+
+it("a handle someone else moved after the import wrote it is left to them and reported", async () => {
+  const tmp = await mkdtemp(join(root, "tmp-"));
+  const inner = createMemoryBackend();
+  const trap: Trap = { handle: DEFAULT_HANDLE };
+  const store = await createCheckpointStore({
+    backend: trapped(trap, inner),
+    workspace: "local",
+    tmpDir: tmp,
+  });
+  const other = await createCheckpointStore({ backend: inner, workspace: "local", tmpDir: tmp });
+  try {
+    const theirs = await other.save({
+      pluginInstanceId: INSTANCE,
+      handle: "theirs",
+      setAsDefault: false,
+      write: async (dir) => writeFile(join(dir, "t.txt"), "theirs"),
+    });
+    const controller = new AbortController();
+    trap.controller = controller;
+    // Right after `default` was written (`a` imported before it), someone moves `a`.
+    trap.afterAbort = async () => {
+      await other.setHandle({ pluginInstanceId: INSTANCE, handle: "a", ref: theirs.ref });
+    };
+    const error = await importSteamship({
+      store,
+      pluginInstanceId: INSTANCE,
+      source: await sourceWith("src-concurrent", false),
+      tmpDir: tmp,
+      signal: controller.signal,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(CancelledError.isInstance(error), String(error)).toBe(true);
+    expect((error as Error).message).toMatch(/handle\(s\) a of imp could not be put back/);
+    expect((error as Error).message).toMatch(/imported, then removed: default/);
+    expect(await digestOf(store, "a")).toBe(theirs.ref.digest);
+    expect(await digestOf(store, DEFAULT_HANDLE)).toBe("absent");
+  } finally {
+    await store.close();
+    await other.close();
+  }
 });

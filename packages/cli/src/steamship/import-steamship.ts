@@ -273,8 +273,8 @@ async function currentDigest(
  * Puts back each handle this import wrote or was writing (newest first), or deletes it if it
  * was new. A handle still as it was before (its write never landed) is left alone; one that
  * names neither what it named before nor what the import wrote was moved by someone else and
- * is not touched (reported as not put back). Restoring is a compare-and-swap on the digest it
- * names now, so a concurrent move is never overwritten.
+ * is not touched (reported as not put back). Restoring or deleting is a compare-and-swap on
+ * the digest it names now, so a concurrent move is never overwritten.
  */
 async function undo(
   store: CheckpointStore,
@@ -294,7 +294,7 @@ async function undo(
         await store.setHandle({ pluginInstanceId, handle, ref: previous, expectedDigest: current });
         undone.restored.push(handle);
       } else {
-        await store.delete({ pluginInstanceId, handle });
+        await store.delete({ pluginInstanceId, handle, expectedDigest: current });
         undone.deleted.push(handle);
       }
     } catch {
