@@ -395,6 +395,31 @@ describe.each(backends)("checkpoint store on $name", ({ name, create }) => {
     );
   });
 
+  it("delete with expectedDigest: a handle moved since is a ConflictError and stays; the current digest deletes", async () => {
+    const store = await storeFor();
+    const id = instance("cas-delete");
+    const a = await store.save({
+      pluginInstanceId: id,
+      handle: "h",
+      folder: await folderWith({ f: "a" }),
+      setAsDefault: false,
+    });
+    const b = await store.save({
+      pluginInstanceId: id,
+      handle: "h",
+      folder: await folderWith({ f: "b" }),
+      setAsDefault: false,
+    });
+    await expect(
+      store.delete({ pluginInstanceId: id, handle: "h", expectedDigest: a.ref.digest }),
+    ).rejects.toSatisfy(ConflictError.isInstance);
+    expect((await store.resolve({ pluginInstanceId: id, handle: "h" })).digest).toBe(b.ref.digest);
+    await store.delete({ pluginInstanceId: id, handle: "h", expectedDigest: b.ref.digest });
+    await expect(store.resolve({ pluginInstanceId: id, handle: "h" })).rejects.toSatisfy(
+      NotFoundError.isInstance,
+    );
+  });
+
   it("compare-and-swap holds for a writer delayed past trimmed history, a delete and a re-save", async () => {
     const id = instance("stale");
     const fast = await storeFor({ refHistory: 1 });

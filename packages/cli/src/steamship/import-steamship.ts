@@ -108,7 +108,7 @@ export async function importSteamship(
   const limits = { ...DEFAULT_EXTRACT_LIMITS, ...options.limits };
   const say = options.onMessage ?? (() => {});
   const layout = await listSteamshipZips(options.source, options.cwd ?? process.cwd());
-  const written: { handle: string; previous?: CheckpointRef }[] = [];
+  const written: Written[] = [];
   const previousOf = async (handle: string) => {
     try {
       return await store.resolve({ pluginInstanceId, handle, signal });
@@ -143,8 +143,9 @@ export async function importSteamship(
         if (zip.handle === DEFAULT_HANDLE && twin) {
           say(`${zip.name} is a copy of ${twin.zip}: default → ${twin.handle}`);
           const ref = await store.resolve({ pluginInstanceId, handle: twin.handle, signal });
+          // Recorded before the call: it can reject (Ctrl-C) after the ref was written.
+          written.push({ handle: zip.handle, previous, digest: ref.digest });
           await store.setHandle({ pluginInstanceId, handle: DEFAULT_HANDLE, ref, signal });
-          written.push({ handle: zip.handle, previous });
           imported.push({
             handle: DEFAULT_HANDLE,
             zip: zip.name,
@@ -157,6 +158,10 @@ export async function importSteamship(
         }
         say(`${zip.name} → ${zip.handle}`);
         let extracted: ExtractedZip | undefined;
+        // Recorded before the save: it can reject (Ctrl-C) after the ref was written, and the
+        // undo only puts back what actually moved.
+        const entry: Written = { handle: zip.handle, previous };
+        written.push(entry);
         const { ref, uploadedBytes } = await store.save({
           pluginInstanceId,
           handle: zip.handle,
@@ -178,7 +183,7 @@ export async function importSteamship(
           },
           signal,
         });
-        written.push({ handle: zip.handle, previous });
+        entry.digest = ref.digest;
         await verifyImport(store, {
           pluginInstanceId,
           ref,
@@ -211,6 +216,15 @@ export async function importSteamship(
   }
 }
 
+/** A handle the import is writing or wrote. */
+interface Written {
+  handle: string;
+  /** What it named before the import (absent: it did not exist). */
+  previous?: CheckpointRef;
+  /** The digest the import pointed it at, once known (unknown when the write was cut short). */
+  digest?: string;
+}
+
 interface Undone {
   /** Handles pointed back at the checkpoint they named before the import. */
   restored: string[];
@@ -241,23 +255,46 @@ function interrupted(pluginInstanceId: string, undone: Undone, cause: unknown): 
   );
 }
 
-/** Puts back each handle this import wrote (newest first), or deletes it if it was new. */
+/** The digest `handle` names now, `null` when it does not exist. */
+async function currentDigest(
+  store: CheckpointStore,
+  pluginInstanceId: string,
+  handle: string,
+): Promise<string | null> {
+  try {
+    return (await store.resolve({ pluginInstanceId, handle })).digest;
+  } catch (error) {
+    if (NotFoundError.isInstance(error)) return null;
+    throw error;
+  }
+}
+
+/**
+ * Puts back each handle this import wrote or was writing (newest first), or deletes it if it
+ * was new. A handle still as it was before (its write never landed) is left alone; one that
+ * names neither what it named before nor what the import wrote was moved by someone else and
+ * is not touched (reported as not put back). Restoring or deleting is a compare-and-swap on
+ * the digest it names now, so a concurrent move is never overwritten.
+ */
 async function undo(
   store: CheckpointStore,
-  options: {
-    pluginInstanceId: string;
-    written: { handle: string; previous?: CheckpointRef }[];
-  },
+  options: { pluginInstanceId: string; written: Written[] },
 ): Promise<Undone> {
   const { pluginInstanceId, written } = options;
   const undone: Undone = { restored: [], deleted: [], failed: [] };
-  for (const { handle, previous } of written.reverse()) {
+  for (const { handle, previous, digest } of [...written].reverse()) {
     try {
+      const current = await currentDigest(store, pluginInstanceId, handle);
+      if (current === (previous?.digest ?? null)) continue; // never moved
+      if (current === null || (digest !== undefined && current !== digest)) {
+        undone.failed.push(handle); // moved by someone else meanwhile
+        continue;
+      }
       if (previous) {
-        await store.setHandle({ pluginInstanceId, handle, ref: previous });
+        await store.setHandle({ pluginInstanceId, handle, ref: previous, expectedDigest: current });
         undone.restored.push(handle);
       } else {
-        await store.delete({ pluginInstanceId, handle });
+        await store.delete({ pluginInstanceId, handle, expectedDigest: current });
         undone.deleted.push(handle);
       }
     } catch {

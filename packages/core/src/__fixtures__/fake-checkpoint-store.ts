@@ -117,15 +117,7 @@ export class FakeCheckpointStore implements CheckpointStore {
         await mkdir(folder);
         await options.write(folder);
       }
-      if (options.expectedDigest !== undefined) {
-        const current = (await this.readRef(pluginInstanceId, handle))?.digest ?? null;
-        if (current !== options.expectedDigest) {
-          throw new ConflictError(`[fake] handle "${handle}" moved`, {
-            expected: options.expectedDigest,
-            actual: current,
-          });
-        }
-      }
+      await this.checkExpected(pluginInstanceId, handle, options.expectedDigest);
       const files = await listFiles(folder);
       const hex = createHash("sha256").update(JSON.stringify(files)).digest("hex");
       const size = files.reduce((n, f) => n + f.size, 0);
@@ -154,6 +146,19 @@ export class FakeCheckpointStore implements CheckpointStore {
       return { ref, defaultRef, uploadedBytes: size };
     } finally {
       if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
+  }
+
+  /** Compare-and-swap: a `ConflictError` when `handle` does not point at `expected` (when given). */
+  private async checkExpected(
+    pluginInstanceId: string,
+    handle: string,
+    expected: string | null | undefined,
+  ): Promise<void> {
+    if (expected === undefined) return;
+    const current = (await this.readRef(pluginInstanceId, handle))?.digest ?? null;
+    if (current !== expected) {
+      throw new ConflictError(`[fake] handle "${handle}" moved`, { expected, actual: current });
     }
   }
 
@@ -236,8 +241,13 @@ export class FakeCheckpointStore implements CheckpointStore {
     return refs;
   }
 
-  async delete(options: { pluginInstanceId: string; handle: string }): Promise<void> {
+  async delete(options: {
+    pluginInstanceId: string;
+    handle: string;
+    expectedDigest?: string;
+  }): Promise<void> {
     this.calls.push({ method: "delete", options: { ...options } });
+    await this.checkExpected(options.pluginInstanceId, options.handle, options.expectedDigest);
     await rm(this.refPath(options.pluginInstanceId, options.handle), { force: true });
     await rm(this.handleDir(options.pluginInstanceId, options.handle), {
       recursive: true,

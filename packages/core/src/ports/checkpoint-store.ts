@@ -90,6 +90,8 @@ export interface CheckpointStore {
   delete(options: {
     pluginInstanceId: string;
     handle: string;
+    /** Compare-and-swap: the digest `handle` must point at now, else a `ConflictError` and no change. */
+    expectedDigest?: string;
     signal?: AbortSignal;
   }): Promise<void>;
 }

@@ -64,16 +64,20 @@ export async function handleHistory(
   return refs;
 }
 
-/** Appends a deletion version to a handle (`store.delete`); a missing handle is a `NotFoundError`. */
+/**
+ * Appends a deletion version to a handle (`store.delete`); a missing handle is a
+ * `NotFoundError`, one not pointing at `expectedDigest` (when given) a `ConflictError`.
+ */
 export async function deleteHandle(
   ctx: StoreContext,
-  { pluginInstanceId, handle, signal }: HandleOptions,
+  { pluginInstanceId, handle, expectedDigest, signal }: HandleOptions & { expectedDigest?: string },
 ): Promise<void> {
   const { backend, refHistory } = ctx;
   const scope = scopeOf(ctx, pluginInstanceId);
   validateId(handle, "handle");
   try {
     await appendVersion(backend, scope, handle, "deleted", {
+      expectedDigest,
       history: refHistory,
       signal,
       now: ctx.now,
