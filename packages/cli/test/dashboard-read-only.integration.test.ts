@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { readEvents } from "./__fixtures__/read-events.js";
 import { raw, type Started, startServer } from "./__fixtures__/start-server.js";
 
 let cwd: string;
@@ -60,22 +61,6 @@ function leakyTask(updatedAt: string, extraUpdate?: string) {
 
 const writeTask = (task: object) =>
   writeFile(join(dataDir, "tasks", TASK_ID, "task.json"), JSON.stringify(task));
-
-/** Reads a Server-Sent Events stream; `until(pattern)` waits for the text to match. */
-async function events(url: string) {
-  const controller = new AbortController();
-  const response = await fetch(url, { signal: controller.signal });
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const seen = { text: "" };
-  const until = async (pattern: RegExp) => {
-    while (!pattern.test(seen.text)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`stream ended: ${seen.text}`);
-      seen.text += value;
-    }
-  };
-  return { seen, until, close: () => controller.abort() };
-}
 
 /** Fails naming the first private path found in `text`. */
 function expectNoPrivatePath(text: string) {
@@ -132,7 +117,7 @@ describe("a read-only dashboard scrubs paths from what plugins wrote", () => {
     expectNoPrivatePath(detail.text);
     expect(detail.json().task.statusMessage).toBe(task.statusMessage);
 
-    const stream = await events(`${url}/api/events`);
+    const stream = await readEvents(`${url}/api/events`);
     try {
       await stream.until(/event: snapshot\ndata: [^\n]*\n/);
       // A live change: a new update posted with another path.

@@ -14,6 +14,7 @@ import { pathToFileURL } from "node:url";
 import { createCheckpointStore } from "@trainable/storage";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import "../../../tools/redis-server/redis-test-config.js";
+import { readEvents } from "./__fixtures__/read-events.js";
 import { bin, spawnCli } from "./__fixtures__/spawn-cli.js";
 import { raw, type Started, startServer } from "./__fixtures__/start-server.js";
 
@@ -49,23 +50,6 @@ const storeOf = () =>
     url: pathToFileURL(join(cwd, ".trainable", "store")).href,
     workspace: "local",
   });
-
-/** Reads a Server-Sent Events stream; `until(pattern)` waits for the text to match. */
-async function events(url: string, headers: Record<string, string> = {}) {
-  const controller = new AbortController();
-  const response = await fetch(url, { signal: controller.signal, headers });
-  expect(response.headers.get("content-type")).toMatch(/text\/event-stream/);
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const seen = { text: "" };
-  const until = async (pattern: RegExp) => {
-    while (!pattern.test(seen.text)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`stream ended: ${seen.text}`);
-      seen.text += value;
-    }
-  };
-  return { seen, until, close: () => controller.abort() };
-}
 
 beforeAll(async () => {
   cwd = await mkdtemp(join(tmpdir(), "trainable-dashboard-"));
@@ -250,7 +234,7 @@ describe("trainable dashboard on loopback, without a token", () => {
 
   it("streams task events (snapshot, then live updates) and cancels a training another process drives", async () => {
     const d = await start(["dashboard", "--port", "0"]);
-    const { seen, until, close } = await events(`${d.url}/api/events`);
+    const { seen, until, close } = await readEvents(`${d.url}/api/events`);
     await until(/event: snapshot\n/);
     const training = train("slow", ["--param", "sleepMs=1500"]);
     await until(/event: task\ndata: .*"type":"update"/);
@@ -356,7 +340,7 @@ describe("who may change things", () => {
       expect((await raw(`${s.url}${path}`)).text, path).not.toContain('"instances"');
     }
     const auth = { authorization: `Bearer ${TOKEN}` };
-    const stream = await events(`${s.url}/ui/api/events`, auth);
+    const stream = await readEvents(`${s.url}/ui/api/events`, auth);
     await stream.until(/event: snapshot\ndata: \{"tasks":\[/);
     stream.close();
     const instances = await raw(`${s.url}/ui/api/instances`, { headers: auth });
@@ -386,7 +370,7 @@ describe("trainable dashboard --queue (the distributed engine on Redis)", () => 
     servers.push(worker);
     const d = await start(["dashboard", "--port", "0", "--queue", queue]);
     expect((await raw(`${d.url}/api/info`)).json()).toMatchObject({ source: "queue" });
-    const { seen, until, close } = await events(`${d.url}/api/events`);
+    const { seen, until, close } = await readEvents(`${d.url}/api/events`);
     await until(/event: snapshot\ndata: \{"tasks":\[\]\}/);
     const training = spawnCli(
       cwd,
@@ -512,7 +496,7 @@ describe("cancel requests reach `trainable resume` too", () => {
   it("a training resumed after its process died is cancelled from the dashboard by the resuming process", async () => {
     const d = await start(["dashboard", "--port", "0"]);
     // A training whose process is killed mid-way: its record stays `running`.
-    const { seen, until, close } = await events(`${d.url}/api/events`);
+    const { seen, until, close } = await readEvents(`${d.url}/api/events`);
     const killed = spawn(
       process.execPath,
       [

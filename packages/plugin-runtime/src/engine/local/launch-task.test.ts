@@ -1,11 +1,14 @@
 import { getEventListeners } from "node:events";
-import { CancelledError, type Id } from "@trainable/core";
+import { CancelledError } from "@trainable/core";
 import { describe, expect, it } from "vitest";
 import type { TrainResponse } from "../../training/create-training-coordinator.js";
-import { newTrainingTask } from "../new-training-task.js";
 import { isTaskLock, lockTask } from "../task-lock.js";
-import type { TrainingTask } from "../training-task.js";
-import { instance, succeeded, useLocalEngineEnv } from "./__fixtures__/local-engine-env.js";
+import {
+  instance,
+  recordTask,
+  succeeded,
+  useLocalEngineEnv,
+} from "./__fixtures__/local-engine-env.js";
 import { launchTask } from "./launch-task.js";
 import type { LocalEngineState } from "./local-engine-state.js";
 
@@ -13,18 +16,7 @@ const { errors, trains, cancels, makeState, fakeClient } = useLocalEngineEnv("la
 
 /** A task recorded like startTraining does, with its driver lock taken. */
 async function recordedTask(state: LocalEngineState) {
-  const task: TrainingTask = newTrainingTask({
-    taskId: "t1" as Id,
-    instance,
-    input: { pluginInstance: instance.id },
-    now: new Date(),
-    timeoutMs: 60_000,
-    handle: "h1" as Id,
-    generatedHandle: false,
-    setAsDefault: true,
-  });
-  state.tasks.set(task.taskId, task);
-  await state.record(task, "created");
+  const task = await recordTask(state);
   const lock = await lockTask(state.taskLog.taskDir(task.taskId));
   if (!isTaskLock(lock)) throw new Error("lock held");
   return { task, lock };

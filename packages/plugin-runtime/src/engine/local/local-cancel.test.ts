@@ -1,32 +1,18 @@
-import { ConflictError, type Id, NotFoundError, ValidationError } from "@trainable/core";
+import { ConflictError, NotFoundError, ValidationError } from "@trainable/core";
 import { describe, expect, it } from "vitest";
 import type { TrainResponse } from "../../training/create-training-coordinator.js";
-import { newTrainingTask } from "../new-training-task.js";
 import { isTaskLock, lockTask } from "../task-lock.js";
-import type { TrainingTask } from "../training-task.js";
-import { instance, succeeded, useLocalEngineEnv } from "./__fixtures__/local-engine-env.js";
+import {
+  instance,
+  recordTask,
+  succeeded,
+  useLocalEngineEnv,
+} from "./__fixtures__/local-engine-env.js";
 import { launchTask } from "./launch-task.js";
 import { cancelTask, requestCancel } from "./local-cancel.js";
 import type { LocalEngineState } from "./local-engine-state.js";
 
 const { trains, cancels, makeState, fakeClient } = useLocalEngineEnv("local-cancel");
-
-/** A task recorded like startTraining does (no one drives it yet). */
-async function recordedTask(state: LocalEngineState) {
-  const task: TrainingTask = newTrainingTask({
-    taskId: "t1" as Id,
-    instance,
-    input: { pluginInstance: instance.id },
-    now: new Date(),
-    timeoutMs: 60_000,
-    handle: "h1" as Id,
-    generatedHandle: false,
-    setAsDefault: true,
-  });
-  state.tasks.set(task.taskId, task);
-  await state.record(task, "created");
-  return task;
-}
 
 /** Takes the task's driver lock, as another driver would. */
 async function takeLock(state: LocalEngineState) {
@@ -59,7 +45,7 @@ describe("cancelTask", () => {
 
   it("aborts a training this engine drives and answers how it ended", async () => {
     const state = await makeState();
-    const task = await recordedTask(state);
+    const task = await recordTask(state);
     const client = fakeClient(() => new Promise<TrainResponse>(() => {}));
     const done = launchTask(state, { task, client, instance, lock: await takeLock(state) });
     while (trains.length === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -71,7 +57,7 @@ describe("cancelTask", () => {
 
   it("answers a copy of a finished task, touching nothing", async () => {
     const state = await makeState();
-    const task = await recordedTask(state);
+    const task = await recordTask(state);
     task.state = "succeeded";
     const answer = await cancelTask(state, "t1");
     expect(answer).toEqual(task);
@@ -82,7 +68,7 @@ describe("cancelTask", () => {
 
   it("cancels a task no one drives here: stops the plugin's job, records it, releases the lock", async () => {
     const state = await makeState();
-    const task = await recordedTask(state);
+    const task = await recordTask(state);
     task.state = "running";
     task.phase = "polling";
     task.remoteStatus = { taskId: "t1", state: "running", remoteStatusInput: { job: 5 } };
@@ -106,7 +92,7 @@ describe("cancelTask", () => {
 
   it("still cancels when its plugin is not registered (nothing to stop)", async () => {
     const state = await makeState();
-    const task = await recordedTask(state);
+    const task = await recordTask(state);
     task.state = "running";
     const final = await cancelTask(state, "t1");
     expect(final.state).toBe("cancelled");
@@ -115,7 +101,7 @@ describe("cancelTask", () => {
 
   it("refuses a task another driver holds (ConflictError), leaving it as it is", async () => {
     const state = await makeState();
-    const task = await recordedTask(state);
+    const task = await recordTask(state);
     task.state = "running";
     state.plugins.set(
       "plug",
@@ -137,7 +123,7 @@ describe("cancelTask", () => {
 describe("requestCancel", () => {
   it("cancels a training this engine drives at once", async () => {
     const state = await makeState();
-    const task = await recordedTask(state);
+    const task = await recordTask(state);
     const client = fakeClient(() => new Promise<TrainResponse>(() => {}));
     launchTask(state, { task, client, instance, lock: await takeLock(state) });
     while (trains.length === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -148,7 +134,7 @@ describe("requestCancel", () => {
 
   it("ends a task no one drives with its registered plugin's job stopped, and knows it", async () => {
     const state = await makeState();
-    const task = await recordedTask(state);
+    const task = await recordTask(state);
     task.state = "running";
     task.phase = "polling";
     task.remoteStatus = { taskId: "t1", state: "running", remoteStatusInput: { job: 5 } };
@@ -166,7 +152,7 @@ describe("requestCancel", () => {
 
   it("asks the driver of a task another process drives, and checks the id", async () => {
     const state = await makeState();
-    const task = await recordedTask(state);
+    const task = await recordTask(state);
     task.state = "running";
     await state.record(task);
     const other = await takeLock(state);

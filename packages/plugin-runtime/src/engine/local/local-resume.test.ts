@@ -1,9 +1,8 @@
 import { type Id, TrainableError } from "@trainable/core";
 import { describe, expect, it } from "vitest";
-import { newTrainingTask } from "../new-training-task.js";
 import { isTaskLock, lockTask } from "../task-lock.js";
 import type { TrainingTask } from "../training-task.js";
-import { instance, useLocalEngineEnv } from "./__fixtures__/local-engine-env.js";
+import { instance, recordTask, useLocalEngineEnv } from "./__fixtures__/local-engine-env.js";
 import type { LocalEngineState } from "./local-engine-state.js";
 import { resumeTasks } from "./local-resume.js";
 
@@ -15,25 +14,17 @@ async function leftTask(
   over: Partial<TrainingTask> = {},
   taskId = "t1",
 ): Promise<TrainingTask> {
-  const task: TrainingTask = {
-    ...newTrainingTask({
-      taskId: taskId as Id,
-      instance,
-      input: { pluginInstance: instance.id },
-      now: new Date(),
-      timeoutMs: 60_000,
-      handle: "h1" as Id,
-      generatedHandle: false,
-      setAsDefault: true,
-    }),
-    state: "running",
-    phase: "polling",
-    trainPluginInput: { pluginInstance: instance.id },
-    remoteStatus: { taskId, state: "running", remoteStatusInput: { job: 3 } },
-    ...over,
-  };
-  state.tasks.set(task.taskId, task);
-  await state.record(task);
+  const task = await recordTask(
+    state,
+    {
+      state: "running",
+      phase: "polling",
+      trainPluginInput: { pluginInstance: instance.id },
+      remoteStatus: { taskId, state: "running", remoteStatusInput: { job: 3 } },
+      ...over,
+    },
+    taskId,
+  );
   await state.taskLog.flush();
   return task;
 }

@@ -48,14 +48,15 @@ function fastClock(now: () => Date): Clock {
   };
 }
 
-/** Task `t1` of `instance` recorded as startTraining records it (no one drives it yet). */
+/** Task `taskId` (`t1`) of `instance` recorded as startTraining records it (no one drives it yet). */
 export async function recordTask(
   state: LocalEngineState,
   changes: Partial<TrainingTask> = {},
+  taskId = "t1",
 ): Promise<TrainingTask> {
   const task: TrainingTask = {
     ...newTrainingTask({
-      taskId: "t1" as Id,
+      taskId: taskId as Id,
       instance,
       input: { pluginInstance: instance.id },
       now: new Date(),
