@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PluginClient } from "../client/plugin-client.js";
 import type { TrainResponse } from "../training/create-training-coordinator.js";
 import type { TrainRequest } from "../training/train-request.js";
+import { scriptedClient as scripted } from "./__fixtures__/scripted-client.js";
 import { CLOSING, type DriveContext, type DrivePoint } from "./drive-context.js";
 import { driveTraining } from "./drive-training.js";
 import type { EngineInstance } from "./engine-instance.js";
@@ -65,24 +66,13 @@ afterEach(() => rm(root, { recursive: true, force: true }));
 
 /** A client whose train calls answer (or throw) the scripted results in turn. */
 function scriptedClient(script: Array<TrainResponse | Error>): PluginClient {
-  return {
-    kind: "http",
-    name: "fake",
-    registerInstance: async (i) => i,
-    run: async () => undefined,
-    getTrainingParameters: async () => ({ trainingEpochs: 3 }),
-    async train(request) {
-      calls.push(request);
-      const next = script.shift();
-      if (!next) throw new Error("no more answers");
-      if (next instanceof Error) throw next;
-      return next;
-    },
-    async cancelTraining() {
+  return scripted(script, {
+    calls,
+    parameters: async () => ({ trainingEpochs: 3 }),
+    onCancel: () => {
       cancels++;
-      return { status: { state: "cancelled" } };
     },
-  };
+  });
 }
 
 const newTask = (): TrainingTask =>

@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { PluginClient } from "../client/plugin-client.js";
 import type { TrainResponse } from "../training/create-training-coordinator.js";
 import type { TrainRequest } from "../training/train-request.js";
+import { scriptedClient as scripted } from "./__fixtures__/scripted-client.js";
 import type { DriveContext, DrivePoint } from "./drive-context.js";
 import { createDriveRun } from "./drive-run.js";
 import type { EngineInstance } from "./engine-instance.js";
@@ -63,24 +64,13 @@ function scriptedClient(
   script: Array<TrainResponse | Error>,
   parameters: object = { trainingEpochs: 4, trainingParams: { lr: 0.1 } },
 ): PluginClient {
-  return {
-    kind: "http",
-    name: "fake",
-    registerInstance: async (i) => i,
-    run: async () => undefined,
-    getTrainingParameters: async (request) => {
+  return scripted(script, {
+    calls,
+    parameters: async (request) => {
       parameterCalls.push(request);
       return parameters;
     },
-    async train(request) {
-      calls.push(request);
-      const next = script.shift();
-      if (!next) throw new Error("no more answers");
-      if (next instanceof Error) throw next;
-      return next;
-    },
-    cancelTraining: async () => ({ status: { state: "cancelled" } }),
-  };
+  });
 }
 
 const newTask = (): TrainingTask =>
